@@ -1,0 +1,108 @@
+'use strict';
+// Relays a push from git's proc-receive protocol to the Slipway server and back.
+// All logic lives in the server: this file speaks pkt-lines to git, forwards the pushed
+// commands over the server's unix socket, copies every line it gets to stderr as it
+// arrives (git shows them as `remote:` lines), and answers git with the server's verdict.
+const net = require('node:net');
+const { execFileSync } = require('node:child_process');
+
+const FLUSH = Symbol('flush');
+let buffered = Buffer.alloc(0);
+const waiting = [];
+const packets = [];
+
+process.stdin.on('data', (chunk) => {
+  buffered = Buffer.concat([buffered, chunk]);
+  for (;;) {
+    if (buffered.length < 4) break;
+    const size = parseInt(buffered.subarray(0, 4).toString('ascii'), 16);
+    if (size === 0) {
+      packets.push(FLUSH);
+      buffered = buffered.subarray(4);
+      continue;
+    }
+    if (buffered.length < size) break;
+    packets.push(buffered.subarray(4, size).toString('utf8').replace(/\n$/, ''));
+    buffered = buffered.subarray(size);
+  }
+  while (waiting.length > 0 && packets.length > 0) waiting.shift()(packets.shift());
+});
+
+function nextPacket() {
+  if (packets.length > 0) return Promise.resolve(packets.shift());
+  return new Promise((resolve) => waiting.push(resolve));
+}
+
+async function untilFlush() {
+  const lines = [];
+  for (let p = await nextPacket(); p !== FLUSH; p = await nextPacket()) lines.push(p);
+  return lines;
+}
+
+function pkt(line) {
+  const payload = Buffer.from(`${line}\n`, 'utf8');
+  return Buffer.concat([Buffer.from((payload.length + 4).toString(16).padStart(4, '0'), 'ascii'), payload]);
+}
+
+function say(line) {
+  try {
+    process.stderr.write(`${line}\n`);
+  } catch {
+    // The client is gone; the deployment goes on regardless.
+  }
+}
+process.stderr.on('error', () => undefined);
+
+function socketPath() {
+  if (process.env.SLIPWAY_HOOK_SOCKET) return process.env.SLIPWAY_HOOK_SOCKET;
+  return execFileSync('git', ['config', '--get', 'slipway.socket'], { encoding: 'utf8' }).trim();
+}
+
+function relay(commands) {
+  return new Promise((resolve) => {
+    const fail = (why) => resolve(commands.map((c) => ({ ref: c.ref, ok: false, reason: why })));
+    let path;
+    try {
+      path = socketPath();
+    } catch {
+      return fail('slipway is not configured for this repository');
+    }
+    const socket = net.connect(path);
+    let rest = '';
+    let result;
+    socket.on('connect', () => socket.write(`${JSON.stringify({ gitDir: process.cwd(), commands })}\n`));
+    socket.on('data', (chunk) => {
+      rest += chunk.toString('utf8');
+      let newline;
+      while ((newline = rest.indexOf('\n')) !== -1) {
+        const message = JSON.parse(rest.slice(0, newline));
+        rest = rest.slice(newline + 1);
+        if (message.type === 'line') say(message.text);
+        else if (message.type === 'result') result = message.refs;
+      }
+    });
+    socket.on('error', () => undefined);
+    socket.on('close', () => {
+      if (result) resolve(result);
+      else {
+        say('!     The Slipway server stopped answering during the push; check its logs and push again.');
+        fail('slipway server unreachable');
+      }
+    });
+  });
+}
+
+(async () => {
+  await untilFlush(); // version=1 and git's capabilities; we need none of them
+  process.stdout.write(Buffer.concat([pkt('version=1'), Buffer.from('0000')]));
+  const commands = (await untilFlush()).map((line) => {
+    const [oldOid, newOid, ref] = line.split(' ');
+    return { oldOid, newOid, ref };
+  });
+  const results = await relay(commands);
+  const out = results.map((r) => pkt(r.ok ? `ok ${r.ref}` : `ng ${r.ref} ${r.reason}`));
+  process.stdout.write(Buffer.concat([...out, Buffer.from('0000')]), () => process.exit(0));
+})().catch((error) => {
+  say(`!     slipway hook: ${error && error.message ? error.message : error}`);
+  process.exit(1);
+});

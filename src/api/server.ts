@@ -1,0 +1,213 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { TokenAuth } from '../auth/tokens.js';
+import type { Deployer } from '../deploy/deployer.js';
+import { envNameProblem } from '../deploy/env.js';
+import { appNameProblem, type Repos } from '../git/repos.js';
+import type { AppRecord, AppSettings, DeploymentRecord, Store } from '../store/store.js';
+import { readJsonObject } from './body.js';
+import { ApiError } from './errors.js';
+
+type Params = Record<string, string>;
+type Handler = (req: IncomingMessage, params: Params) => Promise<Reply> | Reply;
+type Reply = { status?: number; json: unknown } | { status?: number; text: string };
+
+interface RouteDef {
+  method: string;
+  pattern: RegExp;
+  names: string[];
+  handler: Handler;
+}
+
+const SETTING_KEYS: Record<string, keyof AppSettings> = {
+  bootTimeout: 'bootTimeoutMs',
+  hookTimeout: 'hookTimeoutMs',
+  stopTimeout: 'stopTimeoutMs',
+};
+
+/** The JSON API under `/api`. Reads and writes go through the store; nothing here runs containers. */
+export class Api {
+  private readonly routes: RouteDef[] = [];
+
+  constructor(
+    private readonly store: Store,
+    private readonly auth: TokenAuth,
+    private readonly deployer: Deployer,
+    private readonly repos: Repos,
+    private readonly appUrl: (app: string) => string,
+  ) {
+    this.add('GET', '/api/apps', () => ({ json: this.store.listApps().map((a) => this.appJson(a)) }));
+    this.add('POST', '/api/apps', async (req) => {
+      const { name } = await readJsonObject(req);
+      if (typeof name !== 'string') throw new ApiError(400, 'invalid_app_name', 'send the new app\'s name as {"name": "my-app"}');
+      const problem = appNameProblem(name);
+      if (problem) throw new ApiError(400, 'invalid_app_name', problem);
+      if (this.store.getApp(name)) throw new ApiError(409, 'app_exists', `an app named ${name} already exists; choose another name`);
+      await this.repos.ensure(name);
+      return { status: 201, json: this.appJson(this.store.ensureApp(name)) };
+    });
+    this.add('GET', '/api/apps/:app', (_req, p) => ({ json: this.appJson(this.app(p)) }));
+    this.add('GET', '/api/apps/:app/deployments', (_req, p) => ({
+      json: this.store.listDeployments(this.app(p).name).map(deploymentJson),
+    }));
+    this.add('GET', '/api/apps/:app/deployments/:id', (_req, p) => {
+      const d = this.deployment(p);
+      const phases = this.store.listPhases(d.app, d.id).map((ph) => ({
+        phase: ph.phase,
+        startedAt: iso(ph.startedAt),
+        finishedAt: ph.finishedAt === null ? null : iso(ph.finishedAt),
+        durationMs: ph.finishedAt === null ? null : ph.finishedAt - ph.startedAt,
+      }));
+      return { json: { ...deploymentJson(d), phases } };
+    });
+    this.add('GET', '/api/apps/:app/deployments/:id/output', (_req, p) => {
+      const d = this.deployment(p);
+      const lines = this.store.getOutput(d.app, d.id);
+      return { text: lines.length > 0 ? `${lines.join('\n')}\n` : '' };
+    });
+    this.add('GET', '/api/apps/:app/env', (_req, p) => ({ json: this.store.getEnv(this.app(p).name) }));
+    this.add('PATCH', '/api/apps/:app/env', async (req, p) => {
+      const app = this.app(p).name;
+      const changes = envChanges(await readJsonObject(req));
+      return { json: this.store.patchEnv(app, changes) };
+    });
+    this.add('GET', '/api/apps/:app/settings', (_req, p) => ({ json: settingsJson(this.app(p)) }));
+    this.add('PATCH', '/api/apps/:app/settings', async (req, p) => {
+      const app = this.app(p).name;
+      const changes = settingChanges(await readJsonObject(req));
+      return { json: settingsJson(this.store.updateSettings(app, changes)) };
+    });
+  }
+
+  /** Handles `/api/...` requests; returns false for anything else. */
+  handle(req: IncomingMessage, res: ServerResponse): boolean {
+    const url = new URL(req.url ?? '/', 'http://slipway');
+    if (url.pathname !== '/api' && !url.pathname.startsWith('/api/')) return false;
+    this.dispatch(req, url.pathname)
+      .then((reply) => send(res, reply))
+      .catch((error: unknown) => {
+        const apiError =
+          error instanceof ApiError ? error : new ApiError(500, 'internal', `the server failed: ${String(error)}; check its log`);
+        // The unread rest of an oversized body must not be taken for the next request.
+        if (apiError.status === 413) res.setHeader('connection', 'close');
+        send(res, { status: apiError.status, json: { error: apiError.code, message: apiError.message } });
+      });
+    return true;
+  }
+
+  private async dispatch(req: IncomingMessage, pathname: string): Promise<Reply> {
+    if (pathname === '/api/health' && req.method === 'GET') return { json: { status: 'ok' } };
+    if (!this.auth.fromRequest(req)) {
+      throw new ApiError(401, 'unauthorized', 'a valid token is required: send "Authorization: Bearer <token>"');
+    }
+    let pathMatched = false;
+    for (const route of this.routes) {
+      const match = route.pattern.exec(pathname);
+      if (!match) continue;
+      pathMatched = true;
+      if (route.method !== req.method) continue;
+      const params = Object.fromEntries(route.names.map((name, i) => [name, decodeURIComponent(match[i + 1]!)]));
+      return route.handler(req, params);
+    }
+    if (pathMatched) throw new ApiError(405, 'method_not_allowed', `${req.method} is not supported on ${pathname}`);
+    throw new ApiError(404, 'not_found', `there is no API endpoint ${pathname}; see the README's API section`);
+  }
+
+  private add(method: string, path: string, handler: Handler): void {
+    const names: string[] = [];
+    const pattern = new RegExp(
+      `^${path.replace(/:([a-z]+)/g, (_m, name: string) => {
+        names.push(name);
+        return '([^/]+)';
+      })}$`,
+    );
+    this.routes.push({ method, pattern, names, handler });
+  }
+
+  private app(params: Params): AppRecord {
+    const app = this.store.getApp(params.app ?? '');
+    if (!app) throw new ApiError(404, 'app_not_found', `there is no app named "${params.app}"; push to create it`);
+    return app;
+  }
+
+  private deployment(params: Params): DeploymentRecord {
+    const app = this.app(params);
+    const id = Number(params.id);
+    const d = Number.isInteger(id) ? this.store.getDeployment(app.name, id) : undefined;
+    if (!d) throw new ApiError(404, 'deployment_not_found', `${app.name} has no deployment ${params.id}; list them with GET /api/apps/${app.name}/deployments`);
+    return d;
+  }
+
+  private appJson(app: AppRecord): object {
+    return {
+      name: app.name,
+      url: this.appUrl(app.name),
+      createdAt: iso(app.createdAt),
+      currentDeployment: app.currentDeployment,
+      deploying: this.store.listDeployments(app.name, 1).some((d) => this.deployer.liveLog(app.name, d.id) !== undefined),
+    };
+  }
+}
+
+function envChanges(body: Record<string, unknown>): Record<string, string | null> {
+  const changes: Record<string, string | null> = {};
+  for (const [key, value] of Object.entries(body)) {
+    const problem = envNameProblem(key);
+    if (problem) throw new ApiError(400, 'invalid_env', problem);
+    if (value !== null && typeof value !== 'string') {
+      throw new ApiError(400, 'invalid_env', `the value of ${key} must be a string, or null to remove it`);
+    }
+    changes[key] = value;
+  }
+  return changes;
+}
+
+function settingChanges(body: Record<string, unknown>): Partial<AppSettings> {
+  const changes: Partial<AppSettings> = {};
+  for (const [key, value] of Object.entries(body)) {
+    const field = SETTING_KEYS[key];
+    if (!field) {
+      throw new ApiError(400, 'invalid_setting', `unknown setting "${key}"; the settings are ${Object.keys(SETTING_KEYS).join(', ')}`);
+    }
+    if (value !== null && (typeof value !== 'number' || !(value > 0) || value > 86_400)) {
+      throw new ApiError(400, 'invalid_setting', `${key} must be a number of seconds between 0 and 86400, or null for the server's default`);
+    }
+    changes[field] = value === null ? null : Math.round(value * 1000);
+  }
+  return changes;
+}
+
+function settingsJson(app: AppRecord): object {
+  const s = app.settings;
+  const sec = (ms: number | null): number | null => (ms === null ? null : ms / 1000);
+  return { bootTimeout: sec(s.bootTimeoutMs), hookTimeout: sec(s.hookTimeoutMs), stopTimeout: sec(s.stopTimeoutMs) };
+}
+
+function deploymentJson(d: DeploymentRecord): object {
+  return {
+    id: d.id,
+    status: d.status,
+    reason: d.reason,
+    commit: d.commit,
+    ref: d.ref,
+    image: d.image,
+    pushedBy: d.pushedBy,
+    createdAt: iso(d.createdAt),
+    finishedAt: d.finishedAt === null ? null : iso(d.finishedAt),
+  };
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+function send(res: ServerResponse, reply: Reply): void {
+  const status = reply.status ?? 200;
+  if ('text' in reply) {
+    res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(reply.text) });
+    res.end(reply.text);
+    return;
+  }
+  const body = `${JSON.stringify(reply.json)}\n`;
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}

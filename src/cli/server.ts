@@ -1,0 +1,56 @@
+import { ConfigError, loadServerConfig } from '../server/config.js';
+import { startSlipway } from '../server/slipway.js';
+
+export const SERVER_HELP = `Usage: slipway server [options]
+
+Starts Slipway: git and the JSON API on --port, app traffic on --router-port.
+
+Options:
+  --data <dir>          state directory (env SLIPWAY_DATA, default ~/.slipway)
+  --port <n>            git and API port (env SLIPWAY_PORT, default 7070)
+  --router-port <n>     app traffic port (env SLIPWAY_ROUTER_PORT, default 8080)
+  --host <addr>         address to bind (default 127.0.0.1)
+  --domain <name>       apps answer at <app>.<domain> (default localhost)
+  --config <file.yml>   the same settings in YAML, plus timeouts: { boot, hook, stop, drain } in seconds
+
+Example:
+  slipway server --data /var/lib/slipway --domain apps.example.com
+`;
+
+export async function serverCommand(argv: string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(SERVER_HELP);
+    return 0;
+  }
+  let config;
+  try {
+    config = loadServerConfig(argv, process.env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`slipway server: ${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
+  const log = (line: string): void => {
+    process.stdout.write(`${new Date().toISOString()} ${line}\n`);
+  };
+  const running = await startSlipway({ config, env: process.env, log });
+  if (config.host !== '127.0.0.1' && config.host !== 'localhost' && config.host !== '::1') {
+    log(`warning: listening on ${config.host}, not loopback: tokens travel in clear text unless TLS terminates in front`);
+  }
+  if (running.adminToken.generated) {
+    log(`admin token (shown once, saved in ${running.adminToken.file}): ${running.adminToken.token}`);
+  }
+  log(`git and API on ${running.apiUrl}, apps on ${running.routerUrl} as http://<app>.${config.domain}:${config.routerPort}`);
+  log('ready');
+
+  await new Promise<void>((resolve) => {
+    const shutdown = (): void => resolve();
+    process.once('SIGINT', shutdown);
+    process.once('SIGTERM', shutdown);
+  });
+  log('stopping (running containers keep serving until the next start)');
+  await running.stop();
+  return 0;
+}

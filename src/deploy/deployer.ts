@@ -1,0 +1,71 @@
+import type { DeploymentRecord, Store } from '../store/store.js';
+import { DeployLog } from './log.js';
+import type { Pipeline } from './pipeline.js';
+import { KeyedQueue } from './queue.js';
+import { recordOutput } from './recorder.js';
+import type { FinalStatus } from './status.js';
+
+export interface DeployRequest {
+  app: string;
+  gitDir: string;
+  ref: string;
+  commit: string;
+  pushedBy: string | null;
+}
+
+export interface StartedDeployment {
+  deployment: DeploymentRecord;
+  log: DeployLog;
+  done: Promise<FinalStatus>;
+}
+
+/**
+ * Accepts deploy requests: records each as `queued`, runs them one at a time per app
+ * (different apps in parallel), and keeps the live logs of running deployments for followers.
+ */
+export class Deployer {
+  private readonly queue = new KeyedQueue();
+  private readonly live = new Map<string, DeployLog>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly pipeline: Pipeline,
+  ) {}
+
+  /** `onLine` is subscribed before the first line is written, so it sees the whole log. */
+  deploy(request: DeployRequest, onLine?: (line: string) => void): StartedDeployment {
+    const { store } = this;
+    store.ensureApp(request.app);
+    const waitingBehind = this.queue.size(request.app);
+    const deployment = store.createDeployment(request.app, request.commit, request.ref, request.pushedBy);
+    const log = new DeployLog();
+    const unsubscribe = onLine ? log.onLine(onLine) : () => undefined;
+    const key = `${request.app}/${deployment.id}`;
+    this.live.set(key, log);
+    const stopRecording = recordOutput(store, request.app, deployment.id, log);
+    if (waitingBehind > 0) {
+      log.phase(
+        `Deployment ${deployment.id} is queued: ${waitingBehind === 1 ? 'another deployment' : `${waitingBehind} deployments`} of ${request.app} must finish first`,
+      );
+    }
+    const done = this.queue
+      .run(request.app, () => this.pipeline.run({ deployment, gitDir: request.gitDir }, log))
+      .finally(() => {
+        log.end();
+        unsubscribe();
+        stopRecording();
+        this.live.delete(key);
+      });
+    return { deployment, log, done };
+  }
+
+  /** The live log of a deployment that is still running, if it is. */
+  liveLog(app: string, id: number): DeployLog | undefined {
+    return this.live.get(`${app}/${id}`);
+  }
+
+  /** Resolves once every deployment started so far has ended. */
+  async idle(): Promise<void> {
+    while (this.live.size > 0) await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}

@@ -1,0 +1,48 @@
+/** The environment every container of a deployment gets: the app's variables plus Slipway's. */
+
+/** Names Slipway sets itself; an app cannot override them. */
+export const RESERVED_ENV = [
+  'PORT',
+  'APP',
+  'CONTAINER',
+  'CONTAINER_VERSION',
+  'SOURCE_VERSION',
+  'STACK',
+  'DYNO',
+] as const;
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+export interface InjectedEnv {
+  app: string;
+  /** e.g. `web-1`, `postdeploy-1`. */
+  container: string;
+  port: number;
+  commit: string;
+  stack: string;
+}
+
+export function containerEnv(appEnv: Record<string, string>, injected: InjectedEnv): Record<string, string> {
+  return {
+    ...appEnv,
+    PORT: String(injected.port),
+    APP: injected.app,
+    CONTAINER: injected.container,
+    // Heroku's name for the same thing, for apps that read it.
+    DYNO: injected.container.replace(/-(\d+)$/, '.$1'),
+    CONTAINER_VERSION: injected.commit,
+    SOURCE_VERSION: injected.commit,
+    STACK: injected.stack,
+  };
+}
+
+/** Returns why `name` cannot be an app variable, or undefined when it can. */
+export function envNameProblem(name: string): string | undefined {
+  if (!ENV_NAME.test(name) || name.length > 255) {
+    return `"${name.slice(0, 80)}" is not a valid variable name; use letters, digits and underscores, not starting with a digit`;
+  }
+  if ((RESERVED_ENV as readonly string[]).includes(name) || name.startsWith('SLIPWAY_')) {
+    return `${name} is set by Slipway in every container and cannot be changed; choose another name`;
+  }
+  return undefined;
+}

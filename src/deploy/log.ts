@@ -1,0 +1,57 @@
+import { EventEmitter } from 'node:events';
+
+/**
+ * One deployment's output, in one voice: `-----> ` for a phase, indented detail, `!     `
+ * for errors. Every line is emitted as it is written; the relay to the git client, the
+ * store and followers subscribe.
+ */
+export class DeployLog {
+  private readonly emitter = new EventEmitter();
+  private ended = false;
+
+  constructor() {
+    // A relay, a recorder and any number of followers may subscribe.
+    this.emitter.setMaxListeners(0);
+  }
+
+  phase(text: string): void {
+    this.write(`-----> ${text}`);
+  }
+
+  detail(text: string): void {
+    this.write(`       ${text}`);
+  }
+
+  error(text: string): void {
+    this.write(` !     ${text}`);
+  }
+
+  blank(): void {
+    this.write('');
+  }
+
+  write(line: string): void {
+    if (this.ended) return;
+    this.emitter.emit('line', line);
+  }
+
+  end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.emitter.emit('end');
+  }
+
+  get isEnded(): boolean {
+    return this.ended;
+  }
+
+  onLine(listener: (line: string) => void): () => void {
+    this.emitter.on('line', listener);
+    return () => this.emitter.off('line', listener);
+  }
+
+  onEnd(listener: () => void): () => void {
+    this.emitter.on('end', listener);
+    return () => this.emitter.off('end', listener);
+  }
+}

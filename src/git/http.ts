@@ -1,0 +1,67 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Git } from 'node-git-server';
+import type { TokenAuth } from '../auth/tokens.js';
+import type { Store } from '../store/store.js';
+import { appNameProblem, type Repos } from './repos.js';
+
+const GIT_PATH = /^\/([^/]+)\.git\/(info\/refs|git-receive-pack|git-upload-pack|HEAD)$/;
+
+/**
+ * Git's smart-HTTP protocol at `/<app>.git`, through node-git-server. Every request, fetch or
+ * push, needs a valid token (as the basic-auth password); the first push creates the app.
+ */
+export class GitHttp {
+  private readonly git: Git;
+
+  constructor(
+    private readonly repos: Repos,
+    private readonly auth: TokenAuth,
+    private readonly store: Store,
+  ) {
+    this.git = new Git(repos.dir, { autoCreate: false });
+  }
+
+  /** Handles the request when it is a git request; returns false otherwise. */
+  handle(req: IncomingMessage, res: ServerResponse): boolean {
+    const url = new URL(req.url ?? '/', 'http://slipway');
+    const match = GIT_PATH.exec(url.pathname);
+    if (!match) {
+      if (!/\.git(\/|$)/.test(url.pathname)) return false;
+      text(res, 404, 'Not a git endpoint. Use the remote http://git:<token>@<host>:<port>/<app>.git\n');
+      return true;
+    }
+    this.route(req, res, url, match[1]!, match[2]!).catch((error: unknown) => {
+      if (!res.headersSent) text(res, 500, `Slipway could not serve this git request: ${String(error)}\n`);
+      else res.destroy();
+    });
+    return true;
+  }
+
+  private async route(req: IncomingMessage, res: ServerResponse, url: URL, app: string, endpoint: string): Promise<void> {
+    const problem = appNameProblem(app);
+    if (problem) {
+      text(res, 400, `${problem}\n`);
+      return;
+    }
+    const identity = this.auth.fromRequest(req);
+    if (!identity) {
+      res.setHeader('WWW-Authenticate', 'Basic realm="Slipway"');
+      text(res, 401, 'A Slipway token is required: use the remote http://git:<token>@<host>:<port>/<app>.git\n');
+      return;
+    }
+    const push = endpoint === 'git-receive-pack' || url.searchParams.get('service') === 'git-receive-pack';
+    if (push) {
+      this.store.ensureApp(app);
+      await this.repos.ensure(app);
+    } else if (!this.repos.exists(app)) {
+      text(res, 404, `There is no app named ${app}; push to create it.\n`);
+      return;
+    }
+    this.git.handle(req, res);
+  }
+}
+
+function text(res: ServerResponse, status: number, body: string): void {
+  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}

@@ -1,0 +1,106 @@
+import { rm } from 'node:fs/promises';
+import net from 'node:net';
+import type { Deployer } from '../deploy/deployer.js';
+import type { Repos } from './repos.js';
+
+const ZERO_OID = /^0+$/;
+const DEPLOY_BRANCHES = new Set(['refs/heads/main', 'refs/heads/master']);
+
+interface PushCommand {
+  oldOid: string;
+  newOid: string;
+  ref: string;
+}
+
+interface RefResult {
+  ref: string;
+  ok: boolean;
+  reason?: string;
+}
+
+/**
+ * The server's end of `hooks/proc-receive`: a unix socket that takes the pushed commands,
+ * runs the deployments, streams every output line back while it happens, and ends with one
+ * verdict per ref. The deployment goes on if the client disappears, and its log stays readable.
+ */
+export class HookRelay {
+  private readonly server: net.Server;
+  private readonly sockets = new Set<net.Socket>();
+
+  constructor(
+    private readonly socketPath: string,
+    private readonly repos: Repos,
+    private readonly deployer: Deployer,
+    private readonly onError: (error: unknown) => void = () => undefined,
+  ) {
+    this.server = net.createServer((socket) => this.accept(socket));
+  }
+
+  async listen(): Promise<void> {
+    await rm(this.socketPath, { force: true });
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.socketPath, () => resolve());
+    });
+  }
+
+  async close(): Promise<void> {
+    for (const socket of this.sockets) socket.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await rm(this.socketPath, { force: true });
+  }
+
+  private accept(socket: net.Socket): void {
+    this.sockets.add(socket);
+    socket.on('close', () => this.sockets.delete(socket));
+    socket.on('error', () => undefined);
+    let input = '';
+    const onData = (chunk: Buffer): void => {
+      input += chunk.toString('utf8');
+      const newline = input.indexOf('\n');
+      if (newline === -1) {
+        if (input.length > 1_000_000) socket.destroy();
+        return;
+      }
+      socket.off('data', onData);
+      this.serve(socket, input.slice(0, newline)).catch((error: unknown) => {
+        this.onError(error);
+        socket.destroy();
+      });
+    };
+    socket.on('data', onData);
+  }
+
+  private async serve(socket: net.Socket, request: string): Promise<void> {
+    const send = (message: object): void => {
+      if (!socket.destroyed) socket.write(`${JSON.stringify(message)}\n`);
+    };
+    const { gitDir, commands } = JSON.parse(request) as { gitDir: string; commands: PushCommand[] };
+    const app = this.repos.appFor(gitDir);
+    const results: RefResult[] = [];
+    for (const command of commands) {
+      if (!app) {
+        results.push({ ref: command.ref, ok: false, reason: 'not a Slipway repository' });
+        continue;
+      }
+      results.push(await this.handle(app, gitDir, command, (text) => send({ type: 'line', text })));
+    }
+    send({ type: 'result', refs: results });
+    socket.end();
+  }
+
+  private async handle(app: string, gitDir: string, command: PushCommand, say: (line: string) => void): Promise<RefResult> {
+    const branch = command.ref.replace(/^refs\/heads\//, '');
+    if (!DEPLOY_BRANCHES.has(command.ref)) {
+      say(`!     ${branch} is not deployed: only main and master deploy. Push your branch as main: git push deploy ${branch}:main`);
+      return { ref: command.ref, ok: false, reason: 'only main and master deploy; run git push deploy HEAD:main' };
+    }
+    if (ZERO_OID.test(command.newOid)) {
+      say(`!     Deleting ${branch} is refused: it is what ${app} deploys from. Push a commit to it instead.`);
+      return { ref: command.ref, ok: false, reason: `deleting ${branch} is refused; push a commit instead` };
+    }
+    const started = this.deployer.deploy({ app, gitDir, ref: command.ref, commit: command.newOid, pushedBy: null }, say);
+    const status = await started.done;
+    return status === 'success' ? { ref: command.ref, ok: true } : { ref: command.ref, ok: false, reason: status };
+  }
+}

@@ -1,0 +1,80 @@
+import { execa } from 'execa';
+import { existsSync } from 'node:fs';
+import { mkdir, readdir } from 'node:fs/promises';
+import path from 'node:path';
+import type { RefPublisher } from '../deploy/pipeline.js';
+
+export const APP_NAME = /^[a-z][a-z0-9-]{1,38}$/;
+
+export function appNameProblem(name: string): string | undefined {
+  if (APP_NAME.test(name)) return undefined;
+  const shown = name.length > 60 ? `${name.slice(0, 57)}...` : name;
+  return `"${shown}" is not a valid app name: use 2 to 39 lowercase letters, digits and dashes, starting with a letter (e.g. my-app)`;
+}
+
+/**
+ * The bare repositories, one per app, under `<data>/repos/<app>.git`. Each is wired to the
+ * project's hooks: git's proc-receive hook handles every branch push and relays it to the
+ * server over `socketPath`.
+ */
+export class Repos {
+  constructor(
+    readonly dir: string,
+    private readonly hooksDir: string,
+    private readonly socketPath: string,
+  ) {}
+
+  pathFor(app: string): string {
+    if (!APP_NAME.test(app)) throw new Error(appNameProblem(app));
+    return path.join(this.dir, `${app}.git`);
+  }
+
+  exists(app: string): boolean {
+    return existsSync(path.join(this.pathFor(app), 'HEAD'));
+  }
+
+  /** Creates the app's repository when missing; idempotent. */
+  async ensure(app: string): Promise<void> {
+    if (this.exists(app)) return;
+    await mkdir(this.dir, { recursive: true });
+    const dir = this.pathFor(app);
+    await execa('git', ['init', '--quiet', '--bare', '--initial-branch=main', dir]);
+    await this.configure(dir);
+  }
+
+  /** Re-points every repository at this server's hooks and socket (run at startup). */
+  async configureAll(): Promise<void> {
+    if (!existsSync(this.dir)) return;
+    for (const entry of await readdir(this.dir)) {
+      const app = entry.replace(/\.git$/, '');
+      if (entry.endsWith('.git') && APP_NAME.test(app)) await this.configure(path.join(this.dir, entry));
+    }
+  }
+
+  /** The app whose repository is `gitDir`, or undefined when it is not one of ours. */
+  appFor(gitDir: string): string | undefined {
+    const resolved = path.resolve(gitDir);
+    if (path.dirname(resolved) !== path.resolve(this.dir)) return undefined;
+    const app = path.basename(resolved).replace(/\.git$/, '');
+    return APP_NAME.test(app) && this.pathFor(app) === resolved ? app : undefined;
+  }
+
+  /** A RefPublisher that moves a branch to the commit that now serves. */
+  publisher(): RefPublisher {
+    return {
+      publish: async (app, ref, commit) => {
+        await execa('git', ['update-ref', ref, commit], { cwd: this.pathFor(app) });
+      },
+    };
+  }
+
+  private async configure(dir: string): Promise<void> {
+    const settings: [string, string][] = [
+      ['core.hooksPath', this.hooksDir],
+      // Every branch push goes through proc-receive, which updates the ref only on success.
+      ['receive.procReceiveRefs', 'refs/heads'],
+      ['slipway.socket', this.socketPath],
+    ];
+    for (const [key, value] of settings) await execa('git', ['config', key, value], { cwd: dir });
+  }
+}

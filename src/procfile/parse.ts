@@ -1,0 +1,90 @@
+/**
+ * Procfile parsing: `type: command` lines, `#` comments and blank lines ignored.
+ * Pure; every error names the line and says how to fix it.
+ */
+
+export const POSTDEPLOY = 'postdeploy';
+
+const TYPE_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,29}$/;
+
+export interface Procfile {
+  /** Process types to run as long-lived containers, in file order (never includes `postdeploy`). */
+  readonly processes: ReadonlyMap<string, string>;
+  /** The `postdeploy:` command, when the Procfile declares one. */
+  readonly postdeploy: string | undefined;
+}
+
+export class ProcfileError extends Error {
+  constructor(
+    message: string,
+    /** 1-based line number, when the problem is on a line. */
+    readonly line?: number,
+  ) {
+    super(line === undefined ? `Procfile: ${message}` : `Procfile line ${line}: ${message}`);
+    this.name = 'ProcfileError';
+  }
+}
+
+/** Decodes raw Procfile bytes (UTF-8, optional BOM) and parses them. */
+export function parseProcfileBytes(bytes: Uint8Array): Procfile {
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes);
+  } catch {
+    throw new ProcfileError('the file is not valid UTF-8; save it as UTF-8 text and push again');
+  }
+  return parseProcfile(text);
+}
+
+export function parseProcfile(text: string): Procfile {
+  const processes = new Map<string, string>();
+  let postdeploy: string | undefined;
+  const seen = new Map<string, number>();
+  const lines = text.replace(/^\uFEFF/, '').split('\n');
+
+  lines.forEach((raw, index) => {
+    const lineNo = index + 1;
+    const line = raw.replace(/\r$/, '');
+    const trimmed = line.trim();
+    if (trimmed === '' || trimmed.startsWith('#')) return;
+
+    const colon = line.indexOf(':');
+    if (colon === -1) {
+      throw new ProcfileError(
+        `expected "type: command" but found no colon in "${excerpt(trimmed)}"; write it as e.g. "web: ${excerpt(trimmed)}"`,
+        lineNo,
+      );
+    }
+    const type = line.slice(0, colon).trim();
+    const command = line.slice(colon + 1).trim();
+    if (!TYPE_NAME.test(type)) {
+      throw new ProcfileError(
+        `"${excerpt(type)}" is not a valid process type; use a letter followed by up to 29 letters, digits, "-" or "_" (e.g. "web", "worker")`,
+        lineNo,
+      );
+    }
+    const previous = seen.get(type);
+    if (previous !== undefined) {
+      throw new ProcfileError(`process type "${type}" is already defined on line ${previous}; keep one definition`, lineNo);
+    }
+    seen.set(type, lineNo);
+    if (command === '') {
+      throw new ProcfileError(`"${type}:" has no command; write the command to run after the colon`, lineNo);
+    }
+    if (type === POSTDEPLOY) postdeploy = command;
+    else processes.set(type, command);
+  });
+
+  if (processes.size === 0) {
+    throw new ProcfileError(
+      postdeploy === undefined
+        ? 'no process type is defined; add a line such as "web: node server.js"'
+        : 'only "postdeploy:" is defined; add a process to run, such as "web: node server.js"',
+    );
+  }
+  return { processes, postdeploy };
+}
+
+function excerpt(s: string): string {
+  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
+}

@@ -1,0 +1,193 @@
+import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import net from 'node:net';
+import type { RouteTarget } from '../store/store.js';
+import { RouteTable, targetKey } from './table.js';
+
+export interface RouterOptions {
+  domain: string;
+  /** Whether an app exists (so a host with no route answers 503 rather than 404). */
+  appExists(app: string): boolean;
+  upstreamTimeoutMs?: number;
+}
+
+const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade', 'proxy-authorization'];
+const SAFE_TO_RETRY = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/** HTTP/1.1 reverse proxy routing by Host (`<app>.<domain>`) to the app's current web containers. */
+export class Router {
+  readonly table = new RouteTable();
+  readonly server: http.Server;
+  private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 512, maxFreeSockets: 64 });
+  private readonly suffix: string;
+
+  constructor(private readonly options: RouterOptions) {
+    this.suffix = `.${options.domain.toLowerCase()}`;
+    this.server = http.createServer((req, res) => this.handle(req, res));
+    this.server.on('upgrade', (req, socket, head) => this.upgrade(req, socket as net.Socket, head));
+    this.server.keepAliveTimeout = 65_000;
+  }
+
+  listen(port: number, host: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+  }
+
+  async close(): Promise<void> {
+    this.agent.destroy();
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  /** Resolves when the targets have no request in flight, or after `timeoutMs`. */
+  async drain(targets: readonly RouteTarget[], timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.table.activeRequests(targets) > 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+
+  private appFor(hostHeader: string | undefined): string | undefined {
+    const host = (hostHeader ?? '').replace(/:\d+$/, '').toLowerCase();
+    if (!host.endsWith(this.suffix)) return undefined;
+    const app = host.slice(0, -this.suffix.length);
+    return app.includes('.') || app === '' ? undefined : app;
+  }
+
+  private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const app = this.appFor(req.headers.host);
+    if (app === undefined || !this.options.appExists(app)) {
+      page(res, 404, 'No such app', `No app is served at ${escapeHtml(req.headers.host ?? '(no Host header)')}.`);
+      return;
+    }
+    this.forward(app, req, res, new Set());
+  }
+
+  private forward(app: string, req: http.IncomingMessage, res: http.ServerResponse, refused: Set<string>): void {
+    const target = this.table.pick(app, refused);
+    if (!target) {
+      page(res, 503, 'App not running', `${escapeHtml(app)} has no running web container; deploy it or scale web up.`);
+      return;
+    }
+    this.table.begin(target);
+    let ended = false;
+    const finish = (): void => {
+      if (ended) return;
+      ended = true;
+      this.table.end(target);
+    };
+    const upstream = http.request({
+      host: target.host,
+      port: target.port,
+      method: req.method,
+      path: req.url,
+      headers: forwardedHeaders(req),
+      agent: this.agent,
+      timeout: this.options.upstreamTimeoutMs ?? 60_000,
+    });
+    upstream.on('response', (upstreamRes) => {
+      res.writeHead(upstreamRes.statusCode ?? 502, stripHopByHop(upstreamRes.headers));
+      upstreamRes.pipe(res);
+      upstreamRes.on('end', finish);
+      upstreamRes.on('error', () => {
+        finish();
+        res.destroy();
+      });
+    });
+    upstream.on('timeout', () => upstream.destroy(new UpstreamTimeout()));
+    upstream.on('error', (error: NodeJS.ErrnoException) => {
+      finish();
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      // Nothing reached the app yet, so another container can take the request.
+      if (error.code === 'ECONNREFUSED' && SAFE_TO_RETRY.has(req.method ?? '') && !hasBody(req)) {
+        refused.add(targetKey(target));
+        this.forward(app, req, res, refused);
+        return;
+      }
+      if (error instanceof UpstreamTimeout) {
+        page(res, 504, 'Gateway timeout', `${escapeHtml(app)} did not answer in time.`);
+      } else {
+        page(res, 502, 'Bad gateway', `${escapeHtml(app)} could not be reached.`);
+      }
+    });
+    res.on('close', () => {
+      if (!res.writableFinished) upstream.destroy();
+      finish();
+    });
+    if (hasBody(req)) req.pipe(upstream);
+    else upstream.end();
+  }
+
+  private upgrade(req: http.IncomingMessage, socket: net.Socket, head: Buffer): void {
+    const app = this.appFor(req.headers.host);
+    const target = app !== undefined && this.options.appExists(app) ? this.table.pick(app) : undefined;
+    if (!target) {
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    const upstream = net.connect(target.port, target.host, () => {
+      const headers = { ...forwardedHeaders(req), connection: 'Upgrade', upgrade: req.headers.upgrade ?? '' };
+      const lines = [`${req.method} ${req.url} HTTP/1.1`];
+      for (const [name, value] of Object.entries(headers)) {
+        for (const v of Array.isArray(value) ? value : [value]) if (v !== undefined) lines.push(`${name}: ${v}`);
+      }
+      upstream.write(`${lines.join('\r\n')}\r\n\r\n`);
+      if (head.length > 0) upstream.write(head);
+      upstream.pipe(socket);
+      socket.pipe(upstream);
+    });
+    this.table.begin(target);
+    const done = (): void => {
+      upstream.destroy();
+      socket.destroy();
+    };
+    upstream.once('close', () => {
+      this.table.end(target);
+      done();
+    });
+    upstream.on('error', done);
+    socket.on('error', done);
+    socket.once('close', done);
+  }
+}
+
+class UpstreamTimeout extends Error {}
+
+function hasBody(req: http.IncomingMessage): boolean {
+  return req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0';
+}
+
+function forwardedHeaders(req: http.IncomingMessage): http.OutgoingHttpHeaders {
+  const headers: http.OutgoingHttpHeaders = stripHopByHop(req.headers);
+  const client = req.socket.remoteAddress ?? '';
+  const prior = req.headers['x-forwarded-for'];
+  headers['x-forwarded-for'] = prior ? `${String(prior)}, ${client}` : client;
+  headers['x-forwarded-proto'] = req.headers['x-forwarded-proto'] ?? 'http';
+  headers['x-forwarded-host'] = req.headers.host ?? '';
+  headers['x-request-id'] = req.headers['x-request-id'] ?? randomUUID();
+  return headers;
+}
+
+function stripHopByHop<T extends http.IncomingHttpHeaders>(headers: T): http.OutgoingHttpHeaders {
+  const out: http.OutgoingHttpHeaders = { ...headers };
+  for (const name of HOP_BY_HOP) delete out[name];
+  return out;
+}
+
+function page(res: http.ServerResponse, status: number, title: string, message: string): void {
+  const body = `<!doctype html><title>${status} ${title}</title><h1>${title}</h1><p>${message}</p>\n`;
+  res.writeHead(status, { 'content-type': 'text/html; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}

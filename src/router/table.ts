@@ -1,0 +1,62 @@
+import type { RouteTarget } from '../store/store.js';
+
+interface Route {
+  deployment: number;
+  targets: readonly RouteTarget[];
+  next: number;
+}
+
+export function targetKey(target: RouteTarget): string {
+  return `${target.host}:${target.port}`;
+}
+
+/**
+ * Which containers serve which app. Replacing an app's route is one Map write, so from one
+ * request to the next every new request goes to the new set.
+ */
+export class RouteTable {
+  private readonly routes = new Map<string, Route>();
+  private readonly inFlight = new Map<string, number>();
+
+  set(app: string, deployment: number, targets: readonly RouteTarget[]): void {
+    this.routes.set(app, { deployment, targets: [...targets], next: 0 });
+  }
+
+  delete(app: string): void {
+    this.routes.delete(app);
+  }
+
+  deploymentOf(app: string): number | undefined {
+    return this.routes.get(app)?.deployment;
+  }
+
+  /** Round robin over the app's targets; `skip` lists targets that just refused a connection. */
+  pick(app: string, skip: ReadonlySet<string> = new Set()): RouteTarget | undefined {
+    const route = this.routes.get(app);
+    if (!route) return undefined;
+    const count = route.targets.length;
+    for (let i = 0; i < count; i++) {
+      const target = route.targets[(route.next + i) % count]!;
+      if (skip.has(targetKey(target))) continue;
+      route.next = (route.next + i + 1) % count;
+      return target;
+    }
+    return undefined;
+  }
+
+  begin(target: RouteTarget): void {
+    const key = targetKey(target);
+    this.inFlight.set(key, (this.inFlight.get(key) ?? 0) + 1);
+  }
+
+  end(target: RouteTarget): void {
+    const key = targetKey(target);
+    const left = (this.inFlight.get(key) ?? 1) - 1;
+    if (left <= 0) this.inFlight.delete(key);
+    else this.inFlight.set(key, left);
+  }
+
+  activeRequests(targets: readonly RouteTarget[]): number {
+    return targets.reduce((sum, t) => sum + (this.inFlight.get(targetKey(t)) ?? 0), 0);
+  }
+}

@@ -1,0 +1,221 @@
+import Docker from 'dockerode';
+import { PassThrough } from 'node:stream';
+import { LineSplitter } from '../util/lines.js';
+import {
+  BuildFailedError,
+  RuntimeUnavailableError,
+  type BuildRequest,
+  type ContainerInfo,
+  type ContainerRef,
+  type ContainerSpec,
+  type OneOffResult,
+  type Runtime,
+} from './runtime.js';
+
+const BUILD_NOISE = /^\s*$|^ ---> (Running in )?[0-9a-f]{12}$|^Removing intermediate container [0-9a-f]+$/;
+
+/** Runtime backed by a Docker Engine through dockerode. Host networking only. */
+export class DockerRuntime implements Runtime {
+  constructor(private readonly docker: Docker = new Docker()) {}
+
+  async ping(): Promise<void> {
+    try {
+      await this.docker.ping();
+    } catch (error) {
+      throw new RuntimeUnavailableError(error);
+    }
+  }
+
+  async imageExists(image: string): Promise<boolean> {
+    try {
+      await this.docker.getImage(image).inspect();
+      return true;
+    } catch (error) {
+      if (statusOf(error) === 404) return false;
+      throw error;
+    }
+  }
+
+  async buildImage(request: BuildRequest, onLine: (line: string) => void): Promise<void> {
+    const stream = await this.docker.buildImage(request.context, {
+      t: request.tag,
+      dockerfile: request.dockerfile,
+      labels: request.labels,
+      buildargs: request.buildArgs,
+      networkmode: 'host',
+      rm: true,
+      forcerm: true,
+    });
+    // Docker's bookkeeping lines (intermediate containers, layer ids) say nothing to a developer.
+    const lines = new LineSplitter((line) => {
+      if (!BUILD_NOISE.test(line)) onLine(line);
+    });
+    let failure: string | undefined;
+    await new Promise<void>((resolve, reject) => {
+      this.docker.modem.followProgress(
+        stream,
+        (error: Error | null) => (error ? reject(error) : resolve()),
+        (event: { stream?: string; error?: string; errorDetail?: { message?: string } }) => {
+          if (event.stream) lines.write(event.stream);
+          if (event.error) failure = event.errorDetail?.message ?? event.error;
+        },
+      );
+    });
+    lines.end();
+    if (failure !== undefined) throw new BuildFailedError(failure.trim());
+  }
+
+  async removeImage(image: string): Promise<void> {
+    try {
+      await this.docker.getImage(image).remove({ force: true });
+    } catch (error) {
+      if (statusOf(error) !== 404) throw error;
+    }
+  }
+
+  async startContainer(spec: ContainerSpec): Promise<ContainerRef> {
+    const container = await this.docker.createContainer(createOptions(spec));
+    try {
+      await container.start();
+    } catch (error) {
+      await container.remove({ force: true }).catch(() => undefined);
+      throw error;
+    }
+    return { id: container.id, name: spec.name };
+  }
+
+  async waitForExit(ref: ContainerRef): Promise<number> {
+    const result = (await this.docker.getContainer(ref.id).wait()) as { StatusCode: number };
+    return result.StatusCode;
+  }
+
+  async tailLogs(ref: ContainerRef, lines: number): Promise<string[]> {
+    try {
+      const buffer = (await this.docker
+        .getContainer(ref.id)
+        .logs({ stdout: true, stderr: true, tail: lines, follow: false })) as unknown as Buffer;
+      const out: string[] = [];
+      const splitter = new LineSplitter((line) => out.push(line));
+      for (const frame of demuxBuffer(buffer)) splitter.write(frame);
+      splitter.end();
+      return out.slice(-lines);
+    } catch (error) {
+      if (statusOf(error) === 404) return [];
+      throw error;
+    }
+  }
+
+  async runOneOff(spec: ContainerSpec, onLine: (line: string) => void, timeoutMs: number): Promise<OneOffResult> {
+    const container = await this.docker.createContainer(createOptions(spec));
+    try {
+      const attached = (await container.attach({ stream: true, stdout: true, stderr: true })) as NodeJS.ReadableStream;
+      const output = new PassThrough();
+      const lines = new LineSplitter(onLine);
+      output.on('data', (chunk: Buffer) => lines.write(chunk));
+      // stdout and stderr go to the same place, in the order they arrive.
+      this.docker.modem.demuxStream(attached, output, output);
+      const drained = new Promise<void>((resolve) => {
+        attached.on('end', resolve);
+        attached.on('close', resolve);
+        attached.on('error', () => resolve());
+      });
+
+      // "next-exit": the container has not started yet, and a plain wait would return at once.
+      const exited = container.wait({ condition: 'next-exit' }) as Promise<{ StatusCode: number }>;
+      await container.start();
+
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<'timeout'>((resolve) => {
+        timer = setTimeout(() => resolve('timeout'), timeoutMs);
+      });
+      const outcome = await Promise.race([exited, timedOut]);
+      clearTimeout(timer);
+      if (outcome === 'timeout') {
+        await container.kill().catch(() => undefined);
+        await exited.catch(() => undefined);
+      }
+      await Promise.race([drained, delay(2000)]);
+      lines.end();
+      return outcome === 'timeout' ? { exitCode: null, timedOut: true } : { exitCode: outcome.StatusCode, timedOut: false };
+    } finally {
+      await container.remove({ force: true }).catch(() => undefined);
+    }
+  }
+
+  async keepRunning(ref: ContainerRef): Promise<void> {
+    await this.docker.getContainer(ref.id).update({ RestartPolicy: { Name: 'unless-stopped' } });
+  }
+
+  async stopAndRemove(ref: ContainerRef, graceMs: number): Promise<void> {
+    const container = this.docker.getContainer(ref.id);
+    try {
+      await container.stop({ t: Math.ceil(graceMs / 1000) });
+    } catch (error) {
+      const status = statusOf(error);
+      if (status === 404) return;
+      if (status !== 304) throw error; // 304: already stopped
+    }
+    try {
+      await container.remove({ force: true });
+    } catch (error) {
+      // 409: removal already in progress.
+      if (statusOf(error) !== 404 && statusOf(error) !== 409) throw error;
+    }
+  }
+
+  async listContainers(labels: Record<string, string>): Promise<ContainerInfo[]> {
+    const list = await this.docker.listContainers({
+      all: true,
+      filters: { label: Object.entries(labels).map(([k, v]) => `${k}=${v}`) },
+    });
+    return list.map((c) => ({
+      id: c.Id,
+      name: (c.Names[0] ?? c.Id).replace(/^\//, ''),
+      labels: c.Labels,
+      state: c.State,
+    }));
+  }
+}
+
+function createOptions(spec: ContainerSpec): Docker.ContainerCreateOptions {
+  return {
+    name: spec.name,
+    Image: spec.image,
+    // Procfile commands are shell command lines; overriding the entrypoint makes them run
+    // the same way whatever the image declares.
+    Entrypoint: ['/bin/sh', '-c'],
+    Cmd: [spec.command],
+    Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
+    Labels: spec.labels,
+    AttachStdout: true,
+    AttachStderr: true,
+    HostConfig: {
+      NetworkMode: 'host',
+      // An init process forwards SIGTERM to the command and reaps zombies, so stopping is fast.
+      Init: true,
+      SecurityOpt: ['no-new-privileges'],
+      RestartPolicy: { Name: 'no' },
+      LogConfig: { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '3' } },
+    },
+  };
+}
+
+/** Splits Docker's multiplexed log format (8-byte frame headers) into payloads. */
+function* demuxBuffer(buffer: Buffer): Generator<Buffer> {
+  let offset = 0;
+  while (offset + 8 <= buffer.length) {
+    const size = buffer.readUInt32BE(offset + 4);
+    yield buffer.subarray(offset + 8, offset + 8 + size);
+    offset += 8 + size;
+  }
+}
+
+function statusOf(error: unknown): number | undefined {
+  return typeof error === 'object' && error !== null && 'statusCode' in error
+    ? (error as { statusCode?: number }).statusCode
+    : undefined;
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}

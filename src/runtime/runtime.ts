@@ -1,0 +1,77 @@
+import type { Readable } from 'node:stream';
+
+/** Everything Slipway asks of a container engine. Only `runtime/` implements it. */
+export interface Runtime {
+  /** Throws RuntimeUnavailableError when the engine does not answer. */
+  ping(): Promise<void>;
+  imageExists(image: string): Promise<boolean>;
+  buildImage(request: BuildRequest, onLine: (line: string) => void): Promise<void>;
+  removeImage(image: string): Promise<void>;
+  /** Creates and starts a long-running container. */
+  startContainer(spec: ContainerSpec): Promise<ContainerRef>;
+  /** Resolves with the exit code once the container stops running. */
+  waitForExit(container: ContainerRef): Promise<number>;
+  /** The last `lines` lines the container printed (stdout and stderr). */
+  tailLogs(container: ContainerRef, lines: number): Promise<string[]>;
+  /**
+   * Runs a one-off container to completion, streaming its output line by line, and removes
+   * it. A run that outlives `timeoutMs` is killed and reported as timed out.
+   */
+  runOneOff(spec: ContainerSpec, onLine: (line: string) => void, timeoutMs: number): Promise<OneOffResult>;
+  /** Lets the container restart on its own from now on (after it has been promoted). */
+  keepRunning(container: ContainerRef): Promise<void>;
+  /** SIGTERM, SIGKILL after `graceMs`, then removal. Missing containers are not an error. */
+  stopAndRemove(container: ContainerRef, graceMs: number): Promise<void>;
+  /** Containers carrying all the given labels, running or not. */
+  listContainers(labels: Record<string, string>): Promise<ContainerInfo[]>;
+}
+
+export interface BuildRequest {
+  /** A tar stream: the build context. */
+  context: Readable;
+  tag: string;
+  dockerfile: string;
+  labels: Record<string, string>;
+  buildArgs: Record<string, string>;
+}
+
+export interface ContainerSpec {
+  /** Engine-level container name; must be unique. */
+  name: string;
+  image: string;
+  /** Run through `/bin/sh -c`. */
+  command: string;
+  env: Record<string, string>;
+  labels: Record<string, string>;
+}
+
+export interface ContainerRef {
+  id: string;
+  name: string;
+}
+
+export interface ContainerInfo extends ContainerRef {
+  labels: Record<string, string>;
+  state: string;
+}
+
+export interface OneOffResult {
+  exitCode: number | null;
+  timedOut: boolean;
+}
+
+export class RuntimeUnavailableError extends Error {
+  constructor(cause: unknown) {
+    super(
+      `the Docker engine does not answer (${cause instanceof Error ? cause.message : String(cause)}); start it (bash scripts/setup) and push again`,
+    );
+    this.name = 'RuntimeUnavailableError';
+  }
+}
+
+export class BuildFailedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'BuildFailedError';
+  }
+}

@@ -1,0 +1,131 @@
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import YAML from 'yaml';
+import type { Timeouts } from '../deploy/pipeline.js';
+
+export interface ServerConfig {
+  dataDir: string;
+  host: string;
+  port: number;
+  routerPort: number;
+  domain: string;
+  stackImage: string;
+  timeouts: Timeouts;
+}
+
+/** A setting that cannot be used; the message names it and says what is expected. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+const DEFAULT_TIMEOUTS_S = { boot: 60, hook: 20 * 60, stop: 30, drain: 30 };
+const FILE_KEYS = ['data', 'port', 'routerPort', 'host', 'domain', 'stackImage', 'timeouts'];
+
+/** Flags win over environment variables, which win over the config file, which wins over defaults. */
+export function loadServerConfig(argv: readonly string[], env: NodeJS.ProcessEnv): ServerConfig {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      options: {
+        data: { type: 'string' },
+        port: { type: 'string' },
+        'router-port': { type: 'string' },
+        host: { type: 'string' },
+        domain: { type: 'string' },
+        config: { type: 'string' },
+      },
+      strict: true,
+    });
+  } catch (error) {
+    throw new ConfigError(`${(error as Error).message}; run "slipway server --help" for the options`);
+  }
+  const flags = parsed.values;
+  const configFile = flags.config ?? env.SLIPWAY_CONFIG;
+  const file = configFile ? readConfigFile(configFile) : {};
+  const fileTimeouts = objectAt(file, 'timeouts', configFile ?? '');
+
+  const pick = (flag: string | undefined, envValue: string | undefined, fileValue: unknown): unknown =>
+    flag ?? envValue ?? fileValue;
+
+  return {
+    dataDir: path.resolve(
+      expandHome(stringSetting('data', pick(flags.data, env.SLIPWAY_DATA, file.data)) ?? path.join(os.homedir(), '.slipway')),
+    ),
+    host: stringSetting('host', pick(flags.host, env.SLIPWAY_HOST, file.host)) ?? '127.0.0.1',
+    port: portSetting('port', pick(flags.port, env.SLIPWAY_PORT, file.port)) ?? 7070,
+    routerPort: portSetting('routerPort', pick(flags['router-port'], env.SLIPWAY_ROUTER_PORT, file.routerPort)) ?? 8080,
+    domain: (stringSetting('domain', pick(flags.domain, env.SLIPWAY_DOMAIN, file.domain)) ?? 'localhost').toLowerCase(),
+    stackImage: stringSetting('stackImage', pick(undefined, env.SLIPWAY_STACK_IMAGE, file.stackImage)) ?? 'slipway/stack:bookworm',
+    timeouts: {
+      bootMs: secondsSetting('timeouts.boot', pick(undefined, env.SLIPWAY_BOOT_TIMEOUT, fileTimeouts.boot), DEFAULT_TIMEOUTS_S.boot),
+      hookMs: secondsSetting('timeouts.hook', pick(undefined, env.SLIPWAY_HOOK_TIMEOUT, fileTimeouts.hook), DEFAULT_TIMEOUTS_S.hook),
+      stopMs: secondsSetting('timeouts.stop', pick(undefined, env.SLIPWAY_STOP_TIMEOUT, fileTimeouts.stop), DEFAULT_TIMEOUTS_S.stop),
+      drainMs: secondsSetting('timeouts.drain', pick(undefined, env.SLIPWAY_DRAIN_TIMEOUT, fileTimeouts.drain), DEFAULT_TIMEOUTS_S.drain),
+    },
+  };
+}
+
+function readConfigFile(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new ConfigError(`cannot read the config file ${file} (${(error as NodeJS.ErrnoException).code}); check the --config path`);
+  }
+  let value: unknown;
+  try {
+    value = YAML.parse(text);
+  } catch (error) {
+    throw new ConfigError(`${file} is not valid YAML: ${(error as Error).message.split('\n')[0]}`);
+  }
+  if (value === null || value === undefined) return {};
+  if (typeof value !== 'object' || Array.isArray(value)) throw new ConfigError(`${file} must be a YAML mapping of settings`);
+  const settings = value as Record<string, unknown>;
+  for (const key of Object.keys(settings)) {
+    if (!FILE_KEYS.includes(key)) throw new ConfigError(`${file}: unknown setting "${key}"; the settings are ${FILE_KEYS.join(', ')}`);
+  }
+  return settings;
+}
+
+function objectAt(file: Record<string, unknown>, key: string, name: string): Record<string, unknown> {
+  const value = file[key];
+  if (value === undefined || value === null) return {};
+  if (typeof value !== 'object' || Array.isArray(value)) {
+    throw new ConfigError(`${name}: "${key}" must be a mapping such as { boot: 60, hook: 1200, stop: 30 }`);
+  }
+  const known = ['boot', 'hook', 'stop', 'drain'];
+  for (const k of Object.keys(value)) {
+    if (!known.includes(k)) throw new ConfigError(`${name}: unknown setting "${key}.${k}"; expected ${known.join(', ')}`);
+  }
+  return value as Record<string, unknown>;
+}
+
+function stringSetting(key: string, value: unknown): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'string' || value.trim() === '') throw new ConfigError(`"${key}" must be a non-empty string`);
+  return value.trim();
+}
+
+function portSetting(key: string, value: unknown): number | undefined {
+  if (value === undefined || value === null) return undefined;
+  const n = typeof value === 'number' ? value : Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new ConfigError(`"${key}" must be a port number from 1 to 65535, not "${String(value)}"`);
+  return n;
+}
+
+function secondsSetting(key: string, value: unknown, fallback: number): number {
+  if (value === undefined || value === null) return fallback * 1000;
+  const n = typeof value === 'number' ? value : Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new ConfigError(`"${key}" must be a positive number of seconds, not "${String(value)}"`);
+  return Math.round(n * 1000);
+}
+
+function expandHome(p: string): string {
+  return p === '~' || p.startsWith('~/') ? path.join(os.homedir(), p.slice(1)) : p;
+}

@@ -1,0 +1,114 @@
+import { mkdirSync } from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Api } from '../api/server.js';
+import { TokenAuth } from '../auth/tokens.js';
+import { ImageBuilder } from '../build/builder.js';
+import { Deployer } from '../deploy/deployer.js';
+import { Pipeline } from '../deploy/pipeline.js';
+import { GitHttp } from '../git/http.js';
+import { HookRelay } from '../git/relay.js';
+import { Repos } from '../git/repos.js';
+import { Router } from '../router/proxy.js';
+import { DockerRuntime } from '../runtime/docker.js';
+import { PortAllocator } from '../runtime/ports.js';
+import type { Runtime } from '../runtime/runtime.js';
+import { Store } from '../store/store.js';
+import { loadAdminToken } from './admin-token.js';
+import type { ServerConfig } from './config.js';
+import { recover } from './recover.js';
+
+/** The project's `hooks/` directory, next to `dist/` (or `src/`). */
+const HOOKS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../hooks');
+
+export interface RunningSlipway {
+  apiUrl: string;
+  routerUrl: string;
+  adminToken: { token: string; generated: boolean; file: string | undefined };
+  stop(): Promise<void>;
+}
+
+export interface SlipwayOptions {
+  config: ServerConfig;
+  env: NodeJS.ProcessEnv;
+  log: (line: string) => void;
+  runtime?: Runtime;
+}
+
+/** The composition root: builds every part, wires them together, starts and stops them. */
+export async function startSlipway({ config, env, log, runtime = new DockerRuntime() }: SlipwayOptions): Promise<RunningSlipway> {
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const adminToken = loadAdminToken(config.dataDir, env.SLIPWAY_ADMIN_TOKEN);
+  const auth = new TokenAuth(adminToken.token);
+  const store = new Store(path.join(config.dataDir, 'slipway.db'));
+  const socketPath = path.join(config.dataDir, 'hooks.sock');
+  const repos = new Repos(path.join(config.dataDir, 'repos'), HOOKS_DIR, socketPath);
+  const ports = new PortAllocator();
+  const portSuffix = config.routerPort === 80 ? '' : `:${config.routerPort}`;
+  const appUrl = (app: string): string => `http://${app}.${config.domain}${portSuffix}`;
+
+  const router = new Router({ domain: config.domain, appExists: (app) => store.getApp(app) !== undefined });
+  const pipeline = new Pipeline({
+    store,
+    runtime,
+    builder: new ImageBuilder(runtime, config.stackImage),
+    ports,
+    traffic: {
+      switchTo: (app, deployment, targets) => router.table.set(app, deployment, targets),
+      drain: (targets, timeoutMs) => router.drain(targets, timeoutMs),
+    },
+    refs: repos.publisher(),
+    settings: { stack: stackName(config.stackImage), timeouts: config.timeouts, appUrl },
+  });
+  const deployer = new Deployer(store, pipeline);
+  const relay = new HookRelay(socketPath, repos, deployer, (error) => log(`hook relay error: ${String(error)}`));
+  const gitHttp = new GitHttp(repos, auth, store);
+  const api = new Api(store, auth, deployer, repos, appUrl);
+
+  try {
+    await runtime.ping();
+    for (const note of await recover(store, runtime, router, ports)) log(note);
+  } catch (error) {
+    log(`warning: ${(error as Error).message}`);
+    for (const route of store.listRoutes()) router.table.set(route.app, route.deployment, route.targets);
+  }
+  await repos.configureAll();
+
+  const http1 = http.createServer((req, res) => {
+    if (gitHttp.handle(req, res) || api.handle(req, res)) return;
+    res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' });
+    res.end('Slipway: nothing here. Push with git to /<app>.git, or use the API under /api.\n');
+  });
+  // A push waits for its whole deployment; the hook timeout bounds it, not Node's defaults.
+  http1.requestTimeout = 0;
+  http1.headersTimeout = 60_000;
+  http1.timeout = 0;
+
+  await relay.listen();
+  await router.listen(config.routerPort, config.host);
+  await new Promise<void>((resolve, reject) => {
+    http1.once('error', reject);
+    http1.listen(config.port, config.host, () => resolve());
+  });
+
+  return {
+    apiUrl: `http://${config.host}:${config.port}`,
+    routerUrl: `http://${config.host}:${config.routerPort}`,
+    adminToken,
+    async stop() {
+      http1.closeAllConnections();
+      await new Promise<void>((resolve) => http1.close(() => resolve()));
+      await router.close();
+      await relay.close();
+      await deployer.idle();
+      store.close();
+    },
+  };
+}
+
+/** `slipway/stack:bookworm` → `slipway-bookworm`: the STACK apps see. */
+function stackName(image: string): string {
+  const tag = image.includes(':') ? image.slice(image.lastIndexOf(':') + 1) : 'latest';
+  return `slipway-${tag}`;
+}

@@ -1,0 +1,60 @@
+/** Schema migrations, applied in order; `PRAGMA user_version` records how many ran. */
+export const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE apps (
+    name TEXT PRIMARY KEY,
+    created_at INTEGER NOT NULL,
+    current_deployment INTEGER,
+    boot_timeout_ms INTEGER,
+    hook_timeout_ms INTEGER,
+    stop_timeout_ms INTEGER
+  );
+  CREATE TABLE env (
+    app TEXT NOT NULL REFERENCES apps(name) ON DELETE CASCADE,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (app, key)
+  );
+  CREATE TABLE deployments (
+    app TEXT NOT NULL REFERENCES apps(name) ON DELETE CASCADE,
+    id INTEGER NOT NULL,
+    commit_sha TEXT NOT NULL,
+    ref TEXT NOT NULL,
+    status TEXT NOT NULL,
+    reason TEXT,
+    image TEXT,
+    pushed_by TEXT,
+    created_at INTEGER NOT NULL,
+    finished_at INTEGER,
+    PRIMARY KEY (app, id)
+  );
+  CREATE TABLE deployment_phases (
+    app TEXT NOT NULL,
+    deployment INTEGER NOT NULL,
+    phase TEXT NOT NULL,
+    started_at INTEGER NOT NULL,
+    finished_at INTEGER,
+    PRIMARY KEY (app, deployment, phase),
+    FOREIGN KEY (app, deployment) REFERENCES deployments(app, id) ON DELETE CASCADE
+  );
+  CREATE TABLE deployment_output (
+    app TEXT NOT NULL,
+    deployment INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    PRIMARY KEY (app, deployment, seq),
+    FOREIGN KEY (app, deployment) REFERENCES deployments(app, id) ON DELETE CASCADE
+  );
+  CREATE TABLE formation (
+    app TEXT NOT NULL REFERENCES apps(name) ON DELETE CASCADE,
+    type TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    PRIMARY KEY (app, type)
+  );
+  CREATE TABLE routes (
+    app TEXT PRIMARY KEY REFERENCES apps(name) ON DELETE CASCADE,
+    deployment INTEGER NOT NULL,
+    targets TEXT NOT NULL
+  );
+  `,
+];

@@ -1,0 +1,296 @@
+import Database from 'better-sqlite3';
+import type { Database as Db } from 'better-sqlite3';
+import { MIGRATIONS } from './schema.js';
+import type { FinalStatus, Status } from '../deploy/status.js';
+
+export interface AppRecord {
+  name: string;
+  createdAt: number;
+  currentDeployment: number | null;
+  settings: AppSettings;
+}
+
+/** Per-app overrides of the server's time limits; null means "use the server's". */
+export interface AppSettings {
+  bootTimeoutMs: number | null;
+  hookTimeoutMs: number | null;
+  stopTimeoutMs: number | null;
+}
+
+export interface DeploymentRecord {
+  app: string;
+  id: number;
+  commit: string;
+  ref: string;
+  status: Status;
+  reason: string | null;
+  image: string | null;
+  pushedBy: string | null;
+  createdAt: number;
+  finishedAt: number | null;
+}
+
+export interface PhaseRecord {
+  phase: string;
+  startedAt: number;
+  finishedAt: number | null;
+}
+
+export interface RouteTarget {
+  host: string;
+  port: number;
+  container: string;
+}
+
+export interface RouteRecord {
+  app: string;
+  deployment: number;
+  targets: RouteTarget[];
+}
+
+interface DeploymentRow {
+  app: string;
+  id: number;
+  commit_sha: string;
+  ref: string;
+  status: Status;
+  reason: string | null;
+  image: string | null;
+  pushed_by: string | null;
+  created_at: number;
+  finished_at: number | null;
+}
+
+interface AppRow {
+  name: string;
+  created_at: number;
+  current_deployment: number | null;
+  boot_timeout_ms: number | null;
+  hook_timeout_ms: number | null;
+  stop_timeout_ms: number | null;
+}
+
+/** The only module that speaks SQL. Every write is one statement or one transaction. */
+export class Store {
+  private readonly db: Db;
+
+  constructor(file: string, private readonly now: () => number = Date.now) {
+    this.db = new Database(file);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('foreign_keys = ON');
+    this.db.pragma('busy_timeout = 5000');
+    this.migrate();
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  private migrate(): void {
+    const version = this.db.pragma('user_version', { simple: true }) as number;
+    for (let i = version; i < MIGRATIONS.length; i++) {
+      this.db.transaction(() => {
+        this.db.exec(MIGRATIONS[i]!);
+        this.db.pragma(`user_version = ${i + 1}`);
+      })();
+    }
+  }
+
+  // ---- apps
+
+  ensureApp(name: string): AppRecord {
+    this.db.prepare('INSERT OR IGNORE INTO apps (name, created_at) VALUES (?, ?)').run(name, this.now());
+    return this.getApp(name)!;
+  }
+
+  getApp(name: string): AppRecord | undefined {
+    const row = this.db.prepare('SELECT * FROM apps WHERE name = ?').get(name) as AppRow | undefined;
+    return row && toApp(row);
+  }
+
+  listApps(): AppRecord[] {
+    return (this.db.prepare('SELECT * FROM apps ORDER BY name').all() as AppRow[]).map(toApp);
+  }
+
+  updateSettings(name: string, settings: Partial<AppSettings>): AppRecord {
+    const current = this.getApp(name);
+    if (!current) throw new Error(`app ${name} does not exist`);
+    const merged = { ...current.settings, ...settings };
+    this.db
+      .prepare('UPDATE apps SET boot_timeout_ms = ?, hook_timeout_ms = ?, stop_timeout_ms = ? WHERE name = ?')
+      .run(merged.bootTimeoutMs, merged.hookTimeoutMs, merged.stopTimeoutMs, name);
+    return this.getApp(name)!;
+  }
+
+  // ---- env
+
+  getEnv(app: string): Record<string, string> {
+    const rows = this.db.prepare('SELECT key, value FROM env WHERE app = ? ORDER BY key').all(app) as {
+      key: string;
+      value: string;
+    }[];
+    return Object.fromEntries(rows.map((r) => [r.key, r.value]));
+  }
+
+  /** Applies all changes or none: a string sets a variable, null removes it. */
+  patchEnv(app: string, changes: Record<string, string | null>): Record<string, string> {
+    const set = this.db.prepare('INSERT INTO env (app, key, value) VALUES (?, ?, ?) ON CONFLICT (app, key) DO UPDATE SET value = excluded.value');
+    const del = this.db.prepare('DELETE FROM env WHERE app = ? AND key = ?');
+    this.db.transaction(() => {
+      for (const [key, value] of Object.entries(changes)) {
+        if (value === null) del.run(app, key);
+        else set.run(app, key, value);
+      }
+    })();
+    return this.getEnv(app);
+  }
+
+  // ---- deployments
+
+  createDeployment(app: string, commit: string, ref: string, pushedBy: string | null): DeploymentRecord {
+    const insert = this.db.transaction(() => {
+      const { next } = this.db
+        .prepare('SELECT COALESCE(MAX(id), 0) + 1 AS next FROM deployments WHERE app = ?')
+        .get(app) as { next: number };
+      this.db
+        .prepare(
+          'INSERT INTO deployments (app, id, commit_sha, ref, status, pushed_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+        )
+        .run(app, next, commit, ref, 'queued', pushedBy, this.now());
+      return next;
+    });
+    return this.getDeployment(app, insert())!;
+  }
+
+  getDeployment(app: string, id: number): DeploymentRecord | undefined {
+    const row = this.db.prepare('SELECT * FROM deployments WHERE app = ? AND id = ?').get(app, id) as DeploymentRow | undefined;
+    return row && toDeployment(row);
+  }
+
+  listDeployments(app: string, limit = 100): DeploymentRecord[] {
+    const rows = this.db
+      .prepare('SELECT * FROM deployments WHERE app = ? ORDER BY id DESC LIMIT ?')
+      .all(app, limit) as DeploymentRow[];
+    return rows.map(toDeployment);
+  }
+
+  /** Deployments that never reached a final status (the server stopped while they ran). */
+  listUnfinishedDeployments(): DeploymentRecord[] {
+    const rows = this.db
+      .prepare("SELECT * FROM deployments WHERE status IN ('queued', 'building', 'starting') ORDER BY app, id")
+      .all() as DeploymentRow[];
+    return rows.map(toDeployment);
+  }
+
+  setStatus(app: string, id: number, status: Status): void {
+    this.db.prepare('UPDATE deployments SET status = ? WHERE app = ? AND id = ?').run(status, app, id);
+  }
+
+  setImage(app: string, id: number, image: string | null): void {
+    this.db.prepare('UPDATE deployments SET image = ? WHERE app = ? AND id = ?').run(image, app, id);
+  }
+
+  finishDeployment(app: string, id: number, status: FinalStatus, reason: string | null): void {
+    this.db
+      .prepare('UPDATE deployments SET status = ?, reason = ?, finished_at = ? WHERE app = ? AND id = ?')
+      .run(status, reason, this.now(), app, id);
+  }
+
+  startPhase(app: string, id: number, phase: string): void {
+    this.db
+      .prepare('INSERT OR REPLACE INTO deployment_phases (app, deployment, phase, started_at) VALUES (?, ?, ?, ?)')
+      .run(app, id, phase, this.now());
+  }
+
+  finishPhase(app: string, id: number, phase: string): void {
+    this.db
+      .prepare('UPDATE deployment_phases SET finished_at = ? WHERE app = ? AND deployment = ? AND phase = ? AND finished_at IS NULL')
+      .run(this.now(), app, id, phase);
+  }
+
+  listPhases(app: string, id: number): PhaseRecord[] {
+    const rows = this.db
+      .prepare('SELECT phase, started_at, finished_at FROM deployment_phases WHERE app = ? AND deployment = ? ORDER BY started_at, rowid')
+      .all(app, id) as { phase: string; started_at: number; finished_at: number | null }[];
+    return rows.map((r) => ({ phase: r.phase, startedAt: r.started_at, finishedAt: r.finished_at }));
+  }
+
+  appendOutput(app: string, id: number, lines: readonly string[]): void {
+    if (lines.length === 0) return;
+    const { next } = this.db
+      .prepare('SELECT COALESCE(MAX(seq), 0) + 1 AS next FROM deployment_output WHERE app = ? AND deployment = ?')
+      .get(app, id) as { next: number };
+    const insert = this.db.prepare('INSERT INTO deployment_output (app, deployment, seq, text) VALUES (?, ?, ?, ?)');
+    this.db.transaction(() => {
+      lines.forEach((line, i) => insert.run(app, id, next + i, line));
+    })();
+  }
+
+  getOutput(app: string, id: number): string[] {
+    const rows = this.db
+      .prepare('SELECT text FROM deployment_output WHERE app = ? AND deployment = ? ORDER BY seq')
+      .all(app, id) as { text: string }[];
+    return rows.map((r) => r.text);
+  }
+
+  // ---- formation and routes
+
+  getFormation(app: string): Map<string, number> {
+    const rows = this.db.prepare('SELECT type, count FROM formation WHERE app = ?').all(app) as { type: string; count: number }[];
+    return new Map(rows.map((r) => [r.type, r.count]));
+  }
+
+  /**
+   * Records a successful switch in one transaction: the app's current deployment, its
+   * formation and the routes the router must serve after a restart.
+   */
+  recordSwitch(app: string, deployment: number, formation: ReadonlyMap<string, number>, targets: RouteTarget[]): void {
+    this.db.transaction(() => {
+      this.db.prepare('UPDATE apps SET current_deployment = ? WHERE name = ?').run(deployment, app);
+      this.db.prepare('DELETE FROM formation WHERE app = ?').run(app);
+      const insert = this.db.prepare('INSERT INTO formation (app, type, count) VALUES (?, ?, ?)');
+      for (const [type, count] of formation) insert.run(app, type, count);
+      this.db
+        .prepare('INSERT INTO routes (app, deployment, targets) VALUES (?, ?, ?) ON CONFLICT (app) DO UPDATE SET deployment = excluded.deployment, targets = excluded.targets')
+        .run(app, deployment, JSON.stringify(targets));
+    })();
+  }
+
+  listRoutes(): RouteRecord[] {
+    const rows = this.db.prepare('SELECT app, deployment, targets FROM routes').all() as {
+      app: string;
+      deployment: number;
+      targets: string;
+    }[];
+    return rows.map((r) => ({ app: r.app, deployment: r.deployment, targets: JSON.parse(r.targets) as RouteTarget[] }));
+  }
+}
+
+function toApp(row: AppRow): AppRecord {
+  return {
+    name: row.name,
+    createdAt: row.created_at,
+    currentDeployment: row.current_deployment,
+    settings: {
+      bootTimeoutMs: row.boot_timeout_ms,
+      hookTimeoutMs: row.hook_timeout_ms,
+      stopTimeoutMs: row.stop_timeout_ms,
+    },
+  };
+}
+
+function toDeployment(row: DeploymentRow): DeploymentRecord {
+  return {
+    app: row.app,
+    id: row.id,
+    commit: row.commit_sha,
+    ref: row.ref,
+    status: row.status,
+    reason: row.reason,
+    image: row.image,
+    pushedBy: row.pushed_by,
+    createdAt: row.created_at,
+    finishedAt: row.finished_at,
+  };
+}

@@ -1,0 +1,33 @@
+/**
+ * Splits a byte stream into text lines as they arrive. A line longer than `maxLineLength`
+ * is emitted in pieces so a process that never prints a newline cannot grow memory.
+ */
+export class LineSplitter {
+  private pending = '';
+  private readonly decoder = new TextDecoder('utf-8');
+
+  constructor(
+    private readonly onLine: (line: string) => void,
+    private readonly maxLineLength = 8192,
+  ) {}
+
+  write(chunk: Uint8Array | string): void {
+    this.pending += typeof chunk === 'string' ? chunk : this.decoder.decode(chunk, { stream: true });
+    let newline: number;
+    while ((newline = this.pending.indexOf('\n')) !== -1) {
+      this.onLine(this.pending.slice(0, newline).replace(/\r$/, ''));
+      this.pending = this.pending.slice(newline + 1);
+    }
+    while (this.pending.length > this.maxLineLength) {
+      this.onLine(this.pending.slice(0, this.maxLineLength));
+      this.pending = this.pending.slice(this.maxLineLength);
+    }
+  }
+
+  /** Emits what is left after the last newline. */
+  end(): void {
+    this.pending += this.decoder.decode();
+    if (this.pending !== '') this.onLine(this.pending.replace(/\r$/, ''));
+    this.pending = '';
+  }
+}

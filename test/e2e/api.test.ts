@@ -1,0 +1,78 @@
+import { startServer, type TestServer } from '../support/server.js';
+
+let server: TestServer;
+
+beforeAll(async () => {
+  server = await startServer();
+  expect((await server.api('POST', '/api/apps', { name: 'api-app' })).status).toBe(201);
+}, 60_000);
+
+afterAll(async () => {
+  await server?.stop();
+});
+
+test('health answers without a token; everything else needs one', async () => {
+  expect((await fetch(`${server.url}/api/health`)).status).toBe(200);
+  const res = await fetch(`${server.url}/api/apps/api-app/deployments`);
+  expect(res.status).toBe(401);
+  expect(await res.json()).toEqual({ error: 'unauthorized', message: expect.stringContaining('Authorization: Bearer') });
+  const basic = await fetch(`${server.url}/api/apps/api-app/env`, {
+    headers: { authorization: `Basic ${Buffer.from(`anyone:${server.token}`).toString('base64')}` },
+  });
+  expect(basic.status).toBe(200);
+});
+
+test('env: set, list, remove; changes apply all or nothing', async () => {
+  expect(await server.api('PATCH', '/api/apps/api-app/env', { A: '1', B: 'two words' })).toEqual({
+    status: 200,
+    body: { A: '1', B: 'two words' },
+  });
+  expect(await server.api('PATCH', '/api/apps/api-app/env', { A: null })).toEqual({ status: 200, body: { B: 'two words' } });
+
+  const reserved = await server.api<{ error: string; message: string }>('PATCH', '/api/apps/api-app/env', { C: 'x', PORT: '1' });
+  expect(reserved.status).toBe(400);
+  expect(reserved.body).toEqual({ error: 'invalid_env', message: 'PORT is set by Slipway in every container and cannot be changed; choose another name' });
+  const invalid = await server.api<{ error: string }>('PATCH', '/api/apps/api-app/env', { '1BAD': 'x' });
+  expect(invalid.status).toBe(400);
+  const notString = await server.api<{ message: string }>('PATCH', '/api/apps/api-app/env', { N: 5 });
+  expect(notString.body.message).toBe('the value of N must be a string, or null to remove it');
+  expect(await server.api('GET', '/api/apps/api-app/env')).toEqual({ status: 200, body: { B: 'two words' } });
+});
+
+test('malformed and oversized bodies get clear errors', async () => {
+  const malformed = await server.api<{ error: string }>('PATCH', '/api/apps/api-app/env', '{not json');
+  expect(malformed).toEqual({ status: 400, body: { error: 'invalid_json', message: 'the request body is not valid JSON; send a JSON object' } });
+  const array = await server.api<{ error: string }>('PATCH', '/api/apps/api-app/env', '[1]');
+  expect(array.status).toBe(400);
+  const huge = await server.api<{ error: string }>('PATCH', '/api/apps/api-app/env', JSON.stringify({ A: 'x'.repeat(2 * 1024 * 1024) }));
+  expect(huge.status).toBe(413);
+  expect(huge.body.error).toBe('body_too_large');
+});
+
+test('unknown apps, deployments and endpoints answer 404 with a code', async () => {
+  expect(await server.api('GET', '/api/apps/nope/deployments')).toEqual({
+    status: 404,
+    body: { error: 'app_not_found', message: 'there is no app named "nope"; push to create it' },
+  });
+  expect((await server.api<{ error: string }>('GET', '/api/apps/api-app/deployments/99')).body.error).toBe('deployment_not_found');
+  expect((await server.api<{ error: string }>('GET', '/api/nothing')).status).toBe(404);
+  expect((await server.api<{ error: string }>('DELETE', '/api/apps/api-app/env')).status).toBe(405);
+});
+
+test('app names are validated on creation', async () => {
+  const bad = await server.api<{ error: string; message: string }>('POST', '/api/apps', { name: '../etc' });
+  expect(bad.status).toBe(400);
+  expect(bad.body.message).toContain('is not a valid app name');
+  expect((await server.api('POST', '/api/apps', { name: 'api-app' })).status).toBe(409);
+});
+
+test('settings validate their values', async () => {
+  const bad = await server.api<{ message: string }>('PATCH', '/api/apps/api-app/settings', { bootTimeout: -1 });
+  expect(bad.status).toBe(400);
+  const unknown = await server.api<{ message: string }>('PATCH', '/api/apps/api-app/settings', { bootTimeut: 5 });
+  expect(unknown.body.message).toContain('unknown setting "bootTimeut"');
+  expect(await server.api('PATCH', '/api/apps/api-app/settings', { hookTimeout: 90 })).toEqual({
+    status: 200,
+    body: { bootTimeout: null, hookTimeout: 90, stopTimeout: null },
+  });
+});

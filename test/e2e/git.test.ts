@@ -1,0 +1,110 @@
+import { TestApp } from '../support/app.js';
+import { appContainers, removeApp } from '../support/docker.js';
+import { busyboxApp, WEB } from '../support/fixtures.js';
+import { getApp } from '../support/http.js';
+import { startServer, type TestServer } from '../support/server.js';
+import { execa } from 'execa';
+
+let server: TestServer;
+let app: TestApp;
+const NAME = 'git-app';
+
+beforeAll(async () => {
+  server = await startServer();
+  app = new TestApp(busyboxApp({ web: WEB }));
+  await app.commit('first');
+  const first = await app.push(server.remote(NAME));
+  if (first.exitCode !== 0) throw new Error(`the first push failed:\n${first.output}`);
+}, 120_000);
+
+afterAll(async () => {
+  await server?.stop();
+  await removeApp(NAME);
+  app?.remove();
+});
+
+async function deploymentCount(): Promise<number> {
+  const res = await server.api<unknown[]>('GET', `/api/apps/${NAME}/deployments`);
+  return res.body.length;
+}
+
+test('a push without a token is refused with 401 and creates nothing', async () => {
+  const other = new TestApp(busyboxApp({ web: WEB }));
+  try {
+    await other.commit('anonymous');
+    const result = await other.push(`http://127.0.0.1:${server.port}/anon-app.git`);
+    expect(result.exitCode).not.toBe(0);
+    expect(result.output).toMatch(/could not read Username|Authentication failed/);
+    expect((await server.api('GET', '/api/apps/anon-app')).status).toBe(404);
+  } finally {
+    other.remove();
+  }
+});
+
+test('a push with a wrong token is refused', async () => {
+  const result = await app.push(server.remote(NAME, 'not-the-token'));
+  expect(result.exitCode).not.toBe(0);
+  expect(result.output).toContain('Authentication failed');
+});
+
+test('the repository can be cloned with a token, not without', async () => {
+  const anonymous = await execa('git', ['ls-remote', `http://127.0.0.1:${server.port}/${NAME}.git`], {
+    reject: false,
+    env: { GIT_TERMINAL_PROMPT: '0' },
+  });
+  expect(anonymous.exitCode).not.toBe(0);
+  const withToken = await execa('git', ['ls-remote', server.remote(NAME)]);
+  expect(withToken.stdout).toContain('refs/heads/main');
+});
+
+test('an invalid app name is refused with a message saying what names are allowed', async () => {
+  const result = await app.push(`http://git:${server.token}@127.0.0.1:${server.port}/My_App.git`);
+  expect(result.exitCode).not.toBe(0);
+  expect(result.output).toContain('is not a valid app name');
+});
+
+test('another branch is refused with a reason that says how to deploy it', async () => {
+  const before = await deploymentCount();
+  const result = await app.push(server.remote(NAME), 'main:feature');
+  expect(result.exitCode).not.toBe(0);
+  expect(result.output).toContain('! [remote rejected] main -> feature (only main and master deploy; run git push deploy HEAD:main)');
+  expect(await deploymentCount()).toBe(before);
+  const refs = await execa('git', ['ls-remote', server.remote(NAME)]);
+  expect(refs.stdout).not.toContain('refs/heads/feature');
+});
+
+test('deleting main is refused', async () => {
+  const result = await app.push(server.remote(NAME), ':main');
+  expect(result.exitCode).not.toBe(0);
+  expect(result.output).toContain('! [remote rejected] main (deleting main is refused; push a commit instead)');
+  expect(await getApp(server.routerPort, NAME, '/index.html')).toEqual({ status: 200, body: 'hello\n' });
+});
+
+test('a tag is accepted and not deployed', async () => {
+  const before = await deploymentCount();
+  await app.git('tag', 'v1.0');
+  const result = await app.push(server.remote(NAME), 'v1.0');
+  expect(result.exitCode).toBe(0);
+  expect(result.output).toContain('[new tag]');
+  expect(await deploymentCount()).toBe(before);
+  const refs = await execa('git', ['ls-remote', server.remote(NAME)]);
+  expect(refs.stdout).toContain('refs/tags/v1.0');
+});
+
+test('master deploys like main', async () => {
+  const sha = await app.commit('on master', { 'index.html': 'from master\n' });
+  const result = await app.push(server.remote(NAME), 'main:master');
+  expect(result.exitCode).toBe(0);
+  expect(await getApp(server.routerPort, NAME, '/version.txt')).toEqual({ status: 200, body: `${sha}\n` });
+  expect(await appContainers(NAME)).toHaveLength(1);
+});
+
+test('a force push of an older commit rolls back to it', async () => {
+  const older = await app.git('rev-parse', 'HEAD');
+  const newer = await app.commit('newer', { 'index.html': 'newer\n' });
+  expect((await app.push(server.remote(NAME))).exitCode).toBe(0);
+  expect(await getApp(server.routerPort, NAME, '/version.txt')).toEqual({ status: 200, body: `${newer}\n` });
+  const result = await app.push(server.remote(NAME), `${older}:refs/heads/main`, { args: ['--force'] });
+  expect(result.exitCode).toBe(0);
+  expect(await getApp(server.routerPort, NAME, '/version.txt')).toEqual({ status: 200, body: `${older}\n` });
+});

@@ -1,0 +1,309 @@
+import { jest } from '@jest/globals';
+import { execa } from 'execa';
+import http from 'node:http';
+import { TestApp } from '../support/app.js';
+import { appContainers, imageExists, removeApp } from '../support/docker.js';
+import { busyboxApp, WEB } from '../support/fixtures.js';
+import { getApp } from '../support/http.js';
+import { startServer, type TestServer } from '../support/server.js';
+
+jest.setTimeout(180_000);
+
+let server: TestServer;
+const apps: TestApp[] = [];
+const appNames: string[] = [];
+
+function newApp(name: string, files: Record<string, string>): TestApp {
+  const app = new TestApp(files);
+  apps.push(app);
+  appNames.push(name);
+  return app;
+}
+
+interface DeploymentJson {
+  id: number;
+  status: string;
+  commit: string;
+  reason: string | null;
+  createdAt: string;
+  finishedAt: string | null;
+}
+
+async function deployments(name: string): Promise<DeploymentJson[]> {
+  const res = await server.api<DeploymentJson[]>('GET', `/api/apps/${name}/deployments`);
+  expect(res.status).toBe(200);
+  return res.body;
+}
+
+async function serverRef(name: string): Promise<string | undefined> {
+  const { stdout } = await execa('git', ['ls-remote', server.remote(name), 'refs/heads/main']);
+  return stdout.split('\t')[0] || undefined;
+}
+
+beforeAll(async () => {
+  server = await startServer();
+});
+
+afterAll(async () => {
+  await server?.stop();
+  for (const name of appNames) await removeApp(name);
+  for (const app of apps) app.remove();
+});
+
+test('a push with web, worker and postdeploy builds, boots, runs the hook, then serves', async () => {
+  const app = newApp('full-app', busyboxApp({
+    web: WEB,
+    worker: 'while true; do sleep 1; done',
+    postdeploy:
+      'echo "hook-env APP=$APP CONTAINER=$CONTAINER PORT=$PORT CONTAINER_VERSION=$CONTAINER_VERSION SOURCE_VERSION=$SOURCE_VERSION STACK=$STACK GREETING=$GREETING"',
+  }));
+  const sha = await app.commit('first');
+  // The app exists after the first push only; set its env through the API afterwards and
+  // check the second deploy's hook sees it.
+  const first = await app.push(server.remote('full-app'));
+  expect(first.exitCode).toBe(0);
+
+  const env = await server.api('PATCH', '/api/apps/full-app/env', { GREETING: 'hello world' });
+  expect(env.status).toBe(200);
+  const sha2 = await app.commit('second', { 'README.md': 'two\n' });
+  const result = await app.push(server.remote('full-app'));
+  expect(result.exitCode).toBe(0);
+
+  // What the user sees: each phase, in the seed's order, then the status line.
+  const phases = result.remote.filter((l) => l.startsWith('-----> '));
+  const order = ['Deploying full-app', 'Building image', 'Starting web-1, worker-1', 'Waiting for web-1', 'Running postdeploy', 'Switching traffic to deployment 2', 'Stopping the previous containers', 'Deployment 2 succeeded'];
+  let at = -1;
+  for (const step of order) {
+    const next = phases.findIndex((l, i) => i > at && l.includes(step));
+    expect({ step, found: next > at }).toEqual({ step, found: true });
+    at = next;
+  }
+  expect(result.remote.at(-1)).toMatch(/^-----> Deployment 2 succeeded in [\d.]+s: http:\/\/full-app\.localhost:\d+$/);
+
+  // The hook saw the app's variables and the injected ones.
+  const hookLine = result.remote.find((l) => l.startsWith('hook-env'));
+  expect(hookLine).toBeDefined();
+  expect(hookLine).toContain('APP=full-app');
+  expect(hookLine).toContain('CONTAINER=postdeploy-1');
+  expect(hookLine).toMatch(/PORT=\d+/);
+  expect(hookLine).toContain(`CONTAINER_VERSION=${sha2}`);
+  expect(hookLine).toContain(`SOURCE_VERSION=${sha2}`);
+  expect(hookLine).toContain('STACK=slipway-bookworm');
+  expect(hookLine).toContain('GREETING=hello world');
+
+  // What really happened: the router serves the new commit, the web container has the same
+  // environment, and exactly the new web and worker containers run.
+  const served = await getApp(server.routerPort, 'full-app', '/version.txt');
+  expect(served).toEqual({ status: 200, body: `${sha2}\n` });
+  const webEnv = (await getApp(server.routerPort, 'full-app', '/env.txt')).body;
+  expect(webEnv).toContain('GREETING=hello world');
+  expect(webEnv).toContain('CONTAINER=web-1');
+  expect(webEnv).toContain(`SOURCE_VERSION=${sha2}`);
+  expect(await appContainers('full-app')).toEqual(['slipway-full-app-2-web-1', 'slipway-full-app-2-worker-1']);
+  expect(await serverRef('full-app')).toBe(sha2);
+  expect(sha).not.toBe(sha2);
+
+  const list = await deployments('full-app');
+  expect(list.map((d) => [d.id, d.status, d.commit])).toEqual([
+    [2, 'success', sha2],
+    [1, 'success', sha],
+  ]);
+  expect(list[0]!.finishedAt).not.toBeNull();
+  const detail = await server.api<{ phases: { phase: string; durationMs: number }[] }>('GET', '/api/apps/full-app/deployments/2');
+  expect(detail.body.phases.map((p) => p.phase)).toEqual(['build', 'start', 'boot', 'postdeploy', 'switch', 'retire']);
+  const output = await server.api<string>('GET', '/api/apps/full-app/deployments/2/output');
+  expect(output.body).toContain('-----> Running postdeploy');
+  expect(output.body).toContain('hook-env APP=full-app');
+});
+
+test('a failing hook rejects the push with hook-error; the old version keeps serving; a fixed env lets the same commit deploy', async () => {
+  const app = newApp('hook-app', busyboxApp({ web: WEB, postdeploy: 'echo migrating' }));
+  const good = await app.commit('good');
+  expect((await app.push(server.remote('hook-app'))).exitCode).toBe(0);
+
+  // The hook fails unless MIGRATE_OK is set, and runs long enough to poll the router meanwhile.
+  const bad = await app.commit('needs env', {
+    Procfile: `web: ${WEB}\npostdeploy: echo migrating; sleep 2; test "$MIGRATE_OK" = yes || { echo "MIGRATE_OK is not set" >&2; exit 4; }\n`,
+  });
+  const seenDuringHook = new Set<string>();
+  let hookRunning = false;
+  let polling = true;
+  const poller = (async () => {
+    while (polling) {
+      if (hookRunning) {
+        const r = await getApp(server.routerPort, 'hook-app', '/version.txt');
+        seenDuringHook.add(`${r.status} ${r.body.trim()}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  })();
+  const result = await app.push(server.remote('hook-app'), 'main', {
+    onRemoteLine: (line) => {
+      if (line.includes('migrating')) hookRunning = true;
+      if (line.includes('MIGRATE_OK is not set')) hookRunning = false;
+    },
+  });
+  polling = false;
+  await poller;
+
+  expect(result.exitCode).not.toBe(0);
+  expect(result.output).toContain('! [remote rejected] main -> main (hook-error)');
+  expect(result.remote).toContain('MIGRATE_OK is not set');
+  expect(result.remote.join('\n')).toMatch(/!\s+The postdeploy command failed with exit code 4/);
+  expect(result.remote.join('\n')).toContain('Deployment 1 keeps serving');
+  // No request reached the new containers while the hook ran.
+  expect([...seenDuringHook]).toEqual([`200 ${good}`]);
+  expect(await getApp(server.routerPort, 'hook-app', '/version.txt')).toEqual({ status: 200, body: `${good}\n` });
+  expect(await serverRef('hook-app')).toBe(good);
+  expect(await appContainers('hook-app')).toEqual(['slipway-hook-app-1-web-1']);
+  expect(await imageExists('slipway/hook-app:2')).toBe(false);
+  const [failed] = await deployments('hook-app');
+  expect(failed).toMatchObject({ id: 2, status: 'hook-error', commit: bad });
+  expect(failed!.reason).toContain('exit code 4');
+
+  // Fix the environment and push the very same commit again: it deploys.
+  expect((await server.api('PATCH', '/api/apps/hook-app/env', { MIGRATE_OK: 'yes' })).status).toBe(200);
+  const retry = await app.push(server.remote('hook-app'));
+  expect(retry.exitCode).toBe(0);
+  expect(await getApp(server.routerPort, 'hook-app', '/version.txt')).toEqual({ status: 200, body: `${bad}\n` });
+  expect(await serverRef('hook-app')).toBe(bad);
+  expect(await appContainers('hook-app')).toEqual(['slipway-hook-app-3-web-1']);
+});
+
+test('hook output reaches the git client while the hook is still running', async () => {
+  // The hook prints a line, then waits until this test has seen that line in `git push`'s
+  // output and answers it. Were output delivered only at the hook's end, it would never end.
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  const gate = http.createServer((req, res) => {
+    void released.then(() => res.end('go\n'));
+  });
+  await new Promise<void>((resolve) => gate.listen(0, '127.0.0.1', resolve));
+  const gatePort = (gate.address() as { port: number }).port;
+  try {
+    const app = newApp('stream-app', busyboxApp({
+      web: WEB,
+      postdeploy: `echo "waiting for the test"; wget -q -O- http://127.0.0.1:${gatePort}/ ; echo "released"`,
+    }));
+    await app.commit('stream');
+    const events: string[] = [];
+    const result = await app.push(server.remote('stream-app'), 'main', {
+      onRemoteLine: (line) => {
+        if (line === 'waiting for the test') {
+          events.push('saw first line');
+          release();
+        }
+        if (line === 'released') events.push('saw last line');
+      },
+    });
+    expect(result.exitCode).toBe(0);
+    expect(events).toEqual(['saw first line', 'saw last line']);
+  } finally {
+    gate.close();
+  }
+});
+
+test('a file the hook writes is invisible to the web container', async () => {
+  const app = newApp('files-app', busyboxApp({ web: WEB, postdeploy: 'echo from-the-hook > /app/hook.txt && cat /app/hook.txt' }));
+  await app.commit('files');
+  const result = await app.push(server.remote('files-app'));
+  expect(result.exitCode).toBe(0);
+  expect(result.remote).toContain('from-the-hook');
+  expect((await getApp(server.routerPort, 'files-app', '/hook.txt')).status).toBe(404);
+  expect((await getApp(server.routerPort, 'files-app', '/index.html')).body).toBe('hello\n');
+});
+
+test('a web process that exits during boot fails with crashed-error and its last log lines', async () => {
+  const app = newApp('crash-app', busyboxApp({ web: 'echo "config missing: DATABASE_URL" >&2; exit 3', postdeploy: 'echo never' }));
+  const sha = await app.commit('crash');
+  const result = await app.push(server.remote('crash-app'));
+  expect(result.exitCode).not.toBe(0);
+  expect(result.output).toContain('! [remote rejected] main -> main (crashed-error)');
+  const text = result.remote.join('\n');
+  expect(text).toContain('web-1 exited with code 3');
+  expect(text).toContain('config missing: DATABASE_URL');
+  expect(text).not.toContain('Running postdeploy');
+  expect(text).toContain('Nothing was serving before');
+  expect(await appContainers('crash-app')).toEqual([]);
+  expect(await serverRef('crash-app')).toBeUndefined();
+  expect((await deployments('crash-app'))[0]).toMatchObject({ status: 'crashed-error', commit: sha });
+  // A known app with nothing running answers 503; an unknown host 404.
+  expect((await getApp(server.routerPort, 'crash-app')).status).toBe(503);
+  expect((await getApp(server.routerPort, 'no-such-app')).status).toBe(404);
+});
+
+test('a web process that never listens fails with timeout-error after the app boot timeout', async () => {
+  const app = newApp('slow-app', busyboxApp({ web: 'echo "starting slowly"; sleep 600' }));
+  await app.commit('slow');
+  expect((await server.api('POST', '/api/apps', { name: 'slow-app' })).status).toBe(201);
+  const settings = await server.api('PATCH', '/api/apps/slow-app/settings', { bootTimeout: 2 });
+  expect(settings).toEqual({ status: 200, body: { bootTimeout: 2, hookTimeout: null, stopTimeout: null } });
+  const result = await app.push(server.remote('slow-app'));
+  expect(result.exitCode).not.toBe(0);
+  expect(result.output).toContain('! [remote rejected] main -> main (timeout-error)');
+  const text = result.remote.join('\n');
+  expect(text).toMatch(/web-1 \(port \d+\) did not accept connections within 2\.0s/);
+  expect(text).toContain('starting slowly');
+  expect(await appContainers('slow-app')).toEqual([]);
+});
+
+test('a bad Procfile fails with build-error naming the line', async () => {
+  const app = newApp('procfile-app', busyboxApp({ web: WEB }));
+  app.write({ Procfile: `web: ${WEB}\n# a comment\nworker sleep 10\n` });
+  await app.commit('bad procfile');
+  const result = await app.push(server.remote('procfile-app'));
+  expect(result.exitCode).not.toBe(0);
+  expect(result.output).toContain('! [remote rejected] main -> main (build-error)');
+  expect(result.remote.join('\n')).toContain('Procfile line 3: expected "type: command" but found no colon');
+  expect(await appContainers('procfile-app')).toEqual([]);
+
+  await app.commit('no procfile', { Procfile: null });
+  const missing = await app.push(server.remote('procfile-app'));
+  expect(missing.output).toContain('(build-error)');
+  expect(missing.remote.join('\n')).toContain('There is no Procfile at the root of the commit');
+});
+
+test('a failing Dockerfile fails with build-error and leaves no image', async () => {
+  const app = newApp('docker-app', busyboxApp({ web: WEB }, { Dockerfile: 'FROM slipway/test-busybox:latest\nRUN echo "compiling" && exit 7\n' }));
+  await app.commit('bad dockerfile');
+  const result = await app.push(server.remote('docker-app'));
+  expect(result.exitCode).not.toBe(0);
+  expect(result.output).toContain('! [remote rejected] main -> main (build-error)');
+  const text = result.remote.join('\n');
+  expect(text).toContain('compiling');
+  expect(text).toMatch(/The image build failed: .*returned a non-zero code: 7/);
+  expect(await imageExists('slipway/docker-app:1')).toBe(false);
+  expect(await appContainers('docker-app')).toEqual([]);
+});
+
+test('two overlapping pushes to one app deploy one after the other', async () => {
+  const first = newApp('queue-app', busyboxApp({ web: WEB, postdeploy: 'sleep 2; echo first-hook-done' }));
+  const shaA = await first.commit('A');
+  // A second clone pushes a different commit (forced: its history is unrelated) while A deploys.
+  const second = new TestApp(busyboxApp({ web: WEB, postdeploy: 'echo second-hook' }));
+  apps.push(second);
+  const shaB = await second.commit('B');
+
+  let resolveStarted!: () => void;
+  const aStarted = new Promise<void>((resolve) => (resolveStarted = resolve));
+  const pushA = first.push(server.remote('queue-app'), 'main', {
+    onRemoteLine: (line) => line.includes('Running postdeploy') && resolveStarted(),
+  });
+  await aStarted;
+  const pushB = second.push(server.remote('queue-app'), 'main', { args: ['--force'] });
+  const [a, b] = await Promise.all([pushA, pushB]);
+
+  expect(a.exitCode).toBe(0);
+  expect(b.exitCode).toBe(0);
+  expect(b.remote.join('\n')).toContain('Deployment 2 is queued: another deployment of queue-app must finish first');
+  const list = await deployments('queue-app');
+  expect(list.map((d) => [d.id, d.status, d.commit])).toEqual([
+    [2, 'success', shaB],
+    [1, 'success', shaA],
+  ]);
+  const detailB = await server.api<{ phases: { phase: string; startedAt: string }[] }>('GET', '/api/apps/queue-app/deployments/2');
+  const bBuild = detailB.body.phases.find((p) => p.phase === 'build')!;
+  expect(Date.parse(bBuild.startedAt)).toBeGreaterThanOrEqual(Date.parse(list[1]!.finishedAt!));
+  expect(await serverRef('queue-app')).toBe(shaB);
+  expect(await getApp(server.routerPort, 'queue-app', '/version.txt')).toEqual({ status: 200, body: `${shaB}\n` });
+});

@@ -1,0 +1,94 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const CLI = path.join(ROOT, 'dist/cli.js');
+
+export interface TestServer {
+  url: string;
+  port: number;
+  routerPort: number;
+  token: string;
+  dataDir: string;
+  remote(app: string, token?: string): string;
+  api<T = unknown>(method: string, pathname: string, body?: unknown): Promise<{ status: number; body: T }>;
+  output(): string;
+  stop(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Starts the real server (dist/cli.js) in its own process, on free ports and a fresh data dir. */
+export async function startServer(options: { env?: Record<string, string>; args?: string[] } = {}): Promise<TestServer> {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'slipway-test-'));
+  const port = await freePort();
+  const routerPort = await freePort();
+  const token = `test-token-${Math.random().toString(36).slice(2)}`;
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [CLI, 'server', '--data', dataDir, '--port', String(port), '--router-port', String(routerPort), ...(options.args ?? [])],
+    { env: { ...process.env, SLIPWAY_ADMIN_TOKEN: token, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let output = '';
+  child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
+  child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
+  const url = `http://127.0.0.1:${port}`;
+
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`the server exited early:\n${output}`);
+    try {
+      const res = await fetch(`${url}/api/health`);
+      if (res.status === 200) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error(`the server did not become ready:\n${output}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+
+  return {
+    url,
+    port,
+    routerPort,
+    token,
+    dataDir,
+    remote: (app, t = token) => `http://git:${t}@127.0.0.1:${port}/${app}.git`,
+    async api<T>(method: string, pathname: string, body?: unknown) {
+      const res = await fetch(`${url}${pathname}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+      });
+      const text = await res.text();
+      let parsed: unknown = text;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        // plain text endpoint
+      }
+      return { status: res.status, body: parsed as T };
+    },
+    output: () => output,
+    async stop() {
+      if (child.exitCode === null) {
+        child.kill('SIGTERM');
+        await new Promise((r) => child.once('exit', r));
+      }
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
