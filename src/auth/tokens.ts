@@ -39,9 +39,12 @@ export class TokenAuth {
 
 export function tokenFrom(header: string | undefined): string | undefined {
   if (!header) return undefined;
-  const [scheme, value = ''] = header.split(' ', 2);
-  if (scheme?.toLowerCase() === 'bearer') return value.trim() || undefined;
-  if (scheme?.toLowerCase() === 'basic') {
+  const match = /^(\S+)\s+(.*)$/.exec(header.trim());
+  if (!match) return undefined;
+  const scheme = match[1]!;
+  const value = match[2]!;
+  if (scheme.toLowerCase() === 'bearer') return value.trim() || undefined;
+  if (scheme.toLowerCase() === 'basic') {
     const decoded = Buffer.from(value, 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
     return colon === -1 ? undefined : decoded.slice(colon + 1) || undefined;

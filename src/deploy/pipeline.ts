@@ -21,6 +21,8 @@ export const LABEL = {
 /** How long a deployment without a web process is watched for crashes before it counts as booted. */
 const NO_WEB_WATCH_MS = 2000;
 const LOG_LINES_ON_FAILURE = 20;
+/** Images of this many successful deployments are kept, the current one included. */
+const KEEP_IMAGES = 5;
 
 export interface Timeouts {
   bootMs: number;
@@ -153,6 +155,7 @@ export class Pipeline {
       phase = 'retire';
       store.startPhase(app, id, 'retire');
       await this.retire(app, old, log);
+      await this.pruneImages(app, log);
       store.finishPhase(app, id, 'retire');
 
       store.finishDeployment(app, id, 'success', null);
@@ -373,6 +376,22 @@ export class Pipeline {
       if (result.status === 'fulfilled') this.deps.ports.release(c.port);
       else log.error(`could not remove ${c.ref.name}: ${errorMessage(result.reason)}; it will be removed at the next deploy`);
     });
+  }
+
+  /** Keeps the images of the last few successful deployments (for rollbacks), removes older ones. */
+  private async pruneImages(app: string, log: DeployLog): Promise<void> {
+    const kept = this.deps.store
+      .listDeployments(app, 1000)
+      .filter((d) => d.status === 'success' && d.image !== null)
+      .slice(KEEP_IMAGES);
+    for (const d of kept) {
+      try {
+        await this.deps.runtime.removeImage(d.image!);
+        this.deps.store.setImage(app, d.id, null);
+      } catch (error) {
+        log.error(`could not remove the image of deployment ${d.id}: ${errorMessage(error)}`);
+      }
+    }
   }
 
   private async cleanUp(created: readonly NewContainer[], image: string | undefined, log: DeployLog): Promise<void> {

@@ -11,17 +11,19 @@ export class KeyedQueue {
   run<T>(key: string, task: () => Promise<T>): Promise<T> {
     const previous = this.tails.get(key) ?? Promise.resolve();
     this.depth.set(key, this.size(key) + 1);
-    const result = previous.catch(() => undefined).then(task);
-    const tail = result.finally(() => {
-      const left = this.size(key) - 1;
-      if (left === 0) {
-        this.depth.delete(key);
-        if (this.tails.get(key) === tail) this.tails.delete(key);
-      } else {
-        this.depth.set(key, left);
-      }
-    });
-    this.tails.set(key, tail.catch(() => undefined));
+    const result = previous.then(task);
+    const tail: Promise<unknown> = result
+      .finally(() => {
+        const left = this.size(key) - 1;
+        if (left === 0) {
+          this.depth.delete(key);
+          if (this.tails.get(key) === tail) this.tails.delete(key);
+        } else {
+          this.depth.set(key, left);
+        }
+      })
+      .catch(() => undefined);
+    this.tails.set(key, tail);
     return result;
   }
 }

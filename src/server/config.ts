@@ -112,17 +112,24 @@ function stringSetting(key: string, value: unknown): string | undefined {
   return value.trim();
 }
 
+/** A number from YAML, or a decimal string from a flag or the environment; anything else is NaN. */
+function toNumber(value: unknown): number {
+  if (typeof value === 'number') return value;
+  if (typeof value === 'string' && /^\s*\d+(\.\d+)?\s*$/.test(value)) return Number(value);
+  return Number.NaN;
+}
+
 function portSetting(key: string, value: unknown): number | undefined {
   if (value === undefined || value === null) return undefined;
-  const n = typeof value === 'number' ? value : Number(value);
+  const n = toNumber(value);
   if (!Number.isInteger(n) || n < 1 || n > 65535) throw new ConfigError(`"${key}" must be a port number from 1 to 65535, not "${String(value)}"`);
   return n;
 }
 
 function secondsSetting(key: string, value: unknown, fallback: number): number {
   if (value === undefined || value === null) return fallback * 1000;
-  const n = typeof value === 'number' ? value : Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new ConfigError(`"${key}" must be a positive number of seconds, not "${String(value)}"`);
+  const n = toNumber(value);
+  if (!Number.isFinite(n) || n < 0.001) throw new ConfigError(`"${key}" must be a positive number of seconds, not "${String(value)}"`);
   return Math.round(n * 1000);
 }
 

@@ -19,8 +19,11 @@ export class LineSplitter {
       this.pending = this.pending.slice(newline + 1);
     }
     while (this.pending.length > this.maxLineLength) {
-      this.onLine(this.pending.slice(0, this.maxLineLength));
-      this.pending = this.pending.slice(this.maxLineLength);
+      // Never cut between the two halves of a surrogate pair (an emoji, say).
+      const high = this.pending.charCodeAt(this.maxLineLength - 1);
+      const cut = high >= 0xd800 && high <= 0xdbff ? this.maxLineLength - 1 : this.maxLineLength;
+      this.onLine(this.pending.slice(0, cut));
+      this.pending = this.pending.slice(cut);
     }
   }
 

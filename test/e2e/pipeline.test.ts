@@ -307,3 +307,17 @@ test('two overlapping pushes to one app deploy one after the other', async () =>
   expect(await serverRef('queue-app')).toBe(shaB);
   expect(await getApp(server.routerPort, 'queue-app', '/version.txt')).toEqual({ status: 200, body: `${shaB}\n` });
 });
+
+test('a hook that outlives the hook timeout fails with hook-error and leaves nothing behind', async () => {
+  const app = newApp('hang-app', busyboxApp({ web: WEB, postdeploy: 'echo "starting a long job"; sleep 120' }));
+  await app.commit('hang');
+  expect((await server.api('POST', '/api/apps', { name: 'hang-app' })).status).toBe(201);
+  expect((await server.api('PATCH', '/api/apps/hang-app/settings', { hookTimeout: 1 })).status).toBe(200);
+  const result = await app.push(server.remote('hang-app'));
+  expect(result.exitCode).not.toBe(0);
+  expect(result.output).toContain('! [remote rejected] main -> main (hook-error)');
+  expect(result.remote).toContain('starting a long job');
+  expect(result.remote.join('\n')).toContain('The postdeploy command did not finish within 1.0s and was stopped');
+  expect(await appContainers('hang-app')).toEqual([]);
+  expect(await imageExists('slipway/hang-app:1')).toBe(false);
+});

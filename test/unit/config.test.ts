@@ -1,0 +1,321 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ConfigError, loadServerConfig, type ServerConfig } from '../../src/server/config.js';
+
+let dir: string;
+
+beforeAll(() => {
+  dir = mkdtempSync(path.join(os.tmpdir(), 'slipway-config-test-'));
+});
+
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+let fileCounter = 0;
+function yamlFile(text: string): string {
+  const file = path.join(dir, `config-${++fileCounter}.yaml`);
+  writeFileSync(file, text);
+  return file;
+}
+
+function configError(fn: () => unknown): ConfigError {
+  try {
+    fn();
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).name).toBe('ConfigError');
+    return error as ConfigError;
+  }
+  throw new Error('expected a ConfigError, but nothing was thrown');
+}
+
+const DEFAULTS: ServerConfig = {
+  dataDir: path.resolve(os.homedir(), '.slipway'),
+  host: '127.0.0.1',
+  port: 7070,
+  routerPort: 8080,
+  domain: 'localhost',
+  stackImage: 'slipway/stack:bookworm',
+  timeouts: { bootMs: 60_000, hookMs: 1_200_000, stopMs: 30_000, drainMs: 30_000 },
+};
+
+describe('loadServerConfig: defaults', () => {
+  test('no flags, no env, no file', () => {
+    expect(loadServerConfig([], {})).toEqual(DEFAULTS);
+  });
+
+  test('the default data directory is ~/.slipway, absolute', () => {
+    const { dataDir } = loadServerConfig([], {});
+    expect(path.isAbsolute(dataDir)).toBe(true);
+    expect(dataDir).toBe(path.join(os.homedir(), '.slipway'));
+  });
+
+  test('unrelated environment variables are ignored', () => {
+    expect(loadServerConfig([], { PORT: '1234', HOST: '0.0.0.0', DATA: '/x' })).toEqual(DEFAULTS);
+  });
+
+  test('an empty config file gives the defaults', () => {
+    expect(loadServerConfig(['--config', yamlFile('')], {})).toEqual(DEFAULTS);
+    expect(loadServerConfig(['--config', yamlFile('# only a comment\n')], {})).toEqual(DEFAULTS);
+  });
+});
+
+describe('loadServerConfig: precedence flag > env > file > default', () => {
+  const file = (): string =>
+    yamlFile(
+      [
+        'data: /from/file',
+        'port: 7001',
+        'routerPort: 8001',
+        'host: 10.0.0.1',
+        'domain: file.example',
+        'stackImage: file/stack:1',
+        'timeouts:',
+        '  boot: 11',
+        '  hook: 12',
+        '  stop: 13',
+        '  drain: 14',
+        '',
+      ].join('\n'),
+    );
+
+  const env = {
+    SLIPWAY_DATA: '/from/env',
+    SLIPWAY_PORT: '7002',
+    SLIPWAY_ROUTER_PORT: '8002',
+    SLIPWAY_HOST: '10.0.0.2',
+    SLIPWAY_DOMAIN: 'env.example',
+    SLIPWAY_STACK_IMAGE: 'env/stack:2',
+    SLIPWAY_BOOT_TIMEOUT: '21',
+    SLIPWAY_HOOK_TIMEOUT: '22',
+    SLIPWAY_STOP_TIMEOUT: '23',
+    SLIPWAY_DRAIN_TIMEOUT: '24',
+  };
+
+  const flags = ['--data', '/from/flag', '--port', '7003', '--router-port', '8003', '--host', '10.0.0.3', '--domain', 'flag.example'];
+
+  test('the file beats the defaults', () => {
+    expect(loadServerConfig(['--config', file()], {})).toEqual({
+      dataDir: '/from/file',
+      host: '10.0.0.1',
+      port: 7001,
+      routerPort: 8001,
+      domain: 'file.example',
+      stackImage: 'file/stack:1',
+      timeouts: { bootMs: 11_000, hookMs: 12_000, stopMs: 13_000, drainMs: 14_000 },
+    });
+  });
+
+  test('the environment beats the file', () => {
+    expect(loadServerConfig(['--config', file()], env)).toEqual({
+      dataDir: '/from/env',
+      host: '10.0.0.2',
+      port: 7002,
+      routerPort: 8002,
+      domain: 'env.example',
+      stackImage: 'env/stack:2',
+      timeouts: { bootMs: 21_000, hookMs: 22_000, stopMs: 23_000, drainMs: 24_000 },
+    });
+  });
+
+  test('flags beat the environment and the file', () => {
+    expect(loadServerConfig(['--config', file(), ...flags], env)).toEqual({
+      dataDir: '/from/flag',
+      host: '10.0.0.3',
+      port: 7003,
+      routerPort: 8003,
+      domain: 'flag.example',
+      // No flag exists for these, so the environment still wins.
+      stackImage: 'env/stack:2',
+      timeouts: { bootMs: 21_000, hookMs: 22_000, stopMs: 23_000, drainMs: 24_000 },
+    });
+  });
+
+  test('flags beat the environment without a file', () => {
+    const config = loadServerConfig(['--port=9100'], { SLIPWAY_PORT: '9200', SLIPWAY_ROUTER_PORT: '9300' });
+    expect(config.port).toBe(9100);
+    expect(config.routerPort).toBe(9300);
+    expect(config.host).toBe('127.0.0.1');
+  });
+
+  test('each level only overrides the settings it sets', () => {
+    const config = loadServerConfig(['--config', yamlFile('port: 7001\ndomain: file.example\n'), '--domain', 'flag.example'], {
+      SLIPWAY_HOST: '0.0.0.0',
+    });
+    expect(config).toEqual({ ...DEFAULTS, port: 7001, domain: 'flag.example', host: '0.0.0.0' });
+  });
+
+  test('the config file can come from SLIPWAY_CONFIG', () => {
+    const config = loadServerConfig([], { SLIPWAY_CONFIG: yamlFile('port: 7555\n') });
+    expect(config.port).toBe(7555);
+  });
+
+  test('--config beats SLIPWAY_CONFIG', () => {
+    const config = loadServerConfig(['--config', yamlFile('port: 7666\n')], { SLIPWAY_CONFIG: yamlFile('port: 7777\n') });
+    expect(config.port).toBe(7666);
+  });
+});
+
+describe('loadServerConfig: values', () => {
+  test('timeouts: {boot: 5} in YAML gives bootMs 5000 and keeps the other defaults', () => {
+    const config = loadServerConfig(['--config', yamlFile('timeouts: {boot: 5}\n')], {});
+    expect(config.timeouts).toEqual({ bootMs: 5000, hookMs: 1_200_000, stopMs: 30_000, drainMs: 30_000 });
+  });
+
+  test('fractional seconds become whole milliseconds', () => {
+    const config = loadServerConfig(['--config', yamlFile('timeouts: {stop: 1.5, drain: 0.25}\n')], { SLIPWAY_HOOK_TIMEOUT: '2.0004' });
+    expect(config.timeouts.stopMs).toBe(1500);
+    expect(config.timeouts.drainMs).toBe(250);
+    expect(config.timeouts.hookMs).toBe(2000);
+  });
+
+  test('a port given as a YAML string is accepted', () => {
+    expect(loadServerConfig(['--config', yamlFile('port: "7100"\n')], {}).port).toBe(7100);
+  });
+
+  test('ports 1 and 65535 are accepted', () => {
+    const config = loadServerConfig(['--port', '1', '--router-port', '65535'], {});
+    expect(config.port).toBe(1);
+    expect(config.routerPort).toBe(65535);
+  });
+
+  test('the domain is lower-cased and strings are trimmed', () => {
+    const config = loadServerConfig(['--domain', '  Apps.Example.COM ', '--host', ' 0.0.0.0 '], {});
+    expect(config.domain).toBe('apps.example.com');
+    expect(config.host).toBe('0.0.0.0');
+  });
+
+  test('a ~/ data directory is expanded to the home directory', () => {
+    expect(loadServerConfig(['--data', '~/slipway-data'], {}).dataDir).toBe(path.join(os.homedir(), 'slipway-data'));
+    expect(loadServerConfig(['--data', '~'], {}).dataDir).toBe(os.homedir());
+  });
+
+  test('a relative data directory is resolved against the working directory', () => {
+    expect(loadServerConfig(['--data', 'rel/data'], {}).dataDir).toBe(path.resolve(process.cwd(), 'rel/data'));
+  });
+});
+
+describe('loadServerConfig: errors', () => {
+  test.each([
+    ['0', ['--port', '0']],
+    ['65536', ['--port', '65536']],
+    ['-1', ['--port=-1']],
+    ['http', ['--port', 'http']],
+    ['80.5', ['--port', '80.5']],
+  ])('invalid port %s from a flag names "port"', (value, argv) => {
+    const error = configError(() => loadServerConfig(argv, {}));
+    expect(error.message).toBe(`"port" must be a port number from 1 to 65535, not "${value}"`);
+  });
+
+  test('invalid router port from the environment names "routerPort"', () => {
+    const error = configError(() => loadServerConfig([], { SLIPWAY_ROUTER_PORT: '99999' }));
+    expect(error.message).toBe('"routerPort" must be a port number from 1 to 65535, not "99999"');
+  });
+
+  test('invalid port in the file names "port"', () => {
+    const error = configError(() => loadServerConfig(['--config', yamlFile('port: 70000\n')], {}));
+    expect(error.message).toBe('"port" must be a port number from 1 to 65535, not "70000"');
+  });
+
+  test('an unknown YAML key is named', () => {
+    const file = yamlFile('port: 7070\nlisten: 0.0.0.0\n');
+    const error = configError(() => loadServerConfig(['--config', file], {}));
+    expect(error.message).toBe(
+      `${file}: unknown setting "listen"; the settings are data, port, routerPort, host, domain, stackImage, timeouts`,
+    );
+  });
+
+  test('an unknown timeouts key is named', () => {
+    const file = yamlFile('timeouts:\n  boot: 5\n  build: 10\n');
+    const error = configError(() => loadServerConfig(['--config', file], {}));
+    expect(error.message).toBe(`${file}: unknown setting "timeouts.build"; expected boot, hook, stop, drain`);
+  });
+
+  test('timeouts that is not a mapping', () => {
+    const file = yamlFile('timeouts: 30\n');
+    const error = configError(() => loadServerConfig(['--config', file], {}));
+    expect(error.message).toMatch(/"timeouts" must be a mapping/);
+    expect(error.message.startsWith(`${file}: `)).toBe(true);
+  });
+
+  test.each([
+    ['0', 'SLIPWAY_BOOT_TIMEOUT', 'timeouts.boot'],
+    ['-5', 'SLIPWAY_HOOK_TIMEOUT', 'timeouts.hook'],
+    ['soon', 'SLIPWAY_STOP_TIMEOUT', 'timeouts.stop'],
+    ['Infinity', 'SLIPWAY_DRAIN_TIMEOUT', 'timeouts.drain'],
+  ])('invalid timeout %s in %s names %s', (value, variable, key) => {
+    const error = configError(() => loadServerConfig([], { [variable]: value }));
+    expect(error.message).toBe(`"${key}" must be a positive number of seconds, not "${value}"`);
+  });
+
+  test.each([['--verbose'], ['--port'], ['positional']])('unknown or malformed argument %s', (arg) => {
+    const error = configError(() => loadServerConfig([arg], {}));
+    expect(error.message).toMatch(/; run "slipway server --help" for the options$/);
+  });
+
+  test('an unknown flag is named in the message', () => {
+    const error = configError(() => loadServerConfig(['--bogus-flag', 'x'], {}));
+    expect(error.message).toContain('--bogus-flag');
+  });
+
+  test('a missing config file', () => {
+    const file = path.join(dir, 'does-not-exist.yaml');
+    const error = configError(() => loadServerConfig(['--config', file], {}));
+    expect(error.message).toBe(`cannot read the config file ${file} (ENOENT); check the --config path`);
+  });
+
+  test('a directory as the config file', () => {
+    const error = configError(() => loadServerConfig(['--config', dir], {}));
+    expect(error.message).toBe(`cannot read the config file ${dir} (EISDIR); check the --config path`);
+  });
+
+  test('an unreadable config file (a path below a plain file)', () => {
+    const below = path.join(yamlFile('port: 7070\n'), 'config.yaml');
+    const error = configError(() => loadServerConfig(['--config', below], {}));
+    expect(error.message).toBe(`cannot read the config file ${below} (ENOTDIR); check the --config path`);
+  });
+
+  test('invalid YAML', () => {
+    const file = yamlFile('port: [7070\nhost: x\n');
+    const error = configError(() => loadServerConfig(['--config', file], {}));
+    expect(error.message.startsWith(`${file} is not valid YAML: `)).toBe(true);
+    expect(error.message).not.toContain('\n');
+  });
+
+  test.each([
+    ['a list', '- port: 7070\n'],
+    ['a scalar', 'just a string\n'],
+  ])('a YAML document that is %s, not a mapping', (_name, text) => {
+    const file = yamlFile(text);
+    const error = configError(() => loadServerConfig(['--config', file], {}));
+    expect(error.message).toBe(`${file} must be a YAML mapping of settings`);
+  });
+
+  test.each([
+    ['host', ['--host', '   ']],
+    ['domain', ['--domain', '']],
+    ['data', ['--data', '']],
+  ])('an empty %s is refused', (key, argv) => {
+    const error = configError(() => loadServerConfig(argv, {}));
+    expect(error.message).toBe(`"${key}" must be a non-empty string`);
+  });
+
+  test('a non-string host in the file is refused', () => {
+    const error = configError(() => loadServerConfig(['--config', yamlFile('host: 12\n')], {}));
+    expect(error.message).toBe('"host" must be a non-empty string');
+  });
+});
+
+describe('loadServerConfig: only real numbers count', () => {
+  test.each<[string, () => unknown, string]>([
+    ['a boolean port in YAML', () => loadServerConfig(['--config', yamlFile('port: true\n')], {}), '"port" must be a port number'],
+    ['a list as router port', () => loadServerConfig(['--config', yamlFile('routerPort: [8081]\n')], {}), '"routerPort" must be a port number'],
+    ['a hexadecimal port in the environment', () => loadServerConfig([], { SLIPWAY_PORT: '0x50' }), '"port" must be a port number'],
+    ['a boolean timeout', () => loadServerConfig(['--config', yamlFile('timeouts: { boot: true }\n')], {}), '"timeouts.boot" must be a positive number'],
+    ['a timeout that rounds to 0 ms', () => loadServerConfig(['--config', yamlFile('timeouts: { boot: 0.0001 }\n')], {}), '"timeouts.boot" must be a positive number'],
+  ])('%s is refused', (_name, load, message) => {
+    expect(configError(load).message).toContain(message);
+  });
+});
