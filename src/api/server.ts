@@ -34,6 +34,7 @@ export class Api {
     private readonly deployer: Deployer,
     private readonly repos: Repos,
     private readonly appUrl: (app: string) => string,
+    private readonly domain: string,
   ) {
     this.add('GET', '/api/apps', () => ({ json: this.store.listApps().map((a) => this.appJson(a)) }));
     this.add('POST', '/api/apps', async (req) => {
@@ -69,6 +70,27 @@ export class Api {
       const app = this.app(p).name;
       const changes = envChanges(await readJsonObject(req));
       return { json: this.store.patchEnv(app, changes) };
+    });
+    this.add('GET', '/api/apps/:app/domains', (_req, p) => ({ json: this.domainsJson(this.app(p).name) }));
+    this.add('POST', '/api/apps/:app/domains', async (req, p) => {
+      const app = this.app(p).name;
+      const { domain } = await readJsonObject(req);
+      const name = typeof domain === 'string' ? domain.trim().toLowerCase().replace(/\.$/, '') : '';
+      const problem = domainProblem(name, this.domain);
+      if (problem) throw new ApiError(400, 'invalid_domain', problem);
+      if (!this.store.addDomain(app, name)) {
+        const owner = this.store.appForDomain(name);
+        throw new ApiError(409, 'domain_taken', `${name} already routes to ${owner === app ? 'this app' : `the app ${owner}`}; remove it there first`);
+      }
+      return { status: 201, json: this.domainsJson(app) };
+    });
+    this.add('DELETE', '/api/apps/:app/domains/:domain', (_req, p) => {
+      const app = this.app(p).name;
+      const name = (p.domain ?? '').toLowerCase();
+      if (!this.store.removeDomain(app, name)) {
+        throw new ApiError(404, 'domain_not_found', `${app} has no domain ${name}; list them with GET /api/apps/${app}/domains`);
+      }
+      return { json: this.domainsJson(app) };
     });
     this.add('GET', '/api/apps/:app/settings', (_req, p) => ({ json: settingsJson(this.app(p)) }));
     this.add('PATCH', '/api/apps/:app/settings', async (req, p) => {
@@ -137,6 +159,10 @@ export class Api {
     return d;
   }
 
+  private domainsJson(app: string): object {
+    return this.store.listDomains(app).map((d) => ({ domain: d.domain, createdAt: iso(d.createdAt) }));
+  }
+
   private appJson(app: AppRecord): object {
     return {
       name: app.name,
@@ -159,6 +185,18 @@ function envChanges(body: Record<string, unknown>): Record<string, string | null
     changes[key] = value;
   }
   return changes;
+}
+
+const HOSTNAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$/;
+
+function domainProblem(name: string, serverDomain: string): string | undefined {
+  if (!HOSTNAME.test(name)) {
+    return `"${name.slice(0, 80)}" is not a valid domain; send a host name such as {"domain": "www.example.com"}`;
+  }
+  if (name === serverDomain || name.endsWith(`.${serverDomain}`)) {
+    return `${name} is under the server's own domain ${serverDomain}, where apps are reached by name; use another domain`;
+  }
+  return undefined;
 }
 
 function settingChanges(body: Record<string, unknown>): Partial<AppSettings> {

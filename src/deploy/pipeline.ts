@@ -135,7 +135,8 @@ export class Pipeline {
       if (procfile.postdeploy !== undefined) {
         phase = 'postdeploy';
         store.startPhase(app, id, 'postdeploy');
-        await this.postdeploy(job.deployment, image, procfile.postdeploy, appEnv, log);
+        const releaseUrls = created.filter((c) => c.type === 'web').map((c) => `http://127.0.0.1:${c.port}`);
+        await this.postdeploy(job.deployment, image, procfile.postdeploy, { ...appEnv, ...releaseEnv(releaseUrls) }, log);
         store.finishPhase(app, id, 'postdeploy');
       }
 
@@ -422,6 +423,15 @@ export class Pipeline {
   private injected(deployment: DeploymentRecord, container: string, port: number) {
     return { app: deployment.app, container, port, commit: deployment.commit, stack: this.deps.settings.stack };
   }
+}
+
+/**
+ * The smoke-test gate: the hook can reach the new web containers directly, before any user
+ * request does, and refuse a release that boots but does not work.
+ */
+function releaseEnv(urls: readonly string[]): Record<string, string> {
+  if (urls.length === 0) return {};
+  return { SLIPWAY_RELEASE_URL: urls[0]!, SLIPWAY_RELEASE_URLS: urls.join(' ') };
 }
 
 function asFailure(error: unknown, phase: string): DeployFailure {

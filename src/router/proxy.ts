@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import net from 'node:net';
+import { waitForPort } from '../runtime/boot.js';
 import type { RouteTarget } from '../store/store.js';
 import { RouteTable, targetKey } from './table.js';
 
@@ -8,11 +9,14 @@ export interface RouterOptions {
   domain: string;
   /** Whether an app exists (so a host with no route answers 503 rather than 404). */
   appExists(app: string): boolean;
+  /** The app that declared `host` as a custom domain, if any. */
+  appForCustomDomain(host: string): string | undefined;
   upstreamTimeoutMs?: number;
 }
 
 const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade', 'proxy-authorization'];
 const SAFE_TO_RETRY = new Set(['GET', 'HEAD', 'OPTIONS']);
+const MAX_ATTEMPTS = 4;
 
 /** HTTP/1.1 reverse proxy routing by Host (`<app>.<domain>`) to the app's current web containers. */
 export class Router {
@@ -20,6 +24,8 @@ export class Router {
   readonly server: http.Server;
   private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 512, maxFreeSockets: 64 });
   private readonly suffix: string;
+  private readonly probing = new Set<string>();
+  private closed = false;
 
   constructor(private readonly options: RouterOptions) {
     this.suffix = `.${options.domain.toLowerCase()}`;
@@ -39,6 +45,7 @@ export class Router {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     this.agent.destroy();
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
@@ -52,23 +59,44 @@ export class Router {
     }
   }
 
+  /**
+   * Takes a target out of rotation at once and puts it back as soon as it accepts connections
+   * again (a crashed container that Docker restarts, say). Stops watching once no route uses it.
+   */
+  takeOut(target: RouteTarget): void {
+    const key = targetKey(target);
+    this.table.markDown(key);
+    if (this.probing.has(key)) return;
+    this.probing.add(key);
+    const stop = new AbortController();
+    const watch = setInterval(() => {
+      if (this.closed || !this.table.isRouted(key)) stop.abort();
+    }, 200);
+    void waitForPort(target.port, stop.signal, 100).finally(() => {
+      clearInterval(watch);
+      this.probing.delete(key);
+      // Back in rotation when it answers; forgotten when no route uses it any more.
+      this.table.markUp(key);
+    });
+  }
+
   private appFor(hostHeader: string | undefined): string | undefined {
-    const host = (hostHeader ?? '').replace(/:\d+$/, '').toLowerCase();
-    if (!host.endsWith(this.suffix)) return undefined;
+    const host = (hostHeader ?? '').replace(/:\d+$/, '').replace(/\.$/, '').toLowerCase();
+    if (!host.endsWith(this.suffix)) return this.options.appForCustomDomain(host);
     const app = host.slice(0, -this.suffix.length);
     return app.includes('.') || app === '' ? undefined : app;
   }
 
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     const app = this.appFor(req.headers.host);
-    if (app === undefined || !this.options.appExists(app)) {
+    if (app === undefined || (this.table.deploymentOf(app) === undefined && !this.options.appExists(app))) {
       page(res, 404, 'No such app', `No app is served at ${escapeHtml(req.headers.host ?? '(no Host header)')}.`);
       return;
     }
     this.forward(app, req, res, new Set());
   }
 
-  private forward(app: string, req: http.IncomingMessage, res: http.ServerResponse, refused: Set<string>): void {
+  private forward(app: string, req: http.IncomingMessage, res: http.ServerResponse, refused: Set<string>, attempt = 1): void {
     const target = this.table.pick(app, refused);
     if (!target) {
       page(res, 503, 'App not running', `${escapeHtml(app)} has no running web container; deploy it or scale web up.`);
@@ -106,10 +134,13 @@ export class Router {
         res.destroy();
         return;
       }
-      // Nothing reached the app yet, so another container can take the request.
-      if (error.code === 'ECONNREFUSED' && SAFE_TO_RETRY.has(req.method ?? '') && !hasBody(req)) {
-        refused.add(targetKey(target));
-        this.forward(app, req, res, refused);
+      if (error.code === 'ECONNREFUSED') this.takeOut(target);
+      // Nothing reached the app yet (refused), or a pooled connection was closed by the app
+      // just as it was reused: another attempt cannot do the request twice.
+      const retryable = error.code === 'ECONNREFUSED' || (error.code === 'ECONNRESET' && upstream.reusedSocket);
+      if (retryable && SAFE_TO_RETRY.has(req.method ?? '') && !hasBody(req) && attempt < MAX_ATTEMPTS) {
+        if (error.code === 'ECONNREFUSED') refused.add(targetKey(target));
+        this.forward(app, req, res, refused, attempt + 1);
         return;
       }
       if (error instanceof UpstreamTimeout) {

@@ -17,8 +17,12 @@ export function targetKey(target: RouteTarget): string {
 export class RouteTable {
   private readonly routes = new Map<string, Route>();
   private readonly inFlight = new Map<string, number>();
+  /** Targets out of rotation: they refused a connection or their container died. */
+  private readonly down = new Set<string>();
 
   set(app: string, deployment: number, targets: readonly RouteTarget[]): void {
+    // New targets have just passed their boot check: whatever a reused port did before is past.
+    for (const t of targets) this.down.delete(targetKey(t));
     this.routes.set(app, { deployment, targets: [...targets], next: 0 });
   }
 
@@ -30,18 +34,37 @@ export class RouteTable {
     return this.routes.get(app)?.deployment;
   }
 
-  /** Round robin over the app's targets; `skip` lists targets that just refused a connection. */
+  /** Round robin over the app's targets in rotation; `skip` lists targets this request already tried. */
   pick(app: string, skip: ReadonlySet<string> = new Set()): RouteTarget | undefined {
     const route = this.routes.get(app);
     if (!route) return undefined;
     const count = route.targets.length;
     for (let i = 0; i < count; i++) {
       const target = route.targets[(route.next + i) % count]!;
-      if (skip.has(targetKey(target))) continue;
+      const key = targetKey(target);
+      if (skip.has(key) || this.down.has(key)) continue;
       route.next = (route.next + i + 1) % count;
       return target;
     }
     return undefined;
+  }
+
+  markDown(key: string): void {
+    this.down.add(key);
+  }
+
+  markUp(key: string): void {
+    this.down.delete(key);
+  }
+
+  isDown(key: string): boolean {
+    return this.down.has(key);
+  }
+
+  /** Whether any app's current route includes the target. */
+  isRouted(key: string): boolean {
+    for (const route of this.routes.values()) if (route.targets.some((t) => targetKey(t) === key)) return true;
+    return false;
   }
 
   begin(target: RouteTarget): void {

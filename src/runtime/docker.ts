@@ -5,6 +5,7 @@ import {
   BuildFailedError,
   RuntimeUnavailableError,
   type BuildRequest,
+  type ContainerEvent,
   type ContainerInfo,
   type ContainerRef,
   type ContainerSpec,
@@ -174,6 +175,42 @@ export class DockerRuntime implements Runtime {
       labels: c.Labels,
       state: c.State,
     }));
+  }
+
+  watch(labels: Record<string, string>, onEvent: (event: ContainerEvent) => void): () => void {
+    let stopped = false;
+    let current: NodeJS.ReadableStream | undefined;
+    const connect = async (): Promise<void> => {
+      while (!stopped) {
+        try {
+          const stream = (await this.docker.getEvents({
+            filters: { type: ['container'], event: ['start', 'die'], label: Object.entries(labels).map(([k, v]) => `${k}=${v}`) },
+          })) as NodeJS.ReadableStream;
+          current = stream;
+          const lines = new LineSplitter((line) => {
+            if (line.trim() === '') return;
+            const event = JSON.parse(line) as { Action: string; Actor: { ID: string; Attributes: Record<string, string> } };
+            if (event.Action === 'start' || event.Action === 'die') {
+              onEvent({ action: event.Action, id: event.Actor.ID, labels: event.Actor.Attributes });
+            }
+          });
+          await new Promise<void>((resolve) => {
+            stream.on('data', (chunk: Buffer) => lines.write(chunk));
+            stream.on('end', resolve);
+            stream.on('close', resolve);
+            stream.on('error', () => resolve());
+          });
+        } catch {
+          // The engine is away; try again shortly.
+        }
+        if (!stopped) await delay(1000);
+      }
+    };
+    void connect();
+    return () => {
+      stopped = true;
+      (current as { destroy?: () => void } | undefined)?.destroy?.();
+    };
   }
 }
 

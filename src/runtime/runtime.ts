@@ -24,6 +24,17 @@ export interface Runtime {
   stopAndRemove(container: ContainerRef, graceMs: number): Promise<void>;
   /** Containers carrying all the given labels, running or not. */
   listContainers(labels: Record<string, string>): Promise<ContainerInfo[]>;
+  /**
+   * Calls `onEvent` whenever a container carrying the labels starts or dies, until the
+   * returned function is called. Survives engine restarts by reconnecting.
+   */
+  watch(labels: Record<string, string>, onEvent: (event: ContainerEvent) => void): () => void;
+}
+
+export interface ContainerEvent {
+  action: 'start' | 'die';
+  id: string;
+  labels: Record<string, string>;
 }
 
 export interface BuildRequest {

@@ -6,7 +6,7 @@ import { Api } from '../api/server.js';
 import { TokenAuth } from '../auth/tokens.js';
 import { ImageBuilder } from '../build/builder.js';
 import { Deployer } from '../deploy/deployer.js';
-import { Pipeline } from '../deploy/pipeline.js';
+import { LABEL, Pipeline } from '../deploy/pipeline.js';
 import { GitHttp } from '../git/http.js';
 import { HookRelay } from '../git/relay.js';
 import { Repos } from '../git/repos.js';
@@ -48,7 +48,11 @@ export async function startSlipway({ config, env, log, runtime = new DockerRunti
   const portSuffix = config.routerPort === 80 ? '' : `:${config.routerPort}`;
   const appUrl = (app: string): string => `http://${app}.${config.domain}${portSuffix}`;
 
-  const router = new Router({ domain: config.domain, appExists: (app) => store.getApp(app) !== undefined });
+  const router = new Router({
+    domain: config.domain,
+    appExists: (app) => store.getApp(app) !== undefined,
+    appForCustomDomain: (host) => store.appForDomain(host),
+  });
   const pipeline = new Pipeline({
     store,
     runtime,
@@ -64,7 +68,7 @@ export async function startSlipway({ config, env, log, runtime = new DockerRunti
   const deployer = new Deployer(store, pipeline);
   const relay = new HookRelay(socketPath, repos, deployer, (error) => log(`hook relay error: ${String(error)}`));
   const gitHttp = new GitHttp(repos, auth, store);
-  const api = new Api(store, auth, deployer, repos, appUrl);
+  const api = new Api(store, auth, deployer, repos, appUrl, config.domain);
 
   try {
     await runtime.ping();
@@ -85,6 +89,15 @@ export async function startSlipway({ config, env, log, runtime = new DockerRunti
   http1.headersTimeout = 60_000;
   http1.timeout = 0;
 
+  // A web container that dies leaves the rotation at once; Docker restarts it with backoff
+  // (restart policy), and the router takes it back when it accepts connections again.
+  const stopWatching = runtime.watch({ [LABEL.role]: 'process' }, (event) => {
+    const port = Number(event.labels[LABEL.port]);
+    if (event.action === 'die' && event.labels[LABEL.type] === 'web' && port > 0) {
+      router.takeOut({ host: '127.0.0.1', port, container: event.labels[LABEL.container] ?? event.id });
+    }
+  });
+
   await relay.listen();
   await router.listen(config.routerPort, config.host);
   await new Promise<void>((resolve, reject) => {
@@ -97,6 +110,7 @@ export async function startSlipway({ config, env, log, runtime = new DockerRunti
     routerUrl: `http://${config.host}:${config.routerPort}`,
     adminToken,
     async stop() {
+      stopWatching();
       http1.closeAllConnections();
       await new Promise<void>((resolve) => http1.close(() => resolve()));
       await router.close();

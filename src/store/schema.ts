@@ -57,4 +57,12 @@ export const MIGRATIONS: readonly string[] = [
     targets TEXT NOT NULL
   );
   `,
+  `
+  CREATE TABLE domains (
+    domain TEXT PRIMARY KEY,
+    app TEXT NOT NULL REFERENCES apps(name) ON DELETE CASCADE,
+    created_at INTEGER NOT NULL
+  );
+  CREATE INDEX domains_by_app ON domains (app);
+  `,
 ];

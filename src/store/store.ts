@@ -87,6 +87,18 @@ export class Store {
     this.db.close();
   }
 
+  private readonly statements = new Map<string, Database.Statement>();
+
+  /** Prepared statements are cached: the router asks on its hot path. */
+  private stmt(sql: string): Database.Statement {
+    let statement = this.statements.get(sql);
+    if (!statement) {
+      statement = this.db.prepare(sql);
+      this.statements.set(sql, statement);
+    }
+    return statement;
+  }
+
   private migrate(): void {
     const version = this.db.pragma('user_version', { simple: true }) as number;
     for (let i = version; i < MIGRATIONS.length; i++) {
@@ -100,17 +112,17 @@ export class Store {
   // ---- apps
 
   ensureApp(name: string): AppRecord {
-    this.db.prepare('INSERT OR IGNORE INTO apps (name, created_at) VALUES (?, ?)').run(name, this.now());
+    this.stmt('INSERT OR IGNORE INTO apps (name, created_at) VALUES (?, ?)').run(name, this.now());
     return this.getApp(name)!;
   }
 
   getApp(name: string): AppRecord | undefined {
-    const row = this.db.prepare('SELECT * FROM apps WHERE name = ?').get(name) as AppRow | undefined;
+    const row = this.stmt('SELECT * FROM apps WHERE name = ?').get(name) as AppRow | undefined;
     return row && toApp(row);
   }
 
   listApps(): AppRecord[] {
-    return (this.db.prepare('SELECT * FROM apps ORDER BY name').all() as AppRow[]).map(toApp);
+    return (this.stmt('SELECT * FROM apps ORDER BY name').all() as AppRow[]).map(toApp);
   }
 
   updateSettings(name: string, settings: Partial<AppSettings>): AppRecord {
@@ -126,7 +138,7 @@ export class Store {
   // ---- env
 
   getEnv(app: string): Record<string, string> {
-    const rows = this.db.prepare('SELECT key, value FROM env WHERE app = ? ORDER BY key').all(app) as {
+    const rows = this.stmt('SELECT key, value FROM env WHERE app = ? ORDER BY key').all(app) as {
       key: string;
       value: string;
     }[];
@@ -135,8 +147,8 @@ export class Store {
 
   /** Applies all changes or none: a string sets a variable, null removes it. */
   patchEnv(app: string, changes: Record<string, string | null>): Record<string, string> {
-    const set = this.db.prepare('INSERT INTO env (app, key, value) VALUES (?, ?, ?) ON CONFLICT (app, key) DO UPDATE SET value = excluded.value');
-    const del = this.db.prepare('DELETE FROM env WHERE app = ? AND key = ?');
+    const set = this.stmt('INSERT INTO env (app, key, value) VALUES (?, ?, ?) ON CONFLICT (app, key) DO UPDATE SET value = excluded.value');
+    const del = this.stmt('DELETE FROM env WHERE app = ? AND key = ?');
     this.db.transaction(() => {
       for (const [key, value] of Object.entries(changes)) {
         if (value === null) del.run(app, key);
@@ -164,7 +176,7 @@ export class Store {
   }
 
   getDeployment(app: string, id: number): DeploymentRecord | undefined {
-    const row = this.db.prepare('SELECT * FROM deployments WHERE app = ? AND id = ?').get(app, id) as DeploymentRow | undefined;
+    const row = this.stmt('SELECT * FROM deployments WHERE app = ? AND id = ?').get(app, id) as DeploymentRow | undefined;
     return row && toDeployment(row);
   }
 
@@ -184,11 +196,11 @@ export class Store {
   }
 
   setStatus(app: string, id: number, status: Status): void {
-    this.db.prepare('UPDATE deployments SET status = ? WHERE app = ? AND id = ?').run(status, app, id);
+    this.stmt('UPDATE deployments SET status = ? WHERE app = ? AND id = ?').run(status, app, id);
   }
 
   setImage(app: string, id: number, image: string | null): void {
-    this.db.prepare('UPDATE deployments SET image = ? WHERE app = ? AND id = ?').run(image, app, id);
+    this.stmt('UPDATE deployments SET image = ? WHERE app = ? AND id = ?').run(image, app, id);
   }
 
   finishDeployment(app: string, id: number, status: FinalStatus, reason: string | null): void {
@@ -221,7 +233,7 @@ export class Store {
     const { next } = this.db
       .prepare('SELECT COALESCE(MAX(seq), 0) + 1 AS next FROM deployment_output WHERE app = ? AND deployment = ?')
       .get(app, id) as { next: number };
-    const insert = this.db.prepare('INSERT INTO deployment_output (app, deployment, seq, text) VALUES (?, ?, ?, ?)');
+    const insert = this.stmt('INSERT INTO deployment_output (app, deployment, seq, text) VALUES (?, ?, ?, ?)');
     this.db.transaction(() => {
       lines.forEach((line, i) => insert.run(app, id, next + i, line));
     })();
@@ -234,10 +246,35 @@ export class Store {
     return rows.map((r) => r.text);
   }
 
+  // ---- custom domains
+
+  listDomains(app: string): { domain: string; createdAt: number }[] {
+    const rows = this.stmt('SELECT domain, created_at FROM domains WHERE app = ? ORDER BY domain').all(app) as {
+      domain: string;
+      created_at: number;
+    }[];
+    return rows.map((r) => ({ domain: r.domain, createdAt: r.created_at }));
+  }
+
+  appForDomain(domain: string): string | undefined {
+    const row = this.stmt('SELECT app FROM domains WHERE domain = ?').get(domain) as { app: string } | undefined;
+    return row?.app;
+  }
+
+  /** Returns false when the domain already belongs to an app. */
+  addDomain(app: string, domain: string): boolean {
+    const result = this.stmt('INSERT OR IGNORE INTO domains (domain, app, created_at) VALUES (?, ?, ?)').run(domain, app, this.now());
+    return result.changes === 1;
+  }
+
+  removeDomain(app: string, domain: string): boolean {
+    return this.stmt('DELETE FROM domains WHERE app = ? AND domain = ?').run(app, domain).changes === 1;
+  }
+
   // ---- formation and routes
 
   getFormation(app: string): Map<string, number> {
-    const rows = this.db.prepare('SELECT type, count FROM formation WHERE app = ?').all(app) as { type: string; count: number }[];
+    const rows = this.stmt('SELECT type, count FROM formation WHERE app = ?').all(app) as { type: string; count: number }[];
     return new Map(rows.map((r) => [r.type, r.count]));
   }
 
@@ -247,9 +284,9 @@ export class Store {
    */
   recordSwitch(app: string, deployment: number, formation: ReadonlyMap<string, number>, targets: RouteTarget[]): void {
     this.db.transaction(() => {
-      this.db.prepare('UPDATE apps SET current_deployment = ? WHERE name = ?').run(deployment, app);
-      this.db.prepare('DELETE FROM formation WHERE app = ?').run(app);
-      const insert = this.db.prepare('INSERT INTO formation (app, type, count) VALUES (?, ?, ?)');
+      this.stmt('UPDATE apps SET current_deployment = ? WHERE name = ?').run(deployment, app);
+      this.stmt('DELETE FROM formation WHERE app = ?').run(app);
+      const insert = this.stmt('INSERT INTO formation (app, type, count) VALUES (?, ?, ?)');
       for (const [type, count] of formation) insert.run(app, type, count);
       this.db
         .prepare('INSERT INTO routes (app, deployment, targets) VALUES (?, ?, ?) ON CONFLICT (app) DO UPDATE SET deployment = excluded.deployment, targets = excluded.targets')
@@ -258,7 +295,7 @@ export class Store {
   }
 
   listRoutes(): RouteRecord[] {
-    const rows = this.db.prepare('SELECT app, deployment, targets FROM routes').all() as {
+    const rows = this.stmt('SELECT app, deployment, targets FROM routes').all() as {
       app: string;
       deployment: number;
       targets: string;

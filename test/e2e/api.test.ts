@@ -76,3 +76,19 @@ test('settings validate their values', async () => {
     body: { bootTimeout: null, hookTimeout: 90, stopTimeout: null },
   });
 });
+
+test('custom domains: add, list, refuse duplicates and bad names, remove', async () => {
+  expect((await server.api('POST', '/api/apps', { name: 'other-app' })).status).toBe(201);
+  const added = await server.api<{ domain: string }[]>('POST', '/api/apps/api-app/domains', { domain: 'WWW.Example.test.' });
+  expect(added.status).toBe(201);
+  expect(added.body.map((d) => d.domain)).toEqual(['www.example.test']);
+  const taken = await server.api<{ error: string; message: string }>('POST', '/api/apps/other-app/domains', { domain: 'www.example.test' });
+  expect(taken).toEqual({ status: 409, body: { error: 'domain_taken', message: 'www.example.test already routes to the app api-app; remove it there first' } });
+  const bad = await server.api<{ error: string }>('POST', '/api/apps/api-app/domains', { domain: 'not a domain' });
+  expect(bad.body.error).toBe('invalid_domain');
+  const own = await server.api<{ message: string }>('POST', '/api/apps/api-app/domains', { domain: 'x.localhost' });
+  expect(own.body.message).toContain("under the server's own domain");
+  expect((await server.api('DELETE', '/api/apps/api-app/domains/www.example.test')).status).toBe(200);
+  expect((await server.api('GET', '/api/apps/api-app/domains')).body).toEqual([]);
+  expect((await server.api('DELETE', '/api/apps/api-app/domains/www.example.test')).status).toBe(404);
+});
