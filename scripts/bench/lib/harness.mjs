@@ -1,0 +1,138 @@
+// Shared by the benchmarks: a real Slipway server on free ports, real git pushes, cleanup.
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export function sh(cmd, args, options = {}) {
+  return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], ...options });
+}
+
+export function progress(line) {
+  process.stderr.write(`-----> ${line}\n`);
+}
+
+/** Starts dist/cli.js server and resolves once /api/health answers. */
+export async function startSlipway(extraEnv = {}) {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'slipway-bench-'));
+  const port = await freePort();
+  const routerPort = await freePort();
+  const token = `bench-${Math.random().toString(36).slice(2)}`;
+  const child = spawn(process.execPath, [path.join(ROOT, 'dist/cli.js'), 'server', '--data', dataDir, '--port', String(port), '--router-port', String(routerPort)], {
+    env: { ...process.env, SLIPWAY_ADMIN_TOKEN: token, ...extraEnv },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 200; i++) {
+    try {
+      if ((await fetch(`${url}/api/health`)).ok) break;
+    } catch {
+      // not yet
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    url,
+    port,
+    routerPort,
+    token,
+    dataDir,
+    child,
+    remote: (app) => `http://git:${token}@127.0.0.1:${port}/${app}.git`,
+    api: async (pathname) => (await fetch(`${url}${pathname}`, { headers: { authorization: `Bearer ${token}` } })).json(),
+    async stop(apps = []) {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+      for (const app of apps) removeAppContainers(app);
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export function removeAppContainers(app) {
+  const ids = sh('docker', ['ps', '-aq', '--filter', `label=slipway.app=${app}`]).split('\n').filter(Boolean);
+  if (ids.length) sh('docker', ['rm', '-f', ...ids]);
+  const images = sh('docker', ['images', '-q', '--filter', `label=slipway.app=${app}`]).split('\n').filter(Boolean);
+  if (images.length) sh('docker', ['rmi', '-f', ...new Set(images)]);
+}
+
+const GIT_ENV = {
+  ...process.env,
+  GIT_TERMINAL_PROMPT: '0',
+  GIT_AUTHOR_NAME: 'Bench',
+  GIT_AUTHOR_EMAIL: 'bench@slipway.invalid',
+  GIT_COMMITTER_NAME: 'Bench',
+  GIT_COMMITTER_EMAIL: 'bench@slipway.invalid',
+};
+
+/** A git working copy made from a map of files. */
+export function makeRepo(files) {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'slipway-bench-app-'));
+  writeFiles(dir, files);
+  sh('git', ['init', '-q', '-b', 'main'], { cwd: dir, env: GIT_ENV });
+  commit(dir, 'initial');
+  return dir;
+}
+
+export function writeFiles(dir, files) {
+  for (const [name, content] of Object.entries(files)) {
+    mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
+    writeFileSync(path.join(dir, name), content);
+  }
+}
+
+export function commit(dir, message) {
+  sh('git', ['add', '-A'], { cwd: dir, env: GIT_ENV });
+  sh('git', ['commit', '-q', '--allow-empty', '-m', message], { cwd: dir, env: GIT_ENV });
+  return sh('git', ['rev-parse', 'HEAD'], { cwd: dir, env: GIT_ENV }).trim();
+}
+
+/** Runs `git push`; resolves with the exit code, the output and when each line arrived. */
+export function push(dir, remote, refspec = 'main', args = []) {
+  return new Promise((resolve) => {
+    const started = performance.now();
+    const child = spawn('git', ['push', ...args, remote, refspec], { cwd: dir, env: GIT_ENV });
+    let output = '';
+    const lines = [];
+    let partial = '';
+    const onData = (chunk) => {
+      const at = performance.now();
+      const text = chunk.toString();
+      output += text;
+      partial += text;
+      const pieces = partial.split(/\r?\n|\r/);
+      partial = pieces.pop() ?? '';
+      for (const piece of pieces) lines.push({ at, text: piece.replace(/^remote:\s*/, '').trimEnd() });
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('close', (code) => resolve({ code, output, lines, started, ended: performance.now() }));
+  });
+}
+
+export function percentile(values, p) {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+export function table(headers, rows) {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
+  const line = (cells) => `| ${cells.map((c, i) => String(c).padEnd(widths[i])).join(' | ')} |`;
+  return [line(headers), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)].join('\n');
+}
