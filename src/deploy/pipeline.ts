@@ -39,7 +39,7 @@ export interface PipelineSettings {
 
 /** What the pipeline needs from the router: an atomic switch and a wait for in-flight requests. */
 export interface TrafficSwitch {
-  switchTo(app: string, deployment: number, targets: RouteTarget[]): void;
+  switchTo(app: string, deployment: number, targets: RouteTarget[]): Promise<void>;
   drain(targets: readonly RouteTarget[], timeoutMs: number): Promise<void>;
 }
 
@@ -147,7 +147,7 @@ export class Pipeline {
         .filter((c) => c.type === 'web')
         .map((c) => ({ host: '127.0.0.1', port: c.port, container: c.ref.name }));
       log.phase(`Switching traffic to deployment ${id}`);
-      this.deps.traffic.switchTo(app, id, targets);
+      await this.deps.traffic.switchTo(app, id, targets);
       store.recordSwitch(app, id, formation, targets);
       await this.deps.refs.publish(app, job.deployment.ref, job.deployment.commit);
       await Promise.all(created.map((c) => this.deps.runtime.keepRunning(c.ref)));

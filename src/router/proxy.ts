@@ -25,6 +25,8 @@ export class Router {
   private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 512, maxFreeSockets: 64 });
   private readonly suffix: string;
   private readonly probing = new Set<string>();
+  /** Upgraded (WebSocket) connections: the HTTP server no longer tracks them. */
+  private readonly upgraded = new Set<net.Socket>();
   private closed = false;
 
   constructor(private readonly options: RouterOptions) {
@@ -46,6 +48,7 @@ export class Router {
 
   async close(): Promise<void> {
     this.closed = true;
+    for (const socket of this.upgraded) socket.destroy();
     this.agent.destroy();
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
@@ -72,7 +75,7 @@ export class Router {
     const watch = setInterval(() => {
       if (this.closed || !this.table.isRouted(key)) stop.abort();
     }, 200);
-    void waitForPort(target.port, stop.signal, 100).finally(() => {
+    void waitForPort(target.port, stop.signal, 100, target.host).finally(() => {
       clearInterval(watch);
       this.probing.delete(key);
       // Back in rotation when it answers; forgotten when no route uses it any more.
@@ -119,6 +122,8 @@ export class Router {
       timeout: this.options.upstreamTimeoutMs ?? 60_000,
     });
     upstream.on('response', (upstreamRes) => {
+      // The timeout guards the wait for an answer; a stream (SSE, long poll) may pause at will.
+      upstream.setTimeout(0);
       res.writeHead(upstreamRes.statusCode ?? 502, stripHopByHop(upstreamRes.headers));
       upstreamRes.pipe(res);
       upstreamRes.on('end', finish);
@@ -128,8 +133,10 @@ export class Router {
       });
     });
     upstream.on('timeout', () => upstream.destroy(new UpstreamTimeout()));
+    let clientGone = false;
     upstream.on('error', (error: NodeJS.ErrnoException) => {
       finish();
+      if (clientGone) return;
       if (res.headersSent) {
         res.destroy();
         return;
@@ -150,21 +157,32 @@ export class Router {
       }
     });
     res.on('close', () => {
-      if (!res.writableFinished) upstream.destroy();
+      if (!res.writableFinished) {
+        clientGone = true;
+        upstream.destroy();
+      }
       finish();
     });
     if (hasBody(req)) req.pipe(upstream);
     else upstream.end();
   }
 
-  private upgrade(req: http.IncomingMessage, socket: net.Socket, head: Buffer): void {
+  private upgrade(req: http.IncomingMessage, socket: net.Socket, head: Buffer, refused = new Set<string>()): void {
     const app = this.appFor(req.headers.host);
-    const target = app !== undefined && this.options.appExists(app) ? this.table.pick(app) : undefined;
-    if (!target) {
-      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    if (app === undefined || (this.table.deploymentOf(app) === undefined && !this.options.appExists(app))) {
+      rawReply(socket, 404, 'Not Found');
       return;
     }
+    const target = this.table.pick(app, refused);
+    if (!target) {
+      rawReply(socket, 503, 'Service Unavailable');
+      return;
+    }
+    this.table.begin(target);
+    this.upgraded.add(socket);
+    let connected = false;
     const upstream = net.connect(target.port, target.host, () => {
+      connected = true;
       const headers = { ...forwardedHeaders(req), connection: 'Upgrade', upgrade: req.headers.upgrade ?? '' };
       const lines = [`${req.method} ${req.url} HTTP/1.1`];
       for (const [name, value] of Object.entries(headers)) {
@@ -175,19 +193,40 @@ export class Router {
       upstream.pipe(socket);
       socket.pipe(upstream);
     });
-    this.table.begin(target);
+    let ended = false;
     const done = (): void => {
+      if (!ended) {
+        ended = true;
+        this.table.end(target);
+        this.upgraded.delete(socket);
+      }
       upstream.destroy();
       socket.destroy();
     };
-    upstream.once('close', () => {
-      this.table.end(target);
+    upstream.on('error', (error: NodeJS.ErrnoException) => {
+      if (!connected && error.code === 'ECONNREFUSED' && !socket.destroyed) {
+        // Nothing was sent: another container can take the upgrade.
+        this.takeOut(target);
+        ended = true;
+        this.table.end(target);
+        this.upgraded.delete(socket);
+        refused.add(targetKey(target));
+        this.upgrade(req, socket, head, refused);
+        return;
+      }
+      if (!connected) rawReply(socket, 502, 'Bad Gateway');
       done();
     });
-    upstream.on('error', done);
+    upstream.once('close', () => {
+      if (connected) done();
+    });
     socket.on('error', done);
     socket.once('close', done);
   }
+}
+
+function rawReply(socket: net.Socket, status: number, reason: string): void {
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
 }
 
 class UpstreamTimeout extends Error {}
@@ -209,6 +248,11 @@ function forwardedHeaders(req: http.IncomingMessage): http.OutgoingHttpHeaders {
 
 function stripHopByHop<T extends http.IncomingHttpHeaders>(headers: T): http.OutgoingHttpHeaders {
   const out: http.OutgoingHttpHeaders = { ...headers };
+  // Headers the sender named in Connection are for this hop only (RFC 9110 §7.6.1).
+  const named = headers.connection;
+  if (typeof named === 'string' && named !== 'keep-alive' && named !== 'close') {
+    for (const name of named.split(',')) delete out[name.trim().toLowerCase()];
+  }
   for (const name of HOP_BY_HOP) delete out[name];
   return out;
 }

@@ -26,6 +26,10 @@ export class RouteTable {
     this.routes.set(app, { deployment, targets: [...targets], next: 0 });
   }
 
+  apps(): string[] {
+    return [...this.routes.keys()];
+  }
+
   delete(app: string): void {
     this.routes.delete(app);
   }

@@ -12,6 +12,8 @@ export interface ServerConfig {
   routerPort: number;
   domain: string;
   stackImage: string;
+  /** Router processes sharing the router port; 0 runs the router inside the server process. */
+  routerWorkers: number;
   timeouts: Timeouts;
 }
 
@@ -24,7 +26,7 @@ export class ConfigError extends Error {
 }
 
 const DEFAULT_TIMEOUTS_S = { boot: 60, hook: 20 * 60, stop: 30, drain: 30 };
-const FILE_KEYS = ['data', 'port', 'routerPort', 'host', 'domain', 'stackImage', 'timeouts'];
+const FILE_KEYS = ['data', 'port', 'routerPort', 'host', 'domain', 'stackImage', 'routerWorkers', 'timeouts'];
 
 /** Flags win over environment variables, which win over the config file, which wins over defaults. */
 export function loadServerConfig(argv: readonly string[], env: NodeJS.ProcessEnv): ServerConfig {
@@ -62,6 +64,7 @@ export function loadServerConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     routerPort: portSetting('routerPort', pick(flags['router-port'], env.SLIPWAY_ROUTER_PORT, file.routerPort)) ?? 8080,
     domain: (stringSetting('domain', pick(flags.domain, env.SLIPWAY_DOMAIN, file.domain)) ?? 'localhost').toLowerCase(),
     stackImage: stringSetting('stackImage', pick(undefined, env.SLIPWAY_STACK_IMAGE, file.stackImage)) ?? 'slipway/stack:bookworm',
+    routerWorkers: countSetting('routerWorkers', pick(undefined, env.SLIPWAY_ROUTER_WORKERS, file.routerWorkers)) ?? defaultRouterWorkers(),
     timeouts: {
       bootMs: secondsSetting('timeouts.boot', pick(undefined, env.SLIPWAY_BOOT_TIMEOUT, fileTimeouts.boot), DEFAULT_TIMEOUTS_S.boot),
       hookMs: secondsSetting('timeouts.hook', pick(undefined, env.SLIPWAY_HOOK_TIMEOUT, fileTimeouts.hook), DEFAULT_TIMEOUTS_S.hook),
@@ -124,6 +127,19 @@ function portSetting(key: string, value: unknown): number | undefined {
   const n = toNumber(value);
   if (!Number.isInteger(n) || n < 1 || n > 65535) throw new ConfigError(`"${key}" must be a port number from 1 to 65535, not "${String(value)}"`);
   return n;
+}
+
+function countSetting(key: string, value: unknown): number | undefined {
+  if (value === undefined || value === null) return undefined;
+  const n = toNumber(value);
+  if (!Number.isInteger(n) || n < 0 || n > 64) throw new ConfigError(`"${key}" must be a whole number from 0 to 64, not "${String(value)}"`);
+  return n;
+}
+
+/** One router process per core, up to 4; a single core runs it in the server's process. */
+function defaultRouterWorkers(): number {
+  const cores = os.availableParallelism();
+  return cores > 1 ? Math.min(cores, 4) : 0;
 }
 
 function secondsSetting(key: string, value: unknown, fallback: number): number {

@@ -1,5 +1,5 @@
 import { LABEL } from '../deploy/pipeline.js';
-import type { Router } from '../router/proxy.js';
+import type { RouterHandle } from '../router/handle.js';
 import type { PortAllocator } from '../runtime/ports.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { Store } from '../store/store.js';
@@ -9,9 +9,9 @@ import type { Store } from '../store/store.js';
  * running are marked `aborted` and their containers and images removed; the router serves
  * the last switched routes again; ports held by surviving containers stay reserved.
  */
-export async function recover(store: Store, runtime: Runtime, router: Router, ports: PortAllocator): Promise<string[]> {
+export async function recover(store: Store, runtime: Runtime, router: RouterHandle, ports: PortAllocator): Promise<string[]> {
   const notes: string[] = [];
-  for (const route of store.listRoutes()) router.table.set(route.app, route.deployment, route.targets);
+  for (const route of store.listRoutes()) await router.switchTo(route.app, route.deployment, route.targets);
 
   for (const d of store.listUnfinishedDeployments()) {
     const leftovers = await runtime.listContainers({ [LABEL.app]: d.app, [LABEL.deployment]: String(d.id) });

@@ -10,7 +10,9 @@ import { LABEL, Pipeline } from '../deploy/pipeline.js';
 import { GitHttp } from '../git/http.js';
 import { HookRelay } from '../git/relay.js';
 import { Repos } from '../git/repos.js';
-import { Router } from '../router/proxy.js';
+import { RouterCluster } from '../router/cluster.js';
+import type { RouterHandle } from '../router/handle.js';
+import { LocalRouter } from '../router/local.js';
 import { DockerRuntime } from '../runtime/docker.js';
 import { PortAllocator } from '../runtime/ports.js';
 import type { Runtime } from '../runtime/runtime.js';
@@ -48,18 +50,22 @@ export async function startSlipway({ config, env, log, runtime = new DockerRunti
   const portSuffix = config.routerPort === 80 ? '' : `:${config.routerPort}`;
   const appUrl = (app: string): string => `http://${app}.${config.domain}${portSuffix}`;
 
-  const router = new Router({
-    domain: config.domain,
-    appExists: (app) => store.getApp(app) !== undefined,
-    appForCustomDomain: (host) => store.appForDomain(host),
-  });
+  const router: RouterHandle =
+    config.routerWorkers > 0
+      ? new RouterCluster(config.routerWorkers, config.domain, log)
+      : new LocalRouter(config.domain);
+  const syncDirectory = (): void => {
+    router.setDirectory(store.directory()).catch((error: unknown) => log(`router update failed: ${String(error)}`));
+  };
+  store.onDirectoryChange(syncDirectory);
+  syncDirectory();
   const pipeline = new Pipeline({
     store,
     runtime,
     builder: new ImageBuilder(runtime, config.stackImage),
     ports,
     traffic: {
-      switchTo: (app, deployment, targets) => router.table.set(app, deployment, targets),
+      switchTo: (app, deployment, targets) => router.switchTo(app, deployment, targets),
       drain: (targets, timeoutMs) => router.drain(targets, timeoutMs),
     },
     refs: repos.publisher(),
@@ -75,7 +81,7 @@ export async function startSlipway({ config, env, log, runtime = new DockerRunti
     for (const note of await recover(store, runtime, router, ports)) log(note);
   } catch (error) {
     log(`warning: ${(error as Error).message}`);
-    for (const route of store.listRoutes()) router.table.set(route.app, route.deployment, route.targets);
+    for (const route of store.listRoutes()) await router.switchTo(route.app, route.deployment, route.targets);
   }
   await repos.configureAll();
 

@@ -88,6 +88,7 @@ export class Store {
   }
 
   private readonly statements = new Map<string, Database.Statement>();
+  private readonly directoryListeners: (() => void)[] = [];
 
   /** Prepared statements are cached: the router asks on its hot path. */
   private stmt(sql: string): Database.Statement {
@@ -112,8 +113,27 @@ export class Store {
   // ---- apps
 
   ensureApp(name: string): AppRecord {
-    this.stmt('INSERT OR IGNORE INTO apps (name, created_at) VALUES (?, ?)').run(name, this.now());
+    const { changes } = this.stmt('INSERT OR IGNORE INTO apps (name, created_at) VALUES (?, ?)').run(name, this.now());
+    if (changes > 0) this.directoryChanged();
     return this.getApp(name)!;
+  }
+
+  /** Called after apps or custom domains change: the router needs to know both. */
+  onDirectoryChange(listener: () => void): void {
+    this.directoryListeners.push(listener);
+  }
+
+  /** Every app name and every custom domain with its app. */
+  directory(): { apps: string[]; domains: [string, string][] } {
+    const apps = (this.stmt('SELECT name FROM apps').all() as { name: string }[]).map((r) => r.name);
+    const domains = (this.stmt('SELECT domain, app FROM domains').all() as { domain: string; app: string }[]).map(
+      (r): [string, string] => [r.domain, r.app],
+    );
+    return { apps, domains };
+  }
+
+  private directoryChanged(): void {
+    for (const listener of this.directoryListeners) listener();
   }
 
   getApp(name: string): AppRecord | undefined {
@@ -264,11 +284,14 @@ export class Store {
   /** Returns false when the domain already belongs to an app. */
   addDomain(app: string, domain: string): boolean {
     const result = this.stmt('INSERT OR IGNORE INTO domains (domain, app, created_at) VALUES (?, ?, ?)').run(domain, app, this.now());
+    if (result.changes === 1) this.directoryChanged();
     return result.changes === 1;
   }
 
   removeDomain(app: string, domain: string): boolean {
-    return this.stmt('DELETE FROM domains WHERE app = ? AND domain = ?').run(app, domain).changes === 1;
+    const removed = this.stmt('DELETE FROM domains WHERE app = ? AND domain = ?').run(app, domain).changes === 1;
+    if (removed) this.directoryChanged();
+    return removed;
   }
 
   // ---- formation and routes

@@ -38,6 +38,7 @@ const DEFAULTS: ServerConfig = {
   routerPort: 8080,
   domain: 'localhost',
   stackImage: 'slipway/stack:bookworm',
+  routerWorkers: os.availableParallelism() > 1 ? Math.min(os.availableParallelism(), 4) : 0,
   timeouts: { bootMs: 60_000, hookMs: 1_200_000, stopMs: 30_000, drainMs: 30_000 },
 };
 
@@ -72,6 +73,7 @@ describe('loadServerConfig: precedence flag > env > file > default', () => {
         'host: 10.0.0.1',
         'domain: file.example',
         'stackImage: file/stack:1',
+        'routerWorkers: 3',
         'timeouts:',
         '  boot: 11',
         '  hook: 12',
@@ -88,6 +90,7 @@ describe('loadServerConfig: precedence flag > env > file > default', () => {
     SLIPWAY_HOST: '10.0.0.2',
     SLIPWAY_DOMAIN: 'env.example',
     SLIPWAY_STACK_IMAGE: 'env/stack:2',
+    SLIPWAY_ROUTER_WORKERS: '0',
     SLIPWAY_BOOT_TIMEOUT: '21',
     SLIPWAY_HOOK_TIMEOUT: '22',
     SLIPWAY_STOP_TIMEOUT: '23',
@@ -104,6 +107,7 @@ describe('loadServerConfig: precedence flag > env > file > default', () => {
       routerPort: 8001,
       domain: 'file.example',
       stackImage: 'file/stack:1',
+      routerWorkers: 3,
       timeouts: { bootMs: 11_000, hookMs: 12_000, stopMs: 13_000, drainMs: 14_000 },
     });
   });
@@ -116,6 +120,7 @@ describe('loadServerConfig: precedence flag > env > file > default', () => {
       routerPort: 8002,
       domain: 'env.example',
       stackImage: 'env/stack:2',
+      routerWorkers: 0,
       timeouts: { bootMs: 21_000, hookMs: 22_000, stopMs: 23_000, drainMs: 24_000 },
     });
   });
@@ -129,6 +134,7 @@ describe('loadServerConfig: precedence flag > env > file > default', () => {
       domain: 'flag.example',
       // No flag exists for these, so the environment still wins.
       stackImage: 'env/stack:2',
+      routerWorkers: 0,
       timeouts: { bootMs: 21_000, hookMs: 22_000, stopMs: 23_000, drainMs: 24_000 },
     });
   });
@@ -223,7 +229,7 @@ describe('loadServerConfig: errors', () => {
     const file = yamlFile('port: 7070\nlisten: 0.0.0.0\n');
     const error = configError(() => loadServerConfig(['--config', file], {}));
     expect(error.message).toBe(
-      `${file}: unknown setting "listen"; the settings are data, port, routerPort, host, domain, stackImage, timeouts`,
+      `${file}: unknown setting "listen"; the settings are data, port, routerPort, host, domain, stackImage, routerWorkers, timeouts`,
     );
   });
 
