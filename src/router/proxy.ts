@@ -14,7 +14,9 @@ export interface RouterOptions {
   upstreamTimeoutMs?: number;
 }
 
-const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade', 'proxy-authorization'];
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade', 'proxy-authorization']);
+const NOTHING_REFUSED: ReadonlySet<string> = new Set();
+const HOST_CACHE_LIMIT = 1024;
 const SAFE_TO_RETRY = new Set(['GET', 'HEAD', 'OPTIONS']);
 const MAX_ATTEMPTS = 4;
 
@@ -25,6 +27,7 @@ export class Router {
   private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 512, maxFreeSockets: 64 });
   private readonly suffix: string;
   private readonly probing = new Set<string>();
+  private readonly hostCache = new Map<string, string>();
   /** Upgraded (WebSocket) connections: the HTTP server no longer tracks them. */
   private readonly upgraded = new Set<net.Socket>();
   private closed = false;
@@ -84,10 +87,17 @@ export class Router {
   }
 
   private appFor(hostHeader: string | undefined): string | undefined {
-    const host = (hostHeader ?? '').replace(/:\d+$/, '').replace(/\.$/, '').toLowerCase();
+    const raw = hostHeader ?? '';
+    // Host headers repeat from one request to the next: remember what `<app>.<domain>` names.
+    const cached = this.hostCache.get(raw);
+    if (cached !== undefined) return cached;
+    const host = raw.replace(/:\d+$/, '').replace(/\.$/, '').toLowerCase();
     if (!host.endsWith(this.suffix)) return this.options.appForCustomDomain(host);
     const app = host.slice(0, -this.suffix.length);
-    return app.includes('.') || app === '' ? undefined : app;
+    if (app.includes('.') || app === '') return undefined;
+    if (this.hostCache.size >= HOST_CACHE_LIMIT) this.hostCache.clear();
+    this.hostCache.set(raw, app);
+    return app;
   }
 
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
@@ -96,10 +106,10 @@ export class Router {
       page(res, 404, 'No such app', `No app is served at ${escapeHtml(req.headers.host ?? '(no Host header)')}.`);
       return;
     }
-    this.forward(app, req, res, new Set());
+    this.forward(app, req, res, NOTHING_REFUSED);
   }
 
-  private forward(app: string, req: http.IncomingMessage, res: http.ServerResponse, refused: Set<string>, attempt = 1): void {
+  private forward(app: string, req: http.IncomingMessage, res: http.ServerResponse, refused: ReadonlySet<string>, attempt = 1): void {
     const target = this.table.pick(app, refused);
     if (!target) {
       page(res, 503, 'App not running', `${escapeHtml(app)} has no running web container; deploy it or scale web up.`);
@@ -146,8 +156,8 @@ export class Router {
       // just as it was reused: another attempt cannot do the request twice.
       const retryable = error.code === 'ECONNREFUSED' || (error.code === 'ECONNRESET' && upstream.reusedSocket);
       if (retryable && SAFE_TO_RETRY.has(req.method ?? '') && !hasBody(req) && attempt < MAX_ATTEMPTS) {
-        if (error.code === 'ECONNREFUSED') refused.add(targetKey(target));
-        this.forward(app, req, res, refused, attempt + 1);
+        const tried = error.code === 'ECONNREFUSED' ? new Set([...refused, targetKey(target)]) : refused;
+        this.forward(app, req, res, tried, attempt + 1);
         return;
       }
       if (error instanceof UpstreamTimeout) {
@@ -236,24 +246,30 @@ function hasBody(req: http.IncomingMessage): boolean {
 }
 
 function forwardedHeaders(req: http.IncomingMessage): http.OutgoingHttpHeaders {
-  const headers: http.OutgoingHttpHeaders = stripHopByHop(req.headers);
+  const incoming = req.headers;
+  const headers = stripHopByHop(incoming);
   const client = req.socket.remoteAddress ?? '';
-  const prior = req.headers['x-forwarded-for'];
+  const prior = incoming['x-forwarded-for'];
   headers['x-forwarded-for'] = prior ? `${String(prior)}, ${client}` : client;
-  headers['x-forwarded-proto'] = req.headers['x-forwarded-proto'] ?? 'http';
-  headers['x-forwarded-host'] = req.headers.host ?? '';
-  headers['x-request-id'] = req.headers['x-request-id'] ?? randomUUID();
+  headers['x-forwarded-proto'] = incoming['x-forwarded-proto'] ?? 'http';
+  headers['x-forwarded-host'] = incoming.host ?? '';
+  headers['x-request-id'] = incoming['x-request-id'] ?? randomUUID();
   return headers;
 }
 
-function stripHopByHop<T extends http.IncomingHttpHeaders>(headers: T): http.OutgoingHttpHeaders {
-  const out: http.OutgoingHttpHeaders = { ...headers };
+/** A copy without hop-by-hop headers, built key by key (deleting keys makes objects slow). */
+function stripHopByHop(headers: http.IncomingHttpHeaders): http.OutgoingHttpHeaders {
   // Headers the sender named in Connection are for this hop only (RFC 9110 §7.6.1).
-  const named = headers.connection;
-  if (typeof named === 'string' && named !== 'keep-alive' && named !== 'close') {
-    for (const name of named.split(',')) delete out[name.trim().toLowerCase()];
+  const connection = headers.connection;
+  const named =
+    typeof connection === 'string' && connection !== 'keep-alive' && connection !== 'close'
+      ? new Set(connection.split(',').map((name) => name.trim().toLowerCase()))
+      : undefined;
+  const out: http.OutgoingHttpHeaders = {};
+  for (const name in headers) {
+    if (HOP_BY_HOP.has(name) || named?.has(name)) continue;
+    out[name] = headers[name];
   }
-  for (const name of HOP_BY_HOP) delete out[name];
   return out;
 }
 

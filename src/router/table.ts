@@ -6,6 +6,8 @@ interface Route {
   next: number;
 }
 
+const NONE: ReadonlySet<string> = new Set();
+
 export function targetKey(target: RouteTarget): string {
   return `${target.host}:${target.port}`;
 }
@@ -39,7 +41,7 @@ export class RouteTable {
   }
 
   /** Round robin over the app's targets in rotation; `skip` lists targets this request already tried. */
-  pick(app: string, skip: ReadonlySet<string> = new Set()): RouteTarget | undefined {
+  pick(app: string, skip: ReadonlySet<string> = NONE): RouteTarget | undefined {
     const route = this.routes.get(app);
     if (!route) return undefined;
     const count = route.targets.length;

@@ -136,10 +136,13 @@ function countSetting(key: string, value: unknown): number | undefined {
   return n;
 }
 
-/** One router process per core, up to 4; a single core runs it in the server's process. */
+/**
+ * Router processes pay off only with cores to spare beside the apps and the load itself: on
+ * two cores the in-process router measured faster (scripts/bench/router).
+ */
 function defaultRouterWorkers(): number {
   const cores = os.availableParallelism();
-  return cores > 1 ? Math.min(cores, 4) : 0;
+  return cores > 2 ? Math.min(cores - 1, 4) : 0;
 }
 
 function secondsSetting(key: string, value: unknown, fallback: number): number {

@@ -15,7 +15,9 @@ let app: TestApp;
 const NAME = 'steady-app';
 
 beforeAll(async () => {
-  server = await startServer();
+  // Two router processes: the switch must hold across both, and a dead container must leave
+  // the rotation of each.
+  server = await startServer({ env: { SLIPWAY_ROUTER_WORKERS: '2' } });
   app = new TestApp({});
 });
 

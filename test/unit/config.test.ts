@@ -38,7 +38,7 @@ const DEFAULTS: ServerConfig = {
   routerPort: 8080,
   domain: 'localhost',
   stackImage: 'slipway/stack:bookworm',
-  routerWorkers: os.availableParallelism() > 1 ? Math.min(os.availableParallelism(), 4) : 0,
+  routerWorkers: os.availableParallelism() > 2 ? Math.min(os.availableParallelism() - 1, 4) : 0,
   timeouts: { bootMs: 60_000, hookMs: 1_200_000, stopMs: 30_000, drainMs: 30_000 },
 };
 
