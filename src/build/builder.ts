@@ -57,15 +57,12 @@ export class ImageBuilder {
     buildArgs: Record<string, string>,
     onLine: (line: string) => void,
   ): Promise<void> {
-    const archive = input.source.archive(extraFiles);
-    const built = this.runtime.buildImage(
-      { context: archive.stream, tag: input.tag, dockerfile, labels: input.labels, buildArgs },
-      onLine,
-    );
-    const [buildResult, archiveResult] = await Promise.allSettled([built, archive.done]);
-    if (archiveResult.status === 'rejected') {
-      throw new BuildFailedError(`could not export the commit: ${String(archiveResult.reason)}`);
+    let context: Buffer;
+    try {
+      context = await input.source.archive(extraFiles);
+    } catch (error) {
+      throw new BuildFailedError(`could not export the commit: ${error instanceof Error ? error.message : String(error)}`);
     }
-    if (buildResult.status === 'rejected') throw buildResult.reason;
+    await this.runtime.buildImage({ context, tag: input.tag, dockerfile, labels: input.labels, buildArgs }, onLine);
   }
 }

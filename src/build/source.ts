@@ -1,6 +1,5 @@
 import { execa } from 'execa';
 import { simpleGit } from 'simple-git';
-import type { Readable } from 'node:stream';
 
 export interface CommitInfo {
   sha: string;
@@ -38,15 +37,18 @@ export class CommitSource {
   }
 
   /**
-   * The commit as a tar stream, straight from git: this is the image's build context.
+   * The commit as a tar archive, straight from git: this is the image's build context.
    * `extraFiles` (absolute paths) are added at the root of the archive.
    */
-  archive(extraFiles: readonly string[] = []): { stream: Readable; done: Promise<unknown> } {
-    const child = execa('git', ['archive', '--format=tar', ...extraFiles.map((f) => `--add-file=${f}`), this.sha], {
+  async archive(extraFiles: readonly string[] = []): Promise<Buffer> {
+    // The tree, not the commit: a commit's archive starts with a pax header holding the commit
+    // id, which BuildKit can read as an empty context.
+    const { stdout } = await execa('git', ['archive', '--format=tar', ...extraFiles.map((f) => `--add-file=${f}`), `${this.sha}^{tree}`], {
       cwd: this.gitDir,
-      buffer: false,
-      stdout: 'pipe',
+      encoding: 'buffer',
+      stripFinalNewline: false,
+      maxBuffer: 2 * 1024 ** 3,
     });
-    return { stream: child.stdout, done: child };
+    return Buffer.from(stdout);
   }
 }

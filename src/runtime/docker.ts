@@ -1,6 +1,7 @@
 import Docker from 'dockerode';
 import { PassThrough } from 'node:stream';
 import { LineSplitter } from '../util/lines.js';
+import { BuildKitProgress } from './buildkit.js';
 import {
   BuildFailedError,
   RuntimeUnavailableError,
@@ -12,8 +13,6 @@ import {
   type OneOffResult,
   type Runtime,
 } from './runtime.js';
-
-const BUILD_NOISE = /^\s*$|^ ---> (Running in )?[0-9a-f]{12}$|^Removing intermediate container [0-9a-f]+$/;
 
 /** Runtime backed by a Docker Engine through dockerode. Host networking only. */
 export class DockerRuntime implements Runtime {
@@ -38,26 +37,27 @@ export class DockerRuntime implements Runtime {
   }
 
   async buildImage(request: BuildRequest, onLine: (line: string) => void): Promise<void> {
-    const stream = await this.docker.buildImage(request.context, {
+    // The types omit it, but dockerode hands a Buffer to the engine as a body with a length.
+    const context = request.context as unknown as NodeJS.ReadableStream;
+    const stream = await this.docker.buildImage(context, {
       t: request.tag,
       dockerfile: request.dockerfile,
       labels: request.labels,
       buildargs: request.buildArgs,
       networkmode: 'host',
-      rm: true,
-      forcerm: true,
-    });
-    // Docker's bookkeeping lines (intermediate containers, layer ids) say nothing to a developer.
-    const lines = new LineSplitter((line) => {
-      if (!BUILD_NOISE.test(line)) onLine(line);
-    });
+      // BuildKit: about twice as fast here as the legacy builder, and labels cost no extra step.
+      version: '2',
+    } as Docker.ImageBuildOptions);
+    const lines = new LineSplitter(onLine);
+    const progress = new BuildKitProgress((text) => lines.write(text));
     let failure: string | undefined;
     await new Promise<void>((resolve, reject) => {
       this.docker.modem.followProgress(
         stream,
         (error: Error | null) => (error ? reject(error) : resolve()),
-        (event: { stream?: string; error?: string; errorDetail?: { message?: string } }) => {
-          if (event.stream) lines.write(event.stream);
+        (event: { id?: string; aux?: unknown; stream?: string; error?: string; errorDetail?: { message?: string } }) => {
+          if (event.id === 'moby.buildkit.trace' && typeof event.aux === 'string') progress.write(event.aux);
+          else if (event.stream && !/^Successfully tagged /.test(event.stream)) lines.write(event.stream);
           if (event.error) failure = event.errorDetail?.message ?? event.error;
         },
       );

@@ -1,5 +1,3 @@
-import type { Readable } from 'node:stream';
-
 /** Everything Slipway asks of a container engine. Only `runtime/` implements it. */
 export interface Runtime {
   /** Throws RuntimeUnavailableError when the engine does not answer. */
@@ -38,8 +36,11 @@ export interface ContainerEvent {
 }
 
 export interface BuildRequest {
-  /** A tar stream: the build context. */
-  context: Readable;
+  /**
+   * The build context as one tar archive. A buffer, not a stream: sent with a length, BuildKit
+   * reads it reliably; streamed (chunked), Docker 20.10 sometimes sees an empty Dockerfile.
+   */
+  context: Buffer;
   tag: string;
   dockerfile: string;
   labels: Record<string, string>;

@@ -271,7 +271,7 @@ test('a failing Dockerfile fails with build-error and leaves no image', async ()
   expect(result.output).toContain('! [remote rejected] main -> main (build-error)');
   const text = result.remote.join('\n');
   expect(text).toContain('compiling');
-  expect(text).toMatch(/The image build failed: .*returned a non-zero code: 7/);
+  expect(text).toMatch(/The image build failed: .*exit code: 7/);
   expect(await imageExists('slipway/docker-app:1')).toBe(false);
   expect(await appContainers('docker-app')).toEqual([]);
 });
@@ -320,4 +320,22 @@ test('a hook that outlives the hook timeout fails with hook-error and leaves not
   expect(result.remote.join('\n')).toContain('The postdeploy command did not finish within 1.0s and was stopped');
   expect(await appContainers('hang-app')).toEqual([]);
   expect(await imageExists('slipway/hang-app:1')).toBe(false);
+});
+
+test('the image build runs with host networking and sees SOURCE_VERSION when it declares it', async () => {
+  const local = http.createServer((_req, res) => res.end('from-the-host-network\n'));
+  await new Promise<void>((resolve) => local.listen(0, '127.0.0.1', resolve));
+  const port = (local.address() as { port: number }).port;
+  try {
+    const app = newApp('net-app', busyboxApp({ web: WEB }, {
+      Dockerfile: `FROM slipway/test-busybox:latest\nARG SOURCE_VERSION\nRUN wget -q -O- http://127.0.0.1:${port}/ && echo "building $SOURCE_VERSION"\nCOPY . /app\nWORKDIR /app\n`,
+    }));
+    const sha = await app.commit('network');
+    const result = await app.push(server.remote('net-app'));
+    expect(result.exitCode).toBe(0);
+    expect(result.remote).toContain('from-the-host-network');
+    expect(result.remote).toContain(`building ${sha}`);
+  } finally {
+    local.close();
+  }
 });

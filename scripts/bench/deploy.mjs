@@ -1,0 +1,227 @@
+// Deploy benchmark: push-to-live with Slipway against the machine's floor — the same work done
+// by hand with the git and docker CLIs — plus Slipway's phase timeline, a no-change rebuild, a
+// first deploy, a push while 5 other apps deploy, hook-line latency, and the server's memory.
+// Loopback only; every loop is bounded.
+//
+// Usage: scripts/bench/deploy [--runs 10]   (progress on stderr; a table, then JSON on stdout)
+import { execFileSync } from 'node:child_process';
+import http from 'node:http';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { commit, freePort, makeRepo, percentile, progress, push, removeAppContainers, sh, startSlipway, table } from './lib/harness.mjs';
+
+const { values } = parseArgs({ options: { runs: { type: 'string', default: '10' } } });
+const RUNS = Number(values.runs);
+const BASE = 'slipway/test-busybox:latest';
+const DOCKERFILE = `FROM ${BASE}\nCOPY . /app\nWORKDIR /app\n`;
+const WEB = 'echo "$CONTAINER_VERSION" > /app/version.txt && exec httpd -f -p 127.0.0.1:$PORT -h /app';
+const APP_FILES = {
+  Dockerfile: DOCKERFILE,
+  Procfile: `web: ${WEB}\npostdeploy: echo migrated\n`,
+  'index.html': 'v0\n',
+};
+
+const median = (xs) => percentile(xs, 50);
+const p90 = (xs) => percentile(xs, 90);
+const ms = (x) => Math.round(x);
+
+/** fetch() cannot set Host; node:http can. */
+function httpGet(port, host, pathname) {
+  return new Promise((resolve) => {
+    const req = http.get({ host: '127.0.0.1', port, path: pathname, headers: { host }, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode, body }));
+    });
+    req.on('error', () => resolve({ status: 0, body: '' }));
+  });
+}
+
+/** Polls (every 5 ms, at most 60 s) until the router serves `sha`; returns when it did. */
+async function untilServed(routerPort, app, sha) {
+  const deadline = performance.now() + 60_000;
+  while (performance.now() < deadline) {
+    const r = await httpGet(routerPort, `${app}.localhost`, '/version.txt');
+    if (r.status === 200 && r.body.trim() === sha) return performance.now();
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  throw new Error(`${app} never served ${sha}`);
+}
+
+// ---- the floor: the same steps with the git and docker CLIs, no Slipway
+
+const FLOOR_SCRIPT = `
+set -euo pipefail
+export DOCKER_BUILDKIT=0
+git -C "$WORK" push -q "$BARE" main 2>/dev/null
+sha=$(git -C "$BARE" rev-parse main)
+git -C "$BARE" archive --format=tar "$sha" | docker build -q --network host -t "floor-bench:$N" - >/dev/null 2>"$ERRLOG" || { cat "$ERRLOG" >&2; exit 1; }
+docker run -d --name "floor-bench-$N" --network host --init -e PORT="$PORT" -e CONTAINER_VERSION="$sha" \\
+  --entrypoint /bin/sh "floor-bench:$N" -c "$WEB" >/dev/null
+until (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; do sleep 0.005; done
+docker run --rm --network host --init --entrypoint /bin/sh "floor-bench:$N" -c 'echo migrated' >/dev/null
+if [ -n "$OLD" ]; then docker stop -t 30 "$OLD" >/dev/null && docker rm "$OLD" >/dev/null; fi
+`;
+
+function floorSetup() {
+  const work = makeRepo(APP_FILES);
+  const bare = mkdtempSync(path.join(os.tmpdir(), 'slipway-bench-bare-'));
+  sh('git', ['init', '-q', '--bare', bare]);
+  return { work, bare, n: 0, old: '' };
+}
+
+async function floorRun(floor) {
+  floor.n += 1;
+  writeFileSync(path.join(floor.work, 'index.html'), `floor ${floor.n}\n`);
+  commit(floor.work, `floor ${floor.n}`);
+  const port = await freePort();
+  const started = performance.now();
+  execFileSync('bash', ['-c', FLOOR_SCRIPT], {
+    env: { ...process.env, ERRLOG: path.join(floor.bare, 'build.err'), WORK: floor.work, BARE: floor.bare, N: String(floor.n), PORT: String(port), WEB, OLD: floor.old },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const elapsed = performance.now() - started;
+  if (floor.old) sh('docker', ['rmi', '-f', `floor-bench:${floor.n - 1}`]);
+  floor.old = `floor-bench-${floor.n}`;
+  return elapsed;
+}
+
+function floorCleanup(floor) {
+  if (floor.old) sh('docker', ['rm', '-f', floor.old]);
+  sh('docker', ['rmi', '-f', `floor-bench:${floor.n}`]);
+  rmSync(floor.work, { recursive: true, force: true });
+  rmSync(floor.bare, { recursive: true, force: true });
+}
+
+// ---- Slipway
+
+async function slipwayRun(slipway, repo, app, label, change = true) {
+  if (change) writeFileSync(path.join(repo, 'index.html'), `${label}\n`);
+  const sha = commit(repo, label);
+  const started = performance.now();
+  const pushed = push(repo, slipway.remote(app));
+  const live = await untilServed(slipway.routerPort, app, sha);
+  const result = await pushed;
+  if (result.code !== 0) throw new Error(`push failed:\n${result.output}`);
+  return { toLive: live - started, pushExit: result.ended - started, startedAtMs: Date.now() - (performance.now() - started) };
+}
+
+async function phaseTimeline(slipway, app, id, pushStartedAtMs) {
+  const d = await slipway.api(`/api/apps/${app}/deployments/${id}`);
+  const phases = Object.fromEntries(d.phases.map((p) => [p.phase, p.durationMs]));
+  const buildStart = Date.parse(d.phases.find((p) => p.phase === 'build')?.startedAt ?? d.createdAt);
+  return { receive: buildStart - pushStartedAtMs, ...phases };
+}
+
+function rssMb(pid) {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Math.round(Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024);
+}
+
+// ---- hook line latency: a Node hook prints timestamps; the client notes when each arrives
+
+const LATENCY_HOOK = `node -e 'let i=0;const t=setInterval(()=>{console.log("tick "+Date.now());if(++i===200)clearInterval(t)},10)'`;
+
+async function hookLatency(slipway) {
+  const repo = makeRepo({ Procfile: `web: node -e 'require("http").createServer((q,s)=>s.end("ok")).listen(process.env.PORT,"127.0.0.1")'\npostdeploy: ${LATENCY_HOOK}\n` });
+  try {
+    const start = Date.now() - performance.now();
+    const result = await push(repo, slipway.remote('bench-latency'));
+    if (result.code !== 0) throw new Error(`latency push failed:\n${result.output}`);
+    const delays = result.lines
+      .map((l) => /^tick (\d+)$/.exec(l.text))
+      .map((m, i) => (m ? start + result.lines[i].at - Number(m[1]) : undefined))
+      .filter((x) => x !== undefined);
+    return { lines: delays.length, p50: median(delays), p99: percentile(delays, 99), max: Math.max(...delays) };
+  } finally {
+    rmSync(repo, { recursive: true, force: true });
+  }
+}
+
+// ---- main
+
+const slipway = await startSlipway();
+const floor = floorSetup();
+const app = 'bench-deploy';
+const repo = makeRepo(APP_FILES);
+const apps = [app, 'bench-first', 'bench-latency', ...Array.from({ length: 5 }, (_, i) => `bench-other-${i + 1}`)];
+try {
+  const idleRss = rssMb(slipway.child.pid);
+  progress('First deploys (not counted): floor and Slipway');
+  await floorRun(floor);
+  await slipwayRun(slipway, repo, app, 'warm-up');
+
+  const floorTimes = [];
+  const slipwayTimes = [];
+  const pushExits = [];
+  const timelines = [];
+  for (let i = 1; i <= RUNS; i++) {
+    progress(`Run ${i}/${RUNS}: floor, then Slipway`);
+    floorTimes.push(await floorRun(floor));
+    const run = await slipwayRun(slipway, repo, app, `run ${i}`);
+    slipwayTimes.push(run.toLive);
+    pushExits.push(run.pushExit);
+    timelines.push(await phaseTimeline(slipway, app, i + 1, run.startedAtMs));
+  }
+
+  progress('No-change rebuild (cached layers) and a first deploy');
+  const noChange = await slipwayRun(slipway, repo, app, 'no change', false);
+  const firstRepo = makeRepo(APP_FILES);
+  const first = await slipwayRun(slipway, firstRepo, 'bench-first', 'first');
+  rmSync(firstRepo, { recursive: true, force: true });
+
+  progress('One push while 5 other apps deploy');
+  const others = Array.from({ length: 5 }, (_, i) => makeRepo({ ...APP_FILES, 'index.html': `other ${i}\n` }));
+  const otherPushes = others.map((dir, i) => push(dir, slipway.remote(`bench-other-${i + 1}`)));
+  let peakRss = rssMb(slipway.child.pid);
+  const sampler = setInterval(() => (peakRss = Math.max(peakRss, rssMb(slipway.child.pid))), 20);
+  const busy = await slipwayRun(slipway, repo, app, 'while busy');
+  await Promise.all(otherPushes);
+  clearInterval(sampler);
+  for (const dir of others) rmSync(dir, { recursive: true, force: true });
+
+  progress('Hook line latency (200 lines from a Node hook on the stack image)');
+  const latency = await hookLatency(slipway);
+
+  const phases = ['receive', 'build', 'start', 'boot', 'postdeploy', 'switch', 'retire'];
+  const phaseMedians = Object.fromEntries(phases.map((p) => [p, ms(median(timelines.map((t) => t[p] ?? 0)))]));
+  const results = {
+    floor: { medianMs: ms(median(floorTimes)), p90Ms: ms(p90(floorTimes)), runs: floorTimes.map(ms) },
+    slipway: { medianMs: ms(median(slipwayTimes)), p90Ms: ms(p90(slipwayTimes)), runs: slipwayTimes.map(ms), pushExitMedianMs: ms(median(pushExits)) },
+    ratioMedian: Number((median(slipwayTimes) / median(floorTimes)).toFixed(2)),
+    ratioP90: Number((p90(slipwayTimes) / p90(floorTimes)).toFixed(2)),
+    phaseMediansMs: phaseMedians,
+    noChangeRebuildMs: ms(noChange.toLive),
+    firstDeployMs: ms(first.toLive),
+    whileFiveOthersDeployMs: ms(busy.toLive),
+    hookLineLatencyMs: { lines: latency.lines, p50: ms(latency.p50), p99: ms(latency.p99), max: ms(latency.max) },
+    serverRssMb: { idle: idleRss, peakWhileSixDeploy: peakRss },
+  };
+  const machine = `${os.cpus().length} cores (${os.cpus()[0]?.model.trim()}), ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, git ${sh('git', ['--version']).trim().split(' ').pop()}, Docker ${sh('docker', ['version', '--format', '{{.Server.Version}}']).trim()}`;
+  console.log(`Deploy benchmark, ${RUNS} runs each (alternating, first not counted), on ${machine}\n`);
+  console.log(
+    table(
+      ['measure', 'median ms', 'p90 ms'],
+      [
+        ['floor (git + docker CLIs)', results.floor.medianMs, results.floor.p90Ms],
+        ['Slipway push-to-live', results.slipway.medianMs, results.slipway.p90Ms],
+        ['ratio Slipway/floor', results.ratioMedian, results.ratioP90],
+        ['Slipway git push exits', results.slipway.pushExitMedianMs, ''],
+        ...phases.map((p) => [`  phase: ${p}`, phaseMedians[p], '']),
+        ['no-change rebuild', results.noChangeRebuildMs, ''],
+        ['first deploy of an app', results.firstDeployMs, ''],
+        ['push while 5 other apps deploy', results.whileFiveOthersDeployMs, ''],
+        ['hook line to git client p50 / p99', `${results.hookLineLatencyMs.p50} / ${results.hookLineLatencyMs.p99}`, ''],
+        ['server RSS idle / during 6 deploys (MB)', `${idleRss} / ${peakRss}`, ''],
+      ],
+    ),
+  );
+  console.log(`\n${JSON.stringify({ benchmark: 'deploy', machine, runs: RUNS, results }, null, 2)}`);
+} finally {
+  floorCleanup(floor);
+  rmSync(repo, { recursive: true, force: true });
+  await slipway.stop(apps);
+}
