@@ -103,10 +103,10 @@ export function commit(dir, message) {
 }
 
 /** Runs `git push`; resolves with the exit code, the output and when each line arrived. */
-export function push(dir, remote, refspec = 'main', args = []) {
+export function push(dir, remote, refspec = 'main', args = [], env = {}) {
   return new Promise((resolve) => {
     const started = performance.now();
-    const child = spawn('git', ['push', ...args, remote, refspec], { cwd: dir, env: GIT_ENV });
+    const child = spawn('git', ['push', ...args, remote, refspec], { cwd: dir, env: { ...GIT_ENV, ...env } });
     let output = '';
     const lines = [];
     let partial = '';
