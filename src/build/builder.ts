@@ -21,6 +21,8 @@ export class ImageBuilder {
   constructor(
     private readonly runtime: Runtime,
     private readonly stackImage: string,
+    /** Where builds keep temporary files; the server empties it at every start. */
+    private readonly tmpRoot: string = tmpdir(),
   ) {}
 
   describe(entries: ReadonlySet<string>): string {
@@ -40,7 +42,7 @@ export class ImageBuilder {
         `the stack image ${this.stackImage} is missing on this server; build it with scripts/setup, or add a Dockerfile to the app`,
       );
     }
-    const dir = await mkdtemp(path.join(tmpdir(), 'slipway-build-'));
+    const dir = await mkdtemp(path.join(this.tmpRoot, 'build-'));
     try {
       const file = path.join(dir, STACK_DOCKERFILE_NAME);
       await writeFile(file, stackDockerfile(this.stackImage, input.entries));

@@ -1,31 +1,74 @@
-import { LABEL } from '../deploy/pipeline.js';
+import { LABEL, type RefPublisher } from '../deploy/pipeline.js';
 import type { RouterHandle } from '../router/handle.js';
 import type { PortAllocator } from '../runtime/ports.js';
-import type { Runtime } from '../runtime/runtime.js';
+import type { ContainerInfo, Runtime } from '../runtime/runtime.js';
 import type { Store } from '../store/store.js';
 
+export interface RecoveryDeps {
+  store: Store;
+  runtime: Runtime;
+  router: RouterHandle;
+  ports: PortAllocator;
+  refs: RefPublisher;
+  stopGraceMs: number;
+}
+
 /**
- * Brings state back after a start, including one after a crash: deployments that were
- * running are marked `aborted` and their containers and images removed; the router serves
- * the last switched routes again; ports held by surviving containers stay reserved.
+ * Brings state back after a start, including one after a crash. The router serves the last
+ * switched routes again at once. A deployment that was running is finished: if its switch was
+ * recorded, it is live, so it ends `success` and its branch is published; otherwise it ends
+ * `aborted` and everything it created is removed. Containers of an app that belong to neither
+ * its current deployment nor a one-off are strays (an interrupted retire): they go too.
  */
-export async function recover(store: Store, runtime: Runtime, router: RouterHandle, ports: PortAllocator): Promise<string[]> {
+export interface Recovery {
+  notes: string[];
+  /** Stops containers an interrupted retire left behind; run it in the background. */
+  retireStrays(): Promise<string[]>;
+}
+
+export async function recover(deps: RecoveryDeps): Promise<Recovery> {
+  const { store, runtime, router, ports } = deps;
   const notes: string[] = [];
   for (const route of store.listRoutes()) await router.switchTo(route.app, route.deployment, route.targets);
 
   for (const d of store.listUnfinishedDeployments()) {
+    if (store.getApp(d.app)?.currentDeployment === d.id) {
+      await deps.refs.publish(d.app, d.ref, d.commit);
+      const note = `the server stopped after deployment ${d.id} took traffic; the previous containers were retired at restart`;
+      store.appendOutput(d.app, d.id, [`-----> ${note}`]);
+      store.finishDeployment(d.app, d.id, 'success', null);
+      notes.push(`${d.app}: ${note}`);
+      continue;
+    }
     const leftovers = await runtime.listContainers({ [LABEL.app]: d.app, [LABEL.deployment]: String(d.id) });
     await Promise.all(leftovers.map((c) => runtime.stopAndRemove(c, 0)));
-    if (d.image) await runtime.removeImage(d.image);
-    const reason = `the server stopped while deployment ${d.id} was ${d.status}; push again to deploy`;
+    await runtime.removeImage(`slipway/${d.app}:${d.id}`);
+    const reason = `The server stopped while deployment ${d.id} was ${d.status}; push again to deploy`;
     store.appendOutput(d.app, d.id, [` !     Aborted: ${reason}`]);
     store.finishDeployment(d.app, d.id, 'aborted', reason);
     notes.push(`${d.app}: deployment ${d.id} was interrupted and is now aborted (${leftovers.length} container(s) removed)`);
   }
 
+  const strays: ContainerInfo[] = [];
   for (const c of await runtime.listContainers({ [LABEL.role]: 'process' })) {
     const port = Number(c.labels[LABEL.port]);
     if (port > 0) ports.hold(port);
+    const current = store.getApp(c.labels[LABEL.app] ?? '')?.currentDeployment;
+    if (current !== undefined && current !== null && c.labels[LABEL.deployment] !== String(current)) strays.push(c);
   }
-  return notes;
+  return { notes, retireStrays: () => retireStrays(deps, strays) };
+}
+
+/** Stops strays the way a retire would (they get no traffic); slow apps must not delay the start. */
+async function retireStrays(deps: RecoveryDeps, strays: readonly ContainerInfo[]): Promise<string[]> {
+  return Promise.all(
+    strays.map(async (c) => {
+      const app = c.labels[LABEL.app] ?? '';
+      const grace = deps.store.getApp(app)?.settings.stopTimeoutMs ?? deps.stopGraceMs;
+      await deps.runtime.stopAndRemove(c, grace);
+      const port = Number(c.labels[LABEL.port]);
+      if (port > 0) deps.ports.release(port);
+      return `${app}: removed ${c.name}, left over from a retire that did not finish`;
+    }),
+  );
 }

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -41,6 +41,10 @@ export interface SlipwayOptions {
 /** The composition root: builds every part, wires them together, starts and stops them. */
 export async function startSlipway({ config, env, log, runtime = new DockerRuntime() }: SlipwayOptions): Promise<RunningSlipway> {
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  // Temporary build files of deployments a crash interrupted go with them.
+  const tmpDir = path.join(config.dataDir, 'tmp');
+  rmSync(tmpDir, { recursive: true, force: true });
+  mkdirSync(tmpDir, { recursive: true, mode: 0o700 });
   const adminToken = loadAdminToken(config.dataDir, env.SLIPWAY_ADMIN_TOKEN);
   const auth = new TokenAuth(adminToken.token);
   const store = new Store(path.join(config.dataDir, 'slipway.db'));
@@ -62,7 +66,7 @@ export async function startSlipway({ config, env, log, runtime = new DockerRunti
   const pipeline = new Pipeline({
     store,
     runtime,
-    builder: new ImageBuilder(runtime, config.stackImage),
+    builder: new ImageBuilder(runtime, config.stackImage, tmpDir),
     ports,
     traffic: {
       switchTo: (app, deployment, targets) => router.switchTo(app, deployment, targets),
@@ -78,7 +82,13 @@ export async function startSlipway({ config, env, log, runtime = new DockerRunti
 
   try {
     await runtime.ping();
-    for (const note of await recover(store, runtime, router, ports)) log(note);
+    const refs = repos.publisher();
+    const recovery = await recover({ store, runtime, router, ports, refs, stopGraceMs: config.timeouts.stopMs });
+    for (const note of recovery.notes) log(note);
+    recovery.retireStrays().then(
+      (notes) => notes.forEach(log),
+      (error: unknown) => log(`warning: could not remove leftover containers: ${String(error)}`),
+    );
   } catch (error) {
     log(`warning: ${(error as Error).message}`);
     for (const route of store.listRoutes()) await router.switchTo(route.app, route.deployment, route.targets);

@@ -17,6 +17,10 @@ export interface TestServer {
   remote(app: string, token?: string): string;
   api<T = unknown>(method: string, pathname: string, body?: unknown): Promise<{ status: number; body: T }>;
   output(): string;
+  /** SIGKILL, as a crash would: no cleanup runs. */
+  crash(): Promise<void>;
+  /** Starts the server again on the same data, ports and token. */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -31,12 +35,12 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** Starts the real server (dist/cli.js) in its own process, on free ports and a fresh data dir. */
-export async function startServer(options: { env?: Record<string, string>; args?: string[] } = {}): Promise<TestServer> {
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'slipway-test-'));
-  const port = await freePort();
-  const routerPort = await freePort();
-  const token = `test-token-${Math.random().toString(36).slice(2)}`;
+interface Spawned {
+  child: ChildProcess;
+  output: () => string;
+}
+
+function spawnServer(dataDir: string, port: number, routerPort: number, token: string, options: { env?: Record<string, string>; args?: string[] }): Spawned {
   const child: ChildProcess = spawn(
     process.execPath,
     [CLI, 'server', '--data', dataDir, '--port', String(port), '--router-port', String(routerPort), ...(options.args ?? [])],
@@ -45,20 +49,34 @@ export async function startServer(options: { env?: Record<string, string>; args?
   let output = '';
   child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
   child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
-  const url = `http://127.0.0.1:${port}`;
+  return { child, output: () => output };
+}
 
+async function untilHealthy(url: string, spawned: Spawned): Promise<void> {
   const deadline = Date.now() + 20_000;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`the server exited early:\n${output}`);
+    if (spawned.child.exitCode !== null) throw new Error(`the server exited early:\n${spawned.output()}`);
     try {
       const res = await fetch(`${url}/api/health`);
-      if (res.status === 200) break;
+      if (res.status === 200) return;
     } catch {
       // not listening yet
     }
-    if (Date.now() > deadline) throw new Error(`the server did not become ready:\n${output}`);
+    if (Date.now() > deadline) throw new Error(`the server did not become ready:\n${spawned.output()}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** Starts the real server (dist/cli.js) in its own process, on free ports and a fresh data dir. */
+export async function startServer(options: { env?: Record<string, string>; args?: string[] } = {}): Promise<TestServer> {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'slipway-test-'));
+  const port = await freePort();
+  const routerPort = await freePort();
+  const token = `test-token-${Math.random().toString(36).slice(2)}`;
+  const url = `http://127.0.0.1:${port}`;
+  let spawned = spawnServer(dataDir, port, routerPort, token, options);
+  let previousOutput = '';
+  await untilHealthy(url, spawned);
 
   return {
     url,
@@ -82,11 +100,20 @@ export async function startServer(options: { env?: Record<string, string>; args?
       }
       return { status: res.status, body: parsed as T };
     },
-    output: () => output,
+    output: () => previousOutput + spawned.output(),
+    async crash() {
+      spawned.child.kill('SIGKILL');
+      if (spawned.child.exitCode === null && spawned.child.signalCode === null) await new Promise((r) => spawned.child.once('exit', r));
+    },
+    async restart() {
+      previousOutput += spawned.output();
+      spawned = spawnServer(dataDir, port, routerPort, token, options);
+      await untilHealthy(url, spawned);
+    },
     async stop() {
-      if (child.exitCode === null) {
-        child.kill('SIGTERM');
-        await new Promise((r) => child.once('exit', r));
+      if (spawned.child.exitCode === null && spawned.child.signalCode === null) {
+        spawned.child.kill('SIGTERM');
+        await new Promise((r) => spawned.child.once('exit', r));
       }
       rmSync(dataDir, { recursive: true, force: true });
     },

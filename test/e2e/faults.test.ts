@@ -1,0 +1,121 @@
+import { jest } from '@jest/globals';
+import { execa } from 'execa';
+import { TestApp } from '../support/app.js';
+import { appContainers, removeApp } from '../support/docker.js';
+import { BUSYBOX_DOCKERFILE, busyboxApp, WEB } from '../support/fixtures.js';
+import { getApp } from '../support/http.js';
+import { startServer, type TestServer } from '../support/server.js';
+
+jest.setTimeout(180_000);
+
+let server: TestServer;
+let app: TestApp;
+const NAME = 'fault-app';
+
+interface DeploymentJson {
+  id: number;
+  status: string;
+  reason: string | null;
+  commit: string;
+}
+
+async function latest(): Promise<DeploymentJson> {
+  const res = await server.api<DeploymentJson[]>('GET', `/api/apps/${NAME}/deployments`);
+  return res.body[0]!;
+}
+
+async function serverRef(): Promise<string> {
+  const { stdout } = await execa('git', ['ls-remote', server.remote(NAME), 'refs/heads/main']);
+  return stdout.split('\t')[0]!;
+}
+
+/** Polls the router (at most ~10 s) until the app serves `sha`. */
+async function servesSoon(sha: string): Promise<boolean> {
+  for (let i = 0; i < 100; i++) {
+    const r = await getApp(server.routerPort, NAME, '/version.txt').catch(() => undefined);
+    if (r?.status === 200 && r.body.trim() === sha) return true;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return false;
+}
+
+/** Pushes, kills the server with SIGKILL the moment `marker` appears in the push output, restarts it. */
+async function pushAndCrashAt(marker: string): Promise<void> {
+  let crashed: Promise<void> | undefined;
+  const result = await app.push(server.remote(NAME), 'main', {
+    onRemoteLine: (line) => {
+      if (!crashed && line.includes(marker)) crashed = server.crash();
+    },
+  });
+  expect(crashed).toBeDefined();
+  await crashed;
+  expect(result.exitCode).not.toBe(0);
+  await server.restart();
+}
+
+beforeAll(async () => {
+  server = await startServer();
+  app = new TestApp(busyboxApp({ web: WEB }));
+});
+
+afterAll(async () => {
+  await server?.stop();
+  await removeApp(NAME);
+  app?.remove();
+});
+
+test.each([
+  ['building', { Dockerfile: `${BUSYBOX_DOCKERFILE}RUN echo "slow build step" && sleep 30\n` }, 'slow build step'],
+  ['waiting for boot', { Procfile: `web: sleep 30; ${WEB}\n` }, 'Waiting for web-1'],
+  ['running the hook', { Procfile: `web: ${WEB}\npostdeploy: echo hook-started; sleep 60\n` }, 'hook-started'],
+])('a server killed while %s comes back serving the old version, the deployment aborted and cleaned up', async (_phase, files, marker) => {
+  const good = await app.commit('good', busyboxApp({ web: WEB }));
+  const first = await app.push(server.remote(NAME));
+  expect(first.exitCode).toBe(0);
+  const goodId = (await latest()).id;
+
+  await app.commit(`interrupted ${_phase}`, files);
+  await pushAndCrashAt(marker);
+
+  expect(await servesSoon(good)).toBe(true);
+  const interrupted = await latest();
+  expect(interrupted).toMatchObject({ id: goodId + 1, status: 'aborted' });
+  expect(interrupted.reason).toContain('The server stopped while deployment');
+  expect(await appContainers(NAME)).toEqual([`slipway-${NAME}-${goodId}-web-1`]);
+  expect(await serverRef()).toBe(good);
+  const output = await server.api<string>('GET', `/api/apps/${NAME}/deployments/${interrupted.id}/output`);
+  expect(output.body).toContain(marker);
+  expect(output.body).toContain('Aborted: The server stopped');
+});
+
+test('a server killed right after the switch comes back serving the new version, recorded as a success', async () => {
+  // The serving version ignores SIGTERM, so retiring it takes the whole stop timeout: the
+  // server is killed in that window, after traffic moved.
+  await app.commit('stubborn', busyboxApp({ web: `trap "" TERM; ${WEB.replace('exec ', '')} & wait` }));
+  expect((await app.push(server.remote(NAME))).exitCode).toBe(0);
+  expect((await server.api('PATCH', `/api/apps/${NAME}/settings`, { stopTimeout: 20 })).status).toBe(200);
+  const stubbornId = (await latest()).id;
+
+  const next = await app.commit('next', busyboxApp({ web: WEB }));
+  await pushAndCrashAt('Stopping the previous containers');
+
+  expect(await servesSoon(next)).toBe(true);
+  expect(await latest()).toMatchObject({ id: stubbornId + 1, status: 'success', commit: next });
+  expect(await serverRef()).toBe(next);
+  // The old container is retired in the background after the restart, as a retire would: it
+  // ignores SIGTERM, so it goes after the app's 20 s stop timeout.
+  let containers: string[] = [];
+  for (let i = 0; i < 60; i++) {
+    containers = await appContainers(NAME);
+    if (containers.length === 1) break;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  expect(containers).toEqual([`slipway-${NAME}-${stubbornId + 1}-web-1`]);
+});
+
+test('after the crashes, the next push deploys normally (no lock remains)', async () => {
+  const sha = await app.commit('after', { 'index.html': 'after the storm\n' });
+  const result = await app.push(server.remote(NAME));
+  expect(result.exitCode).toBe(0);
+  expect(await servesSoon(sha)).toBe(true);
+});
