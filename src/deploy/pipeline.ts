@@ -168,13 +168,13 @@ export class Pipeline {
       log.error(failure.message);
       await this.cleanUp(created, image, log);
       store.finishDeployment(app, id, failure.status, failure.message);
-      log.error(`Deployment ${id} failed: ${failure.status} (${phase} phase, after ${seconds(this.now() - startedAt)})`);
       log.error(
         previous === null
           ? 'Nothing was serving before, and nothing is now.'
           : `Deployment ${previous} keeps serving ${settings.appUrl(app)}`,
       );
       log.error('Fix the problem and push again: git push deploy main');
+      log.error(`Deployment ${id} failed: ${failure.status} in the ${phase} phase after ${seconds(this.now() - startedAt)}: ${settings.appUrl(app)}`);
       return failure.status;
     }
   }

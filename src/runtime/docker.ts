@@ -121,9 +121,10 @@ export class DockerRuntime implements Runtime {
         attached.on('error', () => resolve());
       });
 
-      // "next-exit": the container has not started yet, and a plain wait would return at once.
-      const exited = container.wait({ condition: 'next-exit' }) as Promise<{ StatusCode: number }>;
       await container.start();
+      // Asked after the start: "not-running" answers at once if the command already ended,
+      // where a "next-exit" wait sent before the start can miss an exit that beats it.
+      const exited = container.wait({ condition: 'not-running' }) as Promise<{ StatusCode: number }>;
 
       let timer: NodeJS.Timeout | undefined;
       const timedOut = new Promise<'timeout'>((resolve) => {

@@ -1,5 +1,6 @@
 import { jest } from '@jest/globals';
 import { execa } from 'execa';
+import type { ChildProcess } from 'node:child_process';
 import { TestApp } from '../support/app.js';
 import { appContainers, removeApp } from '../support/docker.js';
 import { BUSYBOX_DOCKERFILE, busyboxApp, WEB } from '../support/fixtures.js';
@@ -118,4 +119,30 @@ test('after the crashes, the next push deploys normally (no lock remains)', asyn
   const result = await app.push(server.remote(NAME));
   expect(result.exitCode).toBe(0);
   expect(await servesSoon(sha)).toBe(true);
+});
+
+test('a client that goes away mid-deploy does not stop it: it finishes, the branch matches what serves, the log stays readable', async () => {
+  const sha = await app.commit('client leaves', busyboxApp({ web: WEB, postdeploy: 'echo hook-started; sleep 2; echo hook-finished' }));
+  let child: ChildProcess | undefined;
+  const result = await app.push(server.remote(NAME), 'main', {
+    onSpawn: (c) => (child = c),
+    onRemoteLine: (line) => {
+      // Ctrl-C: the whole process group of git push.
+      if (line.includes('hook-started') && child?.pid) process.kill(-child.pid, 'SIGKILL');
+    },
+  });
+  expect(result.exitCode).not.toBe(0);
+
+  let status = '';
+  for (let i = 0; i < 100 && !['success', 'hook-error', 'aborted'].includes(status); i++) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    status = (await latest()).status;
+  }
+  const finished = await latest();
+  expect(finished).toMatchObject({ status: 'success', commit: sha });
+  expect(await serverRef()).toBe(sha);
+  expect(await servesSoon(sha)).toBe(true);
+  const output = await server.api<string>('GET', `/api/apps/${NAME}/deployments/${finished.id}/output`);
+  expect(output.body).toContain('hook-finished');
+  expect(output.body).toMatch(/Deployment \d+ succeeded/);
 });

@@ -151,6 +151,7 @@ test('a failing hook rejects the push with hook-error; the old version keeps ser
   expect(result.remote).toContain('MIGRATE_OK is not set');
   expect(result.remote.join('\n')).toMatch(/!\s+The postdeploy command failed with exit code 4/);
   expect(result.remote.join('\n')).toContain('Deployment 1 keeps serving');
+  expect(result.remote.at(-1)).toMatch(/^!\s+Deployment 2 failed: hook-error in the postdeploy phase after [\d.]+s: http:\/\/hook-app\.localhost:\d+$/);
   // No request reached the new containers while the hook ran.
   expect([...seenDuringHook]).toEqual([`200 ${good}`]);
   expect(await getApp(server.routerPort, 'hook-app', '/version.txt')).toEqual({ status: 200, body: `${good}\n` });

@@ -1,5 +1,5 @@
 import { execa } from 'execa';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -60,12 +60,19 @@ export class TestApp {
   /**
    * Runs `git push`, calling `onRemoteLine` for each `remote:` line the moment it arrives.
    */
-  push(remote: string, refspec = 'main', options: { onRemoteLine?: (line: string) => void; args?: string[] } = {}): Promise<PushResult> {
+  push(
+    remote: string,
+    refspec = 'main',
+    options: { onRemoteLine?: (line: string) => void; args?: string[]; onSpawn?: (child: ChildProcess) => void } = {},
+  ): Promise<PushResult> {
     return new Promise((resolve, reject) => {
       const child = spawn('git', ['push', '--progress', ...(options.args ?? []), remote, refspec], {
         cwd: this.dir,
         env: { ...process.env, ...GIT_ENV },
+        // Its own process group, so a test can kill git and its helpers the way Ctrl-C does.
+        detached: true,
       });
+      options.onSpawn?.(child);
       let output = '';
       let partial = '';
       const remoteLines: string[] = [];

@@ -1,0 +1,78 @@
+import { jest } from '@jest/globals';
+import { execa } from 'execa';
+import { TestApp } from '../support/app.js';
+import { removeApp } from '../support/docker.js';
+import { busyboxApp, WEB } from '../support/fixtures.js';
+import { getApp } from '../support/http.js';
+import { startServer, type TestServer } from '../support/server.js';
+
+jest.setTimeout(300_000);
+
+let server: TestServer;
+const apps: TestApp[] = [];
+const names: string[] = [];
+
+beforeAll(async () => {
+  server = await startServer();
+});
+
+afterAll(async () => {
+  await server?.stop();
+  for (const name of names) await removeApp(name);
+  for (const app of apps) app.remove();
+});
+
+interface DeploymentJson {
+  id: number;
+  status: string;
+  commit: string;
+}
+
+test('10 pushes to one app at once deploy one at a time, and all end with a status', async () => {
+  names.push('busy-app');
+  const clones = await Promise.all(
+    Array.from({ length: 10 }, async (_, i) => {
+      const clone = new TestApp(busyboxApp({ web: WEB, postdeploy: `echo "hook of push ${i}"` }, { 'index.html': `push ${i}\n` }));
+      apps.push(clone);
+      return { clone, sha: await clone.commit(`push ${i}`) };
+    }),
+  );
+  // Unrelated histories: each is a force push, which deploys like any push.
+  const results = await Promise.all(clones.map(({ clone }) => clone.push(server.remote('busy-app'), 'main', { args: ['--force'] })));
+  expect(results.map((r) => r.exitCode)).toEqual(Array(10).fill(0));
+  expect(results.filter((r) => r.remote.some((l) => l.includes('is queued'))).length).toBeGreaterThanOrEqual(8);
+
+  const list = (await server.api<DeploymentJson[]>('GET', '/api/apps/busy-app/deployments')).body;
+  expect(list.map((d) => d.id)).toEqual([10, 9, 8, 7, 6, 5, 4, 3, 2, 1]);
+  expect(list.every((d) => d.status === 'success')).toBe(true);
+  expect(new Set(list.map((d) => d.commit))).toEqual(new Set(clones.map((c) => c.sha)));
+  // Serialised: each deployment started building only after the one before it had finished.
+  for (let id = 2; id <= 10; id++) {
+    const detail = await server.api<{ phases: { phase: string; startedAt: string }[] }>('GET', `/api/apps/busy-app/deployments/${id}`);
+    const previous = await server.api<{ finishedAt: string }>('GET', `/api/apps/busy-app/deployments/${id - 1}`);
+    const build = detail.body.phases.find((p) => p.phase === 'build')!;
+    expect(Date.parse(build.startedAt)).toBeGreaterThanOrEqual(Date.parse(previous.body.finishedAt));
+  }
+  // The last deployment serves, and the branch names it.
+  const last = list[0]!;
+  expect(await getApp(server.routerPort, 'busy-app', '/version.txt')).toEqual({ status: 200, body: `${last.commit}\n` });
+  const { stdout } = await execa('git', ['ls-remote', server.remote('busy-app'), 'refs/heads/main']);
+  expect(stdout.split('\t')[0]).toBe(last.commit);
+});
+
+test('10 apps pushed at once all deploy', async () => {
+  const pushes = await Promise.all(
+    Array.from({ length: 10 }, async (_, i) => {
+      const name = `many-${i}`;
+      names.push(name);
+      const app = new TestApp(busyboxApp({ web: WEB, postdeploy: 'echo ok' }));
+      apps.push(app);
+      const sha = await app.commit(`app ${i}`);
+      return { name, sha, result: await app.push(server.remote(name)) };
+    }),
+  );
+  expect(pushes.map((p) => p.result.exitCode)).toEqual(Array(10).fill(0));
+  for (const p of pushes) {
+    expect(await getApp(server.routerPort, p.name, '/version.txt')).toEqual({ status: 200, body: `${p.sha}\n` });
+  }
+});
