@@ -101,6 +101,8 @@ function relay(commands) {
   });
   const results = await relay(commands);
   const out = results.map((r) => pkt(r.ok ? `ok ${r.ref}` : `ng ${r.ref} ${r.reason}`));
+  // Every line must reach git before the verdict, and before exit drops what is buffered.
+  await new Promise((resolve) => process.stderr.write('', resolve));
   process.stdout.write(Buffer.concat([...out, Buffer.from('0000')]), () => process.exit(0));
 })().catch((error) => {
   say(`!     slipway hook: ${error && error.message ? error.message : error}`);

@@ -1,5 +1,10 @@
 import { EventEmitter } from 'node:events';
 
+/** Slipway's own lines (phases and errors), as opposed to the output of a build or a hook. */
+export function isOwnLine(line: string): boolean {
+  return line.startsWith('-----> ') || line.startsWith(' !     ');
+}
+
 /**
  * One deployment's output, in one voice: `-----> ` for a phase, indented detail, `!     `
  * for errors. Every line is emitted as it is written; the relay to the git client, the

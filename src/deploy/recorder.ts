@@ -1,13 +1,19 @@
 import type { Store } from '../store/store.js';
-import type { DeployLog } from './log.js';
+import { isOwnLine, type DeployLog } from './log.js';
+
+const MAX_STORED_BYTES = 8 * 1024 * 1024;
 
 /**
  * Copies a deployment's output into the store: the lines written in one turn of the event
  * loop go in one transaction, so loud output costs few writes and a crash loses next to nothing.
+ * A hook may print without limit: past `maxBytes` its lines are counted, not stored, while
+ * Slipway's own lines (phases, errors, the final status) are always kept.
  */
-export function recordOutput(store: Store, app: string, id: number, log: DeployLog): () => void {
+export function recordOutput(store: Store, app: string, id: number, log: DeployLog, maxBytes = MAX_STORED_BYTES): () => void {
   let batch: string[] = [];
   let pending: NodeJS.Immediate | undefined;
+  let stored = 0;
+  let dropped = 0;
   const flush = (): void => {
     if (pending) clearImmediate(pending);
     pending = undefined;
@@ -15,12 +21,27 @@ export function recordOutput(store: Store, app: string, id: number, log: DeployL
     batch = [];
     store.appendOutput(app, id, lines);
   };
+  const noteDropped = (): void => {
+    if (dropped === 0) return;
+    batch.push(`       ... ${dropped} lines of output not stored: a deployment keeps its first ${maxBytes / 1024 / 1024} MB`);
+    dropped = 0;
+  };
   const stopLines = log.onLine((line) => {
+    const own = isOwnLine(line);
+    if (!own && stored + line.length > maxBytes) {
+      dropped++;
+      return;
+    }
+    if (own) noteDropped();
+    stored += line.length + 1;
     batch.push(line);
     if (batch.length >= 500) flush();
     else pending ??= setImmediate(flush);
   });
-  const stopEnd = log.onEnd(flush);
+  const stopEnd = log.onEnd(() => {
+    noteDropped();
+    flush();
+  });
   return () => {
     stopLines();
     stopEnd();

@@ -1,9 +1,11 @@
 import { rm } from 'node:fs/promises';
 import net from 'node:net';
 import type { Deployer } from '../deploy/deployer.js';
+import { isOwnLine } from '../deploy/log.js';
 import type { Repos } from './repos.js';
 
 const ZERO_OID = /^0+$/;
+const MAX_QUEUED_BYTES = 4 * 1024 * 1024;
 const DEPLOY_BRANCHES = new Set(['refs/heads/main', 'refs/heads/master']);
 
 interface PushCommand {
@@ -72,8 +74,24 @@ export class HookRelay {
   }
 
   private async serve(socket: net.Socket, request: string): Promise<void> {
+    // A client slower than the output (a hook printing 100 MB, say) must not grow the server's
+    // memory: past a bound, lines are counted instead of queued, and the count is reported.
+    let skipped = 0;
     const send = (message: object): void => {
-      if (!socket.destroyed) socket.write(`${JSON.stringify(message)}\n`);
+      if (socket.destroyed) return;
+      socket.write(`${JSON.stringify(message)}\n`);
+    };
+    const sendLine = (text: string): void => {
+      if (socket.destroyed) return;
+      if (!isOwnLine(text) && socket.writableLength > MAX_QUEUED_BYTES) {
+        skipped++;
+        return;
+      }
+      if (skipped > 0) {
+        send({ type: 'line', text: `       ... ${skipped} lines not shown: the connection could not keep up (the full log is in the API, up to its limit)` });
+        skipped = 0;
+      }
+      send({ type: 'line', text });
     };
     const { gitDir, commands } = JSON.parse(request) as { gitDir: string; commands: PushCommand[] };
     const app = this.repos.appFor(gitDir);
@@ -83,7 +101,7 @@ export class HookRelay {
         results.push({ ref: command.ref, ok: false, reason: 'not a Slipway repository' });
         continue;
       }
-      results.push(await this.handle(app, gitDir, command, (text) => send({ type: 'line', text })));
+      results.push(await this.handle(app, gitDir, command, sendLine));
     }
     send({ type: 'result', refs: results });
     socket.end();

@@ -340,3 +340,19 @@ test('the image build runs with host networking and sees SOURCE_VERSION when it 
     local.close();
   }
 });
+
+test('a hook that prints 30 MB: the push ends with its status, and the stored log keeps its first part and every status line', async () => {
+  const app = newApp('loud-app', busyboxApp({
+    web: WEB,
+    postdeploy: 'yes 0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz | head -c 30000000; echo; echo loud-hook-done',
+  }));
+  await app.commit('loud');
+  const result = await app.push(server.remote('loud-app'));
+  expect(result.exitCode).toBe(0);
+  expect(result.remote.at(-1)).toMatch(/^-----> Deployment 1 succeeded in/);
+  expect(result.remote).toContain('-----> Switching traffic to deployment 1');
+  const output = await server.api<string>('GET', '/api/apps/loud-app/deployments/1/output');
+  expect(output.body.length).toBeLessThan(9 * 1024 * 1024);
+  expect(output.body).toMatch(/\.\.\. \d+ lines of output not stored: a deployment keeps its first 8 MB/);
+  expect(output.body.trimEnd().split('\n').at(-1)).toMatch(/^-----> Deployment 1 succeeded in/);
+});
