@@ -5,6 +5,7 @@ import type { Store } from '../store/store.js';
 import { appNameProblem, type Repos } from './repos.js';
 
 const GIT_PATH = /^\/([^/]+)\.git\/(info\/refs|git-receive-pack|git-upload-pack|HEAD)$/;
+const DOT_SEGMENT = /(^|\/|%2f)(\.|%2e){1,2}(\/|%2f|$)/i;
 
 /**
  * Git's smart-HTTP protocol at `/<app>.git`, through node-git-server. Every request, fetch or
@@ -23,6 +24,12 @@ export class GitHttp {
 
   /** Handles the request when it is a git request; returns false otherwise. */
   handle(req: IncomingMessage, res: ServerResponse): boolean {
+    const raw = (req.url ?? '/').split('?')[0]!;
+    // URL parsing would quietly resolve "/../x.git" to "/x.git": refuse dot segments outright.
+    if (DOT_SEGMENT.test(raw) && /\.git(\/|$)/i.test(raw)) {
+      text(res, 400, 'The path has "." or ".." segments; use the remote http://git:<token>@<host>:<port>/<app>.git\n');
+      return true;
+    }
     const url = new URL(req.url ?? '/', 'http://slipway');
     const match = GIT_PATH.exec(url.pathname);
     if (!match) {

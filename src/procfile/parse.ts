@@ -6,6 +6,9 @@
 export const POSTDEPLOY = 'postdeploy';
 
 const TYPE_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,29}$/;
+/** Each process type starts at least one container: a bound keeps a typo from starting thousands. */
+export const MAX_PROCESS_TYPES = 50;
+export const MAX_COMMAND_LENGTH = 32 * 1024;
 
 export interface Procfile {
   /** Process types to run as long-lived containers, in file order (never includes `postdeploy`). */
@@ -71,8 +74,17 @@ export function parseProcfile(text: string): Procfile {
     if (command === '') {
       throw new ProcfileError(`"${type}:" has no command; write the command to run after the colon`, lineNo);
     }
+    if (command.length > MAX_COMMAND_LENGTH) {
+      throw new ProcfileError(
+        `the "${type}" command is ${command.length} characters long; keep it under ${MAX_COMMAND_LENGTH} (move it into a script and run that)`,
+        lineNo,
+      );
+    }
     if (type === POSTDEPLOY) postdeploy = command;
     else processes.set(type, command);
+    if (processes.size > MAX_PROCESS_TYPES) {
+      throw new ProcfileError(`more than ${MAX_PROCESS_TYPES} process types are defined; Slipway runs at most ${MAX_PROCESS_TYPES}`, lineNo);
+    }
   });
 
   if (processes.size === 0) {

@@ -26,13 +26,13 @@ export class TestApp {
   readonly dir: string;
   private readonly created: string[] = [];
 
-  constructor(files: Record<string, string>) {
+  constructor(files: Record<string, string | Buffer>) {
     this.dir = mkdtempSync(path.join(os.tmpdir(), 'slipway-app-'));
     this.created.push(this.dir);
     this.write(files);
   }
 
-  write(files: Record<string, string | null>): void {
+  write(files: Record<string, string | Buffer | null>): void {
     for (const [name, content] of Object.entries(files)) {
       const file = path.join(this.dir, name);
       if (content === null) rmSync(file, { force: true });
@@ -49,7 +49,7 @@ export class TestApp {
   }
 
   /** Commits everything (creating the repo on first use) and returns the commit's SHA. */
-  async commit(message: string, files: Record<string, string | null> = {}): Promise<string> {
+  async commit(message: string, files: Record<string, string | Buffer | null> = {}): Promise<string> {
     this.write(files);
     await execa('git', ['init', '-q', '-b', 'main'], { cwd: this.dir, env: GIT_ENV });
     await this.git('add', '-A');

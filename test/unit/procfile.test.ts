@@ -276,3 +276,21 @@ describe('parseProcfileBytes', () => {
     expect(error.message).toContain('already defined on line 1');
   });
 });
+
+describe('limits', () => {
+  test('a command over 32 KB is refused, naming its line and the fix', () => {
+    const text = `web: node server.js\nworker: echo ${'x'.repeat(40_000)}\n`;
+    expect(() => parseProcfile(text)).toThrow('Procfile line 2: the "worker" command is 40005 characters long; keep it under 32768 (move it into a script and run that)');
+  });
+
+  test('51 process types are refused; 50 are accepted', () => {
+    const types = (n: number): string => Array.from({ length: n }, (_, i) => `p${i}: sleep 1`).join('\n');
+    expect(parseProcfile(types(50)).processes.size).toBe(50);
+    expect(() => parseProcfile(types(51))).toThrow('Procfile line 51: more than 50 process types are defined; Slipway runs at most 50');
+  });
+
+  test('10 000 comment lines around one process are fine', () => {
+    const text = `${'# note\n'.repeat(5_000)}web: node server.js\n${'# note\n'.repeat(5_000)}`;
+    expect([...parseProcfile(text).processes.keys()]).toEqual(['web']);
+  });
+});
