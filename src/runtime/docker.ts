@@ -14,6 +14,9 @@ import {
   type Runtime,
 } from './runtime.js';
 
+/** A one-off's unfinished line (a progress bar, a prompt) is shown after this long. */
+const PARTIAL_LINE_FLUSH_MS = 1000;
+
 /** Runtime backed by a Docker Engine through dockerode. Host networking only. */
 export class DockerRuntime implements Runtime {
   constructor(private readonly docker: Docker = new Docker()) {}
@@ -111,7 +114,7 @@ export class DockerRuntime implements Runtime {
     try {
       const attached = (await container.attach({ stream: true, stdout: true, stderr: true })) as NodeJS.ReadableStream;
       const output = new PassThrough();
-      const lines = new LineSplitter(onLine);
+      const lines = new LineSplitter(onLine, 8192, PARTIAL_LINE_FLUSH_MS);
       output.on('data', (chunk: Buffer) => lines.write(chunk));
       // stdout and stderr go to the same place, in the order they arrive.
       this.docker.modem.demuxStream(attached, output, output);

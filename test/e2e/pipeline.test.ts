@@ -4,7 +4,7 @@ import http from 'node:http';
 import { TestApp } from '../support/app.js';
 import { appContainers, imageExists, removeApp } from '../support/docker.js';
 import { busyboxApp, WEB } from '../support/fixtures.js';
-import { getApp } from '../support/http.js';
+import { getApp, startGate } from '../support/http.js';
 import { startServer, type TestServer } from '../support/server.js';
 
 jest.setTimeout(180_000);
@@ -174,17 +174,11 @@ test('a failing hook rejects the push with hook-error; the old version keeps ser
 test('hook output reaches the git client while the hook is still running', async () => {
   // The hook prints a line, then waits until this test has seen that line in `git push`'s
   // output and answers it. Were output delivered only at the hook's end, it would never end.
-  let release!: () => void;
-  const released = new Promise<void>((resolve) => (release = resolve));
-  const gate = http.createServer((req, res) => {
-    void released.then(() => res.end('go\n'));
-  });
-  await new Promise<void>((resolve) => gate.listen(0, '127.0.0.1', resolve));
-  const gatePort = (gate.address() as { port: number }).port;
+  const gate = await startGate();
   try {
     const app = newApp('stream-app', busyboxApp({
       web: WEB,
-      postdeploy: `echo "waiting for the test"; wget -q -O- http://127.0.0.1:${gatePort}/ ; echo "released"`,
+      postdeploy: `echo "waiting for the test"; wget -q -O- http://127.0.0.1:${gate.port}/ ; echo "released"`,
     }));
     await app.commit('stream');
     const events: string[] = [];
@@ -192,13 +186,38 @@ test('hook output reaches the git client while the hook is still running', async
       onRemoteLine: (line) => {
         if (line === 'waiting for the test') {
           events.push('saw first line');
-          release();
+          gate.release();
         }
         if (line === 'released') events.push('saw last line');
       },
     });
     expect(result.exitCode).toBe(0);
     expect(events).toEqual(['saw first line', 'saw last line']);
+  } finally {
+    gate.close();
+  }
+});
+
+test('a hook line without a newline still reaches the client while the hook waits', async () => {
+  const gate = await startGate();
+  try {
+    const app = newApp('partial-app', busyboxApp({
+      web: WEB,
+      postdeploy: `printf "Continue? "; wget -q -O /dev/null http://127.0.0.1:${gate.port}/ ; echo yes`,
+    }));
+    await app.commit('partial');
+    let seen = false;
+    const result = await app.push(server.remote('partial-app'), 'main', {
+      onRemoteLine: (line) => {
+        if (line === 'Continue?') {
+          seen = true;
+          gate.release();
+        }
+      },
+    });
+    expect(result.exitCode).toBe(0);
+    expect(seen).toBe(true);
+    expect(result.remote).toContain('yes');
   } finally {
     gate.close();
   }

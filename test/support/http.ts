@@ -18,3 +18,24 @@ export function getApp(routerPort: number, app: string, pathname = '/', host = `
     req.setTimeout(10_000, () => req.destroy(new Error(`GET ${host}${pathname} timed out`)));
   });
 }
+
+export interface Gate {
+  port: number;
+  /** Lets every waiting and future request through. */
+  release(): void;
+  close(): void;
+}
+
+/**
+ * A local HTTP server whose requests wait until the test releases them: a container can block
+ * on `wget http://127.0.0.1:<port>/` until the test has seen what it wants to see.
+ */
+export async function startGate(): Promise<Gate> {
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  const server = http.createServer((_req, res) => {
+    void released.then(() => res.end('go\n'));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { port: (server.address() as { port: number }).port, release, close: () => server.close() };
+}

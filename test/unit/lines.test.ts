@@ -147,3 +147,26 @@ describe('LineSplitter', () => {
     expect(lines).toEqual(['abc', '\u{1F600}de', 'f']);
   });
 });
+
+describe('LineSplitter: partial lines', () => {
+  test('flush() emits the text after the last newline as a line', () => {
+    const { lines, s } = splitter();
+    s.write('done\nprogress 10%');
+    s.flush();
+    expect(lines).toEqual(['done', 'progress 10%']);
+    s.end();
+    expect(lines).toEqual(['done', 'progress 10%']);
+  });
+
+  test('with idleFlushMs, an unfinished line shows up after that long without a newline', async () => {
+    const lines: string[] = [];
+    const s = new LineSplitter((l) => lines.push(l), 8192, 30);
+    s.write('waiting for input');
+    expect(lines).toEqual([]);
+    await new Promise((resolve) => setTimeout(resolve, 80));
+    expect(lines).toEqual(['waiting for input']);
+    s.write(' ... ok\n');
+    expect(lines).toEqual(['waiting for input', ' ... ok']);
+    s.end();
+  });
+});
