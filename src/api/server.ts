@@ -18,10 +18,42 @@ interface RouteDef {
   handler: Handler;
 }
 
-const SETTING_KEYS: Record<string, keyof AppSettings> = {
-  bootTimeout: 'bootTimeoutMs',
-  hookTimeout: 'hookTimeoutMs',
-  stopTimeout: 'stopTimeoutMs',
+interface SettingSpec {
+  field: keyof AppSettings;
+  /** What a valid value is, for the error message. */
+  expected: string;
+  valid(value: number): boolean;
+  /** API value → stored value, and back. */
+  store(value: number): number;
+  show(stored: number): number;
+}
+
+const seconds = (field: keyof AppSettings): SettingSpec => ({
+  field,
+  expected: "a number of seconds between 0 and 86400, or null for the server's default",
+  valid: (v) => v > 0 && v <= 86_400,
+  store: (v) => Math.round(v * 1000),
+  show: (ms) => ms / 1000,
+});
+
+const SETTINGS: Record<string, SettingSpec> = {
+  bootTimeout: seconds('bootTimeoutMs'),
+  hookTimeout: seconds('hookTimeoutMs'),
+  stopTimeout: seconds('stopTimeoutMs'),
+  memory: {
+    field: 'memoryMb',
+    expected: 'a whole number of MiB from 16 to 1048576 for each container, or null for no limit',
+    valid: (v) => Number.isInteger(v) && v >= 16 && v <= 1_048_576,
+    store: (v) => v,
+    show: (v) => v,
+  },
+  cpus: {
+    field: 'cpus',
+    expected: 'a number of cores from 0.01 to 256 for each container, or null for no limit',
+    valid: (v) => v >= 0.01 && v <= 256,
+    store: (v) => v,
+    show: (v) => v,
+  },
 };
 
 /** The JSON API under `/api`. Reads and writes go through the store; nothing here runs containers. */
@@ -202,22 +234,25 @@ function domainProblem(name: string, serverDomain: string): string | undefined {
 function settingChanges(body: Record<string, unknown>): Partial<AppSettings> {
   const changes: Partial<AppSettings> = {};
   for (const [key, value] of Object.entries(body)) {
-    const field = SETTING_KEYS[key];
-    if (!field) {
-      throw new ApiError(400, 'invalid_setting', `unknown setting "${key}"; the settings are ${Object.keys(SETTING_KEYS).join(', ')}`);
+    const spec = SETTINGS[key];
+    if (!spec) {
+      throw new ApiError(400, 'invalid_setting', `unknown setting "${key}"; the settings are ${Object.keys(SETTINGS).join(', ')}`);
     }
-    if (value !== null && (typeof value !== 'number' || !(value > 0) || value > 86_400)) {
-      throw new ApiError(400, 'invalid_setting', `${key} must be a number of seconds between 0 and 86400, or null for the server's default`);
+    if (value !== null && (typeof value !== 'number' || !spec.valid(value))) {
+      throw new ApiError(400, 'invalid_setting', `${key} must be ${spec.expected}`);
     }
-    changes[field] = value === null ? null : Math.round(value * 1000);
+    changes[spec.field] = value === null ? null : spec.store(value);
   }
   return changes;
 }
 
 function settingsJson(app: AppRecord): object {
-  const s = app.settings;
-  const sec = (ms: number | null): number | null => (ms === null ? null : ms / 1000);
-  return { bootTimeout: sec(s.bootTimeoutMs), hookTimeout: sec(s.hookTimeoutMs), stopTimeout: sec(s.stopTimeoutMs) };
+  return Object.fromEntries(
+    Object.entries(SETTINGS).map(([key, spec]) => {
+      const stored = app.settings[spec.field];
+      return [key, stored === null ? null : spec.show(stored)];
+    }),
+  );
 }
 
 function deploymentJson(d: DeploymentRecord): object {

@@ -9,6 +9,7 @@ export const RESERVED_ENV = [
   'SOURCE_VERSION',
   'STACK',
   'DYNO',
+  'CONTAINER_MEMORY',
 ] as const;
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -20,6 +21,8 @@ export interface InjectedEnv {
   port: number;
   commit: string;
   stack: string;
+  /** The container's memory limit in MiB, when the app sets one. */
+  memoryMb?: number | null;
 }
 
 export function containerEnv(appEnv: Record<string, string>, injected: InjectedEnv): Record<string, string> {
@@ -33,6 +36,8 @@ export function containerEnv(appEnv: Record<string, string>, injected: InjectedE
     CONTAINER_VERSION: injected.commit,
     SOURCE_VERSION: injected.commit,
     STACK: injected.stack,
+    // Scalingo's name; bytes, so apps can size their heaps from it.
+    ...(injected.memoryMb ? { CONTAINER_MEMORY: String(injected.memoryMb * 1024 * 1024) } : {}),
   };
 }
 

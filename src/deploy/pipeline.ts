@@ -3,9 +3,9 @@ import { CommitSource } from '../build/source.js';
 import { parseProcfileBytes, ProcfileError, type Procfile } from '../procfile/parse.js';
 import { waitForPort } from '../runtime/boot.js';
 import type { PortAllocator } from '../runtime/ports.js';
-import { BuildFailedError, type ContainerRef, type Runtime } from '../runtime/runtime.js';
+import { BuildFailedError, type ContainerRef, type ResourceLimits, type Runtime } from '../runtime/runtime.js';
 import type { DeploymentRecord, RouteTarget, Store } from '../store/store.js';
-import { containerEnv } from './env.js';
+import { containerEnv, type InjectedEnv } from './env.js';
 import type { DeployLog } from './log.js';
 import type { FailureStatus, FinalStatus } from './status.js';
 
@@ -245,6 +245,7 @@ export class Pipeline {
             image,
             command: p.command,
             env: containerEnv(appEnv, this.injected(deployment, p.label, port)),
+            limits: this.limits(deployment.app),
             labels: {
               [LABEL.app]: deployment.app,
               [LABEL.deployment]: String(deployment.id),
@@ -327,6 +328,7 @@ export class Pipeline {
           image,
           command,
           env: containerEnv(appEnv, this.injected(deployment, 'postdeploy-1', port)),
+          limits: this.limits(deployment.app),
           labels: {
             [LABEL.app]: deployment.app,
             [LABEL.deployment]: String(deployment.id),
@@ -420,8 +422,20 @@ export class Pipeline {
     };
   }
 
-  private injected(deployment: DeploymentRecord, container: string, port: number) {
-    return { app: deployment.app, container, port, commit: deployment.commit, stack: this.deps.settings.stack };
+  private limits(app: string): ResourceLimits {
+    const own = this.deps.store.getApp(app)?.settings;
+    return { memoryMb: own?.memoryMb ?? null, cpus: own?.cpus ?? null };
+  }
+
+  private injected(deployment: DeploymentRecord, container: string, port: number): InjectedEnv {
+    return {
+      app: deployment.app,
+      container,
+      port,
+      commit: deployment.commit,
+      stack: this.deps.settings.stack,
+      memoryMb: this.limits(deployment.app).memoryMb,
+    };
   }
 }
 

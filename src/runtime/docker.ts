@@ -236,6 +236,8 @@ function createOptions(spec: ContainerSpec): Docker.ContainerCreateOptions {
       Init: true,
       SecurityOpt: ['no-new-privileges'],
       RestartPolicy: { Name: 'no' },
+      ...(spec.limits?.memoryMb ? { Memory: spec.limits.memoryMb * 1024 * 1024, MemorySwap: spec.limits.memoryMb * 1024 * 1024 } : {}),
+      ...(spec.limits?.cpus ? { NanoCpus: Math.round(spec.limits.cpus * 1e9) } : {}),
       LogConfig: { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '3' } },
     },
   };

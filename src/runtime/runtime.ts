@@ -55,6 +55,12 @@ export interface ContainerSpec {
   command: string;
   env: Record<string, string>;
   labels: Record<string, string>;
+  limits?: ResourceLimits;
+}
+
+export interface ResourceLimits {
+  memoryMb: number | null;
+  cpus: number | null;
 }
 
 export interface ContainerRef {

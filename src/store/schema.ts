@@ -65,4 +65,8 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX domains_by_app ON domains (app);
   `,
+  `
+  ALTER TABLE apps ADD COLUMN memory_mb INTEGER;
+  ALTER TABLE apps ADD COLUMN cpus REAL;
+  `,
 ];

@@ -10,11 +10,15 @@ export interface AppRecord {
   settings: AppSettings;
 }
 
-/** Per-app overrides of the server's time limits; null means "use the server's". */
+/** Per-app overrides of the server's time limits, and resource limits; null means "the default". */
 export interface AppSettings {
   bootTimeoutMs: number | null;
   hookTimeoutMs: number | null;
   stopTimeoutMs: number | null;
+  /** Memory limit of each container, in MiB; null: none. */
+  memoryMb: number | null;
+  /** CPU limit of each container, in cores; null: none. */
+  cpus: number | null;
 }
 
 export interface DeploymentRecord {
@@ -68,6 +72,8 @@ interface AppRow {
   boot_timeout_ms: number | null;
   hook_timeout_ms: number | null;
   stop_timeout_ms: number | null;
+  memory_mb: number | null;
+  cpus: number | null;
 }
 
 /** The only module that speaks SQL. Every write is one statement or one transaction. */
@@ -150,8 +156,8 @@ export class Store {
     if (!current) throw new Error(`app ${name} does not exist`);
     const merged = { ...current.settings, ...settings };
     this.db
-      .prepare('UPDATE apps SET boot_timeout_ms = ?, hook_timeout_ms = ?, stop_timeout_ms = ? WHERE name = ?')
-      .run(merged.bootTimeoutMs, merged.hookTimeoutMs, merged.stopTimeoutMs, name);
+      .prepare('UPDATE apps SET boot_timeout_ms = ?, hook_timeout_ms = ?, stop_timeout_ms = ?, memory_mb = ?, cpus = ? WHERE name = ?')
+      .run(merged.bootTimeoutMs, merged.hookTimeoutMs, merged.stopTimeoutMs, merged.memoryMb, merged.cpus, name);
     return this.getApp(name)!;
   }
 
@@ -336,6 +342,8 @@ function toApp(row: AppRow): AppRecord {
       bootTimeoutMs: row.boot_timeout_ms,
       hookTimeoutMs: row.hook_timeout_ms,
       stopTimeoutMs: row.stop_timeout_ms,
+      memoryMb: row.memory_mb,
+      cpus: row.cpus,
     },
   };
 }

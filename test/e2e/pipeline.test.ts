@@ -1,4 +1,5 @@
 import { jest } from '@jest/globals';
+import Docker from 'dockerode';
 import { execa } from 'execa';
 import http from 'node:http';
 import { TestApp } from '../support/app.js';
@@ -257,7 +258,7 @@ test('a web process that never listens fails with timeout-error after the app bo
   await app.commit('slow');
   expect((await server.api('POST', '/api/apps', { name: 'slow-app' })).status).toBe(201);
   const settings = await server.api('PATCH', '/api/apps/slow-app/settings', { bootTimeout: 2 });
-  expect(settings).toEqual({ status: 200, body: { bootTimeout: 2, hookTimeout: null, stopTimeout: null } });
+  expect(settings).toEqual({ status: 200, body: { bootTimeout: 2, hookTimeout: null, stopTimeout: null, memory: null, cpus: null } });
   const result = await app.push(server.remote('slow-app'));
   expect(result.exitCode).not.toBe(0);
   expect(result.output).toContain('! [remote rejected] main -> main (timeout-error)');
@@ -374,4 +375,25 @@ test('a hook that prints 30 MB: the push ends with its status, and the stored lo
   expect(output.body.length).toBeLessThan(9 * 1024 * 1024);
   expect(output.body).toMatch(/\.\.\. \d+ lines of output not stored: a deployment keeps its first 8 MB/);
   expect(output.body.trimEnd().split('\n').at(-1)).toMatch(/^-----> Deployment 1 succeeded in/);
+});
+
+test('memory and CPU limits set for an app apply to its containers and its hook', async () => {
+  const app = newApp('limits-app', busyboxApp({ web: WEB, postdeploy: 'echo "hook memory=$CONTAINER_MEMORY"; cat /sys/fs/cgroup/memory/memory.limit_in_bytes' }));
+  await app.commit('limits');
+  expect((await server.api('POST', '/api/apps', { name: 'limits-app' })).status).toBe(201);
+  const bad = await server.api<{ message: string }>('PATCH', '/api/apps/limits-app/settings', { memory: 1 });
+  expect(bad).toEqual({ status: 400, body: { error: 'invalid_setting', message: 'memory must be a whole number of MiB from 16 to 1048576 for each container, or null for no limit' } });
+  const set = await server.api<Record<string, unknown>>('PATCH', '/api/apps/limits-app/settings', { memory: 64, cpus: 0.5 });
+  expect(set.body).toMatchObject({ memory: 64, cpus: 0.5 });
+
+  const result = await app.push(server.remote('limits-app'));
+  expect(result.exitCode).toBe(0);
+  expect(result.remote).toContain('hook memory=67108864');
+  expect(result.remote).toContain('67108864');
+  const docker = new Docker();
+  const info = await docker.getContainer('slipway-limits-app-1-web-1').inspect();
+  expect(info.HostConfig.Memory).toBe(64 * 1024 * 1024);
+  expect(info.HostConfig.NanoCpus).toBe(500_000_000);
+  expect(info.HostConfig.SecurityOpt).toEqual(['no-new-privileges']);
+  expect(info.HostConfig.Privileged).toBe(false);
 });
