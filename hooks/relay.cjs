@@ -70,7 +70,8 @@ function relay(commands) {
     const socket = net.connect(path);
     let rest = '';
     let result;
-    socket.on('connect', () => socket.write(`${JSON.stringify({ gitDir: process.cwd(), commands })}\n`));
+    // The parent is git-receive-pack: the server knows which token started it.
+    socket.on('connect', () => socket.write(`${JSON.stringify({ gitDir: process.cwd(), commands, pusherPid: process.ppid })}\n`));
     socket.on('data', (chunk) => {
       rest += chunk.toString('utf8');
       let newline;

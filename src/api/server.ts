@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { TokenAuth } from '../auth/tokens.js';
+import { ADMIN, generateToken, hashToken, type TokenAuth } from '../auth/tokens.js';
 import type { Deployer } from '../deploy/deployer.js';
 import { envNameProblem } from '../deploy/env.js';
 import { appNameProblem, type Repos } from '../git/repos.js';
@@ -17,6 +17,8 @@ interface RouteDef {
   names: string[];
   handler: Handler;
 }
+
+const TOKEN_NAME = /^[A-Za-z0-9_-]{1,40}$/;
 
 interface SettingSpec {
   field: keyof AppSettings;
@@ -79,6 +81,30 @@ export class Api {
       return { status: 201, json: this.appJson(this.store.ensureApp(name)) };
     });
     this.add('GET', '/api/apps/:app', (_req, p) => ({ json: this.appJson(this.app(p)) }));
+    this.add('GET', '/api/tokens', (req) => {
+      this.adminOnly(req);
+      return { json: this.store.listTokens().map((t) => ({ name: t.name, createdAt: iso(t.createdAt) })) };
+    });
+    this.add('POST', '/api/tokens', async (req) => {
+      this.adminOnly(req);
+      const { name } = await readJsonObject(req);
+      if (typeof name !== 'string' || !TOKEN_NAME.test(name) || name === ADMIN) {
+        throw new ApiError(400, 'invalid_token_name', 'name the token with 1 to 40 letters, digits, "-" or "_" (not "admin"), e.g. {"name": "ci"}');
+      }
+      const token = generateToken();
+      if (!this.store.addToken(name, hashToken(token).toString('hex'))) {
+        throw new ApiError(409, 'token_exists', `a token named ${name} exists; revoke it first or choose another name`);
+      }
+      // The only time the token is shown: only its hash is kept.
+      return { status: 201, json: { name, token } };
+    });
+    this.add('DELETE', '/api/tokens/:name', (req, p) => {
+      this.adminOnly(req);
+      if (!this.store.removeToken(p.name ?? '')) {
+        throw new ApiError(404, 'token_not_found', `there is no token named "${p.name}"; list them with GET /api/tokens`);
+      }
+      return { json: { revoked: p.name } };
+    });
     this.add('GET', '/api/apps/:app/deployments', (_req, p) => ({
       json: this.store.listDeployments(this.app(p).name).map(deploymentJson),
     }));
@@ -175,6 +201,12 @@ export class Api {
       })}$`,
     );
     this.routes.push({ method, pattern, names, handler });
+  }
+
+  private adminOnly(req: IncomingMessage): void {
+    if (this.auth.fromRequest(req)?.name !== ADMIN) {
+      throw new ApiError(403, 'forbidden', 'only the admin token can manage tokens');
+    }
   }
 
   private app(params: Params): AppRecord {

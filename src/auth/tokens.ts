@@ -13,22 +13,40 @@ export function generateToken(): string {
   return `slw_${randomBytes(24).toString('base64url')}`;
 }
 
-/** Verifies tokens against stored SHA-256 hashes, in constant time. */
-export class TokenAuth {
-  private readonly tokens: { name: string; hash: Buffer }[];
+/** Where named tokens live: their SHA-256 hashes, hex-encoded. */
+export interface TokenRegistry {
+  tokenNameByHash(hash: string): string | undefined;
+  tokenExists(name: string): boolean;
+}
 
-  constructor(adminToken: string) {
-    this.tokens = [{ name: 'admin', hash: hashToken(adminToken) }];
+export const ADMIN = 'admin';
+
+/**
+ * Verifies tokens: the admin token in constant time, named tokens by the hash of what was sent
+ * (only hashes are stored, so a lookup reveals nothing about a token). A revoked token fails at
+ * once: nothing is cached.
+ */
+export class TokenAuth {
+  private readonly adminHash: Buffer;
+
+  constructor(
+    adminToken: string,
+    private readonly registry: TokenRegistry,
+  ) {
+    this.adminHash = hashToken(adminToken);
   }
 
   verify(token: string | undefined): Identity | undefined {
     if (!token) return undefined;
     const hash = hashToken(token);
-    let found: Identity | undefined;
-    for (const t of this.tokens) {
-      if (timingSafeEqual(hash, t.hash)) found = { name: t.name };
-    }
-    return found;
+    if (timingSafeEqual(hash, this.adminHash)) return { name: ADMIN };
+    const name = this.registry.tokenNameByHash(hash.toString('hex'));
+    return name === undefined ? undefined : { name };
+  }
+
+  /** Whether the identity's token still works (it may have been revoked since). */
+  stillValid(identity: Identity): boolean {
+    return identity.name === ADMIN || this.registry.tokenExists(identity.name);
   }
 
   /** `Authorization: Bearer <token>`, or HTTP basic with the token as password (any user). */

@@ -11,6 +11,8 @@ export interface DeployRequest {
   ref: string;
   commit: string;
   pushedBy: string | null;
+  /** Asked when the deployment's turn comes: false aborts it (its token was revoked meanwhile). */
+  stillAuthorized?: () => boolean;
 }
 
 export interface StartedDeployment {
@@ -49,7 +51,15 @@ export class Deployer {
       );
     }
     const done = this.queue
-      .run(request.app, () => this.pipeline.run({ deployment, gitDir: request.gitDir }, log))
+      .run(request.app, async () => {
+        if (request.stillAuthorized && !request.stillAuthorized()) {
+          const reason = `The token "${request.pushedBy}" that pushed deployment ${deployment.id} was revoked before it ran; push again with a valid token`;
+          log.error(reason);
+          store.finishDeployment(request.app, deployment.id, 'aborted', reason);
+          return 'aborted' as const;
+        }
+        return this.pipeline.run({ deployment, gitDir: request.gitDir }, log);
+      })
       .finally(() => {
         log.end();
         unsubscribe();

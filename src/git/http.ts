@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Git } from 'node-git-server';
-import type { TokenAuth } from '../auth/tokens.js';
+import type { ChildProcess } from 'node:child_process';
+import type { Identity, TokenAuth } from '../auth/tokens.js';
 import type { Store } from '../store/store.js';
 import { appNameProblem, type Repos } from './repos.js';
 
@@ -13,6 +14,10 @@ const DOT_SEGMENT = /(^|\/|%2f)(\.|%2e){1,2}(\/|%2f|$)/i;
  */
 export class GitHttp {
   private readonly git: Git;
+  /** Who authenticated each request in flight, for the push that follows. */
+  private readonly identities = new WeakMap<IncomingMessage, Identity>();
+  /** git-receive-pack process id → who pushed: the hook runs as its child and names it. */
+  private readonly pushers = new Map<number, Identity>();
 
   constructor(
     private readonly repos: Repos,
@@ -20,6 +25,24 @@ export class GitHttp {
     private readonly store: Store,
   ) {
     this.git = new Git(repos.dir, { autoCreate: false });
+    const track = (action: PushAction): void => {
+      const identity = this.identities.get(action.req);
+      action.once('service', (ps: ChildProcess) => {
+        if (identity && ps.pid !== undefined) {
+          const pid = ps.pid;
+          this.pushers.set(pid, identity);
+          ps.once('exit', () => this.pushers.delete(pid));
+        }
+      });
+      action.accept();
+    };
+    this.git.on('push', track);
+    this.git.on('tag', track);
+  }
+
+  /** Who is pushing through the git-receive-pack process `pid`. */
+  pusherOf(pid: number): Identity | undefined {
+    return this.pushers.get(pid);
   }
 
   /** Handles the request when it is a git request; returns false otherwise. */
@@ -56,6 +79,7 @@ export class GitHttp {
       text(res, 401, 'A Slipway token is required: use the remote http://git:<token>@<host>:<port>/<app>.git\n');
       return;
     }
+    this.identities.set(req, identity);
     const push = endpoint === 'git-receive-pack' || url.searchParams.get('service') === 'git-receive-pack';
     if (push) {
       this.store.ensureApp(app);
@@ -66,6 +90,13 @@ export class GitHttp {
     }
     this.git.handle(req, res);
   }
+}
+
+/** What node-git-server hands its 'push' and 'tag' listeners (its typings do not say). */
+interface PushAction {
+  req: IncomingMessage;
+  accept(): void;
+  once(event: 'service', listener: (ps: ChildProcess) => void): void;
 }
 
 function text(res: ServerResponse, status: number, body: string): void {

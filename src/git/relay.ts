@@ -1,5 +1,6 @@
 import { rm } from 'node:fs/promises';
 import net from 'node:net';
+import type { Identity } from '../auth/tokens.js';
 import type { Deployer } from '../deploy/deployer.js';
 import { isOwnLine } from '../deploy/log.js';
 import type { Repos } from './repos.js';
@@ -12,6 +13,13 @@ interface PushCommand {
   oldOid: string;
   newOid: string;
   ref: string;
+}
+
+export interface RelayAccess {
+  /** Who pushed through the git-receive-pack process the hook runs under. */
+  pusherOf(pid: number): Identity | undefined;
+  stillValid(identity: Identity): boolean;
+  onError(error: unknown): void;
 }
 
 interface RefResult {
@@ -33,7 +41,7 @@ export class HookRelay {
     private readonly socketPath: string,
     private readonly repos: Repos,
     private readonly deployer: Deployer,
-    private readonly onError: (error: unknown) => void = () => undefined,
+    private readonly access: RelayAccess,
   ) {
     this.server = net.createServer((socket) => this.accept(socket));
   }
@@ -66,7 +74,7 @@ export class HookRelay {
       }
       socket.off('data', onData);
       this.serve(socket, input.slice(0, newline)).catch((error: unknown) => {
-        this.onError(error);
+        this.access.onError(error);
         socket.destroy();
       });
     };
@@ -93,7 +101,8 @@ export class HookRelay {
       }
       send({ type: 'line', text });
     };
-    const { gitDir, commands } = JSON.parse(request) as { gitDir: string; commands: PushCommand[] };
+    const { gitDir, commands, pusherPid } = JSON.parse(request) as { gitDir: string; commands: PushCommand[]; pusherPid?: number };
+    const pusher = pusherPid === undefined ? undefined : this.access.pusherOf(pusherPid);
     const app = this.repos.appFor(gitDir);
     const results: RefResult[] = [];
     for (const command of commands) {
@@ -101,13 +110,19 @@ export class HookRelay {
         results.push({ ref: command.ref, ok: false, reason: 'not a Slipway repository' });
         continue;
       }
-      results.push(await this.handle(app, gitDir, command, sendLine));
+      results.push(await this.handle(app, gitDir, command, pusher, sendLine));
     }
     send({ type: 'result', refs: results });
     socket.end();
   }
 
-  private async handle(app: string, gitDir: string, command: PushCommand, say: (line: string) => void): Promise<RefResult> {
+  private async handle(
+    app: string,
+    gitDir: string,
+    command: PushCommand,
+    pusher: Identity | undefined,
+    say: (line: string) => void,
+  ): Promise<RefResult> {
     const branch = command.ref.replace(/^refs\/heads\//, '');
     if (!DEPLOY_BRANCHES.has(command.ref)) {
       say(`!     ${branch} is not deployed: only main and master deploy. Push your branch as main: git push deploy ${branch}:main`);
@@ -117,7 +132,18 @@ export class HookRelay {
       say(`!     Deleting ${branch} is refused: it is what ${app} deploys from. Push a commit to it instead.`);
       return { ref: command.ref, ok: false, reason: `deleting ${branch} is refused; push a commit instead` };
     }
-    const started = this.deployer.deploy({ app, gitDir, ref: command.ref, commit: command.newOid, pushedBy: null }, say);
+    const started = this.deployer.deploy(
+      {
+        app,
+        gitDir,
+        ref: command.ref,
+        commit: command.newOid,
+        pushedBy: pusher?.name ?? null,
+        // A token revoked while its push waited in the queue no longer deploys.
+        stillAuthorized: () => pusher === undefined || this.access.stillValid(pusher),
+      },
+      say,
+    );
     const status = await started.done;
     return status === 'success' ? { ref: command.ref, ok: true } : { ref: command.ref, ok: false, reason: status };
   }

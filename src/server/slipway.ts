@@ -46,8 +46,8 @@ export async function startSlipway({ config, env, log, runtime = new DockerRunti
   rmSync(tmpDir, { recursive: true, force: true });
   mkdirSync(tmpDir, { recursive: true, mode: 0o700 });
   const adminToken = loadAdminToken(config.dataDir, env.SLIPWAY_ADMIN_TOKEN);
-  const auth = new TokenAuth(adminToken.token);
   const store = new Store(path.join(config.dataDir, 'slipway.db'));
+  const auth = new TokenAuth(adminToken.token, store);
   const socketPath = path.join(config.dataDir, 'hooks.sock');
   const repos = new Repos(path.join(config.dataDir, 'repos'), HOOKS_DIR, socketPath);
   const ports = new PortAllocator();
@@ -76,8 +76,12 @@ export async function startSlipway({ config, env, log, runtime = new DockerRunti
     settings: { stack: stackName(config.stackImage), timeouts: config.timeouts, appUrl },
   });
   const deployer = new Deployer(store, pipeline);
-  const relay = new HookRelay(socketPath, repos, deployer, (error) => log(`hook relay error: ${String(error)}`));
   const gitHttp = new GitHttp(repos, auth, store);
+  const relay = new HookRelay(socketPath, repos, deployer, {
+    pusherOf: (pid) => gitHttp.pusherOf(pid),
+    stillValid: (identity) => auth.stillValid(identity),
+    onError: (error) => log(`hook relay error: ${String(error)}`),
+  });
   const api = new Api(store, auth, deployer, repos, appUrl, config.domain);
 
   try {

@@ -69,4 +69,11 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE apps ADD COLUMN memory_mb INTEGER;
   ALTER TABLE apps ADD COLUMN cpus REAL;
   `,
+  `
+  CREATE TABLE tokens (
+    name TEXT PRIMARY KEY,
+    hash TEXT NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL
+  );
+  `,
 ];

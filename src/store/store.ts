@@ -272,6 +272,30 @@ export class Store {
     return rows.map((r) => r.text);
   }
 
+  // ---- tokens (only their SHA-256 hashes are stored)
+
+  listTokens(): { name: string; createdAt: number }[] {
+    const rows = this.stmt('SELECT name, created_at FROM tokens ORDER BY name').all() as { name: string; created_at: number }[];
+    return rows.map((r) => ({ name: r.name, createdAt: r.created_at }));
+  }
+
+  /** Returns false when a token of that name exists. */
+  addToken(name: string, hash: string): boolean {
+    return this.stmt('INSERT OR IGNORE INTO tokens (name, hash, created_at) VALUES (?, ?, ?)').run(name, hash, this.now()).changes === 1;
+  }
+
+  removeToken(name: string): boolean {
+    return this.stmt('DELETE FROM tokens WHERE name = ?').run(name).changes === 1;
+  }
+
+  tokenNameByHash(hash: string): string | undefined {
+    return (this.stmt('SELECT name FROM tokens WHERE hash = ?').get(hash) as { name: string } | undefined)?.name;
+  }
+
+  tokenExists(name: string): boolean {
+    return this.stmt('SELECT 1 FROM tokens WHERE name = ?').get(name) !== undefined;
+  }
+
   // ---- custom domains
 
   listDomains(app: string): { domain: string; createdAt: number }[] {

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { generateToken, hashToken, TokenAuth, tokenFrom } from '../../src/auth/tokens.js';
+import { generateToken, hashToken, TokenAuth, tokenFrom, type TokenRegistry } from '../../src/auth/tokens.js';
 
 const basic = (userPass: string): string => `Basic ${Buffer.from(userPass, 'utf8').toString('base64')}`;
 
@@ -33,8 +33,20 @@ describe('tokenFrom', () => {
   });
 });
 
+/** Named tokens kept as hashes, as the store keeps them. */
+function registry(named: Record<string, string> = {}): TokenRegistry & { revoke(name: string): void } {
+  const byHash = new Map(Object.entries(named).map(([name, token]) => [hashToken(token).toString('hex'), name]));
+  return {
+    tokenNameByHash: (hash) => byHash.get(hash),
+    tokenExists: (name) => [...byHash.values()].includes(name),
+    revoke: (name) => {
+      for (const [hash, n] of byHash) if (n === name) byHash.delete(hash);
+    },
+  };
+}
+
 describe('TokenAuth', () => {
-  const auth = new TokenAuth('slw_admin_token');
+  const auth = new TokenAuth('slw_admin_token', registry());
 
   test('verify accepts the admin token', () => {
     expect(auth.verify('slw_admin_token')).toEqual({ name: 'admin' });
@@ -76,7 +88,21 @@ describe('hashToken and generateToken', () => {
     expect(a).toMatch(/^slw_[A-Za-z0-9_-]{32}$/);
     expect(b).toMatch(/^slw_[A-Za-z0-9_-]{32}$/);
     expect(a).not.toBe(b);
-    expect(new TokenAuth(a).verify(a)).toEqual({ name: 'admin' });
-    expect(new TokenAuth(a).verify(b)).toBeUndefined();
+    expect(new TokenAuth(a, registry()).verify(a)).toEqual({ name: 'admin' });
+    expect(new TokenAuth(a, registry()).verify(b)).toBeUndefined();
+  });
+});
+
+describe('TokenAuth with named tokens', () => {
+  test('a named token is known by its hash, and stops working the moment it is revoked', () => {
+    const tokens = registry({ ci: 'slw_ci_token' });
+    const auth = new TokenAuth('slw_admin_token', tokens);
+    const ci = auth.verify('slw_ci_token');
+    expect(ci).toEqual({ name: 'ci' });
+    expect(auth.stillValid(ci!)).toBe(true);
+    tokens.revoke('ci');
+    expect(auth.verify('slw_ci_token')).toBeUndefined();
+    expect(auth.stillValid(ci!)).toBe(false);
+    expect(auth.stillValid({ name: 'admin' })).toBe(true);
   });
 });
