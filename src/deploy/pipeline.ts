@@ -3,7 +3,7 @@ import { CommitSource } from '../build/source.js';
 import { parseProcfileBytes, ProcfileError, type Procfile } from '../procfile/parse.js';
 import { waitForPort } from '../runtime/boot.js';
 import type { PortAllocator } from '../runtime/ports.js';
-import { BuildFailedError, type ContainerRef, type ResourceLimits, type Runtime } from '../runtime/runtime.js';
+import { BuildFailedError, RuntimeUnavailableError, type ContainerRef, type ResourceLimits, type Runtime } from '../runtime/runtime.js';
 import type { DeploymentRecord, RouteTarget, Store } from '../store/store.js';
 import { containerEnv, type InjectedEnv } from './env.js';
 import type { DeployLog } from './log.js';
@@ -450,6 +450,7 @@ function releaseEnv(urls: readonly string[]): Record<string, string> {
 
 function asFailure(error: unknown, phase: string): DeployFailure {
   if (error instanceof DeployFailure) return error;
+  if (error instanceof RuntimeUnavailableError) return new DeployFailure('aborted', `${error.message} (during the ${phase} phase)`);
   return new DeployFailure('aborted', `The ${phase} phase stopped on an unexpected error: ${errorMessage(error)}`);
 }
 

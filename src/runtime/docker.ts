@@ -19,7 +19,20 @@ const PARTIAL_LINE_FLUSH_MS = 1000;
 
 /** Runtime backed by a Docker Engine through dockerode. Host networking only. */
 export class DockerRuntime implements Runtime {
-  constructor(private readonly docker: Docker = new Docker()) {}
+  constructor(private readonly docker: Docker = new Docker()) {
+    // Every call that reaches the engine reports an unreachable engine the same way, whichever
+    // method met it: one typed error whose message says how to bring the engine back.
+    for (const name of ENGINE_CALLS) {
+      const original = this[name] as (...args: unknown[]) => Promise<unknown>;
+      (this as Record<string, unknown>)[name] = async (...args: unknown[]): Promise<unknown> => {
+        try {
+          return await original.apply(this, args);
+        } catch (error) {
+          throw engineUnreachable(error) ? new RuntimeUnavailableError(error) : error;
+        }
+      };
+    }
+  }
 
   async ping(): Promise<void> {
     try {
@@ -216,6 +229,25 @@ export class DockerRuntime implements Runtime {
       (current as { destroy?: () => void } | undefined)?.destroy?.();
     };
   }
+}
+
+const ENGINE_CALLS = [
+  'imageExists',
+  'buildImage',
+  'removeImage',
+  'startContainer',
+  'waitForExit',
+  'tailLogs',
+  'runOneOff',
+  'keepRunning',
+  'stopAndRemove',
+  'listContainers',
+] as const satisfies readonly (keyof Runtime)[];
+
+/** The engine's socket refuses, is missing, or dropped the connection mid-call. */
+function engineUnreachable(error: unknown): boolean {
+  const code = typeof error === 'object' && error !== null ? (error as { code?: string }).code : undefined;
+  return code === 'ECONNREFUSED' || code === 'ENOENT' || code === 'ECONNRESET' || code === 'EPIPE' || code === 'ESHUTDOWN';
 }
 
 function createOptions(spec: ContainerSpec): Docker.ContainerCreateOptions {

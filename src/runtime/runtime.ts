@@ -81,7 +81,7 @@ export interface OneOffResult {
 export class RuntimeUnavailableError extends Error {
   constructor(cause: unknown) {
     super(
-      `the Docker engine does not answer (${cause instanceof Error ? cause.message : String(cause)}); start it (bash scripts/setup) and push again`,
+      `The Docker engine does not answer (${cause instanceof Error ? cause.message : String(cause)}); start it (bash scripts/setup) and push again`,
     );
     this.name = 'RuntimeUnavailableError';
   }

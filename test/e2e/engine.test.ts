@@ -1,0 +1,85 @@
+import { execa } from 'execa';
+import { TestApp } from '../support/app.js';
+import { removeApp } from '../support/docker.js';
+import { busyboxApp, WEB } from '../support/fixtures.js';
+import { getApp } from '../support/http.js';
+import { ROOT, startServer, type TestServer } from '../support/server.js';
+
+/**
+ * The Docker engine goes away and comes back. This test stops the machine's dockerd, so it
+ * always starts it again (scripts/setup), even when an assertion fails.
+ */
+
+let server: TestServer;
+let app: TestApp;
+const NAME = 'engine-app';
+
+async function engineAnswers(): Promise<boolean> {
+  const { exitCode } = await execa('docker', ['info'], { reject: false, timeout: 10_000 });
+  return exitCode === 0;
+}
+
+async function startEngine(): Promise<void> {
+  if (await engineAnswers()) return;
+  await execa('bash', [`${ROOT}/scripts/setup`], { env: { SLIPWAY_SKIP_STACK: '1' } });
+}
+
+async function stopEngine(): Promise<void> {
+  await execa('pkill', ['-TERM', '-x', 'dockerd'], { reject: false });
+  for (let i = 0; i < 120 && (await engineAnswers()); i++) await new Promise((resolve) => setTimeout(resolve, 250));
+  // dockerd removes its pid file last: wait for it, so the restart does not trip over it.
+  for (let i = 0; i < 120; i++) {
+    const { exitCode } = await execa('pgrep', ['-x', 'dockerd'], { reject: false });
+    if (exitCode !== 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+async function servesSoon(sha: string, attempts: number): Promise<boolean> {
+  for (let i = 0; i < attempts; i++) {
+    const r = await getApp(server.routerPort, NAME, '/version.txt').catch(() => undefined);
+    if (r?.status === 200 && r.body.trim() === sha) return true;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  return false;
+}
+
+beforeAll(async () => {
+  server = await startServer();
+  app = new TestApp(busyboxApp({ web: WEB }));
+}, 60_000);
+
+afterAll(async () => {
+  await startEngine();
+  await server?.stop();
+  await removeApp(NAME);
+  app?.remove();
+}, 120_000);
+
+test('with the engine down a push is refused with a clear cause; when it is back, the app serves again and pushes deploy', async () => {
+  const v1 = await app.commit('v1');
+  expect((await app.push(server.remote(NAME))).exitCode).toBe(0);
+
+  await stopEngine();
+  try {
+    await app.commit('while the engine is down', { 'index.html': 'v2\n' });
+    const refused = await app.push(server.remote(NAME));
+    expect(refused.exitCode).not.toBe(0);
+    expect(refused.output).toContain('! [remote rejected] main -> main (aborted)');
+    expect(refused.remote.join('\n')).toContain('The Docker engine does not answer');
+    expect(refused.remote.join('\n')).toContain('start it (bash scripts/setup) and push again');
+  } finally {
+    await startEngine();
+  }
+
+  // Docker restarts the app's container (restart policy); the router still routes to it.
+  expect(await servesSoon(v1, 240)).toBe(true);
+  const [aborted] = (await server.api<{ status: string; reason: string }[]>('GET', `/api/apps/${NAME}/deployments`)).body;
+  expect(aborted).toMatchObject({ status: 'aborted' });
+  expect(aborted!.reason).toContain('The Docker engine does not answer');
+
+  const v3 = await app.commit('v3', { 'index.html': 'v3\n' });
+  const result = await app.push(server.remote(NAME));
+  expect(result.exitCode).toBe(0);
+  expect(await servesSoon(v3, 40)).toBe(true);
+}, 240_000);
