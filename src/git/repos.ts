@@ -33,13 +33,21 @@ export class Repos {
     return existsSync(path.join(this.pathFor(app), 'HEAD'));
   }
 
-  /** Creates the app's repository when missing; idempotent. */
+  private readonly creating = new Map<string, Promise<void>>();
+
+  /** Creates the app's repository when missing; idempotent, and safe for concurrent first pushes. */
   async ensure(app: string): Promise<void> {
-    if (this.exists(app)) return;
-    await mkdir(this.dir, { recursive: true });
     const dir = this.pathFor(app);
-    await execa('git', ['init', '--quiet', '--bare', '--initial-branch=main', dir]);
-    await this.configure(dir);
+    const inFlight = this.creating.get(app);
+    if (inFlight) return inFlight;
+    if (this.exists(app)) return;
+    const creation = (async () => {
+      await mkdir(this.dir, { recursive: true });
+      await execa('git', ['init', '--quiet', '--bare', '--initial-branch=main', dir]);
+      await this.configure(dir);
+    })().finally(() => this.creating.delete(app));
+    this.creating.set(app, creation);
+    return creation;
   }
 
   /** Re-points every repository at this server's hooks and socket (run at startup). */
