@@ -2,6 +2,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ADMIN, generateToken, hashToken, type TokenAuth } from '../auth/tokens.js';
 import type { Deployer } from '../deploy/deployer.js';
 import { envNameProblem } from '../deploy/env.js';
+import { LABEL } from '../deploy/pipeline.js';
+import type { Runtime } from '../runtime/runtime.js';
 import { appNameProblem, type Repos } from '../git/repos.js';
 import type { AppRecord, AppSettings, DeploymentRecord, Store } from '../store/store.js';
 import { readJsonObject } from './body.js';
@@ -67,6 +69,7 @@ export class Api {
     private readonly auth: TokenAuth,
     private readonly deployer: Deployer,
     private readonly repos: Repos,
+    private readonly runtime: Runtime,
     private readonly appUrl: (app: string) => string,
     private readonly domain: string,
   ) {
@@ -122,6 +125,25 @@ export class Api {
       const d = this.deployment(p);
       const lines = this.store.getOutput(d.app, d.id);
       return { text: lines.length > 0 ? `${lines.join('\n')}\n` : '' };
+    });
+    this.add('GET', '/api/apps/:app/ps', async (_req, p) => {
+      const app = this.app(p).name;
+      const containers = await this.runtime.describeContainers({ [LABEL.app]: app });
+      return {
+        json: containers
+          .map((c) => ({
+            name: c.labels[LABEL.container] ?? c.name,
+            container: c.name,
+            type: c.labels[LABEL.type] ?? null,
+            deployment: Number(c.labels[LABEL.deployment]) || null,
+            port: Number(c.labels[LABEL.port]) || null,
+            state: c.state,
+            restartCount: c.restartCount,
+            startedAt: c.startedAt,
+            exitCode: c.exitCode,
+          }))
+          .sort((a, b) => (a.deployment ?? 0) - (b.deployment ?? 0) || a.name.localeCompare(b.name)),
+      };
     });
     this.add('GET', '/api/apps/:app/env', (_req, p) => ({ json: this.store.getEnv(this.app(p).name) }));
     this.add('PATCH', '/api/apps/:app/env', async (req, p) => {

@@ -28,6 +28,7 @@ export class GitHttp {
     const track = (action: PushAction): void => {
       const identity = this.identities.get(action.req);
       action.once('service', (ps: ChildProcess) => {
+        guard(ps);
         if (identity && ps.pid !== undefined) {
           const pid = ps.pid;
           this.pushers.set(pid, identity);
@@ -38,6 +39,10 @@ export class GitHttp {
     };
     this.git.on('push', track);
     this.git.on('tag', track);
+    this.git.on('fetch', (action: PushAction) => {
+      action.once('service', guard);
+      action.accept();
+    });
   }
 
   /** Who is pushing through the git-receive-pack process `pid`. */
@@ -90,6 +95,15 @@ export class GitHttp {
     }
     this.git.handle(req, res);
   }
+}
+
+/**
+ * git may exit before it has read the whole request (a push over the size limit, say); the
+ * request body still being piped into it must not become an unhandled EPIPE that kills the server.
+ */
+function guard(ps: ChildProcess): void {
+  ps.stdin?.on('error', () => undefined);
+  ps.stdout?.on('error', () => undefined);
 }
 
 /** What node-git-server hands its 'push' and 'tag' listeners (its typings do not say). */

@@ -22,6 +22,7 @@ export class Repos {
     readonly dir: string,
     private readonly hooksDir: string,
     private readonly socketPath: string,
+    private readonly maxPushMb = 1024,
   ) {}
 
   pathFor(app: string): string {
@@ -82,6 +83,8 @@ export class Repos {
       // Every branch push goes through proc-receive, which updates the ref only on success.
       ['receive.procReceiveRefs', 'refs/heads'],
       ['slipway.socket', this.socketPath],
+      // git refuses a larger pack before storing anything.
+      ['receive.maxInputSize', `${this.maxPushMb}m`],
     ];
     for (const [key, value] of settings) await execa('git', ['config', key, value], { cwd: dir });
   }

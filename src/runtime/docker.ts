@@ -10,6 +10,7 @@ import {
   type ContainerInfo,
   type ContainerRef,
   type ContainerSpec,
+  type ContainerStatus,
   type OneOffResult,
   type Runtime,
 } from './runtime.js';
@@ -194,6 +195,29 @@ export class DockerRuntime implements Runtime {
     }));
   }
 
+  async describeContainers(labels: Record<string, string>): Promise<ContainerStatus[]> {
+    const list = await this.listContainers(labels);
+    const described = await Promise.all(
+      list.map(async (c): Promise<ContainerStatus | undefined> => {
+        try {
+          const info = await this.docker.getContainer(c.id).inspect();
+          const running = info.State.Running || info.State.Restarting;
+          return {
+            ...c,
+            state: info.State.Restarting ? 'restarting' : info.State.Status,
+            restartCount: info.RestartCount,
+            startedAt: running ? info.State.StartedAt : null,
+            exitCode: running ? null : info.State.ExitCode,
+          };
+        } catch (error) {
+          if (statusOf(error) === 404) return undefined; // removed meanwhile
+          throw error;
+        }
+      }),
+    );
+    return described.filter((c): c is ContainerStatus => c !== undefined);
+  }
+
   watch(labels: Record<string, string>, onEvent: (event: ContainerEvent) => void): () => void {
     let stopped = false;
     let current: NodeJS.ReadableStream | undefined;
@@ -242,6 +266,7 @@ const ENGINE_CALLS = [
   'keepRunning',
   'stopAndRemove',
   'listContainers',
+  'describeContainers',
 ] as const satisfies readonly (keyof Runtime)[];
 
 /** The engine's socket refuses, is missing, or dropped the connection mid-call. */

@@ -22,6 +22,8 @@ export interface Runtime {
   stopAndRemove(container: ContainerRef, graceMs: number): Promise<void>;
   /** Containers carrying all the given labels, running or not. */
   listContainers(labels: Record<string, string>): Promise<ContainerInfo[]>;
+  /** The same, with how often each was restarted and since when it runs (one inspect each). */
+  describeContainers(labels: Record<string, string>): Promise<ContainerStatus[]>;
   /**
    * Calls `onEvent` whenever a container carrying the labels starts or dies, until the
    * returned function is called. Survives engine restarts by reconnecting.
@@ -71,6 +73,13 @@ export interface ContainerRef {
 export interface ContainerInfo extends ContainerRef {
   labels: Record<string, string>;
   state: string;
+}
+
+export interface ContainerStatus extends ContainerInfo {
+  restartCount: number;
+  /** ISO time the current run started, or null when it is not running. */
+  startedAt: string | null;
+  exitCode: number | null;
 }
 
 export interface OneOffResult {

@@ -14,6 +14,8 @@ export interface ServerConfig {
   stackImage: string;
   /** Router processes sharing the router port; 0 runs the router inside the server process. */
   routerWorkers: number;
+  /** The largest pack a push may send, in MiB (git's receive.maxInputSize). */
+  maxPushMb: number;
   timeouts: Timeouts;
 }
 
@@ -26,7 +28,7 @@ export class ConfigError extends Error {
 }
 
 const DEFAULT_TIMEOUTS_S = { boot: 60, hook: 20 * 60, stop: 30, drain: 30 };
-const FILE_KEYS = ['data', 'port', 'routerPort', 'host', 'domain', 'stackImage', 'routerWorkers', 'timeouts'];
+const FILE_KEYS = ['data', 'port', 'routerPort', 'host', 'domain', 'stackImage', 'routerWorkers', 'maxPushMb', 'timeouts'];
 
 /** Flags win over environment variables, which win over the config file, which wins over defaults. */
 export function loadServerConfig(argv: readonly string[], env: NodeJS.ProcessEnv): ServerConfig {
@@ -65,6 +67,7 @@ export function loadServerConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     domain: (stringSetting('domain', pick(flags.domain, env.SLIPWAY_DOMAIN, file.domain)) ?? 'localhost').toLowerCase(),
     stackImage: stringSetting('stackImage', pick(undefined, env.SLIPWAY_STACK_IMAGE, file.stackImage)) ?? 'slipway/stack:bookworm',
     routerWorkers: countSetting('routerWorkers', pick(undefined, env.SLIPWAY_ROUTER_WORKERS, file.routerWorkers)) ?? defaultRouterWorkers(),
+    maxPushMb: sizeSetting('maxPushMb', pick(undefined, env.SLIPWAY_MAX_PUSH_MB, file.maxPushMb)) ?? 1024,
     timeouts: {
       bootMs: secondsSetting('timeouts.boot', pick(undefined, env.SLIPWAY_BOOT_TIMEOUT, fileTimeouts.boot), DEFAULT_TIMEOUTS_S.boot),
       hookMs: secondsSetting('timeouts.hook', pick(undefined, env.SLIPWAY_HOOK_TIMEOUT, fileTimeouts.hook), DEFAULT_TIMEOUTS_S.hook),
@@ -126,6 +129,13 @@ function portSetting(key: string, value: unknown): number | undefined {
   if (value === undefined || value === null) return undefined;
   const n = toNumber(value);
   if (!Number.isInteger(n) || n < 1 || n > 65535) throw new ConfigError(`"${key}" must be a port number from 1 to 65535, not "${String(value)}"`);
+  return n;
+}
+
+function sizeSetting(key: string, value: unknown): number | undefined {
+  if (value === undefined || value === null) return undefined;
+  const n = toNumber(value);
+  if (!Number.isInteger(n) || n < 1 || n > 1024 * 1024) throw new ConfigError(`"${key}" must be a whole number of MiB from 1 to 1048576, not "${String(value)}"`);
   return n;
 }
 

@@ -49,7 +49,7 @@ export async function startSlipway({ config, env, log, runtime = new DockerRunti
   const store = new Store(path.join(config.dataDir, 'slipway.db'));
   const auth = new TokenAuth(adminToken.token, store);
   const socketPath = path.join(config.dataDir, 'hooks.sock');
-  const repos = new Repos(path.join(config.dataDir, 'repos'), HOOKS_DIR, socketPath);
+  const repos = new Repos(path.join(config.dataDir, 'repos'), HOOKS_DIR, socketPath, config.maxPushMb);
   const ports = new PortAllocator();
   const portSuffix = config.routerPort === 80 ? '' : `:${config.routerPort}`;
   const appUrl = (app: string): string => `http://${app}.${config.domain}${portSuffix}`;
@@ -82,7 +82,7 @@ export async function startSlipway({ config, env, log, runtime = new DockerRunti
     stillValid: (identity) => auth.stillValid(identity),
     onError: (error) => log(`hook relay error: ${String(error)}`),
   });
-  const api = new Api(store, auth, deployer, repos, appUrl, config.domain);
+  const api = new Api(store, auth, deployer, repos, runtime, appUrl, config.domain);
 
   try {
     await runtime.ping();

@@ -39,6 +39,7 @@ const DEFAULTS: ServerConfig = {
   domain: 'localhost',
   stackImage: 'slipway/stack:bookworm',
   routerWorkers: os.availableParallelism() > 2 ? Math.min(os.availableParallelism() - 1, 4) : 0,
+  maxPushMb: 1024,
   timeouts: { bootMs: 60_000, hookMs: 1_200_000, stopMs: 30_000, drainMs: 30_000 },
 };
 
@@ -108,6 +109,7 @@ describe('loadServerConfig: precedence flag > env > file > default', () => {
       domain: 'file.example',
       stackImage: 'file/stack:1',
       routerWorkers: 3,
+      maxPushMb: 1024,
       timeouts: { bootMs: 11_000, hookMs: 12_000, stopMs: 13_000, drainMs: 14_000 },
     });
   });
@@ -121,6 +123,7 @@ describe('loadServerConfig: precedence flag > env > file > default', () => {
       domain: 'env.example',
       stackImage: 'env/stack:2',
       routerWorkers: 0,
+      maxPushMb: 1024,
       timeouts: { bootMs: 21_000, hookMs: 22_000, stopMs: 23_000, drainMs: 24_000 },
     });
   });
@@ -135,6 +138,7 @@ describe('loadServerConfig: precedence flag > env > file > default', () => {
       // No flag exists for these, so the environment still wins.
       stackImage: 'env/stack:2',
       routerWorkers: 0,
+      maxPushMb: 1024,
       timeouts: { bootMs: 21_000, hookMs: 22_000, stopMs: 23_000, drainMs: 24_000 },
     });
   });
@@ -229,7 +233,7 @@ describe('loadServerConfig: errors', () => {
     const file = yamlFile('port: 7070\nlisten: 0.0.0.0\n');
     const error = configError(() => loadServerConfig(['--config', file], {}));
     expect(error.message).toBe(
-      `${file}: unknown setting "listen"; the settings are data, port, routerPort, host, domain, stackImage, routerWorkers, timeouts`,
+      `${file}: unknown setting "listen"; the settings are data, port, routerPort, host, domain, stackImage, routerWorkers, maxPushMb, timeouts`,
     );
   });
 
