@@ -23,6 +23,8 @@ export class GitHttp {
     private readonly repos: Repos,
     private readonly auth: TokenAuth,
     private readonly store: Store,
+    /** Why pushes cannot be stored right now (disk full, read-only), if they cannot. */
+    private readonly storageProblem: () => Promise<string | undefined> = async () => undefined,
   ) {
     this.git = new Git(repos.dir, { autoCreate: false });
     const track = (action: PushAction): void => {
@@ -87,6 +89,11 @@ export class GitHttp {
     this.identities.set(req, identity);
     const push = endpoint === 'git-receive-pack' || url.searchParams.get('service') === 'git-receive-pack';
     if (push) {
+      const problem = await this.storageProblem();
+      if (problem) {
+        text(res, 503, `${problem}\n`);
+        return;
+      }
       this.store.ensureApp(app);
       await this.repos.ensure(app);
     } else if (!this.repos.exists(app)) {

@@ -1,7 +1,7 @@
 import { rm } from 'node:fs/promises';
 import net from 'node:net';
 import type { Identity } from '../auth/tokens.js';
-import type { Deployer } from '../deploy/deployer.js';
+import type { Deployer, StartedDeployment } from '../deploy/deployer.js';
 import { isOwnLine } from '../deploy/log.js';
 import type { Repos } from './repos.js';
 
@@ -132,18 +132,25 @@ export class HookRelay {
       say(`!     Deleting ${branch} is refused: it is what ${app} deploys from. Push a commit to it instead.`);
       return { ref: command.ref, ok: false, reason: `deleting ${branch} is refused; push a commit instead` };
     }
-    const started = this.deployer.deploy(
-      {
-        app,
-        gitDir,
-        ref: command.ref,
-        commit: command.newOid,
-        pushedBy: pusher?.name ?? null,
-        // A token revoked while its push waited in the queue no longer deploys.
-        stillAuthorized: () => pusher === undefined || this.access.stillValid(pusher),
-      },
-      say,
-    );
+    let started: StartedDeployment;
+    try {
+      started = this.deployer.deploy(
+        {
+          app,
+          gitDir,
+          ref: command.ref,
+          commit: command.newOid,
+          pushedBy: pusher?.name ?? null,
+          // A token revoked while its push waited in the queue no longer deploys.
+          stillAuthorized: () => pusher === undefined || this.access.stillValid(pusher),
+        },
+        say,
+      );
+    } catch (error) {
+      // The store could not record the deployment (disk full, read-only): nothing was started.
+      say(`!     Slipway could not record this deployment (${error instanceof Error ? error.message : String(error)}); check the server's disk and push again.`);
+      return { ref: command.ref, ok: false, reason: 'the server could not record the deployment' };
+    }
     const status = await started.done;
     return status === 'success' ? { ref: command.ref, ok: true } : { ref: command.ref, ok: false, reason: status };
   }

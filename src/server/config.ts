@@ -16,6 +16,8 @@ export interface ServerConfig {
   routerWorkers: number;
   /** The largest pack a push may send, in MiB (git's receive.maxInputSize). */
   maxPushMb: number;
+  /** Pushes are refused while the data directory's disk has less free, in MiB. */
+  minFreeMb: number;
   timeouts: Timeouts;
 }
 
@@ -28,7 +30,7 @@ export class ConfigError extends Error {
 }
 
 const DEFAULT_TIMEOUTS_S = { boot: 60, hook: 20 * 60, stop: 30, drain: 30 };
-const FILE_KEYS = ['data', 'port', 'routerPort', 'host', 'domain', 'stackImage', 'routerWorkers', 'maxPushMb', 'timeouts'];
+const FILE_KEYS = ['data', 'port', 'routerPort', 'host', 'domain', 'stackImage', 'routerWorkers', 'maxPushMb', 'minFreeMb', 'timeouts'];
 
 /** Flags win over environment variables, which win over the config file, which wins over defaults. */
 export function loadServerConfig(argv: readonly string[], env: NodeJS.ProcessEnv): ServerConfig {
@@ -68,6 +70,7 @@ export function loadServerConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     stackImage: stringSetting('stackImage', pick(undefined, env.SLIPWAY_STACK_IMAGE, file.stackImage)) ?? 'slipway/stack:bookworm',
     routerWorkers: countSetting('routerWorkers', pick(undefined, env.SLIPWAY_ROUTER_WORKERS, file.routerWorkers)) ?? defaultRouterWorkers(),
     maxPushMb: sizeSetting('maxPushMb', pick(undefined, env.SLIPWAY_MAX_PUSH_MB, file.maxPushMb)) ?? 1024,
+    minFreeMb: sizeSetting('minFreeMb', pick(undefined, env.SLIPWAY_MIN_FREE_MB, file.minFreeMb)) ?? 200,
     timeouts: {
       bootMs: secondsSetting('timeouts.boot', pick(undefined, env.SLIPWAY_BOOT_TIMEOUT, fileTimeouts.boot), DEFAULT_TIMEOUTS_S.boot),
       hookMs: secondsSetting('timeouts.hook', pick(undefined, env.SLIPWAY_HOOK_TIMEOUT, fileTimeouts.hook), DEFAULT_TIMEOUTS_S.hook),

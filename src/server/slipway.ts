@@ -20,6 +20,7 @@ import { Store } from '../store/store.js';
 import { loadAdminToken } from './admin-token.js';
 import type { ServerConfig } from './config.js';
 import { recover } from './recover.js';
+import { storageProblem } from './storage.js';
 
 /** The project's `hooks/` directory, next to `dist/` (or `src/`). */
 const HOOKS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../hooks');
@@ -76,7 +77,7 @@ export async function startSlipway({ config, env, log, runtime = new DockerRunti
     settings: { stack: stackName(config.stackImage), timeouts: config.timeouts, appUrl },
   });
   const deployer = new Deployer(store, pipeline);
-  const gitHttp = new GitHttp(repos, auth, store);
+  const gitHttp = new GitHttp(repos, auth, store, () => storageProblem(config.dataDir, config.minFreeMb));
   const relay = new HookRelay(socketPath, repos, deployer, {
     pusherOf: (pid) => gitHttp.pusherOf(pid),
     stillValid: (identity) => auth.stillValid(identity),

@@ -40,6 +40,7 @@ const DEFAULTS: ServerConfig = {
   stackImage: 'slipway/stack:bookworm',
   routerWorkers: os.availableParallelism() > 2 ? Math.min(os.availableParallelism() - 1, 4) : 0,
   maxPushMb: 1024,
+  minFreeMb: 200,
   timeouts: { bootMs: 60_000, hookMs: 1_200_000, stopMs: 30_000, drainMs: 30_000 },
 };
 
@@ -110,6 +111,7 @@ describe('loadServerConfig: precedence flag > env > file > default', () => {
       stackImage: 'file/stack:1',
       routerWorkers: 3,
       maxPushMb: 1024,
+      minFreeMb: 200,
       timeouts: { bootMs: 11_000, hookMs: 12_000, stopMs: 13_000, drainMs: 14_000 },
     });
   });
@@ -124,6 +126,7 @@ describe('loadServerConfig: precedence flag > env > file > default', () => {
       stackImage: 'env/stack:2',
       routerWorkers: 0,
       maxPushMb: 1024,
+      minFreeMb: 200,
       timeouts: { bootMs: 21_000, hookMs: 22_000, stopMs: 23_000, drainMs: 24_000 },
     });
   });
@@ -139,6 +142,7 @@ describe('loadServerConfig: precedence flag > env > file > default', () => {
       stackImage: 'env/stack:2',
       routerWorkers: 0,
       maxPushMb: 1024,
+      minFreeMb: 200,
       timeouts: { bootMs: 21_000, hookMs: 22_000, stopMs: 23_000, drainMs: 24_000 },
     });
   });
@@ -233,7 +237,7 @@ describe('loadServerConfig: errors', () => {
     const file = yamlFile('port: 7070\nlisten: 0.0.0.0\n');
     const error = configError(() => loadServerConfig(['--config', file], {}));
     expect(error.message).toBe(
-      `${file}: unknown setting "listen"; the settings are data, port, routerPort, host, domain, stackImage, routerWorkers, maxPushMb, timeouts`,
+      `${file}: unknown setting "listen"; the settings are data, port, routerPort, host, domain, stackImage, routerWorkers, maxPushMb, minFreeMb, timeouts`,
     );
   });
 
