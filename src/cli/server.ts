@@ -36,8 +36,10 @@ export async function serverCommand(argv: string[]): Promise<number> {
     process.stdout.write(`${new Date().toISOString()} ${line}\n`);
   };
   const running = await startSlipway({ config, env: process.env, log });
-  if (config.host !== '127.0.0.1' && config.host !== 'localhost' && config.host !== '::1') {
-    log(`warning: listening on ${config.host}, not loopback: tokens travel in clear text unless TLS terminates in front`);
+  if (config.host !== '127.0.0.1' && config.host !== 'localhost' && config.host !== '::1' && !config.tlsInFront) {
+    log(
+      `warning: listening on ${config.host}, not loopback: tokens travel in clear text; put a TLS proxy in front and set tlsInFront: true (SLIPWAY_TLS_IN_FRONT=1)`,
+    );
   }
   if (running.adminToken.generated) {
     log(`admin token (shown once, saved in ${running.adminToken.file}): ${running.adminToken.token}`);

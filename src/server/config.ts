@@ -18,6 +18,8 @@ export interface ServerConfig {
   maxPushMb: number;
   /** Pushes are refused while the data directory's disk has less free, in MiB. */
   minFreeMb: number;
+  /** A TLS proxy terminates connections in front of Slipway (silences the clear-text warning). */
+  tlsInFront: boolean;
   timeouts: Timeouts;
 }
 
@@ -30,7 +32,7 @@ export class ConfigError extends Error {
 }
 
 const DEFAULT_TIMEOUTS_S = { boot: 60, hook: 20 * 60, stop: 30, drain: 30 };
-const FILE_KEYS = ['data', 'port', 'routerPort', 'host', 'domain', 'stackImage', 'routerWorkers', 'maxPushMb', 'minFreeMb', 'timeouts'];
+const FILE_KEYS = ['data', 'port', 'routerPort', 'host', 'domain', 'stackImage', 'routerWorkers', 'maxPushMb', 'minFreeMb', 'tlsInFront', 'timeouts'];
 
 /** Flags win over environment variables, which win over the config file, which wins over defaults. */
 export function loadServerConfig(argv: readonly string[], env: NodeJS.ProcessEnv): ServerConfig {
@@ -71,6 +73,7 @@ export function loadServerConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     routerWorkers: countSetting('routerWorkers', pick(undefined, env.SLIPWAY_ROUTER_WORKERS, file.routerWorkers)) ?? defaultRouterWorkers(),
     maxPushMb: sizeSetting('maxPushMb', pick(undefined, env.SLIPWAY_MAX_PUSH_MB, file.maxPushMb)) ?? 1024,
     minFreeMb: sizeSetting('minFreeMb', pick(undefined, env.SLIPWAY_MIN_FREE_MB, file.minFreeMb)) ?? 200,
+    tlsInFront: booleanSetting('tlsInFront', pick(undefined, env.SLIPWAY_TLS_IN_FRONT, file.tlsInFront)) ?? false,
     timeouts: {
       bootMs: secondsSetting('timeouts.boot', pick(undefined, env.SLIPWAY_BOOT_TIMEOUT, fileTimeouts.boot), DEFAULT_TIMEOUTS_S.boot),
       hookMs: secondsSetting('timeouts.hook', pick(undefined, env.SLIPWAY_HOOK_TIMEOUT, fileTimeouts.hook), DEFAULT_TIMEOUTS_S.hook),
@@ -133,6 +136,13 @@ function portSetting(key: string, value: unknown): number | undefined {
   const n = toNumber(value);
   if (!Number.isInteger(n) || n < 1 || n > 65535) throw new ConfigError(`"${key}" must be a port number from 1 to 65535, not "${String(value)}"`);
   return n;
+}
+
+function booleanSetting(key: string, value: unknown): boolean | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (value === true || value === 'true' || value === '1') return true;
+  if (value === false || value === 'false' || value === '0') return false;
+  throw new ConfigError(`"${key}" must be true or false, not "${String(value)}"`);
 }
 
 function sizeSetting(key: string, value: unknown): number | undefined {

@@ -41,6 +41,7 @@ const DEFAULTS: ServerConfig = {
   routerWorkers: os.availableParallelism() > 2 ? Math.min(os.availableParallelism() - 1, 4) : 0,
   maxPushMb: 1024,
   minFreeMb: 200,
+  tlsInFront: false,
   timeouts: { bootMs: 60_000, hookMs: 1_200_000, stopMs: 30_000, drainMs: 30_000 },
 };
 
@@ -112,6 +113,7 @@ describe('loadServerConfig: precedence flag > env > file > default', () => {
       routerWorkers: 3,
       maxPushMb: 1024,
       minFreeMb: 200,
+      tlsInFront: false,
       timeouts: { bootMs: 11_000, hookMs: 12_000, stopMs: 13_000, drainMs: 14_000 },
     });
   });
@@ -127,6 +129,7 @@ describe('loadServerConfig: precedence flag > env > file > default', () => {
       routerWorkers: 0,
       maxPushMb: 1024,
       minFreeMb: 200,
+      tlsInFront: false,
       timeouts: { bootMs: 21_000, hookMs: 22_000, stopMs: 23_000, drainMs: 24_000 },
     });
   });
@@ -143,6 +146,7 @@ describe('loadServerConfig: precedence flag > env > file > default', () => {
       routerWorkers: 0,
       maxPushMb: 1024,
       minFreeMb: 200,
+      tlsInFront: false,
       timeouts: { bootMs: 21_000, hookMs: 22_000, stopMs: 23_000, drainMs: 24_000 },
     });
   });
@@ -237,7 +241,7 @@ describe('loadServerConfig: errors', () => {
     const file = yamlFile('port: 7070\nlisten: 0.0.0.0\n');
     const error = configError(() => loadServerConfig(['--config', file], {}));
     expect(error.message).toBe(
-      `${file}: unknown setting "listen"; the settings are data, port, routerPort, host, domain, stackImage, routerWorkers, maxPushMb, minFreeMb, timeouts`,
+      `${file}: unknown setting "listen"; the settings are data, port, routerPort, host, domain, stackImage, routerWorkers, maxPushMb, minFreeMb, tlsInFront, timeouts`,
     );
   });
 
@@ -331,5 +335,13 @@ describe('loadServerConfig: only real numbers count', () => {
     ['a timeout that rounds to 0 ms', () => loadServerConfig(['--config', yamlFile('timeouts: { boot: 0.0001 }\n')], {}), '"timeouts.boot" must be a positive number'],
   ])('%s is refused', (_name, load, message) => {
     expect(configError(load).message).toContain(message);
+  });
+});
+
+describe('loadServerConfig: tlsInFront', () => {
+  test('true from the environment or the file; anything but a boolean is refused', () => {
+    expect(loadServerConfig([], { SLIPWAY_TLS_IN_FRONT: '1' }).tlsInFront).toBe(true);
+    expect(loadServerConfig(['--config', yamlFile('tlsInFront: true\n')], {}).tlsInFront).toBe(true);
+    expect(configError(() => loadServerConfig([], { SLIPWAY_TLS_IN_FRONT: 'yes' })).message).toBe('"tlsInFront" must be true or false, not "yes"');
   });
 });
