@@ -1,5 +1,8 @@
 import { EventEmitter } from 'node:events';
 
+// eslint-disable-next-line no-control-regex
+const CONTROL_CHARACTERS = /[\u0000-\u0008\u000B-\u001A\u001C-\u001F\u007F]/g;
+
 /** Slipway's own lines (phases and errors), as opposed to the output of a build or a hook. */
 export function isOwnLine(line: string): boolean {
   return line.startsWith('-----> ') || line.startsWith(' !     ');
@@ -37,7 +40,9 @@ export class DeployLog {
 
   write(line: string): void {
     if (this.ended) return;
-    this.emitter.emit('line', line);
+    // Control characters from binary output would garble the terminal, and git's client drops
+    // the rest of a message after a NUL; tabs and colour escapes pass.
+    this.emitter.emit('line', line.replace(CONTROL_CHARACTERS, '\uFFFD'));
   }
 
   end(): void {

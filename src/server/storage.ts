@@ -1,12 +1,14 @@
 import { statfs, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { randomUUID } from 'node:crypto';
 
 /**
  * Whether the data directory can take a push: it must be writable and keep `minFreeMb` free.
  * Returns the sentence to show the developer when it cannot, undefined when it can.
  */
 export async function storageProblem(dataDir: string, minFreeMb: number): Promise<string | undefined> {
-  const probe = path.join(dataDir, `.write-probe-${process.pid}`);
+  // One file per check: pushes arrive together, and one check must not remove another's probe.
+  const probe = path.join(dataDir, `.write-probe-${process.pid}-${randomUUID()}`);
   try {
     await writeFile(probe, 'ok');
     await unlink(probe);

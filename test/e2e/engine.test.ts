@@ -83,3 +83,23 @@ test('with the engine down a push is refused with a clear cause; when it is back
   expect(result.exitCode).toBe(0);
   expect(await servesSoon(v3, 40)).toBe(true);
 }, 240_000);
+
+test('the engine stopping in the middle of a deploy aborts it with the cause; the app comes back with the engine', async () => {
+  const before = (await server.api<{ commit: string; status: string }[]>('GET', `/api/apps/${NAME}/deployments`)).body.find((d) => d.status === 'success')!;
+  await app.commit('engine stops during the hook', { Procfile: `web: ${WEB}\npostdeploy: echo hook-running; sleep 60\n` });
+  let stopping: Promise<void> | undefined;
+  const result = await app.push(server.remote(NAME), 'main', {
+    onRemoteLine: (line) => {
+      if (!stopping && line === 'hook-running') stopping = stopEngine();
+    },
+  });
+  await stopping;
+  try {
+    expect(result.exitCode).not.toBe(0);
+    expect(result.output).toMatch(/\((aborted|hook-error)\)/);
+    expect(result.remote.join('\n')).toMatch(/Docker engine does not answer|postdeploy command/);
+  } finally {
+    await startEngine();
+  }
+  expect(await servesSoon(before.commit, 240)).toBe(true);
+}, 240_000);

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { TestApp } from '../support/app.js';
 import { removeApp } from '../support/docker.js';
 import { busyboxApp, WEB } from '../support/fixtures.js';
@@ -15,7 +16,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await server?.stop();
-  for (const name of ['loop-app', 'big-app', 'binary-app']) await removeApp(name);
+  for (const name of ['loop-app', 'big-app', 'binary-app', 'loud-limits-app']) await removeApp(name);
   for (const app of apps) app.remove();
 });
 
@@ -66,3 +67,24 @@ test('binary output from a hook does not break the stream', async () => {
   expect(result.remote).toContain('after-binary');
   expect(result.remote.at(-1)).toMatch(/^-----> Deployment 1 succeeded/);
 }, 60_000);
+
+test('a hook that prints 100 MB keeps the server under 512 MB of memory, and the client gets the end', async () => {
+  const app = new TestApp(busyboxApp({ web: WEB, postdeploy: 'yes 0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz | head -c 100000000; echo; echo hook-finished' }));
+  apps.push(app);
+  await app.commit('very loud');
+  let peakKb = 0;
+  const sample = (): void => {
+    const status = readFileSync(`/proc/${server.pid()}/status`, 'utf8');
+    peakKb = Math.max(peakKb, Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0));
+  };
+  const sampler = setInterval(sample, 50);
+  try {
+    const result = await app.push(server.remote('loud-limits-app'));
+    expect(result.exitCode).toBe(0);
+    expect(result.remote.at(-1)).toMatch(/^-----> Deployment 1 succeeded/);
+  } finally {
+    clearInterval(sampler);
+  }
+  expect(peakKb).toBeGreaterThan(0);
+  expect(peakKb).toBeLessThan(512 * 1024);
+}, 120_000);

@@ -17,6 +17,8 @@ export interface TestServer {
   remote(app: string, token?: string): string;
   api<T = unknown>(method: string, pathname: string, body?: unknown): Promise<{ status: number; body: T }>;
   output(): string;
+  /** The server process's id (for reading its memory use). */
+  pid(): number;
   /** SIGKILL, as a crash would: no cleanup runs. */
   crash(): Promise<void>;
   /** Starts the server again on the same data, ports and token. */
@@ -101,6 +103,7 @@ export async function startServer(options: { env?: Record<string, string>; args?
       return { status: res.status, body: parsed as T };
     },
     output: () => previousOutput + spawned.output(),
+    pid: () => spawned.child.pid!,
     async crash() {
       spawned.child.kill('SIGKILL');
       if (spawned.child.exitCode === null && spawned.child.signalCode === null) await new Promise((r) => spawned.child.once('exit', r));

@@ -124,3 +124,13 @@ describe('DeployLog', () => {
     expect(lines).toEqual(['x', 'x', 'y']);
   });
 });
+
+describe('DeployLog: control characters', () => {
+  test('binary bytes become U+FFFD; tabs and colour escapes pass', () => {
+    const log = new DeployLog();
+    const lines: string[] = [];
+    log.onLine((l) => lines.push(l));
+    log.write('a\u0000b\u0007c\rd\te\u001b[32mgreen\u001b[0m\u007f');
+    expect(lines).toEqual(['a\uFFFDb\uFFFDc\uFFFDd\te\u001b[32mgreen\u001b[0m\uFFFD']);
+  });
+});
