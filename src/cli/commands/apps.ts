@@ -1,0 +1,113 @@
+import { execa } from 'execa';
+import type { Command } from '../command.js';
+import { CliError } from '../errors.js';
+import { ago, bold, printJson, statusColor, table } from '../output.js';
+
+interface AppJson {
+  name: string;
+  url: string;
+  createdAt: string;
+  currentDeployment: number | null;
+  deploying: boolean;
+}
+
+interface ProcessJson {
+  name: string;
+  container: string;
+  type: string | null;
+  deployment: number | null;
+  port: number | null;
+  state: string;
+  restartCount: number;
+  startedAt: string | null;
+}
+
+export const appsCommands: Command[] = [
+  {
+    name: 'apps',
+    summary: 'list the apps',
+    usage: 'slipway apps [--json]',
+    example: 'slipway apps',
+    async run(ctx) {
+      const apps = await ctx.api().json<AppJson[]>('GET', '/api/apps');
+      if (ctx.out.json) return printJson(ctx.out, apps);
+      if (apps.length === 0) return ctx.out.write('No apps yet: push one with git, or run slipway apps:create NAME.\n');
+      ctx.out.write(table(['NAME', 'DEPLOYMENT', 'URL', 'CREATED'], apps.map((a) => [a.name, a.currentDeployment, a.url, ago(a.createdAt)])));
+    },
+  },
+  {
+    name: 'apps:create',
+    summary: 'create an app (a first push creates it too)',
+    usage: 'slipway apps:create NAME [--json]',
+    example: 'slipway apps:create my-app',
+    async run(ctx) {
+      const name = ctx.args[0];
+      if (!name) throw new CliError('Name the app: slipway apps:create NAME.', 2);
+      const app = await ctx.api().json<AppJson>('POST', '/api/apps', { name });
+      if (ctx.out.json) return printJson(ctx.out, app);
+      ctx.out.write(`Created ${bold(ctx.out, app.name)}: ${app.url}\nAdd its remote with: slipway git:remote -a ${app.name}\n`);
+    },
+  },
+  {
+    name: 'apps:info',
+    summary: "an app's URL, current deployment and settings",
+    usage: 'slipway apps:info [-a APP] [--json]',
+    example: 'slipway apps:info -a my-app',
+    async run(ctx) {
+      const name = await ctx.app();
+      const api = ctx.api();
+      const [app, settings, domains] = await Promise.all([
+        api.json<AppJson>('GET', `/api/apps/${name}`),
+        api.json<Record<string, number | null>>('GET', `/api/apps/${name}/settings`),
+        api.json<{ domain: string }[]>('GET', `/api/apps/${name}/domains`),
+      ]);
+      if (ctx.out.json) return printJson(ctx.out, { ...app, settings, domains: domains.map((d) => d.domain) });
+      const rows: [string, string][] = [
+        ['Name', app.name],
+        ['URL', app.url],
+        ['Deployment', app.currentDeployment === null ? 'none yet' : String(app.currentDeployment)],
+        ['Deploying', app.deploying ? 'yes' : 'no'],
+        ['Domains', domains.map((d) => d.domain).join(', ') || '-'],
+        ['Created', ago(app.createdAt)],
+        ...Object.entries(settings).map(([k, v]): [string, string] => [k, v === null ? 'default' : String(v)]),
+      ];
+      ctx.out.write(`${rows.map(([k, v]) => `${k.padEnd(12)} ${v}`).join('\n')}\n`);
+    },
+  },
+  {
+    name: 'ps',
+    summary: "the app's containers: state, since, deployment, port, restarts",
+    usage: 'slipway ps [-a APP] [--json]',
+    example: 'slipway ps -a my-app',
+    async run(ctx) {
+      const name = await ctx.app();
+      const processes = await ctx.api().json<ProcessJson[]>('GET', `/api/apps/${name}/ps`);
+      if (ctx.out.json) return printJson(ctx.out, processes);
+      if (processes.length === 0) return ctx.out.write(`${name} has no containers: push to deploy it.\n`);
+      ctx.out.write(
+        table(
+          ['NAME', 'STATE', 'SINCE', 'DEPLOYMENT', 'PORT', 'RESTARTS'],
+          processes.map((p) => [p.name, statusColor(ctx.out, p.state), ago(p.startedAt), p.deployment, p.port, p.restartCount]),
+        ),
+      );
+    },
+  },
+  {
+    name: 'git:remote',
+    summary: 'add the "deploy" remote (with your token) to the current repository',
+    usage: 'slipway git:remote -a APP',
+    example: 'slipway git:remote -a my-app && git push deploy main',
+    async run(ctx) {
+      const name = await ctx.app();
+      const { url, token } = ctx.api().connection;
+      const remote = new URL(`${url}/${name}.git`);
+      remote.username = 'git';
+      remote.password = token;
+      const existing = await execa('git', ['remote', 'get-url', 'deploy'], { cwd: ctx.cwd, reject: false });
+      const args = existing.exitCode === 0 ? ['remote', 'set-url', 'deploy', remote.href] : ['remote', 'add', 'deploy', remote.href];
+      const result = await execa('git', args, { cwd: ctx.cwd, reject: false });
+      if (result.exitCode !== 0) throw new CliError(`Could not add the remote: ${result.stderr.trim() || 'is this a git repository?'}`);
+      ctx.out.write(`Remote "deploy" now points at ${url}/${name}.git; deploy with: git push deploy main\n`);
+    },
+  },
+];

@@ -1,0 +1,86 @@
+import type { Command } from '../command.js';
+import { CliError } from '../errors.js';
+import { ago, duration, printJson, statusColor, table } from '../output.js';
+
+interface DeploymentJson {
+  id: number;
+  status: string;
+  reason: string | null;
+  commit: string;
+  pushedBy: string | null;
+  createdAt: string;
+  finishedAt: string | null;
+}
+
+interface DeploymentDetail extends DeploymentJson {
+  ref: string;
+  image: string | null;
+  phases: { phase: string; startedAt: string; finishedAt: string | null; durationMs: number | null }[];
+}
+
+function deploymentId(args: string[]): number {
+  const id = Number(args[0]);
+  if (!Number.isInteger(id) || id < 1) throw new CliError('Give the deployment number, as listed by slipway deployments: e.g. slipway deployments:info 7.', 2);
+  return id;
+}
+
+export const deploymentCommands: Command[] = [
+  {
+    name: 'deployments',
+    summary: "the app's deployments, newest first",
+    usage: 'slipway deployments [-a APP] [--json]',
+    example: 'slipway deployments -a my-app',
+    async run(ctx) {
+      const name = await ctx.app();
+      const list = await ctx.api().json<DeploymentJson[]>('GET', `/api/apps/${name}/deployments`);
+      if (ctx.out.json) return printJson(ctx.out, list);
+      if (list.length === 0) return ctx.out.write(`${name} has no deployments yet: git push deploy main\n`);
+      ctx.out.write(
+        table(
+          ['ID', 'STATUS', 'COMMIT', 'BY', 'STARTED', 'DURATION'],
+          list.map((d) => [
+            d.id,
+            statusColor(ctx.out, d.status),
+            d.commit.slice(0, 7),
+            d.pushedBy,
+            ago(d.createdAt),
+            d.finishedAt ? duration(Date.parse(d.finishedAt) - Date.parse(d.createdAt)) : 'running',
+          ]),
+        ),
+      );
+    },
+  },
+  {
+    name: 'deployments:info',
+    summary: 'one deployment and its phase timeline',
+    usage: 'slipway deployments:info ID [-a APP] [--json]',
+    example: 'slipway deployments:info 7 -a my-app',
+    async run(ctx) {
+      const name = await ctx.app();
+      const id = deploymentId(ctx.args);
+      const d = await ctx.api().json<DeploymentDetail>('GET', `/api/apps/${name}/deployments/${id}`);
+      if (ctx.out.json) return printJson(ctx.out, d);
+      ctx.out.write(
+        [
+          `Deployment ${d.id} of ${name}: ${statusColor(ctx.out, d.status)}`,
+          `Commit      ${d.commit} (${d.ref.replace('refs/heads/', '')})`,
+          `Pushed by   ${d.pushedBy ?? '-'}, ${ago(d.createdAt)}`,
+          ...(d.reason ? [`Reason      ${d.reason}`] : []),
+          '',
+          table(['PHASE', 'DURATION'], d.phases.map((p) => [p.phase, p.durationMs === null ? 'running' : duration(p.durationMs)])),
+        ].join('\n'),
+      );
+    },
+  },
+  {
+    name: 'deployments:logs',
+    summary: "a deployment's output, exactly as the git client saw it",
+    usage: 'slipway deployments:logs ID [-a APP]',
+    example: 'slipway deployments:logs 7 -a my-app',
+    async run(ctx) {
+      const name = await ctx.app();
+      const id = deploymentId(ctx.args);
+      ctx.out.write(await ctx.api().text(`/api/apps/${name}/deployments/${id}/output`));
+    },
+  },
+];

@@ -1,0 +1,55 @@
+import { parseArgs } from 'node:util';
+import { resolveApp } from './app-name.js';
+import { ApiClient } from './client.js';
+import type { Command, CommandContext } from './command.js';
+import { appsCommands } from './commands/apps.js';
+import { deploymentCommands } from './commands/deployments.js';
+import { envCommands } from './commands/env.js';
+import { tokenCommands } from './commands/tokens.js';
+import { loadConnection } from './connection.js';
+import { CliError } from './errors.js';
+import { makeOutput } from './output.js';
+
+export const COMMANDS: Command[] = [...appsCommands, ...envCommands, ...deploymentCommands, ...tokenCommands];
+
+const COMMON_OPTIONS = {
+  app: { type: 'string', short: 'a' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+export function commandHelp(command: Command): string {
+  return `Usage: ${command.usage}\n\n${command.summary.charAt(0).toUpperCase()}${command.summary.slice(1)}.\n\nExample:\n  ${command.example}\n`;
+}
+
+export function commandList(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length), 'server'.length);
+  return COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join('\n');
+}
+
+/** Runs one app-management command; returns the exit code. */
+export async function runCommand(command: Command, argv: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: { ...COMMON_OPTIONS, ...command.options }, allowPositionals: true, strict: true });
+  } catch (error) {
+    throw new CliError(`${(error as Error).message.replace(/\.$/, '')}. Usage: ${command.usage}`, 2);
+  }
+  const options = parsed.values as Record<string, string | boolean | undefined>;
+  const out = makeOutput(options.json === true, env);
+  if (options.help) {
+    out.write(commandHelp(command));
+    return 0;
+  }
+  let client: ApiClient | undefined;
+  const ctx: CommandContext = {
+    args: parsed.positionals,
+    options,
+    out,
+    env,
+    cwd,
+    api: () => (client ??= new ApiClient(loadConnection(env))),
+    app: () => resolveApp(typeof options.app === 'string' ? options.app : undefined, cwd),
+  };
+  return (await command.run(ctx)) ?? 0;
+}
