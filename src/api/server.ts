@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ADMIN, generateToken, hashToken, type TokenAuth } from '../auth/tokens.js';
 import type { Deployer } from '../deploy/deployer.js';
+import type { DeployLog } from '../deploy/log.js';
 import { envNameProblem } from '../deploy/env.js';
 import { LABEL } from '../deploy/pipeline.js';
 import type { Runtime } from '../runtime/runtime.js';
@@ -11,7 +12,7 @@ import { ApiError } from './errors.js';
 
 type Params = Record<string, string>;
 type Handler = (req: IncomingMessage, params: Params) => Promise<Reply> | Reply;
-type Reply = { status?: number; json: unknown } | { status?: number; text: string };
+type Reply = { status?: number; json: unknown } | { status?: number; text: string } | { stream: DeployLog };
 
 interface RouteDef {
   method: string;
@@ -121,8 +122,11 @@ export class Api {
       }));
       return { json: { ...deploymentJson(d), phases } };
     });
-    this.add('GET', '/api/apps/:app/deployments/:id/output', (_req, p) => {
+    this.add('GET', '/api/apps/:app/deployments/:id/output', (req, p) => {
       const d = this.deployment(p);
+      const live = new URL(req.url ?? '/', 'http://slipway').searchParams.has('follow') ? this.deployer.liveLog(d.app, d.id) : undefined;
+      // Following a deployment that still runs: its lines as they are written, until it ends.
+      if (live && !live.isEnded) return { stream: live };
       const lines = this.store.getOutput(d.app, d.id);
       return { text: lines.length > 0 ? `${lines.join('\n')}\n` : '' };
     });
@@ -328,6 +332,19 @@ function iso(ms: number): string {
 }
 
 function send(res: ServerResponse, reply: Reply): void {
+  if ('stream' in reply) {
+    res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-cache' });
+    const stop = reply.stream.follow((line) => res.write(`${line}\n`));
+    const stopEnd = reply.stream.onEnd(() => {
+      stop();
+      res.end();
+    });
+    res.on('close', () => {
+      stop();
+      stopEnd();
+    });
+    return;
+  }
   const status = reply.status ?? 200;
   if ('text' in reply) {
     res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(reply.text) });

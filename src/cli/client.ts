@@ -14,6 +14,14 @@ export class ApiClient {
     return (await this.request('GET', pathname)).text();
   }
 
+  /** Copies a text response to `write` as it arrives (for following a running deployment). */
+  async stream(pathname: string, write: (text: string) => void): Promise<void> {
+    const res = await this.request('GET', pathname);
+    const decoder = new TextDecoder();
+    for await (const chunk of res.body ?? []) write(decoder.decode(chunk as Uint8Array, { stream: true }));
+    write(decoder.decode());
+  }
+
   private async request(method: string, pathname: string, body?: unknown): Promise<Response> {
     let res: Response;
     try {

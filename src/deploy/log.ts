@@ -1,5 +1,7 @@
 import { EventEmitter } from 'node:events';
 
+const RECENT_LINES = 10_000;
+
 // eslint-disable-next-line no-control-regex
 const CONTROL_CHARACTERS = /[\u0000-\u0008\u000B-\u001A\u001C-\u001F\u007F]/g;
 
@@ -16,6 +18,9 @@ export function isOwnLine(line: string): boolean {
 export class DeployLog {
   private readonly emitter = new EventEmitter();
   private ended = false;
+  /** The latest lines, so a follower that arrives late sees what it missed. */
+  private readonly recent: string[] = [];
+  private dropped = 0;
 
   constructor() {
     // A relay, a recorder and any number of followers may subscribe.
@@ -42,7 +47,23 @@ export class DeployLog {
     if (this.ended) return;
     // Control characters from binary output would garble the terminal, and git's client drops
     // the rest of a message after a NUL; tabs and colour escapes pass.
-    this.emitter.emit('line', line.replace(CONTROL_CHARACTERS, '\uFFFD'));
+    const clean = line.replace(CONTROL_CHARACTERS, '\uFFFD');
+    this.recent.push(clean);
+    if (this.recent.length > RECENT_LINES) {
+      this.recent.shift();
+      this.dropped++;
+    }
+    this.emitter.emit('line', clean);
+  }
+
+  /**
+   * Calls `listener` with every line written so far (the latest RECENT_LINES of them), then
+   * with each new one: nothing is missed between the two, since both happen in one call.
+   */
+  follow(listener: (line: string) => void): () => void {
+    if (this.dropped > 0) listener(`       ... ${this.dropped} earlier lines: see the full log once the deployment ends`);
+    for (const line of this.recent) listener(line);
+    return this.onLine(listener);
   }
 
   end(): void {

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { TestApp } from '../support/app.js';
 import { removeApp } from '../support/docker.js';
 import { busyboxApp, WEB } from '../support/fixtures.js';
+import { startGate } from '../support/http.js';
 import { CLI, startServer, type TestServer } from '../support/server.js';
 
 let server: TestServer;
@@ -125,3 +126,38 @@ test('tokens: create (shown once), list, revoke', async () => {
   expect((await slipway(['tokens:revoke', 'deployer'])).stdout).toBe('Revoked deployer.\n');
   expect((await slipway(['apps'], { token: created.token })).exitCode).toBe(1);
 });
+
+test('deployments:logs --follow streams a running deployment from a second terminal, live, to its end', async () => {
+  const gate = await startGate();
+  try {
+    await app.commit('followed', { Procfile: `web: ${WEB}\npostdeploy: echo "hook is waiting"; wget -q -O /dev/null http://127.0.0.1:${gate.port}/; echo "hook is done"\n` });
+    let started!: () => void;
+    const hookStarted = new Promise<void>((resolve) => (started = resolve));
+    const push = app.push(server.remote('cli-app'), 'main', { onRemoteLine: (line) => line === 'hook is waiting' && started() });
+    await hookStarted;
+
+    const follower = execa(process.execPath, [CLI, 'deployments:logs', '2', '--follow', '-a', 'cli-app'], {
+      env: { HOME: home, PATH: process.env.PATH ?? '', SLIPWAY_URL: server.url, SLIPWAY_TOKEN: server.token },
+      extendEnv: false,
+      reject: false,
+    });
+    // The follower shows what happened before it arrived, while the hook is still blocked.
+    let seen = '';
+    await new Promise<void>((resolve) => {
+      follower.stdout!.on('data', (chunk: Buffer) => {
+        seen += chunk.toString();
+        if (seen.includes('hook is waiting')) resolve();
+      });
+    });
+    expect(seen).toContain('-----> Deploying cli-app: deployment 2');
+    gate.release();
+
+    const [pushed, followed] = await Promise.all([push, follower]);
+    expect(pushed.exitCode).toBe(0);
+    expect(followed.exitCode).toBe(0);
+    expect(followed.stdout).toContain('hook is done');
+    expect(followed.stdout.trimEnd().split('\n').at(-1)).toMatch(/^-----> Deployment 2 succeeded in/);
+  } finally {
+    gate.close();
+  }
+}, 60_000);

@@ -134,3 +134,17 @@ describe('DeployLog: control characters', () => {
     expect(lines).toEqual(['a\uFFFDb\uFFFDc\uFFFDd\te\u001b[32mgreen\u001b[0m\uFFFD']);
   });
 });
+
+describe('DeployLog.follow', () => {
+  test('replays what was written, then passes new lines, with nothing missed or repeated', () => {
+    const log = new DeployLog();
+    log.phase('Building');
+    log.detail('step 1');
+    const seen: string[] = [];
+    const stop = log.follow((l) => seen.push(l));
+    log.detail('step 2');
+    stop();
+    log.detail('step 3');
+    expect(seen).toEqual(['-----> Building', '       step 1', '       step 2']);
+  });
+});

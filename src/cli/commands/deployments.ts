@@ -74,13 +74,16 @@ export const deploymentCommands: Command[] = [
   },
   {
     name: 'deployments:logs',
-    summary: "a deployment's output, exactly as the git client saw it",
-    usage: 'slipway deployments:logs ID [-a APP]',
-    example: 'slipway deployments:logs 7 -a my-app',
+    summary: "a deployment's output, exactly as the git client saw it (--follow: live, until it ends)",
+    usage: 'slipway deployments:logs ID [-a APP] [--follow]',
+    example: 'slipway deployments:logs 7 -a my-app --follow',
+    options: { follow: { type: 'boolean', short: 'f' } },
     async run(ctx) {
       const name = await ctx.app();
       const id = deploymentId(ctx.args);
-      ctx.out.write(await ctx.api().text(`/api/apps/${name}/deployments/${id}/output`));
+      const pathname = `/api/apps/${name}/deployments/${id}/output`;
+      if (ctx.options.follow) await ctx.api().stream(`${pathname}?follow=1`, ctx.out.write);
+      else ctx.out.write(await ctx.api().text(pathname));
     },
   },
 ];
