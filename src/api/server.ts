@@ -85,6 +85,15 @@ export class Api {
       return { status: 201, json: this.appJson(this.store.ensureApp(name)) };
     });
     this.add('GET', '/api/apps/:app', (_req, p) => ({ json: this.appJson(this.app(p)) }));
+    this.add('DELETE', '/api/apps/:app', async (req, p) => {
+      const app = this.app(p).name;
+      const confirm = new URL(req.url ?? '/', 'http://slipway').searchParams.get('confirm');
+      if (confirm !== app) {
+        throw new ApiError(400, 'confirmation_required', `destroying ${app} removes its containers, images, repository and records; confirm with ?confirm=${app}`);
+      }
+      const removed = await this.deployer.exclusive(app, () => this.destroy(app));
+      return { json: { destroyed: app, ...removed } };
+    });
     this.add('GET', '/api/tokens', (req) => {
       this.adminOnly(req);
       return { json: this.store.listTokens().map((t) => ({ name: t.name, createdAt: iso(t.createdAt) })) };
@@ -227,6 +236,20 @@ export class Api {
       })}$`,
     );
     this.routes.push({ method, pattern, names, handler });
+  }
+
+  /** Stops and removes everything the app has: containers, images, repository, records. */
+  private async destroy(app: string): Promise<{ containers: number; images: number }> {
+    const containers = await this.runtime.listContainers({ [LABEL.app]: app });
+    await Promise.all(containers.map((c) => this.runtime.stopAndRemove(c, 10_000)));
+    const images = this.store
+      .listDeployments(app, 100_000)
+      .map((d) => d.image)
+      .filter((image): image is string => image !== null);
+    for (const image of images) await this.runtime.removeImage(image);
+    await this.repos.remove(app);
+    this.store.deleteApp(app);
+    return { containers: containers.length, images: images.length };
   }
 
   private adminOnly(req: IncomingMessage): void {

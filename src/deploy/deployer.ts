@@ -69,6 +69,11 @@ export class Deployer {
     return { deployment, log, done };
   }
 
+  /** Runs `task` in the app's queue: after its running and queued deployments, before later ones. */
+  exclusive<T>(app: string, task: () => Promise<T>): Promise<T> {
+    return this.queue.run(app, task);
+  }
+
   /** The live log of a deployment that is still running, if it is. */
   liveLog(app: string, id: number): DeployLog | undefined {
     return this.live.get(`${app}/${id}`);

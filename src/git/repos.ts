@@ -1,6 +1,6 @@
 import { execa } from 'execa';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { RefPublisher } from '../deploy/pipeline.js';
 
@@ -49,6 +49,11 @@ export class Repos {
     })().finally(() => this.creating.delete(app));
     this.creating.set(app, creation);
     return creation;
+  }
+
+  /** Deletes the app's repository. */
+  async remove(app: string): Promise<void> {
+    await rm(this.pathFor(app), { recursive: true, force: true });
   }
 
   /** Re-points every repository at this server's hooks and socket (run at startup). */

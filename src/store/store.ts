@@ -124,6 +124,11 @@ export class Store {
     return this.getApp(name)!;
   }
 
+  /** Deletes the app and, through the schema's cascades, everything recorded about it. */
+  deleteApp(name: string): void {
+    if (this.stmt('DELETE FROM apps WHERE name = ?').run(name).changes > 0) this.directoryChanged();
+  }
+
   /** Called after apps or custom domains change: the router needs to know both. */
   onDirectoryChange(listener: () => void): void {
     this.directoryListeners.push(listener);

@@ -1,11 +1,11 @@
 import { execa } from 'execa';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { TestApp } from '../support/app.js';
-import { removeApp } from '../support/docker.js';
+import { appContainers, imageExists, removeApp } from '../support/docker.js';
 import { busyboxApp, WEB } from '../support/fixtures.js';
-import { startGate } from '../support/http.js';
+import { getApp, startGate } from '../support/http.js';
 import { CLI, startServer, type TestServer } from '../support/server.js';
 
 let server: TestServer;
@@ -160,4 +160,22 @@ test('deployments:logs --follow streams a running deployment from a second termi
   } finally {
     gate.close();
   }
+}, 60_000);
+
+test('apps:destroy refuses without the exact confirmation, then removes containers, images, repository and records', async () => {
+  const refused = await slipway(['apps:destroy', 'cli-app']);
+  expect(refused.exitCode).toBe(2);
+  expect(refused.stderr).toBe("slipway: This deletes cli-app's containers, images, repository and records for good; run again with --confirm cli-app.\n");
+  expect((await slipway(['apps:destroy', 'cli-app', '--confirm', 'cli-ap'])).exitCode).toBe(2);
+  expect((await appContainers('cli-app')).length).toBeGreaterThan(0);
+
+  const destroyed = await slipway(['apps:destroy', 'cli-app', '--confirm', 'cli-app']);
+  expect(destroyed.exitCode).toBe(0);
+  expect(destroyed.stdout).toMatch(/^Destroyed cli-app: 1 container\(s\) and \d+ image\(s\) removed, with its repository and records\.\n$/);
+  expect(await appContainers('cli-app')).toEqual([]);
+  expect(await imageExists('slipway/cli-app:2')).toBe(false);
+  expect(existsSync(path.join(server.dataDir, 'repos', 'cli-app.git'))).toBe(false);
+  expect(JSON.parse((await slipway(['apps', '--json'])).stdout)).toEqual([]);
+  expect((await getApp(server.routerPort, 'cli-app')).status).toBe(404);
+  expect((await slipway(['deployments', '-a', 'cli-app'])).stderr).toBe('slipway: There is no app named "cli-app"; push to create it.\n');
 }, 60_000);

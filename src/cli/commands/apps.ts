@@ -49,6 +49,27 @@ export const appsCommands: Command[] = [
     },
   },
   {
+    name: 'apps:destroy',
+    summary: 'stop and delete an app: containers, images, repository and records',
+    usage: 'slipway apps:destroy NAME --confirm NAME',
+    example: 'slipway apps:destroy my-app --confirm my-app',
+    options: { confirm: { type: 'string' } },
+    async run(ctx) {
+      const name = ctx.args[0];
+      if (!name) throw new CliError('Name the app: slipway apps:destroy NAME --confirm NAME.', 2);
+      if (ctx.options.confirm !== name) {
+        throw new CliError(`This deletes ${name}'s containers, images, repository and records for good; run again with --confirm ${name}.`, 2);
+      }
+      const result = await ctx.api().json<{ destroyed: string; containers: number; images: number }>(
+        'DELETE',
+        `/api/apps/${encodeURIComponent(name)}?confirm=${encodeURIComponent(name)}`,
+      );
+      if (ctx.out.json) return printJson(ctx.out, result);
+      ctx.out.write(`Destroyed ${name}: ${result.containers} container(s) and ${result.images} image(s) removed, with its repository and records.
+`);
+    },
+  },
+  {
     name: 'apps:info',
     summary: "an app's URL, current deployment and settings",
     usage: 'slipway apps:info [-a APP] [--json]',
