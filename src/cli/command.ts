@@ -1,5 +1,6 @@
 import type { ParseArgsConfig } from 'node:util';
 import type { ApiClient } from './client.js';
+import { CliError } from './errors.js';
 import type { Output } from './output.js';
 
 export interface CommandContext {
@@ -23,4 +24,11 @@ export interface Command {
   example: string;
   options?: ParseArgsConfig['options'];
   run(ctx: CommandContext): Promise<number | void>;
+}
+
+/** The first positional argument, or a usage error (exit 2) saying how to give it. */
+export function firstArg(ctx: CommandContext, howTo: string): string {
+  const value = ctx.args[0];
+  if (!value) throw new CliError(howTo, 2);
+  return value;
 }

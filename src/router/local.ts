@@ -1,18 +1,18 @@
 import type { RouteTarget } from '../store/store.js';
 import type { Directory, RouterHandle } from './handle.js';
+import { DirectoryView } from './directory.js';
 import { Router } from './proxy.js';
 
 /** The router in the server's own process (one core): simplest, for small machines and debugging. */
 export class LocalRouter implements RouterHandle {
-  private apps = new Set<string>();
-  private domains = new Map<string, string>();
+  private readonly directory = new DirectoryView();
   private readonly router: Router;
 
   constructor(domain: string, upstreamTimeoutMs?: number) {
     this.router = new Router({
       domain,
-      appExists: (app) => this.apps.has(app),
-      appForCustomDomain: (host) => this.domains.get(host),
+      appExists: this.directory.appExists,
+      appForCustomDomain: this.directory.appForCustomDomain,
       upstreamTimeoutMs,
     });
   }
@@ -34,9 +34,7 @@ export class LocalRouter implements RouterHandle {
   }
 
   async setDirectory(directory: Directory): Promise<void> {
-    this.apps = new Set(directory.apps);
-    this.domains = new Map(directory.domains);
-    for (const app of this.router.table.apps()) if (!this.apps.has(app)) this.router.table.delete(app);
+    this.directory.apply(directory, this.router.table);
   }
 
   close(): Promise<void> {

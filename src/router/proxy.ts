@@ -86,6 +86,13 @@ export class Router {
     });
   }
 
+  /** The app a Host header names, when that app exists (a route is proof enough, and cheap). */
+  private knownApp(hostHeader: string | undefined): string | undefined {
+    const app = this.appFor(hostHeader);
+    if (app === undefined) return undefined;
+    return this.table.deploymentOf(app) !== undefined || this.options.appExists(app) ? app : undefined;
+  }
+
   private appFor(hostHeader: string | undefined): string | undefined {
     const raw = hostHeader ?? '';
     // Host headers repeat from one request to the next: remember what `<app>.<domain>` names.
@@ -101,8 +108,8 @@ export class Router {
   }
 
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
-    const app = this.appFor(req.headers.host);
-    if (app === undefined || (this.table.deploymentOf(app) === undefined && !this.options.appExists(app))) {
+    const app = this.knownApp(req.headers.host);
+    if (app === undefined) {
       page(res, 404, 'No such app', `No app is served at ${escapeHtml(req.headers.host ?? '(no Host header)')}.`);
       return;
     }
@@ -178,8 +185,8 @@ export class Router {
   }
 
   private upgrade(req: http.IncomingMessage, socket: net.Socket, head: Buffer, refused = new Set<string>()): void {
-    const app = this.appFor(req.headers.host);
-    if (app === undefined || (this.table.deploymentOf(app) === undefined && !this.options.appExists(app))) {
+    const app = this.knownApp(req.headers.host);
+    if (app === undefined) {
       rawReply(socket, 404, 'Not Found');
       return;
     }

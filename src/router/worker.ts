@@ -3,10 +3,10 @@
  * full reverse proxy whose routing table the server keeps in step over IPC.
  */
 import type { FromWorker, ToWorker } from './messages.js';
+import { DirectoryView } from './directory.js';
 import { Router } from './proxy.js';
 
-let apps = new Set<string>();
-let domains = new Map<string, string>();
+const directory = new DirectoryView();
 let router: Router | undefined;
 
 function reply(message: FromWorker): void {
@@ -18,8 +18,8 @@ async function handle(message: ToWorker): Promise<void> {
     case 'listen':
       router = new Router({
         domain: message.domain,
-        appExists: (app) => apps.has(app),
-        appForCustomDomain: (host) => domains.get(host),
+        appExists: directory.appExists,
+        appForCustomDomain: directory.appForCustomDomain,
         upstreamTimeoutMs: message.upstreamTimeoutMs,
       });
       await router.listen(message.port, message.host);
@@ -28,9 +28,7 @@ async function handle(message: ToWorker): Promise<void> {
       router?.table.set(message.app, message.deployment, message.targets);
       return;
     case 'directory':
-      apps = new Set(message.directory.apps);
-      domains = new Map(message.directory.domains);
-      for (const app of router?.table.apps() ?? []) if (!apps.has(app)) router?.table.delete(app);
+      directory.apply(message.directory, router?.table);
       return;
     case 'drain':
       await router?.drain(message.targets, message.timeoutMs);

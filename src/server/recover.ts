@@ -1,5 +1,4 @@
 import { LABEL, type RefPublisher } from '../deploy/pipeline.js';
-import type { RouterHandle } from '../router/handle.js';
 import type { PortAllocator } from '../runtime/ports.js';
 import type { ContainerInfo, Runtime } from '../runtime/runtime.js';
 import type { Store } from '../store/store.js';
@@ -7,15 +6,14 @@ import type { Store } from '../store/store.js';
 export interface RecoveryDeps {
   store: Store;
   runtime: Runtime;
-  router: RouterHandle;
   ports: PortAllocator;
   refs: RefPublisher;
   stopGraceMs: number;
 }
 
 /**
- * Brings state back after a start, including one after a crash. The router serves the last
- * switched routes again at once. A deployment that was running is finished: if its switch was
+ * Brings state back after a start, including one after a crash (the router already serves the
+ * last switched routes again). A deployment that was running is finished: if its switch was
  * recorded, it is live, so it ends `success` and its branch is published; otherwise it ends
  * `aborted` and everything it created is removed. Containers of an app that belong to neither
  * its current deployment nor a one-off are strays (an interrupted retire): they go too.
@@ -27,9 +25,8 @@ export interface Recovery {
 }
 
 export async function recover(deps: RecoveryDeps): Promise<Recovery> {
-  const { store, runtime, router, ports } = deps;
+  const { store, runtime, ports } = deps;
   const notes: string[] = [];
-  for (const route of store.listRoutes()) await router.switchTo(route.app, route.deployment, route.targets);
 
   for (const d of store.listUnfinishedDeployments()) {
     if (store.getApp(d.app)?.currentDeployment === d.id) {

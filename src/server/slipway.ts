@@ -85,10 +85,12 @@ export async function startSlipway({ config, env, log, runtime = new DockerRunti
   });
   const api = new Api(store, auth, deployer, repos, runtime, appUrl, config.domain);
 
+  // The last switched routes serve again at once, whatever recovery finds.
+  for (const route of store.listRoutes()) await router.switchTo(route.app, route.deployment, route.targets);
   try {
     await runtime.ping();
     const refs = repos.publisher();
-    const recovery = await recover({ store, runtime, router, ports, refs, stopGraceMs: config.timeouts.stopMs });
+    const recovery = await recover({ store, runtime, ports, refs, stopGraceMs: config.timeouts.stopMs });
     for (const note of recovery.notes) log(note);
     recovery.retireStrays().then(
       (notes) => notes.forEach(log),
@@ -96,7 +98,6 @@ export async function startSlipway({ config, env, log, runtime = new DockerRunti
     );
   } catch (error) {
     log(`warning: ${(error as Error).message}`);
-    for (const route of store.listRoutes()) await router.switchTo(route.app, route.deployment, route.targets);
   }
   await repos.configureAll();
 

@@ -1,5 +1,5 @@
 import { execa } from 'execa';
-import type { Command } from '../command.js';
+import { firstArg, type Command } from '../command.js';
 import { CliError } from '../errors.js';
 import { ago, bold, printJson, statusColor, table } from '../output.js';
 
@@ -41,8 +41,7 @@ export const appsCommands: Command[] = [
     usage: 'slipway apps:create NAME [--json]',
     example: 'slipway apps:create my-app',
     async run(ctx) {
-      const name = ctx.args[0];
-      if (!name) throw new CliError('Name the app: slipway apps:create NAME.', 2);
+      const name = firstArg(ctx, 'Name the app: slipway apps:create NAME.');
       const app = await ctx.api().json<AppJson>('POST', '/api/apps', { name });
       if (ctx.out.json) return printJson(ctx.out, app);
       ctx.out.write(`Created ${bold(ctx.out, app.name)}: ${app.url}\nAdd its remote with: slipway git:remote -a ${app.name}\n`);
@@ -55,8 +54,7 @@ export const appsCommands: Command[] = [
     example: 'slipway apps:destroy my-app --confirm my-app',
     options: { confirm: { type: 'string' } },
     async run(ctx) {
-      const name = ctx.args[0];
-      if (!name) throw new CliError('Name the app: slipway apps:destroy NAME --confirm NAME.', 2);
+      const name = firstArg(ctx, 'Name the app: slipway apps:destroy NAME --confirm NAME.');
       if (ctx.options.confirm !== name) {
         throw new CliError(`This deletes ${name}'s containers, images, repository and records for good; run again with --confirm ${name}.`, 2);
       }

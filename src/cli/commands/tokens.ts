@@ -1,4 +1,4 @@
-import type { Command } from '../command.js';
+import { firstArg, type Command } from '../command.js';
 import { saveConnection } from '../connection.js';
 import { ApiClient } from '../client.js';
 import { CliError } from '../errors.js';
@@ -39,8 +39,7 @@ export const tokenCommands: Command[] = [
     usage: 'slipway tokens:create NAME [--json]',
     example: 'slipway tokens:create ci',
     async run(ctx) {
-      const name = ctx.args[0];
-      if (!name) throw new CliError('Name the token: slipway tokens:create NAME.', 2);
+      const name = firstArg(ctx, 'Name the token: slipway tokens:create NAME.');
       const created = await ctx.api().json<{ name: string; token: string }>('POST', '/api/tokens', { name });
       if (ctx.out.json) return printJson(ctx.out, created);
       ctx.out.write(`${created.token}\nThis is the only time the token "${created.name}" is shown: store it now.\n`);
@@ -52,8 +51,7 @@ export const tokenCommands: Command[] = [
     usage: 'slipway tokens:revoke NAME',
     example: 'slipway tokens:revoke ci',
     async run(ctx) {
-      const name = ctx.args[0];
-      if (!name) throw new CliError('Name the token to revoke: slipway tokens:revoke NAME.', 2);
+      const name = firstArg(ctx, 'Name the token to revoke: slipway tokens:revoke NAME.');
       await ctx.api().json('DELETE', `/api/tokens/${encodeURIComponent(name)}`);
       ctx.out.write(`Revoked ${name}.\n`);
     },

@@ -1,0 +1,21 @@
+import type { Directory } from './handle.js';
+import type { RouteTable } from './table.js';
+
+/**
+ * A router's copy of the server's directory: which apps exist (404 versus 503) and which
+ * custom domains lead to them. Shared by the in-process router and the worker processes.
+ */
+export class DirectoryView {
+  private apps = new Set<string>();
+  private domains = new Map<string, string>();
+
+  readonly appExists = (app: string): boolean => this.apps.has(app);
+  readonly appForCustomDomain = (host: string): string | undefined => this.domains.get(host);
+
+  /** Takes the server's latest directory; the routes of apps that are gone are dropped. */
+  apply(directory: Directory, table: RouteTable | undefined): void {
+    this.apps = new Set(directory.apps);
+    this.domains = new Map(directory.domains);
+    for (const app of table?.apps() ?? []) if (!this.apps.has(app)) table?.delete(app);
+  }
+}
