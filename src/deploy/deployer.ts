@@ -11,6 +11,8 @@ export interface DeployRequest {
   ref: string;
   commit: string;
   pushedBy: string | null;
+  /** A rollback: runs this earlier deployment's image again instead of building. */
+  rollbackOf?: DeploymentRecord;
   /** Asked when the deployment's turn comes: false aborts it (its token was revoked meanwhile). */
   stillAuthorized?: () => boolean;
 }
@@ -39,7 +41,7 @@ export class Deployer {
     const { store } = this;
     store.ensureApp(request.app);
     const waitingBehind = this.queue.size(request.app);
-    const deployment = store.createDeployment(request.app, request.commit, request.ref, request.pushedBy);
+    const deployment = store.createDeployment(request.app, request);
     const log = new DeployLog();
     const unsubscribe = onLine ? log.onLine(onLine) : () => undefined;
     const key = `${request.app}/${deployment.id}`;

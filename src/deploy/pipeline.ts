@@ -1,22 +1,14 @@
+export { LABEL } from './containers.js';
 import { ImageBuilder } from '../build/builder.js';
 import { CommitSource } from '../build/source.js';
-import { parseProcfileBytes, ProcfileError, type Procfile } from '../procfile/parse.js';
+import { formatProcfile, parseProcfile, parseProcfileBytes, ProcfileError, type Procfile } from '../procfile/parse.js';
 import { waitForPort } from '../runtime/boot.js';
 import type { PortAllocator } from '../runtime/ports.js';
-import { BuildFailedError, RuntimeUnavailableError, type ContainerRef, type ResourceLimits, type Runtime } from '../runtime/runtime.js';
+import { BuildFailedError, RuntimeUnavailableError, type ContainerRef, type Runtime } from '../runtime/runtime.js';
 import type { DeploymentRecord, RouteTarget, Store } from '../store/store.js';
-import { containerEnv, type InjectedEnv } from './env.js';
+import { LABEL, type AppContainers } from './containers.js';
 import type { DeployLog } from './log.js';
 import type { FailureStatus, FinalStatus } from './status.js';
-
-export const LABEL = {
-  app: 'slipway.app',
-  deployment: 'slipway.deployment',
-  type: 'slipway.type',
-  container: 'slipway.container',
-  port: 'slipway.port',
-  role: 'slipway.role',
-} as const;
 
 /** How long a deployment without a web process is watched for crashes before it counts as booted. */
 const NO_WEB_WATCH_MS = 2000;
@@ -32,7 +24,6 @@ export interface Timeouts {
 }
 
 export interface PipelineSettings {
-  stack: string;
   timeouts: Timeouts;
   appUrl(app: string): string;
 }
@@ -52,6 +43,7 @@ export interface PipelineDeps {
   store: Store;
   runtime: Runtime;
   builder: ImageBuilder;
+  containers: AppContainers;
   ports: PortAllocator;
   traffic: TrafficSwitch;
   refs: RefPublisher;
@@ -64,7 +56,7 @@ export interface DeployJob {
   gitDir: string;
 }
 
-interface NewContainer {
+export interface NewContainer {
   ref: ContainerRef;
   type: string;
   label: string;
@@ -101,30 +93,25 @@ export class Pipeline {
     const startedAt = this.now();
     const created: NewContainer[] = [];
     let image: string | undefined;
+    let builtImage: string | undefined;
     let phase = 'build';
 
     const previous = store.getApp(app)?.currentDeployment ?? null;
     try {
       store.setStatus(app, id, 'building');
       store.startPhase(app, id, 'build');
-      const source = new CommitSource(job.gitDir, job.deployment.commit);
-      const info = await source.info();
-      log.phase(`Deploying ${app}: deployment ${id}, commit ${info.sha.slice(0, 7)}${info.subject ? ` "${info.subject}"` : ''}`);
-      const entries = await source.rootEntries();
-      const procfile = await this.readProcfile(source, entries);
-      log.detail(`Procfile: ${[...procfile.processes.keys(), ...(procfile.postdeploy ? ['postdeploy'] : [])].join(', ')}`);
-      image = `slipway/${app}:${id}`;
-      log.phase(`Building image with ${this.deps.builder.describe(entries)}`);
-      await this.build(source, entries, image, job.deployment, log);
-      store.setImage(app, id, image);
+      const release = job.deployment.rollbackOf === null ? await this.buildRelease(job, log) : await this.reuseRelease(job.deployment, log);
+      const procfile = release.procfile;
+      image = release.image;
+      // A rollback's image belongs to the earlier deployment too: a failure must not remove it.
+      if (job.deployment.rollbackOf === null) builtImage = image;
       store.finishPhase(app, id, 'build');
 
       phase = 'start';
       store.setStatus(app, id, 'starting');
       store.startPhase(app, id, 'start');
       const formation = this.formation(app, procfile);
-      const appEnv = store.getEnv(app);
-      await this.start(job.deployment, image, procfile, formation, appEnv, created, log);
+      await this.start(job.deployment, image, procfile, formation, created, log);
       store.finishPhase(app, id, 'start');
 
       phase = 'boot';
@@ -136,7 +123,7 @@ export class Pipeline {
         phase = 'postdeploy';
         store.startPhase(app, id, 'postdeploy');
         const releaseUrls = created.filter((c) => c.type === 'web').map((c) => `http://127.0.0.1:${c.port}`);
-        await this.postdeploy(job.deployment, image, procfile.postdeploy, { ...appEnv, ...releaseEnv(releaseUrls) }, log);
+        await this.postdeploy(job.deployment, image, procfile.postdeploy, releaseEnv(releaseUrls), log);
         store.finishPhase(app, id, 'postdeploy');
       }
 
@@ -166,7 +153,7 @@ export class Pipeline {
       const failure = asFailure(error, phase);
       for (const line of failure.lines) log.detail(line);
       log.error(failure.message);
-      await this.cleanUp(created, image, log);
+      await this.cleanUp(created, builtImage, log);
       store.finishDeployment(app, id, failure.status, failure.message);
       log.error(
         previous === null
@@ -177,6 +164,39 @@ export class Pipeline {
       log.error(`Deployment ${id} failed: ${failure.status} in the ${phase} phase after ${seconds(this.now() - startedAt)}: ${settings.appUrl(app)}`);
       return failure.status;
     }
+  }
+
+  /** A push: the commit's Procfile, and an image built from its tree. */
+  private async buildRelease(job: DeployJob, log: DeployLog): Promise<{ image: string; procfile: Procfile }> {
+    const { app, id } = job.deployment;
+    const source = new CommitSource(job.gitDir, job.deployment.commit);
+    const info = await source.info();
+    log.phase(`Deploying ${app}: deployment ${id}, commit ${info.sha.slice(0, 7)}${info.subject ? ` "${info.subject}"` : ''}`);
+    const entries = await source.rootEntries();
+    const procfile = await this.readProcfile(source, entries);
+    this.deps.store.setProcfile(app, id, formatProcfile(procfile));
+    log.detail(`Procfile: ${describeProcfile(procfile)}`);
+    const image = `slipway/${app}:${id}`;
+    log.phase(`Building image with ${this.deps.builder.describe(entries)}`);
+    await this.build(source, entries, image, job.deployment, log);
+    this.deps.store.setImage(app, id, image);
+    return { image, procfile };
+  }
+
+  /** A rollback: the earlier deployment's image and Procfile, as they were; nothing is rebuilt. */
+  private async reuseRelease(deployment: DeploymentRecord, log: DeployLog): Promise<{ image: string; procfile: Procfile }> {
+    const from = deployment.rollbackOf;
+    log.phase(`Rolling ${deployment.app} back: deployment ${deployment.id} runs the image of deployment ${from} (commit ${deployment.commit.slice(0, 7)}), without rebuilding`);
+    const image = deployment.image;
+    if (image === null || deployment.procfile === null || !(await this.deps.runtime.imageExists(image))) {
+      throw new DeployFailure(
+        'build-error',
+        `The image of deployment ${from} is no longer kept (only the last images are); push its commit again to rebuild it`,
+      );
+    }
+    const procfile = parseProcfile(deployment.procfile);
+    log.detail(`Procfile: ${describeProcfile(procfile)}`);
+    return { image, procfile };
   }
 
   private async readProcfile(source: CommitSource, entries: ReadonlySet<string>): Promise<Procfile> {
@@ -223,7 +243,6 @@ export class Pipeline {
     image: string,
     procfile: Procfile,
     formation: ReadonlyMap<string, number>,
-    appEnv: Record<string, string>,
     created: NewContainer[],
     log: DeployLog,
   ): Promise<void> {
@@ -238,33 +257,25 @@ export class Pipeline {
     log.phase(`Starting ${plan.map((p) => p.label).join(', ')}`);
     await Promise.all(
       plan.map(async (p) => {
-        const port = await this.deps.ports.allocate();
-        try {
-          const ref = await this.deps.runtime.startContainer({
-            name: `slipway-${deployment.app}-${deployment.id}-${p.label}`,
-            image,
-            command: p.command,
-            env: containerEnv(appEnv, this.injected(deployment, p.label, port)),
-            limits: this.limits(deployment.app),
-            labels: {
-              [LABEL.app]: deployment.app,
-              [LABEL.deployment]: String(deployment.id),
-              [LABEL.type]: p.type,
-              [LABEL.container]: p.label,
-              [LABEL.port]: String(port),
-              [LABEL.role]: 'process',
-            },
-          });
-          created.push({ ref, type: p.type, label: p.label, port });
-        } catch (error) {
-          this.deps.ports.release(port);
-          throw error;
-        }
+        created.push(await this.startProcess({ app: deployment.app, deployment: deployment.id, commit: deployment.commit, image, ...p }));
       }),
     );
   }
 
-  private async waitForBoot(containers: readonly NewContainer[], timeoutMs: number, log: DeployLog): Promise<void> {
+  /** Starts one long-running container of a release on a port of its own. */
+  async startProcess(p: { app: string; deployment: number; commit: string; image: string; type: string; label: string; command: string; name?: string }): Promise<NewContainer> {
+    const port = await this.deps.ports.allocate();
+    try {
+      const ref = await this.deps.runtime.startContainer(this.deps.containers.spec({ ...p, role: 'process', port }));
+      return { ref, type: p.type, label: p.label, port };
+    } catch (error) {
+      this.deps.ports.release(port);
+      throw error;
+    }
+  }
+
+  /** Resolves once every web container accepts connections; throws a DeployFailure on a crash or timeout. */
+  async waitForBoot(containers: readonly NewContainer[], timeoutMs: number, log: DeployLog): Promise<void> {
     if (containers.length === 0) return;
     const web = containers.filter((c) => c.type === 'web');
     for (const c of web) log.phase(`Waiting for ${c.label} to accept connections on port ${c.port}`);
@@ -315,31 +326,26 @@ export class Pipeline {
     deployment: DeploymentRecord,
     image: string,
     command: string,
-    appEnv: Record<string, string>,
+    extraEnv: Record<string, string>,
     log: DeployLog,
   ): Promise<void> {
     const timeoutMs = this.timeouts(deployment.app).hookMs;
     log.phase(`Running postdeploy: ${command}`);
     const port = await this.deps.ports.allocate();
     try {
-      const result = await this.deps.runtime.runOneOff(
-        {
-          name: `slipway-${deployment.app}-${deployment.id}-postdeploy-1`,
-          image,
-          command,
-          env: containerEnv(appEnv, this.injected(deployment, 'postdeploy-1', port)),
-          limits: this.limits(deployment.app),
-          labels: {
-            [LABEL.app]: deployment.app,
-            [LABEL.deployment]: String(deployment.id),
-            [LABEL.type]: 'postdeploy',
-            [LABEL.container]: 'postdeploy-1',
-            [LABEL.role]: 'oneoff',
-          },
-        },
-        (line) => log.detail(line),
-        timeoutMs,
-      );
+      const spec = this.deps.containers.spec({
+        app: deployment.app,
+        deployment: deployment.id,
+        commit: deployment.commit,
+        image,
+        command,
+        type: 'postdeploy',
+        label: 'postdeploy-1',
+        role: 'oneoff',
+        port,
+        extraEnv,
+      });
+      const result = await this.deps.runtime.runOneOff(spec, (line) => log.detail(line), timeoutMs);
       if (result.timedOut) {
         throw new DeployFailure('hook-error', `The postdeploy command did not finish within ${seconds(timeoutMs)} and was stopped`);
       }
@@ -353,7 +359,7 @@ export class Pipeline {
   }
 
   /** The app's long-running containers that belong to other deployments: what the switch replaces. */
-  private async currentContainers(app: string, deployment: number): Promise<NewContainer[]> {
+  async currentContainers(app: string, deployment: number): Promise<NewContainer[]> {
     const list = await this.deps.runtime.listContainers({ [LABEL.app]: app, [LABEL.role]: 'process' });
     return list
       .filter((c) => c.labels[LABEL.deployment] !== String(deployment))
@@ -365,7 +371,8 @@ export class Pipeline {
       }));
   }
 
-  private async retire(app: string, old: readonly NewContainer[], log: DeployLog): Promise<void> {
+  /** Drains the web ones, then stops and removes them all, in parallel. */
+  async retire(app: string, old: readonly NewContainer[], log: DeployLog): Promise<void> {
     if (old.length === 0) return;
     const { drainMs, stopMs } = this.timeouts(app);
     log.phase(`Stopping the previous containers: ${old.map((c) => c.ref.name).join(', ')}`);
@@ -381,18 +388,20 @@ export class Pipeline {
     });
   }
 
-  /** Keeps the images of the last few successful deployments (for rollbacks), removes older ones. */
+  /**
+   * Keeps the images of the last few successful deployments (for rollbacks), removes older
+   * ones. A rollback shares its image with the deployment it rolled back to.
+   */
   private async pruneImages(app: string, log: DeployLog): Promise<void> {
-    const kept = this.deps.store
-      .listDeployments(app, 1000)
-      .filter((d) => d.status === 'success' && d.image !== null)
-      .slice(KEEP_IMAGES);
-    for (const d of kept) {
+    const successful = this.deps.store.listDeployments(app, 1000).filter((d) => d.status === 'success' && d.image !== null);
+    const kept = new Set(successful.slice(0, KEEP_IMAGES).map((d) => d.image!));
+    const old = new Set(successful.slice(KEEP_IMAGES).map((d) => d.image!).filter((image) => !kept.has(image)));
+    for (const image of old) {
       try {
-        await this.deps.runtime.removeImage(d.image!);
-        this.deps.store.setImage(app, d.id, null);
+        await this.deps.runtime.removeImage(image);
+        this.deps.store.forgetImage(app, image);
       } catch (error) {
-        log.error(`could not remove the image of deployment ${d.id}: ${errorMessage(error)}`);
+        log.error(`could not remove the image ${image}: ${errorMessage(error)}`);
       }
     }
   }
@@ -411,7 +420,7 @@ export class Pipeline {
     }
   }
 
-  private timeouts(app: string): Timeouts {
+  timeouts(app: string): Timeouts {
     const own = this.deps.store.getApp(app)?.settings;
     const base = this.deps.settings.timeouts;
     return {
@@ -422,21 +431,6 @@ export class Pipeline {
     };
   }
 
-  private limits(app: string): ResourceLimits {
-    const own = this.deps.store.getApp(app)?.settings;
-    return { memoryMb: own?.memoryMb ?? null, cpus: own?.cpus ?? null };
-  }
-
-  private injected(deployment: DeploymentRecord, container: string, port: number): InjectedEnv {
-    return {
-      app: deployment.app,
-      container,
-      port,
-      commit: deployment.commit,
-      stack: this.deps.settings.stack,
-      memoryMb: this.limits(deployment.app).memoryMb,
-    };
-  }
 }
 
 /**
@@ -446,6 +440,10 @@ export class Pipeline {
 function releaseEnv(urls: readonly string[]): Record<string, string> {
   if (urls.length === 0) return {};
   return { SLIPWAY_RELEASE_URL: urls[0]!, SLIPWAY_RELEASE_URLS: urls.join(' ') };
+}
+
+function describeProcfile(procfile: Procfile): string {
+  return [...procfile.processes.keys(), ...(procfile.postdeploy ? ['postdeploy'] : [])].join(', ');
 }
 
 function asFailure(error: unknown, phase: string): DeployFailure {

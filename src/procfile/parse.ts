@@ -39,6 +39,13 @@ export function parseProcfileBytes(bytes: Uint8Array): Procfile {
   return parseProcfile(text);
 }
 
+/** The Procfile in canonical form (what Slipway keeps with a deployment); parses back to the same. */
+export function formatProcfile(procfile: Procfile): string {
+  const lines = [...procfile.processes].map(([type, command]) => `${type}: ${command}`);
+  if (procfile.postdeploy !== undefined) lines.push(`${POSTDEPLOY}: ${procfile.postdeploy}`);
+  return `${lines.join('\n')}\n`;
+}
+
 export function parseProcfile(text: string): Procfile {
   const processes = new Map<string, string>();
   let postdeploy: string | undefined;

@@ -287,6 +287,7 @@ function createOptions(spec: ContainerSpec): Docker.ContainerCreateOptions {
     Labels: spec.labels,
     AttachStdout: true,
     AttachStderr: true,
+    ...(spec.stdin ? { AttachStdin: true, OpenStdin: true, StdinOnce: true } : {}),
     HostConfig: {
       NetworkMode: 'host',
       // An init process forwards SIGTERM to the command and reaps zombies, so stopping is fast.
@@ -295,6 +296,7 @@ function createOptions(spec: ContainerSpec): Docker.ContainerCreateOptions {
       RestartPolicy: { Name: 'no' },
       ...(spec.limits?.memoryMb ? { Memory: spec.limits.memoryMb * 1024 * 1024, MemorySwap: spec.limits.memoryMb * 1024 * 1024 } : {}),
       ...(spec.limits?.cpus ? { NanoCpus: Math.round(spec.limits.cpus * 1e9) } : {}),
+      ...(spec.mounts?.length ? { Binds: spec.mounts.map((m) => `${m.source}:${m.target}`) } : {}),
       LogConfig: { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '3' } },
     },
   };

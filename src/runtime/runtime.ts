@@ -58,6 +58,17 @@ export interface ContainerSpec {
   env: Record<string, string>;
   labels: Record<string, string>;
   limits?: ResourceLimits;
+  /** Host directories bound into the container. */
+  mounts?: Mount[];
+  /** Keeps stdin open (an interactive one-off). */
+  stdin?: boolean;
+}
+
+export interface Mount {
+  /** Absolute host path. */
+  source: string;
+  /** Absolute path inside the container. */
+  target: string;
 }
 
 export interface ResourceLimits {

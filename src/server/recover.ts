@@ -1,4 +1,5 @@
-import { LABEL, type RefPublisher } from '../deploy/pipeline.js';
+import { LABEL } from '../deploy/containers.js';
+import type { RefPublisher } from '../deploy/pipeline.js';
 import type { PortAllocator } from '../runtime/ports.js';
 import type { ContainerInfo, Runtime } from '../runtime/runtime.js';
 import type { Store } from '../store/store.js';

@@ -6,7 +6,8 @@ import { Api } from '../api/server.js';
 import { TokenAuth } from '../auth/tokens.js';
 import { ImageBuilder } from '../build/builder.js';
 import { Deployer } from '../deploy/deployer.js';
-import { LABEL, Pipeline } from '../deploy/pipeline.js';
+import { AppContainers, LABEL } from '../deploy/containers.js';
+import { Pipeline } from '../deploy/pipeline.js';
 import { GitHttp } from '../git/http.js';
 import { HookRelay } from '../git/relay.js';
 import { Repos } from '../git/repos.js';
@@ -64,17 +65,19 @@ export async function startSlipway({ config, env, log, runtime = new DockerRunti
   };
   store.onDirectoryChange(syncDirectory);
   syncDirectory();
+  const containers = new AppContainers(store, stackName(config.stackImage), path.join(config.dataDir, 'volumes'));
   const pipeline = new Pipeline({
     store,
     runtime,
     builder: new ImageBuilder(runtime, config.stackImage, tmpDir),
+    containers,
     ports,
     traffic: {
       switchTo: (app, deployment, targets) => router.switchTo(app, deployment, targets),
       drain: (targets, timeoutMs) => router.drain(targets, timeoutMs),
     },
     refs: repos.publisher(),
-    settings: { stack: stackName(config.stackImage), timeouts: config.timeouts, appUrl },
+    settings: { timeouts: config.timeouts, appUrl },
   });
   const deployer = new Deployer(store, pipeline);
   const gitHttp = new GitHttp(repos, auth, store, () => storageProblem(config.dataDir, config.minFreeMb));
@@ -83,7 +86,7 @@ export async function startSlipway({ config, env, log, runtime = new DockerRunti
     stillValid: (identity) => auth.stillValid(identity),
     onError: (error) => log(`hook relay error: ${String(error)}`),
   });
-  const api = new Api(store, auth, deployer, repos, runtime, appUrl, config.domain);
+  const api = new Api({ store, auth, deployer, repos, runtime, containers, appUrl, domain: config.domain });
 
   // The last switched routes serve again at once, whatever recovery finds.
   for (const route of store.listRoutes()) await router.switchTo(route.app, route.deployment, route.targets);

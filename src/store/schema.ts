@@ -76,4 +76,15 @@ export const MIGRATIONS: readonly string[] = [
     created_at INTEGER NOT NULL
   );
   `,
+  `
+  ALTER TABLE deployments ADD COLUMN procfile TEXT;
+  ALTER TABLE deployments ADD COLUMN rollback_of INTEGER;
+  ALTER TABLE apps ADD COLUMN one_off_count INTEGER NOT NULL DEFAULT 0;
+  CREATE TABLE mounts (
+    app TEXT NOT NULL REFERENCES apps(name) ON DELETE CASCADE,
+    path TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (app, path)
+  );
+  `,
 ];

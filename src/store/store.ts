@@ -32,6 +32,23 @@ export interface DeploymentRecord {
   pushedBy: string | null;
   createdAt: number;
   finishedAt: number | null;
+  /** The Procfile the image runs, kept so the image can run again without its commit. */
+  procfile: string | null;
+  /** Set on a rollback: the deployment whose image it runs again. */
+  rollbackOf: number | null;
+}
+
+export interface NewDeployment {
+  commit: string;
+  ref: string;
+  pushedBy: string | null;
+  /** A rollback starts with the earlier deployment's image and Procfile. */
+  rollbackOf?: DeploymentRecord;
+}
+
+export interface MountRecord {
+  path: string;
+  createdAt: number;
 }
 
 export interface PhaseRecord {
@@ -63,6 +80,8 @@ interface DeploymentRow {
   pushed_by: string | null;
   created_at: number;
   finished_at: number | null;
+  procfile: string | null;
+  rollback_of: number | null;
 }
 
 interface AppRow {
@@ -191,16 +210,17 @@ export class Store {
 
   // ---- deployments
 
-  createDeployment(app: string, commit: string, ref: string, pushedBy: string | null): DeploymentRecord {
+  createDeployment(app: string, request: NewDeployment): DeploymentRecord {
+    const from = request.rollbackOf;
     const insert = this.db.transaction(() => {
       const { next } = this.db
         .prepare('SELECT COALESCE(MAX(id), 0) + 1 AS next FROM deployments WHERE app = ?')
         .get(app) as { next: number };
       this.db
         .prepare(
-          'INSERT INTO deployments (app, id, commit_sha, ref, status, pushed_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+          'INSERT INTO deployments (app, id, commit_sha, ref, status, pushed_by, created_at, image, procfile, rollback_of) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
         )
-        .run(app, next, commit, ref, 'queued', pushedBy, this.now());
+        .run(app, next, request.commit, request.ref, 'queued', request.pushedBy, this.now(), from?.image ?? null, from?.procfile ?? null, from?.id ?? null);
       return next;
     });
     return this.getDeployment(app, insert())!;
@@ -232,6 +252,15 @@ export class Store {
 
   setImage(app: string, id: number, image: string | null): void {
     this.stmt('UPDATE deployments SET image = ? WHERE app = ? AND id = ?').run(image, app, id);
+  }
+
+  setProcfile(app: string, id: number, procfile: string): void {
+    this.stmt('UPDATE deployments SET procfile = ? WHERE app = ? AND id = ?').run(procfile, app, id);
+  }
+
+  /** Forgets an image that was removed, in every deployment that ran it (rollbacks share images). */
+  forgetImage(app: string, image: string): void {
+    this.stmt('UPDATE deployments SET image = NULL WHERE app = ? AND image = ?').run(app, image);
   }
 
   finishDeployment(app: string, id: number, status: FinalStatus, reason: string | null): void {
@@ -329,6 +358,32 @@ export class Store {
     return removed;
   }
 
+  // ---- storage mounts
+
+  listMounts(app: string): MountRecord[] {
+    const rows = this.stmt('SELECT path, created_at FROM mounts WHERE app = ? ORDER BY path').all(app) as { path: string; created_at: number }[];
+    return rows.map((r) => ({ path: r.path, createdAt: r.created_at }));
+  }
+
+  addMount(app: string, path: string): boolean {
+    return this.stmt('INSERT OR IGNORE INTO mounts (app, path, created_at) VALUES (?, ?, ?)').run(app, path, this.now()).changes > 0;
+  }
+
+  removeMount(app: string, path: string): boolean {
+    return this.stmt('DELETE FROM mounts WHERE app = ? AND path = ?').run(app, path).changes > 0;
+  }
+
+  // ---- one-off containers
+
+  /** The next one-off number of the app: `one-off-<n>`, never reused. */
+  nextOneOff(app: string): number {
+    const row = this.stmt('UPDATE apps SET one_off_count = one_off_count + 1 WHERE name = ? RETURNING one_off_count').get(app) as
+      | { one_off_count: number }
+      | undefined;
+    if (!row) throw new Error(`no app named ${app}`);
+    return row.one_off_count;
+  }
+
   // ---- formation and routes
 
   getFormation(app: string): Map<string, number> {
@@ -350,6 +405,21 @@ export class Store {
         .prepare('INSERT INTO routes (app, deployment, targets) VALUES (?, ?, ?) ON CONFLICT (app) DO UPDATE SET deployment = excluded.deployment, targets = excluded.targets')
         .run(app, deployment, JSON.stringify(targets));
     })();
+  }
+
+  /** An in-place change (scale, restart): the same deployment, new counts or new web targets. */
+  recordFormation(app: string, formation: ReadonlyMap<string, number>, targets?: RouteTarget[]): void {
+    this.db.transaction(() => {
+      const upsert = this.stmt(
+        'INSERT INTO formation (app, type, count) VALUES (?, ?, ?) ON CONFLICT (app, type) DO UPDATE SET count = excluded.count',
+      );
+      for (const [type, count] of formation) upsert.run(app, type, count);
+      if (targets) this.stmt('UPDATE routes SET targets = ? WHERE app = ?').run(JSON.stringify(targets), app);
+    })();
+  }
+
+  getRoute(app: string): RouteRecord | undefined {
+    return this.listRoutes().find((r) => r.app === app);
   }
 
   listRoutes(): RouteRecord[] {
@@ -389,5 +459,7 @@ function toDeployment(row: DeploymentRow): DeploymentRecord {
     pushedBy: row.pushed_by,
     createdAt: row.created_at,
     finishedAt: row.finished_at,
+    procfile: row.procfile,
+    rollbackOf: row.rollback_of,
   };
 }

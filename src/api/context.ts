@@ -1,0 +1,41 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { TokenAuth } from '../auth/tokens.js';
+import type { AppContainers } from '../deploy/containers.js';
+import type { Deployer } from '../deploy/deployer.js';
+import type { Repos } from '../git/repos.js';
+import type { Runtime } from '../runtime/runtime.js';
+import type { AppRecord, DeploymentRecord, Store } from '../store/store.js';
+import { ApiError } from './errors.js';
+import type { Reply } from './reply.js';
+
+export type Params = Record<string, string>;
+export type Handler = (req: IncomingMessage, params: Params, res: ServerResponse) => Promise<Reply> | Reply;
+
+/** Everything the API's route groups use; given once by the composition root. */
+export interface ApiDeps {
+  store: Store;
+  auth: TokenAuth;
+  deployer: Deployer;
+  repos: Repos;
+  runtime: Runtime;
+  containers: AppContainers;
+  appUrl(app: string): string;
+  domain: string;
+}
+
+/** A group of endpoints registers itself with `add`, and finds its app or deployment with the lookups. */
+export interface RouteContext extends ApiDeps {
+  add(method: string, path: string, handler: Handler): void;
+  /** The app named in the path, or a 404 saying how to create it. */
+  app(params: Params): AppRecord;
+  /** The deployment named in the path, or a 404 saying how to list them. */
+  deployment(params: Params): DeploymentRecord;
+}
+
+export function query(req: IncomingMessage): URLSearchParams {
+  return new URL(req.url ?? '/', 'http://slipway').searchParams;
+}
+
+export function notFoundApp(name: string | undefined): ApiError {
+  return new ApiError(404, 'app_not_found', `there is no app named "${name}"; push to create it`);
+}

@@ -1,0 +1,76 @@
+import type { AppRecord, AppSettings } from '../../store/store.js';
+import { readJsonObject } from '../body.js';
+import type { RouteContext } from '../context.js';
+import { ApiError } from '../errors.js';
+
+interface SettingSpec {
+  field: keyof AppSettings;
+  /** What a valid value is, for the error message. */
+  expected: string;
+  valid(value: number): boolean;
+  /** API value → stored value, and back. */
+  store(value: number): number;
+  show(stored: number): number;
+}
+
+const seconds = (field: keyof AppSettings): SettingSpec => ({
+  field,
+  expected: "a number of seconds between 0 and 86400, or null for the server's default",
+  valid: (v) => v > 0 && v <= 86_400,
+  store: (v) => Math.round(v * 1000),
+  show: (ms) => ms / 1000,
+});
+
+const SETTINGS: Record<string, SettingSpec> = {
+  bootTimeout: seconds('bootTimeoutMs'),
+  hookTimeout: seconds('hookTimeoutMs'),
+  stopTimeout: seconds('stopTimeoutMs'),
+  memory: {
+    field: 'memoryMb',
+    expected: 'a whole number of MiB from 16 to 1048576 for each container, or null for no limit',
+    valid: (v) => Number.isInteger(v) && v >= 16 && v <= 1_048_576,
+    store: (v) => v,
+    show: (v) => v,
+  },
+  cpus: {
+    field: 'cpus',
+    expected: 'a number of cores from 0.01 to 256 for each container, or null for no limit',
+    valid: (v) => v >= 0.01 && v <= 256,
+    store: (v) => v,
+    show: (v) => v,
+  },
+};
+
+/** Per-app time and resource limits. */
+export function settingsRoutes(ctx: RouteContext): void {
+  ctx.add('GET', '/api/apps/:app/settings', (_req, p) => ({ json: settingsJson(ctx.app(p)) }));
+  ctx.add('PATCH', '/api/apps/:app/settings', async (req, p) => {
+    const app = ctx.app(p).name;
+    const changes = settingChanges(await readJsonObject(req));
+    return { json: settingsJson(ctx.store.updateSettings(app, changes)) };
+  });
+}
+
+function settingChanges(body: Record<string, unknown>): Partial<AppSettings> {
+  const changes: Partial<AppSettings> = {};
+  for (const [key, value] of Object.entries(body)) {
+    const spec = SETTINGS[key];
+    if (!spec) {
+      throw new ApiError(400, 'invalid_setting', `unknown setting "${key}"; the settings are ${Object.keys(SETTINGS).join(', ')}`);
+    }
+    if (value !== null && (typeof value !== 'number' || !spec.valid(value))) {
+      throw new ApiError(400, 'invalid_setting', `${key} must be ${spec.expected}`);
+    }
+    changes[spec.field] = value === null ? null : spec.store(value);
+  }
+  return changes;
+}
+
+function settingsJson(app: AppRecord): object {
+  return Object.fromEntries(
+    Object.entries(SETTINGS).map(([key, spec]) => {
+      const stored = app.settings[spec.field];
+      return [key, stored === null ? null : spec.show(stored)];
+    }),
+  );
+}
