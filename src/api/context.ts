@@ -3,6 +3,7 @@ import type { TokenAuth } from '../auth/tokens.js';
 import type { AppContainers } from '../deploy/containers.js';
 import type { Deployer } from '../deploy/deployer.js';
 import type { Repos } from '../git/repos.js';
+import type { PortAllocator } from '../runtime/ports.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { AppRecord, DeploymentRecord, Store } from '../store/store.js';
 import { ApiError } from './errors.js';
@@ -19,6 +20,7 @@ export interface ApiDeps {
   repos: Repos;
   runtime: Runtime;
   containers: AppContainers;
+  ports: PortAllocator;
   appUrl(app: string): string;
   domain: string;
 }

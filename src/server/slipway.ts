@@ -86,7 +86,7 @@ export async function startSlipway({ config, env, log, runtime = new DockerRunti
     stillValid: (identity) => auth.stillValid(identity),
     onError: (error) => log(`hook relay error: ${String(error)}`),
   });
-  const api = new Api({ store, auth, deployer, repos, runtime, containers, appUrl, domain: config.domain });
+  const api = new Api({ store, auth, deployer, repos, runtime, containers, ports, appUrl, domain: config.domain });
 
   // The last switched routes serve again at once, whatever recovery finds.
   for (const route of store.listRoutes()) await router.switchTo(route.app, route.deployment, route.targets);
