@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { ApiError } from './errors.js';
 
-const MAX_BODY_BYTES = 1024 * 1024;
+export const MAX_BODY_BYTES = 1024 * 1024;
 
 /** Reads a JSON object body, refusing oversized or malformed ones with a clear error. */
 export async function readJsonObject(req: IncomingMessage): Promise<Record<string, unknown>> {
@@ -14,9 +14,14 @@ export async function readJsonObject(req: IncomingMessage): Promise<Record<strin
     }
     chunks.push(chunk as Buffer);
   }
+  return parseJsonObject(Buffer.concat(chunks));
+}
+
+/** A whole body as a JSON object, or the same 400s as readJsonObject. */
+export function parseJsonObject(body: Buffer): Record<string, unknown> {
   let value: unknown;
   try {
-    value = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    value = JSON.parse(body.toString('utf8'));
   } catch {
     throw new ApiError(400, 'invalid_json', 'the request body is not valid JSON; send a JSON object');
   }

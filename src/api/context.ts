@@ -1,8 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { TokenAuth } from '../auth/tokens.js';
 import type { AppContainers } from '../deploy/containers.js';
 import type { Deployer } from '../deploy/deployer.js';
+import type { Formation } from '../deploy/formation.js';
 import type { Repos } from '../git/repos.js';
+import type { OneOffs } from '../run/oneoffs.js';
 import type { PortAllocator } from '../runtime/ports.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { AppRecord, DeploymentRecord, Store } from '../store/store.js';
@@ -11,6 +14,11 @@ import type { Reply } from './reply.js';
 
 export type Params = Record<string, string>;
 export type Handler = (req: IncomingMessage, params: Params, res: ServerResponse) => Promise<Reply> | Reply;
+/**
+ * Takes over an authenticated HTTP Upgrade request's connection. It may throw an ApiError only
+ * before it answers 101 (the error is then sent as JSON); it resolves when done with the socket.
+ */
+export type UpgradeHandler = (req: IncomingMessage, params: Params, socket: Duplex, head: Buffer) => Promise<void>;
 
 /** Everything the API's route groups use; given once by the composition root. */
 export interface ApiDeps {
@@ -20,6 +28,8 @@ export interface ApiDeps {
   repos: Repos;
   runtime: Runtime;
   containers: AppContainers;
+  formation: Formation;
+  oneOffs: OneOffs;
   ports: PortAllocator;
   appUrl(app: string): string;
   domain: string;
@@ -28,6 +38,8 @@ export interface ApiDeps {
 /** A group of endpoints registers itself with `add`, and finds its app or deployment with the lookups. */
 export interface RouteContext extends ApiDeps {
   add(method: string, path: string, handler: Handler): void;
+  /** An endpoint reached with `Upgrade: <protocol>` (e.g. `slipway run`'s two-way stream). */
+  upgrade(protocol: string, path: string, handler: UpgradeHandler): void;
   /** The app named in the path, or a 404 saying how to create it. */
   app(params: Params): AppRecord;
   /** The deployment named in the path, or a 404 saying how to list them. */

@@ -1,21 +1,31 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { AppRecord, DeploymentRecord } from '../store/store.js';
-import { notFoundApp, type ApiDeps, type Handler, type Params, type RouteContext } from './context.js';
+import { notFoundApp, type ApiDeps, type Handler, type Params, type RouteContext, type UpgradeHandler } from './context.js';
+import { DeployFailure } from '../deploy/failure.js';
+import { FormationError } from '../deploy/formation.js';
+import { RuntimeUnavailableError } from '../runtime/runtime.js';
 import { ApiError } from './errors.js';
-import { send, type Reply } from './reply.js';
+import { send, type OperationFailure, type Reply } from './reply.js';
 import { appRoutes } from './routes/apps.js';
 import { deploymentRoutes } from './routes/deployments.js';
 import { domainRoutes } from './routes/domains.js';
 import { envRoutes } from './routes/env.js';
+import { logRoutes } from './routes/logs.js';
 import { psRoutes } from './routes/ps.js';
+import { releaseRoutes } from './routes/releases.js';
+import { runRoutes } from './routes/run.js';
 import { settingsRoutes } from './routes/settings.js';
+import { storageRoutes } from './routes/storage.js';
 import { tokenRoutes } from './routes/tokens.js';
+import { refuseUpgrade } from './upgrade.js';
 
-interface RouteDef {
+interface RouteDef<H = Handler> {
+  /** The HTTP method; for an upgrade endpoint, the protocol. */
   method: string;
   pattern: RegExp;
   names: string[];
-  handler: Handler;
+  handler: H;
 }
 
 /** Each group of endpoints lives in its own module under routes/. */
@@ -27,16 +37,24 @@ const ROUTE_GROUPS: ((ctx: RouteContext) => void)[] = [
   envRoutes,
   domainRoutes,
   settingsRoutes,
+  releaseRoutes,
+  storageRoutes,
+  logRoutes,
+  runRoutes,
 ];
 
 /** The JSON API under `/api`: authentication, routing to the groups' handlers, errors as JSON. */
 export class Api {
   private readonly routes: RouteDef[] = [];
+  private readonly upgrades: RouteDef<UpgradeHandler>[] = [];
+  /** Upgraded connections still open, and when their handlers are done with them. */
+  private readonly sessions = new Map<Duplex, Promise<void>>();
 
   constructor(private readonly deps: ApiDeps) {
     const ctx: RouteContext = {
       ...deps,
       add: (method, path, handler) => this.add(method, path, handler),
+      upgrade: (protocol, path, handler) => void this.upgrades.push({ method: protocol.toLowerCase(), ...compile(path), handler }),
       app: (params) => this.app(params),
       deployment: (params) => this.deployment(params),
     };
@@ -48,48 +66,74 @@ export class Api {
     const url = new URL(req.url ?? '/', 'http://slipway');
     if (url.pathname !== '/api' && !url.pathname.startsWith('/api/')) return false;
     this.dispatch(req, res, url.pathname)
-      .then((reply) => send(res, reply))
+      .then((reply) => send(res, reply, operationFailure))
       .catch((error: unknown) => {
-        const apiError =
-          error instanceof ApiError ? error : new ApiError(500, 'internal', `the server failed: ${String(error)}; check its log`);
+        const apiError = asApiError(error);
         if (res.headersSent) {
           res.destroy();
           return;
         }
         // The unread rest of an oversized body must not be taken for the next request.
         if (apiError.status === 413) res.setHeader('connection', 'close');
-        send(res, { status: apiError.status, json: { error: apiError.code, message: apiError.message } });
+        send(res, { status: apiError.status, json: { error: apiError.code, message: apiError.message } }, operationFailure);
       });
     return true;
   }
 
-  private async dispatch(req: IncomingMessage, res: ServerResponse, pathname: string): Promise<Reply> {
-    if (pathname === '/api/health' && req.method === 'GET') return { json: { status: 'ok' } };
+  /**
+   * Handles `/api/...` HTTP Upgrade requests (`slipway run`): authenticated like any request,
+   * then the endpoint owns the socket. Returns false for anything else.
+   */
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
+    const url = new URL(req.url ?? '/', 'http://slipway');
+    if (!url.pathname.startsWith('/api/')) return false;
+    socket.on('error', () => socket.destroy());
+    const done = this.dispatchUpgrade(req, socket, head, url.pathname)
+      .catch((error: unknown) => refuseUpgrade(socket, asApiError(error)))
+      .finally(() => this.sessions.delete(socket));
+    this.sessions.set(socket, done);
+    return true;
+  }
+
+  /** Ends the upgraded connections (their endpoints clean up after them) and waits until they have. */
+  async close(): Promise<void> {
+    for (const socket of this.sessions.keys()) socket.destroy();
+    await Promise.all(this.sessions.values());
+  }
+
+  private async dispatchUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, pathname: string): Promise<void> {
+    this.authenticate(req);
+    const protocol = (req.headers.upgrade ?? '').toLowerCase();
+    for (const route of this.upgrades) {
+      const match = route.pattern.exec(pathname);
+      if (match && route.method === protocol) return route.handler(req, paramsOf(route, match), socket, head);
+    }
+    throw new ApiError(404, 'not_found', `there is no ${protocol} endpoint at ${pathname}; see the README's API section`);
+  }
+
+  private authenticate(req: IncomingMessage): void {
     if (!this.deps.auth.fromRequest(req)) {
       throw new ApiError(401, 'unauthorized', 'a valid token is required: send "Authorization: Bearer <token>"');
     }
+  }
+
+  private async dispatch(req: IncomingMessage, res: ServerResponse, pathname: string): Promise<Reply> {
+    if (pathname === '/api/health' && req.method === 'GET') return { json: { status: 'ok' } };
+    this.authenticate(req);
     let pathMatched = false;
     for (const route of this.routes) {
       const match = route.pattern.exec(pathname);
       if (!match) continue;
       pathMatched = true;
       if (route.method !== req.method) continue;
-      const params = Object.fromEntries(route.names.map((name, i) => [name, decodeURIComponent(match[i + 1]!)]));
-      return route.handler(req, params, res);
+      return route.handler(req, paramsOf(route, match), res);
     }
     if (pathMatched) throw new ApiError(405, 'method_not_allowed', `${req.method} is not supported on ${pathname}`);
     throw new ApiError(404, 'not_found', `there is no API endpoint ${pathname}; see the README's API section`);
   }
 
   private add(method: string, path: string, handler: Handler): void {
-    const names: string[] = [];
-    const pattern = new RegExp(
-      `^${path.replace(/:([a-z]+)/g, (_m, name: string) => {
-        names.push(name);
-        return '([^/]+)';
-      })}$`,
-    );
-    this.routes.push({ method, pattern, names, handler });
+    this.routes.push({ method, ...compile(path), handler });
   }
 
   private app(params: Params): AppRecord {
@@ -105,4 +149,34 @@ export class Api {
     if (!d) throw new ApiError(404, 'deployment_not_found', `${app.name} has no deployment ${params.id}; list them with slipway deployments (GET /api/apps/${app.name}/deployments)`);
     return d;
   }
+}
+
+/** `/api/apps/:app` → a pattern capturing each `:name`. */
+function compile(path: string): { pattern: RegExp; names: string[] } {
+  const names: string[] = [];
+  const pattern = new RegExp(
+    `^${path.replace(/:([a-z]+)/g, (_m, name: string) => {
+      names.push(name);
+      return '([^/]+)';
+    })}$`,
+  );
+  return { pattern, names };
+}
+
+function paramsOf(route: { names: string[] }, match: RegExpExecArray): Params {
+  return Object.fromEntries(route.names.map((name, i) => [name, decodeURIComponent(match[i + 1]!)]));
+}
+
+/** Every failure as the API reports it: known ones with their own status and code, others as a 500. */
+function asApiError(error: unknown): ApiError {
+  if (error instanceof ApiError) return error;
+  if (error instanceof FormationError) return new ApiError(error.reason === 'no_release' ? 409 : 400, error.reason, error.message);
+  if (error instanceof DeployFailure) return new ApiError(422, error.status, error.message);
+  if (error instanceof RuntimeUnavailableError) return new ApiError(503, 'engine_unavailable', error.message);
+  return new ApiError(500, 'internal', `the server failed: ${String(error)}; check its log`);
+}
+
+function operationFailure(error: unknown): OperationFailure {
+  const { code, message } = asApiError(error);
+  return { code, message, lines: error instanceof DeployFailure ? error.lines : [] };
 }

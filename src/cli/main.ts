@@ -5,12 +5,16 @@ import type { Command, CommandContext } from './command.js';
 import { appsCommands } from './commands/apps.js';
 import { deploymentCommands } from './commands/deployments.js';
 import { envCommands } from './commands/env.js';
+import { formationCommands } from './commands/formation.js';
+import { storageCommands } from './commands/storage.js';
+import { logCommands } from './commands/logs.js';
+import { runCommands } from './commands/run.js';
 import { tokenCommands } from './commands/tokens.js';
 import { loadConnection } from './connection.js';
 import { CliError } from './errors.js';
 import { makeOutput } from './output.js';
 
-export const COMMANDS: Command[] = [...appsCommands, ...envCommands, ...deploymentCommands, ...tokenCommands];
+export const COMMANDS: Command[] = [...appsCommands, ...envCommands, ...deploymentCommands, ...formationCommands, ...storageCommands, ...logCommands, ...runCommands, ...tokenCommands];
 
 const COMMON_OPTIONS = {
   app: { type: 'string', short: 'a' },

@@ -5,6 +5,11 @@ const RECENT_LINES = 10_000;
 // eslint-disable-next-line no-control-regex
 const CONTROL_CHARACTERS = /[\u0000-\u0008\u000B-\u001A\u001C-\u001F\u007F]/g;
 
+/** A line made safe for a terminal and for git's client: control characters become U+FFFD. */
+export function sanitizeLine(line: string): string {
+  return line.replace(CONTROL_CHARACTERS, '\uFFFD');
+}
+
 /** Slipway's own lines (phases and errors), as opposed to the output of a build or a hook. */
 export function isOwnLine(line: string): boolean {
   return line.startsWith('-----> ') || line.startsWith(' !     ');
@@ -47,7 +52,7 @@ export class DeployLog {
     if (this.ended) return;
     // Control characters from binary output would garble the terminal, and git's client drops
     // the rest of a message after a NUL; tabs and colour escapes pass.
-    const clean = line.replace(CONTROL_CHARACTERS, '\uFFFD');
+    const clean = sanitizeLine(line);
     this.recent.push(clean);
     if (this.recent.length > RECENT_LINES) {
       this.recent.shift();

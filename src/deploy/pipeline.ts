@@ -1,37 +1,22 @@
 export { LABEL } from './containers.js';
+export { DeployFailure, seconds } from './failure.js';
 import { ImageBuilder } from '../build/builder.js';
 import { CommitSource } from '../build/source.js';
 import { formatProcfile, parseProcfile, parseProcfileBytes, ProcfileError, type Procfile } from '../procfile/parse.js';
-import { waitForPort } from '../runtime/boot.js';
 import type { PortAllocator } from '../runtime/ports.js';
-import { BuildFailedError, RuntimeUnavailableError, type ContainerRef, type Runtime } from '../runtime/runtime.js';
-import type { DeploymentRecord, RouteTarget, Store } from '../store/store.js';
+import { BuildFailedError, RuntimeUnavailableError, type Runtime } from '../runtime/runtime.js';
+import type { DeploymentRecord, Store } from '../store/store.js';
 import { LABEL, type AppContainers } from './containers.js';
+import { DeployFailure, errorMessage, seconds } from './failure.js';
+import { target, type ProcessContainer, type Processes, type Timeouts, type TrafficSwitch } from './processes.js';
 import type { DeployLog } from './log.js';
 import type { FailureStatus, FinalStatus } from './status.js';
 
-/** How long a deployment without a web process is watched for crashes before it counts as booted. */
-const NO_WEB_WATCH_MS = 2000;
-const LOG_LINES_ON_FAILURE = 20;
 /** Images of this many successful deployments are kept, the current one included. */
 const KEEP_IMAGES = 5;
 
-export interface Timeouts {
-  bootMs: number;
-  hookMs: number;
-  stopMs: number;
-  drainMs: number;
-}
-
 export interface PipelineSettings {
-  timeouts: Timeouts;
   appUrl(app: string): string;
-}
-
-/** What the pipeline needs from the router: an atomic switch and a wait for in-flight requests. */
-export interface TrafficSwitch {
-  switchTo(app: string, deployment: number, targets: RouteTarget[]): Promise<void>;
-  drain(targets: readonly RouteTarget[], timeoutMs: number): Promise<void>;
 }
 
 /** Moves the pushed branch once its commit serves, so the repository matches what runs. */
@@ -45,6 +30,7 @@ export interface PipelineDeps {
   builder: ImageBuilder;
   containers: AppContainers;
   ports: PortAllocator;
+  processes: Processes;
   traffic: TrafficSwitch;
   refs: RefPublisher;
   settings: PipelineSettings;
@@ -54,25 +40,6 @@ export interface PipelineDeps {
 export interface DeployJob {
   deployment: DeploymentRecord;
   gitDir: string;
-}
-
-export interface NewContainer {
-  ref: ContainerRef;
-  type: string;
-  label: string;
-  port: number;
-}
-
-/** A phase failed; the deployment ends with `status`, and `lines` explain why. */
-export class DeployFailure extends Error {
-  constructor(
-    readonly status: FailureStatus,
-    message: string,
-    readonly lines: readonly string[] = [],
-  ) {
-    super(message);
-    this.name = 'DeployFailure';
-  }
 }
 
 /**
@@ -91,7 +58,7 @@ export class Pipeline {
     const { store, settings } = this.deps;
     const { app, id } = job.deployment;
     const startedAt = this.now();
-    const created: NewContainer[] = [];
+    const created: ProcessContainer[] = [];
     let image: string | undefined;
     let builtImage: string | undefined;
     let phase = 'build';
@@ -116,7 +83,7 @@ export class Pipeline {
 
       phase = 'boot';
       store.startPhase(app, id, 'boot');
-      await this.waitForBoot(created, this.timeouts(app).bootMs, log);
+      await this.deps.processes.waitForBoot(created, this.deps.processes.timeouts(app).bootMs, log);
       store.finishPhase(app, id, 'boot');
 
       if (procfile.postdeploy !== undefined) {
@@ -129,20 +96,18 @@ export class Pipeline {
 
       phase = 'switch';
       store.startPhase(app, id, 'switch');
-      const old = await this.currentContainers(app, id);
-      const targets = created
-        .filter((c) => c.type === 'web')
-        .map((c) => ({ host: '127.0.0.1', port: c.port, container: c.ref.name }));
+      const old = await this.deps.processes.list(app, (labels) => labels[LABEL.deployment] !== String(id));
+      const targets = created.filter((c) => c.type === 'web').map(target);
       log.phase(`Switching traffic to deployment ${id}`);
       await this.deps.traffic.switchTo(app, id, targets);
       store.recordSwitch(app, id, formation, targets);
       await this.deps.refs.publish(app, job.deployment.ref, job.deployment.commit);
-      await Promise.all(created.map((c) => this.deps.runtime.keepRunning(c.ref)));
+      await this.deps.processes.promote(created);
       store.finishPhase(app, id, 'switch');
 
       phase = 'retire';
       store.startPhase(app, id, 'retire');
-      await this.retire(app, old, log);
+      await this.deps.processes.retire(app, old, log, 'the previous containers: ');
       await this.pruneImages(app, log);
       store.finishPhase(app, id, 'retire');
 
@@ -243,7 +208,7 @@ export class Pipeline {
     image: string,
     procfile: Procfile,
     formation: ReadonlyMap<string, number>,
-    created: NewContainer[],
+    created: ProcessContainer[],
     log: DeployLog,
   ): Promise<void> {
     const plan: { type: string; label: string; command: string }[] = [];
@@ -257,69 +222,9 @@ export class Pipeline {
     log.phase(`Starting ${plan.map((p) => p.label).join(', ')}`);
     await Promise.all(
       plan.map(async (p) => {
-        created.push(await this.startProcess({ app: deployment.app, deployment: deployment.id, commit: deployment.commit, image, ...p }));
+        created.push(await this.deps.processes.start({ app: deployment.app, deployment: deployment.id, commit: deployment.commit, image, ...p }));
       }),
     );
-  }
-
-  /** Starts one long-running container of a release on a port of its own. */
-  async startProcess(p: { app: string; deployment: number; commit: string; image: string; type: string; label: string; command: string; name?: string }): Promise<NewContainer> {
-    const port = await this.deps.ports.allocate();
-    try {
-      const ref = await this.deps.runtime.startContainer(this.deps.containers.spec({ ...p, role: 'process', port }));
-      return { ref, type: p.type, label: p.label, port };
-    } catch (error) {
-      this.deps.ports.release(port);
-      throw error;
-    }
-  }
-
-  /** Resolves once every web container accepts connections; throws a DeployFailure on a crash or timeout. */
-  async waitForBoot(containers: readonly NewContainer[], timeoutMs: number, log: DeployLog): Promise<void> {
-    if (containers.length === 0) return;
-    const web = containers.filter((c) => c.type === 'web');
-    for (const c of web) log.phase(`Waiting for ${c.label} to accept connections on port ${c.port}`);
-    if (web.length === 0) log.phase(`Watching ${containers.map((c) => c.label).join(', ')} for ${seconds(NO_WEB_WATCH_MS)}`);
-
-    const stop = new AbortController();
-    let timer: NodeJS.Timeout | undefined;
-    type Outcome = { kind: 'booted' } | { kind: 'timeout' } | { kind: 'crashed'; container: NewContainer; code: number };
-    const booted: Promise<Outcome> = (
-      web.length > 0
-        ? Promise.all(web.map((c) => waitForPort(c.port, stop.signal)))
-        : new Promise((resolve) => setTimeout(resolve, NO_WEB_WATCH_MS))
-    ).then(() => ({ kind: 'booted' }));
-    const crashed: Promise<Outcome> = Promise.race(
-      containers.map((c) =>
-        this.deps.runtime.waitForExit(c.ref).then((code): Outcome => ({ kind: 'crashed', container: c, code })),
-      ),
-    );
-    const timedOut = new Promise<Outcome>((resolve) => {
-      timer = setTimeout(() => resolve({ kind: 'timeout' }), timeoutMs);
-    });
-    try {
-      const outcome = await Promise.race([booted, crashed, timedOut]);
-      if (outcome.kind === 'booted') return;
-      if (outcome.kind === 'crashed') {
-        const lines = await this.deps.runtime.tailLogs(outcome.container.ref, LOG_LINES_ON_FAILURE);
-        throw new DeployFailure(
-          'crashed-error',
-          `${outcome.container.label} exited with code ${outcome.code} before the deployment booted`,
-          logExcerpt(outcome.container.label, lines),
-        );
-      }
-      const late = web.length > 0 ? web : containers;
-      const excerpts: string[] = [];
-      for (const c of late) excerpts.push(...logExcerpt(c.label, await this.deps.runtime.tailLogs(c.ref, LOG_LINES_ON_FAILURE)));
-      throw new DeployFailure(
-        'timeout-error',
-        `${late.map((c) => `${c.label} (port ${c.port})`).join(', ')} did not accept connections within ${seconds(timeoutMs)}; make the web process listen on $PORT, or raise the boot timeout`,
-        excerpts,
-      );
-    } finally {
-      stop.abort();
-      clearTimeout(timer);
-    }
   }
 
   private async postdeploy(
@@ -329,7 +234,7 @@ export class Pipeline {
     extraEnv: Record<string, string>,
     log: DeployLog,
   ): Promise<void> {
-    const timeoutMs = this.timeouts(deployment.app).hookMs;
+    const timeoutMs = this.deps.processes.timeouts(deployment.app).hookMs;
     log.phase(`Running postdeploy: ${command}`);
     const port = await this.deps.ports.allocate();
     try {
@@ -358,36 +263,6 @@ export class Pipeline {
     }
   }
 
-  /** The app's long-running containers that belong to other deployments: what the switch replaces. */
-  async currentContainers(app: string, deployment: number): Promise<NewContainer[]> {
-    const list = await this.deps.runtime.listContainers({ [LABEL.app]: app, [LABEL.role]: 'process' });
-    return list
-      .filter((c) => c.labels[LABEL.deployment] !== String(deployment))
-      .map((c) => ({
-        ref: { id: c.id, name: c.name },
-        type: c.labels[LABEL.type] ?? '',
-        label: c.labels[LABEL.container] ?? c.name,
-        port: Number(c.labels[LABEL.port] ?? 0),
-      }));
-  }
-
-  /** Drains the web ones, then stops and removes them all, in parallel. */
-  async retire(app: string, old: readonly NewContainer[], log: DeployLog): Promise<void> {
-    if (old.length === 0) return;
-    const { drainMs, stopMs } = this.timeouts(app);
-    log.phase(`Stopping the previous containers: ${old.map((c) => c.ref.name).join(', ')}`);
-    await this.deps.traffic.drain(
-      old.filter((c) => c.type === 'web').map((c) => ({ host: '127.0.0.1', port: c.port, container: c.ref.name })),
-      drainMs,
-    );
-    const results = await Promise.allSettled(old.map((c) => this.deps.runtime.stopAndRemove(c.ref, stopMs)));
-    results.forEach((result, i) => {
-      const c = old[i]!;
-      if (result.status === 'fulfilled') this.deps.ports.release(c.port);
-      else log.error(`could not remove ${c.ref.name}: ${errorMessage(result.reason)}; it will be removed at the next deploy`);
-    });
-  }
-
   /**
    * Keeps the images of the last few successful deployments (for rollbacks), removes older
    * ones. A rollback shares its image with the deployment it rolled back to.
@@ -406,30 +281,16 @@ export class Pipeline {
     }
   }
 
-  private async cleanUp(created: readonly NewContainer[], image: string | undefined, log: DeployLog): Promise<void> {
-    if (created.length > 0) log.detail(`Removing the new containers: ${created.map((c) => c.label).join(', ')}`);
-    const results = await Promise.allSettled(
-      created.map(async (c) => {
-        await this.deps.runtime.stopAndRemove(c.ref, 0);
-        this.deps.ports.release(c.port);
-      }),
-    );
-    if (image) results.push(...(await Promise.allSettled([this.deps.runtime.removeImage(image)])));
-    for (const r of results) {
-      if (r.status === 'rejected') log.error(`cleanup: ${errorMessage(r.reason)}`);
+  private async cleanUp(created: readonly ProcessContainer[], image: string | undefined, log: DeployLog): Promise<void> {
+    await this.deps.processes.discard(created, log);
+    if (!image) return;
+    try {
+      await this.deps.runtime.removeImage(image);
+    } catch (error) {
+      log.error(`cleanup: ${errorMessage(error)}`);
     }
   }
 
-  timeouts(app: string): Timeouts {
-    const own = this.deps.store.getApp(app)?.settings;
-    const base = this.deps.settings.timeouts;
-    return {
-      bootMs: own?.bootTimeoutMs ?? base.bootMs,
-      hookMs: own?.hookTimeoutMs ?? base.hookMs,
-      stopMs: own?.stopTimeoutMs ?? base.stopMs,
-      drainMs: base.drainMs,
-    };
-  }
 
 }
 
@@ -450,17 +311,4 @@ function asFailure(error: unknown, phase: string): DeployFailure {
   if (error instanceof DeployFailure) return error;
   if (error instanceof RuntimeUnavailableError) return new DeployFailure('aborted', `${error.message} (during the ${phase} phase)`);
   return new DeployFailure('aborted', `The ${phase} phase stopped on an unexpected error: ${errorMessage(error)}`);
-}
-
-function logExcerpt(label: string, lines: readonly string[]): string[] {
-  if (lines.length === 0) return [`(${label} printed nothing)`];
-  return [`Last lines from ${label}:`, ...lines.map((l) => `  ${l}`)];
-}
-
-function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
-export function seconds(ms: number): string {
-  return ms < 10_000 ? `${(ms / 1000).toFixed(1)}s` : `${Math.round(ms / 1000)}s`;
 }

@@ -1,19 +1,30 @@
 import Docker from 'dockerode';
-import { PassThrough } from 'node:stream';
+import { PassThrough, Writable, type Duplex } from 'node:stream';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { LineSplitter } from '../util/lines.js';
 import { BuildKitProgress } from './buildkit.js';
+import { DockerDemuxer } from './demux.js';
+import { DockerLogDecoder, sinceAfter } from './docker-logs.js';
 import {
   BuildFailedError,
   RuntimeUnavailableError,
+  type AttachedOneOff,
   type BuildRequest,
   type ContainerEvent,
   type ContainerInfo,
   type ContainerRef,
   type ContainerSpec,
   type ContainerStatus,
+  type LogEntry,
+  type LogReadOptions,
   type OneOffResult,
+  type OutputChunk,
   type Runtime,
 } from './runtime.js';
+
+/** An attach connection that delivers nothing this long after its container exited is given up. */
+const ATTACH_IDLE_MS = 5000;
 
 /** A one-off's unfinished line (a progress bar, a prompt) is shown after this long. */
 const PARTIAL_LINE_FLUSH_MS = 1000;
@@ -123,6 +134,41 @@ export class DockerRuntime implements Runtime {
     }
   }
 
+  async readLogs(ref: ContainerRef, options: LogReadOptions, onEntry: (entry: LogEntry) => void, signal: AbortSignal): Promise<void> {
+    if (signal.aborted) return;
+    const container = this.docker.getContainer(ref.id);
+    const decoder = new DockerLogDecoder(onEntry);
+    // Only the options given: an undefined one would reach the engine as an empty parameter.
+    const query: Docker.ContainerLogsOptions = {
+      stdout: true,
+      stderr: true,
+      timestamps: true,
+      ...(options.tail === undefined ? {} : { tail: options.tail }),
+      ...(options.after === undefined ? {} : { since: sinceAfter(options.after) }),
+      abortSignal: signal,
+    };
+    try {
+      // Without follow the engine answers with one buffer, with follow a stream that ends when
+      // the container stops.
+      const source = options.follow
+        ? ((await container.logs({ ...query, follow: true })) as NodeJS.ReadableStream)
+        : Readable.from([(await container.logs({ ...query, follow: false })) as unknown as Buffer]);
+      const decode = new Writable({
+        objectMode: true,
+        write: (chunk: OutputChunk, _encoding, callback) => {
+          decoder.write(chunk);
+          callback();
+        },
+      });
+      await pipeline(source, new DockerDemuxer(), decode, { signal });
+      decoder.end();
+    } catch (error) {
+      // Removed meanwhile, or the reader went away: either way there is nothing more to read.
+      if (statusOf(error) === 404 || signal.aborted) return;
+      throw error;
+    }
+  }
+
   async runOneOff(spec: ContainerSpec, onLine: (line: string) => void, timeoutMs: number): Promise<OneOffResult> {
     const container = await this.docker.createContainer(createOptions(spec));
     try {
@@ -159,6 +205,74 @@ export class DockerRuntime implements Runtime {
     } finally {
       await container.remove({ force: true }).catch(() => undefined);
     }
+  }
+
+  async attachOneOff(spec: ContainerSpec): Promise<AttachedOneOff> {
+    const container = await this.docker.createContainer(createOptions({ ...spec, stdin: true }));
+    const remove = (): Promise<void> => container.remove({ force: true }).catch(() => undefined);
+    let attached: Duplex;
+    try {
+      // Hijacked: the one connection carries stdin up and the multiplexed output down.
+      attached = (await container.attach({ stream: true, hijack: true, stdin: true, stdout: true, stderr: true })) as Duplex;
+    } catch (error) {
+      await remove();
+      throw error;
+    }
+    attached.on('error', () => undefined);
+    const output = new DockerDemuxer();
+    attached.pipe(output);
+    // A connection that drops without an end still ends the output.
+    attached.on('close', () => {
+      if (!output.writableEnded) output.end();
+    });
+    const outputDone = new Promise<void>((resolve) => {
+      output.on('end', resolve);
+      output.on('close', resolve);
+    });
+    try {
+      await container.start();
+    } catch (error) {
+      attached.destroy();
+      await remove();
+      throw error;
+    }
+    // Asked after the start, like runOneOff: "not-running" answers at once if it already ended.
+    const exited = container.wait({ condition: 'not-running' }) as Promise<{ StatusCode: number }>;
+    const exit = (async (): Promise<number> => {
+      try {
+        const { StatusCode } = await exited;
+        await Promise.race([outputDone, endWhenStuck(attached)]);
+        return StatusCode;
+      } finally {
+        attached.destroy();
+        await remove();
+      }
+    })();
+    // Callers learn of a failure by awaiting it; it must not surface as an unhandled rejection first.
+    exit.catch(() => undefined);
+    const stdin = new Writable({
+      // Each chunk is done when the engine took it: a fast writer waits for a slow reader.
+      write: (chunk: Buffer, _encoding, callback) => void attached.write(chunk, () => callback()),
+      // Half-closing the connection is how Docker learns of the end of input (StdinOnce).
+      final: (callback) => void attached.end(() => callback()),
+    });
+    // Input that arrives after the command stopped reading goes nowhere, silently.
+    stdin.on('error', () => undefined);
+    return {
+      container: { id: container.id, name: spec.name },
+      stdin,
+      output,
+      exit,
+      kill: async () => {
+        await container.kill().catch(() => undefined);
+        output.destroy();
+        attached.destroy();
+        await exit.then(
+          () => undefined,
+          () => undefined,
+        );
+      },
+    };
   }
 
   async keepRunning(ref: ContainerRef): Promise<void> {
@@ -207,6 +321,7 @@ export class DockerRuntime implements Runtime {
             state: info.State.Restarting ? 'restarting' : info.State.Status,
             restartCount: info.RestartCount,
             startedAt: running ? info.State.StartedAt : null,
+            finishedAt: running || info.State.FinishedAt.startsWith('0001-') ? null : info.State.FinishedAt,
             exitCode: running ? null : info.State.ExitCode,
           };
         } catch (error) {
@@ -262,7 +377,9 @@ const ENGINE_CALLS = [
   'startContainer',
   'waitForExit',
   'tailLogs',
+  'readLogs',
   'runOneOff',
+  'attachOneOff',
   'keepRunning',
   'stopAndRemove',
   'listContainers',
@@ -316,6 +433,27 @@ function statusOf(error: unknown): number | undefined {
   return typeof error === 'object' && error !== null && 'statusCode' in error
     ? (error as { statusCode?: number }).statusCode
     : undefined;
+}
+
+/**
+ * Resolves when an attach connection still open after its container exited has stopped
+ * delivering: the engine normally closes it at once, but nothing must wait on it forever.
+ * A reader that applies backpressure is not taken for a stuck connection.
+ */
+function endWhenStuck(attached: Duplex): Promise<void> {
+  return new Promise((resolve) => {
+    let received = 0;
+    attached.on('data', (chunk: Buffer) => (received += chunk.length));
+    let seen = -1;
+    const timer = setInterval(() => {
+      if (attached.destroyed || (received === seen && !attached.isPaused())) {
+        clearInterval(timer);
+        resolve();
+      }
+      seen = received;
+    }, ATTACH_IDLE_MS);
+    timer.unref();
+  });
 }
 
 function delay(ms: number): Promise<void> {

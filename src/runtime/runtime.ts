@@ -1,3 +1,5 @@
+import type { Writable } from 'node:stream';
+
 /** Everything Slipway asks of a container engine. Only `runtime/` implements it. */
 export interface Runtime {
   /** Throws RuntimeUnavailableError when the engine does not answer. */
@@ -12,10 +14,21 @@ export interface Runtime {
   /** The last `lines` lines the container printed (stdout and stderr). */
   tailLogs(container: ContainerRef, lines: number): Promise<string[]>;
   /**
+   * Calls `onEntry` with each line the container printed, oldest first: the last `tail` lines
+   * (all when omitted) or only those after `after`; with `follow`, then each new line live
+   * until the container stops or `signal` aborts. A missing container has no lines.
+   */
+  readLogs(container: ContainerRef, options: LogReadOptions, onEntry: (entry: LogEntry) => void, signal: AbortSignal): Promise<void>;
+  /**
    * Runs a one-off container to completion, streaming its output line by line, and removes
    * it. A run that outlives `timeoutMs` is killed and reported as timed out.
    */
   runOneOff(spec: ContainerSpec, onLine: (line: string) => void, timeoutMs: number): Promise<OneOffResult>;
+  /**
+   * Creates and starts a one-off whose stdin and output stay connected to the caller (`slipway
+   * run`); the container is removed once it has ended and its output was read, or was killed.
+   */
+  attachOneOff(spec: ContainerSpec): Promise<AttachedOneOff>;
   /** Lets the container restart on its own from now on (after it has been promoted). */
   keepRunning(container: ContainerRef): Promise<void>;
   /** SIGTERM, SIGKILL after `graceMs`, then removal. Missing containers are not an error. */
@@ -35,6 +48,22 @@ export interface ContainerEvent {
   action: 'start' | 'die';
   id: string;
   labels: Record<string, string>;
+}
+
+export interface LogReadOptions {
+  tail?: number;
+  /** Only lines strictly later than this `LogEntry.time` (to resume where a reader stopped). */
+  after?: string;
+  follow: boolean;
+}
+
+/** One line a container printed. */
+export interface LogEntry {
+  /** When the engine received it: RFC 3339 with nanoseconds, UTC. */
+  time: string;
+  stream: 'stdout' | 'stderr';
+  /** Without its newline, not sanitised. */
+  line: string;
 }
 
 export interface BuildRequest {
@@ -90,7 +119,26 @@ export interface ContainerStatus extends ContainerInfo {
   restartCount: number;
   /** ISO time the current run started, or null when it is not running. */
   startedAt: string | null;
+  /** ISO time the last run ended, or null when it is running or never ran. */
+  finishedAt: string | null;
   exitCode: number | null;
+}
+
+export interface AttachedOneOff {
+  container: ContainerRef;
+  /** The command's stdin; ending it is the command's end of input. */
+  stdin: Writable;
+  /** stdout and stderr as produced; ends after the last of it. Read it: it pauses the command when unread. */
+  output: AsyncIterable<OutputChunk>;
+  /** The exit code, once the command has ended, its output has been read and its container is gone. */
+  exit: Promise<number>;
+  /** Kills the command, drops its unread output and removes the container. */
+  kill(): Promise<void>;
+}
+
+export interface OutputChunk {
+  stream: 'stdout' | 'stderr';
+  data: Buffer;
 }
 
 export interface OneOffResult {

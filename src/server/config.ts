@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import YAML from 'yaml';
-import type { Timeouts } from '../deploy/pipeline.js';
+import type { Timeouts } from '../deploy/processes.js';
 
 export interface ServerConfig {
   dataDir: string;

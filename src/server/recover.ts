@@ -17,7 +17,8 @@ export interface RecoveryDeps {
  * last switched routes again). A deployment that was running is finished: if its switch was
  * recorded, it is live, so it ends `success` and its branch is published; otherwise it ends
  * `aborted` and everything it created is removed. Containers of an app that belong to neither
- * its current deployment nor a one-off are strays (an interrupted retire): they go too.
+ * its current deployment nor a one-off are strays (an interrupted retire), and so are web
+ * containers its recorded routes do not include (an interrupted restart or scale): they go too.
  */
 export interface Recovery {
   notes: string[];
@@ -48,11 +49,18 @@ export async function recover(deps: RecoveryDeps): Promise<Recovery> {
   }
 
   const strays: ContainerInfo[] = [];
+  const routed = new Map(store.listRoutes().map((r) => [r.app, new Set(r.targets.map((t) => t.port))]));
   for (const c of await runtime.listContainers({ [LABEL.role]: 'process' })) {
     const port = Number(c.labels[LABEL.port]);
     if (port > 0) ports.hold(port);
-    const current = store.getApp(c.labels[LABEL.app] ?? '')?.currentDeployment;
-    if (current !== undefined && current !== null && c.labels[LABEL.deployment] !== String(current)) strays.push(c);
+    const app = c.labels[LABEL.app] ?? '';
+    const current = store.getApp(app)?.currentDeployment;
+    if (current === undefined || current === null) continue;
+    const otherDeployment = c.labels[LABEL.deployment] !== String(current);
+    // A web container of the current deployment outside its recorded routes: the replacement an
+    // interrupted restart or scale had not routed yet, or the one it had routed away from.
+    const unrouted = c.labels[LABEL.type] === 'web' && !(routed.get(app)?.has(port) ?? false);
+    if (otherDeployment || unrouted) strays.push(c);
   }
   return { notes, retireStrays: () => retireStrays(deps, strays) };
 }
@@ -66,7 +74,7 @@ async function retireStrays(deps: RecoveryDeps, strays: readonly ContainerInfo[]
       await deps.runtime.stopAndRemove(c, grace);
       const port = Number(c.labels[LABEL.port]);
       if (port > 0) deps.ports.release(port);
-      return `${app}: removed ${c.name}, left over from a retire that did not finish`;
+      return `${app}: removed ${c.name}, left over from a retire, restart or scale that did not finish`;
     }),
   );
 }

@@ -1,13 +1,17 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
+import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { Api } from '../api/server.js';
 import { TokenAuth } from '../auth/tokens.js';
 import { ImageBuilder } from '../build/builder.js';
 import { Deployer } from '../deploy/deployer.js';
 import { AppContainers, LABEL } from '../deploy/containers.js';
+import { Formation } from '../deploy/formation.js';
+import { OneOffs } from '../run/oneoffs.js';
 import { Pipeline } from '../deploy/pipeline.js';
+import { Processes, type TrafficSwitch } from '../deploy/processes.js';
 import { GitHttp } from '../git/http.js';
 import { HookRelay } from '../git/relay.js';
 import { Repos } from '../git/repos.js';
@@ -66,27 +70,32 @@ export async function startSlipway({ config, env, log, runtime = new DockerRunti
   store.onDirectoryChange(syncDirectory);
   syncDirectory();
   const containers = new AppContainers(store, stackName(config.stackImage), path.join(config.dataDir, 'volumes'));
+  const traffic: TrafficSwitch = {
+    switchTo: (app, deployment, targets) => router.switchTo(app, deployment, targets),
+    drain: (targets, timeoutMs) => router.drain(targets, timeoutMs),
+  };
+  const processes = new Processes({ store, runtime, ports, containers, traffic, timeouts: config.timeouts });
   const pipeline = new Pipeline({
     store,
     runtime,
     builder: new ImageBuilder(runtime, config.stackImage, tmpDir),
     containers,
     ports,
-    traffic: {
-      switchTo: (app, deployment, targets) => router.switchTo(app, deployment, targets),
-      drain: (targets, timeoutMs) => router.drain(targets, timeoutMs),
-    },
+    processes,
+    traffic,
     refs: repos.publisher(),
-    settings: { timeouts: config.timeouts, appUrl },
+    settings: { appUrl },
   });
   const deployer = new Deployer(store, pipeline);
+  const formation = new Formation({ store, processes, traffic, gitDir: (app) => repos.pathFor(app) });
+  const oneOffs = new OneOffs({ store, runtime, containers, ports });
   const gitHttp = new GitHttp(repos, auth, store, () => storageProblem(config.dataDir, config.minFreeMb));
   const relay = new HookRelay(socketPath, repos, deployer, {
     pusherOf: (pid) => gitHttp.pusherOf(pid),
     stillValid: (identity) => auth.stillValid(identity),
     onError: (error) => log(`hook relay error: ${String(error)}`),
   });
-  const api = new Api({ store, auth, deployer, repos, runtime, containers, ports, appUrl, domain: config.domain });
+  const api = new Api({ store, auth, deployer, repos, runtime, containers, ports, formation, oneOffs, appUrl, domain: config.domain });
 
   // The last switched routes serve again at once, whatever recovery finds.
   for (const route of store.listRoutes()) await router.switchTo(route.app, route.deployment, route.targets);
@@ -99,6 +108,13 @@ export async function startSlipway({ config, env, log, runtime = new DockerRunti
       (notes) => notes.forEach(log),
       (error: unknown) => log(`warning: could not remove leftover containers: ${String(error)}`),
     );
+    // One-offs whose client was connected to the server that stopped: nobody can reach them.
+    for (const app of store.listApps()) {
+      oneOffs.sweep(app.name).then(
+        (removed) => removed.forEach((name) => log(`${app.name}: removed ${name}, a one-off whose client left with the previous server`)),
+        (error: unknown) => log(`warning: could not remove ${app.name}'s old one-offs: ${String(error)}`),
+      );
+    }
   } catch (error) {
     log(`warning: ${(error as Error).message}`);
   }
@@ -113,6 +129,10 @@ export async function startSlipway({ config, env, log, runtime = new DockerRunti
   http1.requestTimeout = 0;
   http1.headersTimeout = 60_000;
   http1.timeout = 0;
+  // `slipway run` streams both ways over an HTTP Upgrade; nothing else upgrades.
+  http1.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (!api.upgrade(req, socket, head)) socket.destroy();
+  });
 
   // A web container that dies leaves the rotation at once; Docker restarts it with backoff
   // (restart policy), and the router takes it back when it accepts connections again.
@@ -136,6 +156,8 @@ export async function startSlipway({ config, env, log, runtime = new DockerRunti
     adminToken,
     async stop() {
       stopWatching();
+      // Upgraded connections are no longer the HTTP server's: the API ends them, and their one-offs.
+      await api.close();
       http1.closeAllConnections();
       await new Promise<void>((resolve) => http1.close(() => resolve()));
       await router.close();

@@ -70,7 +70,7 @@ test('git:remote adds a deploy remote that pushes; the app then comes from that 
 
 test('env: set, hidden unless revealed, unset; bad input gets one sentence and a non-zero exit', async () => {
   expect((await slipway(['env:set', 'GREETING=hello world', 'MODE=prod', '-a', 'cli-app'])).stdout).toBe(
-    'Set GREETING, MODE on cli-app; they apply at the next deploy.\n',
+    'Set GREETING, MODE on cli-app; they apply at the next deploy or slipway restart.\n',
   );
   const hidden = await slipway(['env', '-a', 'cli-app']);
   expect(hidden.stdout).not.toContain('hello world');

@@ -146,3 +146,39 @@ test('a client that goes away mid-deploy does not stop it: it finishes, the bran
   expect(output.body).toContain('hook-finished');
   expect(output.body).toMatch(/Deployment \d+ succeeded/);
 });
+
+test('a server killed mid-restart comes back with the routed containers only, serving, and restarts again', async () => {
+  // With SLOW set, a new web container takes 3 s to listen: long enough to crash the server while
+  // the restart's replacement is booting.
+  const sha = await app.commit('slow boot', busyboxApp({ web: `test -z "$SLOW" || sleep 3; ${WEB}` }));
+  expect((await app.push(server.remote(NAME))).exitCode).toBe(0);
+  const before = await appContainers(NAME);
+  expect(before).toHaveLength(1);
+  await server.api('PATCH', `/api/apps/${NAME}/env`, { SLOW: '1' });
+
+  const restart = server.api('POST', `/api/apps/${NAME}/restart`, {}).catch(() => undefined);
+  let during: string[] = [];
+  for (let i = 0; i < 100 && during.length < 2; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    during = await appContainers(NAME);
+  }
+  expect(during).toHaveLength(2);
+  await server.crash();
+  await restart;
+  await server.restart();
+
+  // The unrouted replacement is a stray: removed; the routed container serves throughout.
+  let after = await appContainers(NAME);
+  for (let i = 0; i < 100 && after.length > 1; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    after = await appContainers(NAME);
+  }
+  expect(after).toEqual(before);
+  expect(await servesSoon(sha)).toBe(true);
+  expect(server.output()).toContain(`${NAME}: removed ${during.find((c) => !before.includes(c))}, left over from a retire, restart or scale that did not finish`);
+
+  await server.api('PATCH', `/api/apps/${NAME}/env`, { SLOW: null });
+  const again = await server.api<string>('POST', `/api/apps/${NAME}/restart`, {});
+  expect(String(again.body)).toContain('"result":{"restarted":["web-1"]}');
+  expect(await servesSoon(sha)).toBe(true);
+});

@@ -1,11 +1,11 @@
 import { jest } from '@jest/globals';
 import Docker from 'dockerode';
 import { execa } from 'execa';
-import http from 'node:http';
 import { TestApp } from '../support/app.js';
 import { removeApp } from '../support/docker.js';
 import { busyboxApp, WEB } from '../support/fixtures.js';
 import { getApp } from '../support/http.js';
+import { steadyLoad } from '../support/load.js';
 import { startServer, type TestServer } from '../support/server.js';
 
 jest.setTimeout(300_000);
@@ -27,59 +27,6 @@ afterAll(async () => {
   app?.remove();
 });
 
-interface Tally {
-  ok: number;
-  failures: string[];
-  /** Commit SHA served → how many responses. */
-  servedBy: Map<string, number>;
-}
-
-/** Clients that keep requesting the app through the router until told to stop (bounded). */
-function steadyLoad(clients: number, maxRequests: number): { stop: () => Promise<Tally> } {
-  const tally: Tally = { ok: 0, failures: [], servedBy: new Map() };
-  const agent = new http.Agent({ keepAlive: true, maxSockets: clients });
-  let running = true;
-  let sent = 0;
-  const one = (): Promise<void> =>
-    new Promise((resolve) => {
-      const req = http.get(
-        { host: '127.0.0.1', port: server.routerPort, path: '/version.txt', headers: { host: `${NAME}.localhost` }, agent },
-        (res) => {
-          let body = '';
-          res.setEncoding('utf8');
-          res.on('data', (c: string) => (body += c));
-          res.on('end', () => {
-            if (res.statusCode === 200) {
-              tally.ok++;
-              const sha = body.trim();
-              tally.servedBy.set(sha, (tally.servedBy.get(sha) ?? 0) + 1);
-            } else tally.failures.push(`HTTP ${res.statusCode}: ${body.slice(0, 100)}`);
-            resolve();
-          });
-        },
-      );
-      req.on('error', (error) => {
-        tally.failures.push(`connection error: ${error.message}`);
-        resolve();
-      });
-      req.setTimeout(10_000, () => req.destroy(new Error('timed out')));
-    });
-  const loops = Array.from({ length: clients }, async () => {
-    while (running && sent < maxRequests) {
-      sent++;
-      await one();
-    }
-  });
-  return {
-    stop: async () => {
-      running = false;
-      await Promise.all(loops);
-      agent.destroy();
-      return tally;
-    },
-  };
-}
-
 test('not one failed request across successful deploys, failed hooks and a crashed deploy', async () => {
   const good: string[] = [];
   const rejected: string[] = [];
@@ -87,7 +34,7 @@ test('not one failed request across successful deploys, failed hooks and a crash
   good.push(await app.commit('v0'));
   expect((await app.push(server.remote(NAME))).exitCode).toBe(0);
 
-  const load = steadyLoad(4, 200_000);
+  const load = steadyLoad({ routerPort: server.routerPort, app: NAME, clients: 4, maxRequests: 200_000 });
   // Let the load reach a steady state first.
   await new Promise((resolve) => setTimeout(resolve, 300));
 
@@ -148,4 +95,36 @@ test('a web container that dies is restarted and served again; the deployment st
   expect(after.RestartCount).toBeGreaterThan(before.RestartCount);
   const [latest] = (await server.api<{ status: string }[]>('GET', `/api/apps/${NAME}/deployments`)).body;
   expect(latest!.status).toBe('success');
+});
+
+/** Runs an operation endpoint (NDJSON progress) and returns its final event. */
+async function operation(pathname: string, body: object): Promise<{ result?: unknown; error?: string; message?: string }> {
+  const { status, body: text } = await server.api<string>('POST', pathname, body);
+  expect(status).toBe(200);
+  const events = String(text).trim().split('\n').map((line) => JSON.parse(line) as { result?: unknown; error?: string });
+  return events.at(-1)!;
+}
+
+test('not one failed request while scaling up and down, restarting and changing the environment', async () => {
+  const load = steadyLoad({ routerPort: server.routerPort, app: NAME, clients: 4, maxRequests: 200_000 });
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  const steps: [string, object][] = [
+    [`/api/apps/${NAME}/scale`, { web: 3 }],
+    [`/api/apps/${NAME}/restart`, {}],
+    [`/api/apps/${NAME}/scale`, { web: 1 }],
+    [`/api/apps/${NAME}/restart`, { type: 'web' }],
+    [`/api/apps/${NAME}/scale`, { web: 2 }],
+  ];
+  for (const [pathname, body] of steps) {
+    expect(await operation(pathname, body)).toHaveProperty('result');
+  }
+  expect((await server.api('PATCH', `/api/apps/${NAME}/env`, { MOOD: 'calm' })).status).toBe(200);
+  expect(await operation(`/api/apps/${NAME}/restart`, {})).toHaveProperty('result');
+  const tally = await load.stop();
+  expect(tally.failures).toEqual([]);
+  expect(tally.ok).toBeGreaterThan(100);
+  const ps = (await server.api<{ name: string; state: string }[]>('GET', `/api/apps/${NAME}/ps`)).body;
+  expect(ps.map((c) => `${c.name} ${c.state}`)).toEqual(['web-1 running', 'web-2 running']);
+  const env = await getApp(server.routerPort, NAME, '/env.txt');
+  expect(env.body).toContain('MOOD=calm');
 });

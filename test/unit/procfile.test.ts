@@ -1,4 +1,4 @@
-import { parseProcfile, parseProcfileBytes, ProcfileError, POSTDEPLOY } from '../../src/procfile/parse.js';
+import { formatProcfile, parseProcfile, parseProcfileBytes, ProcfileError, POSTDEPLOY } from '../../src/procfile/parse.js';
 
 /** Runs `fn`, expects it to throw a ProcfileError, and returns that error. */
 function procfileError(fn: () => unknown): ProcfileError {
@@ -292,5 +292,22 @@ describe('limits', () => {
   test('10 000 comment lines around one process are fine', () => {
     const text = `${'# note\n'.repeat(5_000)}web: node server.js\n${'# note\n'.repeat(5_000)}`;
     expect([...parseProcfile(text).processes.keys()]).toEqual(['web']);
+  });
+});
+
+describe('formatProcfile: the canonical form kept with a deployment', () => {
+  test.each([
+    ['web: node server.js\n'],
+    ['\uFEFF# comment\r\nweb:   node server.js --port $PORT  \r\n\r\nworker:sleep 10\npostdeploy: ./migrate && echo "a: b"\n'],
+    ['postdeploy: echo first\nclock: ./clock\nweb: ./web\n'],
+  ])('parses back to the same Procfile: %j', (text) => {
+    const parsed = parseProcfile(text);
+    const again = parseProcfile(formatProcfile(parsed));
+    expect([...again.processes]).toEqual([...parsed.processes]);
+    expect(again.postdeploy).toBe(parsed.postdeploy);
+  });
+
+  test('types in file order, postdeploy last, one line each', () => {
+    expect(formatProcfile(parseProcfile('postdeploy: m\nweb: w\nworker: k\n'))).toBe('web: w\nworker: k\npostdeploy: m\n');
   });
 });

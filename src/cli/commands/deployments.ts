@@ -14,6 +14,7 @@ interface DeploymentJson {
 
 interface DeploymentDetail extends DeploymentJson {
   ref: string;
+  rollbackOf: number | null;
   image: string | null;
   phases: { phase: string; startedAt: string; finishedAt: string | null; durationMs: number | null }[];
 }
@@ -64,7 +65,8 @@ export const deploymentCommands: Command[] = [
         [
           `Deployment ${d.id} of ${name}: ${statusColor(ctx.out, d.status)}`,
           `Commit      ${d.commit} (${d.ref.replace('refs/heads/', '')})`,
-          `Pushed by   ${d.pushedBy ?? '-'}, ${ago(d.createdAt)}`,
+          `${(d.rollbackOf === null ? 'Pushed by' : 'Rollback by').padEnd(12)}${d.pushedBy ?? '-'}, ${ago(d.createdAt)}`,
+          ...(d.rollbackOf === null ? [] : [`Image       of deployment ${d.rollbackOf} (not rebuilt)`]),
           ...(d.reason ? [`Reason      ${d.reason}`] : []),
           '',
           table(['PHASE', 'DURATION'], d.phases.map((p) => [p.phase, p.durationMs === null ? 'running' : duration(p.durationMs)])),

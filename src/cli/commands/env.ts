@@ -1,8 +1,19 @@
-import type { Command } from '../command.js';
+import type { Command, CommandContext } from '../command.js';
 import { CliError } from '../errors.js';
 import { printJson, table } from '../output.js';
+import { restartApp } from './formation.js';
 
 const HIDDEN = '******** (slipway env --reveal)';
+
+/** Changes the variables; with --restart, restarts the containers (rolling) so they apply now. */
+async function changeEnv(ctx: CommandContext, changes: Record<string, string | null>, done: (app: string) => string): Promise<void> {
+  const name = await ctx.app();
+  const env = await ctx.api().json<Record<string, string>>('PATCH', `/api/apps/${name}/env`, changes);
+  const restarted = ctx.options.restart ? await restartApp(ctx, name, undefined) : undefined;
+  if (ctx.out.json) return printJson(ctx.out, restarted ? { variables: Object.keys(env), restarted } : Object.keys(env));
+  const when = restarted ? `the containers restarted with them (${restarted.join(', ') || 'none running'})` : 'they apply at the next deploy or slipway restart';
+  ctx.out.write(`${done(name)}; ${when}.\n`);
+}
 
 function parseAssignments(args: string[]): Record<string, string> {
   if (args.length === 0) throw new CliError('Give at least one variable: slipway env:set KEY=VALUE.', 2);
@@ -33,28 +44,24 @@ export const envCommands: Command[] = [
   },
   {
     name: 'env:set',
-    summary: 'set variables; they apply at the next deploy',
-    usage: 'slipway env:set KEY=VALUE... [-a APP]',
-    example: 'slipway env:set DATABASE_URL=postgres://db/app RAILS_ENV=production -a my-app',
+    summary: 'set variables; they apply at the next deploy, or now with --restart (rolling, no downtime)',
+    usage: 'slipway env:set KEY=VALUE... [-a APP] [--restart]',
+    example: 'slipway env:set DATABASE_URL=postgres://db/app RAILS_ENV=production -a my-app --restart',
+    options: { restart: { type: 'boolean' } },
     async run(ctx) {
-      const name = await ctx.app();
       const changes = parseAssignments(ctx.args);
-      const env = await ctx.api().json<Record<string, string>>('PATCH', `/api/apps/${name}/env`, changes);
-      if (ctx.out.json) return printJson(ctx.out, Object.keys(env));
-      ctx.out.write(`Set ${Object.keys(changes).join(', ')} on ${name}; they apply at the next deploy.\n`);
+      await changeEnv(ctx, changes, (app) => `Set ${Object.keys(changes).join(', ')} on ${app}`);
     },
   },
   {
     name: 'env:unset',
-    summary: 'remove variables; this applies at the next deploy',
-    usage: 'slipway env:unset KEY... [-a APP]',
-    example: 'slipway env:unset OLD_FLAG -a my-app',
+    summary: 'remove variables; this applies at the next deploy, or now with --restart',
+    usage: 'slipway env:unset KEY... [-a APP] [--restart]',
+    example: 'slipway env:unset OLD_FLAG -a my-app --restart',
+    options: { restart: { type: 'boolean' } },
     async run(ctx) {
-      const name = await ctx.app();
       if (ctx.args.length === 0) throw new CliError('Give at least one variable name: slipway env:unset KEY.', 2);
-      const env = await ctx.api().json<Record<string, string>>('PATCH', `/api/apps/${name}/env`, Object.fromEntries(ctx.args.map((k) => [k, null])));
-      if (ctx.out.json) return printJson(ctx.out, Object.keys(env));
-      ctx.out.write(`Removed ${ctx.args.join(', ')} from ${name}; this applies at the next deploy.\n`);
+      await changeEnv(ctx, Object.fromEntries(ctx.args.map((k) => [k, null])), (app) => `Removed ${ctx.args.join(', ')} from ${app}`);
     },
   },
 ];

@@ -1,0 +1,62 @@
+import type { LogRecord } from '../../logs/merge.js';
+import { openAppLogs } from '../../logs/reader.js';
+import { query, type RouteContext } from '../context.js';
+import { ApiError } from '../errors.js';
+
+const DEFAULT_LINES = 100;
+const MAX_LINES = 10_000;
+/** A blank line this often keeps an idle follow open through clients' and proxies' timeouts. */
+const KEEPALIVE_MS = 30_000;
+/** A follower that reads slower than the app prints is let go rather than buffered for. */
+const MAX_UNSENT_BYTES = 16 * 1024 * 1024;
+
+/**
+ * The output of the app's containers (processes and one-offs, running or exited), merged in
+ * time order, as NDJSON: `?lines=N` (default 100), `?type=web`, `?ps=web-1`, and `?follow=1`
+ * to keep sending new lines (blank lines are keep-alives) until the client disconnects.
+ */
+export function logRoutes(ctx: RouteContext): void {
+  ctx.add('GET', '/api/apps/:app/logs', async (req, p, res) => {
+    const app = ctx.app(p).name;
+    const q = query(req);
+    const lines = parseLines(q.get('lines'));
+    const follow = q.has('follow') && q.get('follow') !== '0';
+    const abort = new AbortController();
+    res.on('close', () => abort.abort());
+
+    const logs = await openAppLogs(
+      ctx.runtime,
+      { app, lines, follow, type: q.get('type') ?? undefined, ps: q.get('ps') ?? undefined },
+      abort.signal,
+    );
+    res.writeHead(200, { 'content-type': 'application/x-ndjson; charset=utf-8', 'cache-control': 'no-cache' });
+    const send = (record: LogRecord): void => void res.write(`${JSON.stringify(record)}\n`);
+    for (const record of logs.backlog) send(record);
+    if (!follow) {
+      res.end();
+      return { raw: true };
+    }
+    // Sent now, so the client sees the backlog (or an empty one) before the first new line.
+    res.flushHeaders();
+    const keepalive = setInterval(() => res.write('\n'), KEEPALIVE_MS);
+    try {
+      await logs.follow((record) => {
+        if (res.writableLength > MAX_UNSENT_BYTES) res.destroy();
+        else send(record);
+      });
+    } finally {
+      clearInterval(keepalive);
+      res.end();
+    }
+    return { raw: true };
+  });
+}
+
+function parseLines(value: string | null): number {
+  if (value === null) return DEFAULT_LINES;
+  const lines = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(lines) || lines < 1 || lines > MAX_LINES) {
+    throw new ApiError(400, 'invalid_lines', `lines must be a whole number from 1 to ${MAX_LINES}, not "${value}"`);
+  }
+  return lines;
+}

@@ -1,0 +1,128 @@
+import type { Duplex } from 'node:stream';
+import type { Release } from '../../run/oneoffs.js';
+import { encodeData, encodeExit, encodeFrame, FRAME, FrameDecoder, RUN_PROTOCOL, type Frame } from '../../run/protocol.js';
+import type { AttachedOneOff } from '../../runtime/runtime.js';
+import { readJsonObject } from '../body.js';
+import type { RouteContext } from '../context.js';
+import { ApiError } from '../errors.js';
+import { acceptUpgrade, readUpgradeBody } from '../upgrade.js';
+
+/**
+ * `slipway run`. `POST /api/apps/:app/run` `{"command": "…"}` starts a detached one-off and
+ * answers 201 `{"name": "one-off-3", "container": "…"}`. The same request with
+ * `Upgrade: slipway-run` runs it attached: 101, then stdin up and output down the connection
+ * (run/protocol.ts) until the exit code; a client that leaves takes its one-off with it.
+ */
+export function runRoutes(ctx: RouteContext): void {
+  const { oneOffs } = ctx;
+  const path = '/api/apps/:app/run';
+
+  ctx.add('POST', path, async (req, p) => {
+    const app = ctx.app(p).name;
+    const command = commandOf(await readJsonObject(req));
+    return { status: 201, json: await oneOffs.detach(app, await currentRelease(ctx, app), command) };
+  });
+
+  ctx.upgrade(RUN_PROTOCOL, path, async (req, p, socket, head) => {
+    // The body first: a refusal with request bytes unread can reach the client as a reset.
+    const { body, rest } = await readUpgradeBody(req, socket, head);
+    const app = ctx.app(p).name;
+    const command = commandOf(body);
+    const { name, oneOff } = await oneOffs.attach(app, await currentRelease(ctx, app), command);
+    acceptUpgrade(socket, RUN_PROTOCOL, { 'slipway-one-off': name, 'slipway-container': oneOff.container.name });
+    await bridge(socket, rest, oneOff);
+  });
+}
+
+function commandOf(body: Record<string, unknown>): string {
+  const { command } = body;
+  if (typeof command !== 'string' || command.trim() === '') {
+    throw new ApiError(400, 'invalid_command', 'give the command to run as a non-empty string: {"command": "rake db:migrate"}');
+  }
+  return command;
+}
+
+/** The current deployment's image, or a 409 telling how to deploy first. */
+async function currentRelease(ctx: RouteContext, app: string): Promise<Release> {
+  const { deployment, image } = await ctx.formation.release(app);
+  return { deployment: deployment.id, image, commit: deployment.commit };
+}
+
+/**
+ * Joins the client's connection to the one-off until the command ends (the client gets its exit
+ * code) or the client leaves (the one-off is killed). Never throws: the connection is its own.
+ */
+async function bridge(socket: Duplex, rest: Buffer, oneOff: AttachedOneOff): Promise<void> {
+  let finished = false;
+  // The end of input is a frame: a connection that ends or drops means the client is gone.
+  const left = (): void => {
+    if (finished) return;
+    finished = true;
+    socket.destroy();
+    void oneOff.kill();
+  };
+  socket.once('end', left);
+  socket.once('close', left);
+
+  const decoder = new FrameDecoder();
+  let inputEnded = false;
+  let waitingForInput = false;
+  const take = (frame: Frame): void => {
+    if (frame.type === FRAME.stdin && !inputEnded) {
+      if (!oneOff.stdin.write(frame.payload) && !waitingForInput) {
+        // A command that reads slowly slows the client down, instead of filling memory.
+        waitingForInput = true;
+        socket.pause();
+        oneOff.stdin.once('drain', () => {
+          waitingForInput = false;
+          socket.resume();
+        });
+      }
+    } else if (frame.type === FRAME.eof && !inputEnded) {
+      inputEnded = true;
+      oneOff.stdin.end();
+    } else if (frame.type !== FRAME.stdin) {
+      left(); // only stdin and eof go this way: not a slipway run client
+    }
+  };
+  const onData = (chunk: Buffer): void => {
+    try {
+      decoder.push(chunk).forEach(take);
+    } catch {
+      left();
+    }
+  };
+  socket.on('data', onData);
+  if (rest.length > 0) onData(rest);
+  socket.resume();
+
+  try {
+    for await (const { stream, data } of oneOff.output) {
+      for (const frame of encodeData(FRAME[stream], data)) {
+        if (!socket.destroyed && !socket.write(frame)) await drained(socket);
+      }
+    }
+    const code = await oneOff.exit;
+    if (!finished) socket.end(encodeExit(code));
+  } catch (error) {
+    // Killed because the client left, or the engine failed: either way it must not stay.
+    const reason = error instanceof Error ? error.message : String(error);
+    if (!finished) socket.end(encodeFrame(FRAME.error, `the one-off stopped unexpectedly (${reason}); run it again`));
+    await oneOff.kill();
+  } finally {
+    finished = true;
+  }
+}
+
+/** Resolves when the socket can take more, or will never again. */
+function drained(socket: Duplex): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      socket.off('drain', done);
+      socket.off('close', done);
+      resolve();
+    };
+    socket.on('drain', done);
+    socket.on('close', done);
+  });
+}

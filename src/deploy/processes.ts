@@ -1,0 +1,191 @@
+import { waitForPort } from '../runtime/boot.js';
+import type { PortAllocator } from '../runtime/ports.js';
+import type { ContainerRef, Runtime } from '../runtime/runtime.js';
+import type { RouteTarget, Store } from '../store/store.js';
+import { LABEL, type AppContainers } from './containers.js';
+import { DeployFailure, errorMessage, seconds } from './failure.js';
+import type { DeployLog } from './log.js';
+
+/** How long containers without a web process are watched for crashes before they count as booted. */
+const NO_WEB_WATCH_MS = 2000;
+const LOG_LINES_ON_FAILURE = 20;
+
+export interface Timeouts {
+  bootMs: number;
+  hookMs: number;
+  stopMs: number;
+  drainMs: number;
+}
+
+/** What changes to an app's containers need from the router: an atomic switch and a wait for in-flight requests. */
+export interface TrafficSwitch {
+  switchTo(app: string, deployment: number, targets: RouteTarget[]): Promise<void>;
+  drain(targets: readonly RouteTarget[], timeoutMs: number): Promise<void>;
+}
+
+/** A long-running container of a release. */
+export interface ProcessContainer {
+  ref: ContainerRef;
+  type: string;
+  label: string;
+  port: number;
+}
+
+export interface ProcessStart {
+  app: string;
+  deployment: number;
+  commit: string;
+  image: string;
+  type: string;
+  label: string;
+  command: string;
+  /** Defaults to `slipway-<app>-<deployment>-<label>`; a restart's replacement needs its own. */
+  name?: string;
+}
+
+export interface ProcessesDeps {
+  store: Store;
+  runtime: Runtime;
+  ports: PortAllocator;
+  containers: AppContainers;
+  traffic: TrafficSwitch;
+  /** The server's defaults; an app's settings override them. */
+  timeouts: Timeouts;
+}
+
+/**
+ * The mechanics every change to an app's containers shares — a deployment, a scale, a restart:
+ * start a process on a port of its own, wait until it boots, find the running ones, and retire
+ * old ones (drain, SIGTERM, SIGKILL, remove).
+ */
+export class Processes {
+  constructor(private readonly deps: ProcessesDeps) {}
+
+  async start(p: ProcessStart): Promise<ProcessContainer> {
+    const port = await this.deps.ports.allocate();
+    try {
+      const ref = await this.deps.runtime.startContainer(this.deps.containers.spec({ ...p, role: 'process', port }));
+      return { ref, type: p.type, label: p.label, port };
+    } catch (error) {
+      this.deps.ports.release(port);
+      throw error;
+    }
+  }
+
+  /** Resolves once every web container accepts connections; throws a DeployFailure on a crash or timeout. */
+  async waitForBoot(containers: readonly ProcessContainer[], timeoutMs: number, log: DeployLog): Promise<void> {
+    if (containers.length === 0) return;
+    const web = containers.filter((c) => c.type === 'web');
+    for (const c of web) log.phase(`Waiting for ${c.label} to accept connections on port ${c.port}`);
+    if (web.length === 0) log.phase(`Watching ${containers.map((c) => c.label).join(', ')} for ${seconds(NO_WEB_WATCH_MS)}`);
+
+    const stop = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    type Outcome = { kind: 'booted' } | { kind: 'timeout' } | { kind: 'crashed'; container: ProcessContainer; code: number };
+    const booted: Promise<Outcome> = (
+      web.length > 0
+        ? Promise.all(web.map((c) => waitForPort(c.port, stop.signal)))
+        : new Promise((resolve) => setTimeout(resolve, NO_WEB_WATCH_MS))
+    ).then(() => ({ kind: 'booted' }));
+    const crashed: Promise<Outcome> = Promise.race(
+      containers.map((c) =>
+        this.deps.runtime.waitForExit(c.ref).then((code): Outcome => ({ kind: 'crashed', container: c, code })),
+      ),
+    );
+    const timedOut = new Promise<Outcome>((resolve) => {
+      timer = setTimeout(() => resolve({ kind: 'timeout' }), timeoutMs);
+    });
+    try {
+      const outcome = await Promise.race([booted, crashed, timedOut]);
+      if (outcome.kind === 'booted') return;
+      if (outcome.kind === 'crashed') {
+        const lines = await this.deps.runtime.tailLogs(outcome.container.ref, LOG_LINES_ON_FAILURE);
+        throw new DeployFailure(
+          'crashed-error',
+          `${outcome.container.label} exited with code ${outcome.code} before it booted`,
+          logExcerpt(outcome.container.label, lines),
+        );
+      }
+      const late = web.length > 0 ? web : containers;
+      const excerpts: string[] = [];
+      for (const c of late) excerpts.push(...logExcerpt(c.label, await this.deps.runtime.tailLogs(c.ref, LOG_LINES_ON_FAILURE)));
+      throw new DeployFailure(
+        'timeout-error',
+        `${late.map((c) => `${c.label} (port ${c.port})`).join(', ')} did not accept connections within ${seconds(timeoutMs)}; make the web process listen on $PORT, or raise the boot timeout`,
+        excerpts,
+      );
+    } finally {
+      stop.abort();
+      clearTimeout(timer);
+    }
+  }
+
+  /** The app's long-running containers whose labels pass `filter`, in label order (web-1, web-2, web-10). */
+  async list(app: string, filter: (labels: Record<string, string>) => boolean = () => true): Promise<ProcessContainer[]> {
+    const list = await this.deps.runtime.listContainers({ [LABEL.app]: app, [LABEL.role]: 'process' });
+    return list
+      .filter((c) => filter(c.labels))
+      .map((c) => ({
+        ref: { id: c.id, name: c.name },
+        type: c.labels[LABEL.type] ?? '',
+        label: c.labels[LABEL.container] ?? c.name,
+        port: Number(c.labels[LABEL.port] ?? 0),
+      }))
+      .sort((a, b) => a.label.localeCompare(b.label, undefined, { numeric: true }));
+  }
+
+  /** Drains the web ones, then stops and removes them all, in parallel. */
+  async retire(app: string, old: readonly ProcessContainer[], log: DeployLog, what = ''): Promise<void> {
+    if (old.length === 0) return;
+    const { drainMs, stopMs } = this.timeouts(app);
+    log.phase(`Stopping ${what}${old.map((c) => c.ref.name).join(', ')}`);
+    await this.deps.traffic.drain(old.filter((c) => c.type === 'web').map(target), drainMs);
+    const results = await Promise.allSettled(old.map((c) => this.deps.runtime.stopAndRemove(c.ref, stopMs)));
+    results.forEach((result, i) => {
+      const c = old[i]!;
+      if (result.status === 'fulfilled') this.deps.ports.release(c.port);
+      else log.error(`could not remove ${c.ref.name}: ${errorMessage(result.reason)}; it will be removed at the next deploy`);
+    });
+  }
+
+  /** Removes containers that never took traffic, at once. */
+  async discard(created: readonly ProcessContainer[], log: DeployLog): Promise<void> {
+    if (created.length === 0) return;
+    log.detail(`Removing the new containers: ${created.map((c) => c.label).join(', ')}`);
+    const results = await Promise.allSettled(
+      created.map(async (c) => {
+        await this.deps.runtime.stopAndRemove(c.ref, 0);
+        this.deps.ports.release(c.port);
+      }),
+    );
+    for (const r of results) {
+      if (r.status === 'rejected') log.error(`cleanup: ${errorMessage(r.reason)}`);
+    }
+  }
+
+  /** Lets promoted containers restart on their own from now on. */
+  async promote(created: readonly ProcessContainer[]): Promise<void> {
+    await Promise.all(created.map((c) => this.deps.runtime.keepRunning(c.ref)));
+  }
+
+  timeouts(app: string): Timeouts {
+    const own = this.deps.store.getApp(app)?.settings;
+    const base = this.deps.timeouts;
+    return {
+      bootMs: own?.bootTimeoutMs ?? base.bootMs,
+      hookMs: own?.hookTimeoutMs ?? base.hookMs,
+      stopMs: own?.stopTimeoutMs ?? base.stopMs,
+      drainMs: base.drainMs,
+    };
+  }
+}
+
+/** Where the router sends a web container's requests. */
+export function target(c: ProcessContainer): RouteTarget {
+  return { host: '127.0.0.1', port: c.port, container: c.ref.name };
+}
+
+function logExcerpt(label: string, lines: readonly string[]): string[] {
+  if (lines.length === 0) return [`(${label} printed nothing)`];
+  return [`Last lines from ${label}:`, ...lines.map((l) => `  ${l}`)];
+}

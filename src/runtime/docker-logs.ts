@@ -1,0 +1,81 @@
+import { LineSplitter } from '../util/lines.js';
+import type { LogEntry, OutputChunk } from './runtime.js';
+
+type StreamName = LogEntry['stream'];
+
+/** `2026-11-26T16:50:01.123456789Z ` at the start of every message when `timestamps` is on. */
+const TIMESTAMP = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:Z|[+-]\d\d:\d\d)) /;
+
+/** The longest timestamp prefix, with a little room; read as latin1 before decoding the rest. */
+const TIMESTAMP_PREFIX_BYTES = 40;
+
+interface StreamState {
+  splitter: LineSplitter;
+  /** The last message ended its line, so the next message starts a new one. */
+  atLineStart: boolean;
+  /** The time of the message the current line began in. */
+  lineTime: string;
+  /** The time of the latest message. */
+  messageTime: string;
+}
+
+/**
+ * Turns the messages of a Docker logs call made with `timestamps: true` (as `DockerDemuxer`
+ * separates them) into lines with their time and stream. A message without its newline (Docker
+ * cuts lines over 16 KiB into partial messages) is joined with the next one.
+ */
+export class DockerLogDecoder {
+  private readonly streams: Record<StreamName, StreamState>;
+
+  constructor(private readonly onEntry: (entry: LogEntry) => void) {
+    this.streams = { stdout: this.state('stdout'), stderr: this.state('stderr') };
+  }
+
+  write(chunk: OutputChunk): void {
+    const state = this.streams[chunk.stream];
+    const stamp = TIMESTAMP.exec(chunk.data.subarray(0, TIMESTAMP_PREFIX_BYTES).toString('latin1'));
+    const text = stamp ? chunk.data.subarray(stamp[0].length) : chunk.data;
+    if (stamp) state.messageTime = stamp[1]!;
+    if (state.atLineStart) state.lineTime = state.messageTime;
+    if (text.length === 0) return;
+    state.splitter.write(text);
+    state.atLineStart = text[text.length - 1] === 0x0a;
+  }
+
+  /** Emits the unfinished last line of each stream. */
+  end(): void {
+    this.streams.stdout.splitter.end();
+    this.streams.stderr.splitter.end();
+  }
+
+  private state(stream: StreamName): StreamState {
+    const state: StreamState = {
+      atLineStart: true,
+      lineTime: '',
+      messageTime: '',
+      splitter: new LineSplitter((line) => {
+        this.onEntry({ time: state.lineTime, stream, line });
+        // Whatever follows in the same message starts a line at that message's time.
+        state.lineTime = state.messageTime;
+      }),
+    };
+    return state;
+  }
+}
+
+/**
+ * Docker's `since` (seconds, with nanoseconds) for "strictly after this entry's time": Docker
+ * includes lines at exactly `since`, so one nanosecond is added.
+ */
+export function sinceAfter(time: string): string {
+  const match = /^(.*T\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)$/.exec(time);
+  if (!match) throw new Error(`"${time}" is not an RFC 3339 time`);
+  let seconds = Date.parse(`${match[1]}${match[3]}`) / 1000;
+  if (Number.isNaN(seconds)) throw new Error(`"${time}" is not an RFC 3339 time`);
+  let nanos = Number((match[2] ?? '').padEnd(9, '0')) + 1;
+  if (nanos === 1e9) {
+    seconds += 1;
+    nanos = 0;
+  }
+  return `${seconds}.${String(nanos).padStart(9, '0')}`;
+}

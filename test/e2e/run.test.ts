@@ -1,0 +1,227 @@
+import Docker from 'dockerode';
+import { execa } from 'execa';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { TestApp } from '../support/app.js';
+import { appContainers, containerLogs, removeApp } from '../support/docker.js';
+import { busyboxApp, WEB } from '../support/fixtures.js';
+import { CLI, startServer, type TestServer } from '../support/server.js';
+
+const APP = 'run-app';
+const EMPTY_APP = 'run-empty';
+const USAGE = 'slipway run [-a APP] [--detached] [--json] -- COMMAND...';
+const docker = new Docker();
+
+let server: TestServer;
+let home: string;
+let app: TestApp;
+
+beforeAll(async () => {
+  server = await startServer();
+  home = mkdtempSync(path.join(os.tmpdir(), 'slipway-home-'));
+  app = new TestApp(busyboxApp({ web: WEB }));
+  await app.commit('run');
+  const pushed = await app.push(server.remote(APP));
+  expect(pushed.exitCode).toBe(0);
+}, 60_000);
+
+afterAll(async () => {
+  await server?.stop();
+  await removeApp(APP);
+  await removeApp(EMPTY_APP);
+  app?.remove();
+  if (home) rmSync(home, { recursive: true, force: true });
+});
+
+/** The real CLI (dist/cli.js), never on a TTY. */
+function slipway(args: string[], options: { input?: string | Buffer; token?: string } = {}) {
+  return execa(process.execPath, [CLI, ...args], {
+    env: { HOME: home, PATH: process.env.PATH ?? '', SLIPWAY_URL: server.url, SLIPWAY_TOKEN: options.token ?? server.token },
+    extendEnv: false,
+    reject: false,
+    stripFinalNewline: false,
+    cwd: home,
+    ...(options.input === undefined ? {} : { input: options.input }),
+  });
+}
+
+/** The app's attached one-offs the engine still has, running or not. */
+async function attachedOneOffs(): Promise<string[]> {
+  const list = await docker.listContainers({ all: true, filters: { label: [`slipway.app=${APP}`, 'slipway.run=attached'] } });
+  return list.map((c) => (c.Names[0] ?? '').replace(/^\//, ''));
+}
+
+/** Polls until `check` holds; fails with `what` when it never does. */
+async function eventually(what: string, check: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`never happened: ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+interface PsJson {
+  name: string;
+  container: string;
+  type: string | null;
+  state: string;
+}
+
+test("a run sees the app's environment and its own CONTAINER, numbered one-off-1, one-off-2, …", async () => {
+  expect((await server.api('PATCH', `/api/apps/${APP}/env`, { GREETING: 'hello from env' })).status).toBe(200);
+  const first = await slipway(['run', '-a', APP, '--', 'env']);
+  expect(first.stderr).toBe('');
+  expect(first.exitCode).toBe(0);
+  const env = first.stdout.split('\n');
+  expect(env).toContain('CONTAINER=one-off-1');
+  expect(env).toContain('GREETING=hello from env');
+  expect(env).toContain(`APP=${APP}`);
+  expect(env).toEqual(expect.arrayContaining([expect.stringMatching(/^PORT=\d+$/)]));
+
+  const second = await slipway(['run', '-a', APP, '--', 'sh', '-c', 'echo "$CONTAINER $DYNO"']);
+  expect(second.stdout).toBe('one-off-2 one-off.2\n');
+  expect(await attachedOneOffs()).toEqual([]);
+}, 30_000);
+
+test("stdout and stderr are kept apart and the command's exit code is the CLI's", async () => {
+  const result = await slipway(['run', '-a', APP, '--', 'sh', '-c', 'echo out; echo err >&2; exit 3']);
+  expect(result.exitCode).toBe(3);
+  expect(result.stdout).toBe('out\n');
+  expect(result.stderr).toBe('err\n');
+  // One argument is a command line, run by the container's shell as typed.
+  const line = await slipway(['run', '-a', APP, '--', 'echo "$APP" | tr a-z A-Z; exit 0']);
+  expect(line.stdout).toBe('RUN-APP\n');
+  expect(line.exitCode).toBe(0);
+  expect(await attachedOneOffs()).toEqual([]);
+}, 30_000);
+
+test("the CLI's stdin reaches the command, its end included, byte for byte", async () => {
+  const cat = await slipway(['run', '-a', APP, '--', 'cat'], { input: 'hi\n' });
+  expect(cat.stdout).toBe('hi\n');
+  expect(cat.exitCode).toBe(0);
+
+  const data = randomBytes(1024 * 1024);
+  const counted = await slipway(['run', '-a', APP, '--', 'wc', '-c'], { input: data });
+  expect(counted.stdout.trim()).toBe(String(data.length));
+  expect(counted.exitCode).toBe(0);
+  const summed = await slipway(['run', '-a', APP, '--', 'md5sum'], { input: data });
+  expect(summed.stdout.split(' ')[0]).toBe(createHash('md5').update(data).digest('hex'));
+
+  // A line-by-line conversation with a shell reading its commands from stdin.
+  const shell = await slipway(['run', '-a', APP, '--', 'sh'], { input: 'echo one\necho two >&2\nexit 4\n' });
+  expect([shell.stdout, shell.stderr, shell.exitCode]).toEqual(['one\n', 'two\n', 4]);
+  expect(await attachedOneOffs()).toEqual([]);
+}, 60_000);
+
+test('a client that disappears mid-run takes its one-off with it', async () => {
+  const child = slipway(['run', '-a', APP, '--', 'sleep', '100']);
+  const running = { filters: { label: [`slipway.app=${APP}`, 'slipway.run=attached'], status: ['running'] } };
+  await eventually('the sleep one-off runs', async () => (await docker.listContainers(running)).length === 1);
+  child.kill('SIGKILL');
+  expect((await child).signal).toBe('SIGKILL');
+  await eventually('the killed client’s one-off is removed', async () => (await attachedOneOffs()).length === 0);
+}, 60_000);
+
+test('--detached returns while the command runs, names the one-off and how to read its output; its container stays', async () => {
+  const result = await slipway(['run', '-a', APP, '--detached', '--', 'sh', '-c', 'echo detached-out; echo detached-err >&2; sleep 1000']);
+  expect(result.exitCode).toBe(0);
+  expect(result.stderr).toBe('');
+  const match = new RegExp(
+    "^Started (one-off-\\d+) of run-app, detached: sh -c 'echo detached-out; echo detached-err >&2; sleep 1000'\n" +
+      'Read its output with: slipway logs --ps (one-off-\\d+) -a run-app\n$',
+  ).exec(result.stdout);
+  expect(match).not.toBeNull();
+  const [, name, logsName] = match!;
+  expect(logsName).toBe(name);
+  const container = `slipway-${APP}-run-${name!.replace('one-off-', '')}`;
+  // Still running when the CLI has returned: it did not wait for the command.
+  const ps = (await server.api<PsJson[]>('GET', `/api/apps/${APP}/ps`)).body;
+  expect(ps).toContainEqual(expect.objectContaining({ name, container, type: 'run', state: 'running' }));
+  await eventually('its output is in the container log', async () => {
+    const logs = await containerLogs(container);
+    return logs.includes('detached-out') && logs.includes('detached-err');
+  });
+}, 60_000);
+
+test('--detached --json prints the name and container; an ended detached one-off is kept for its logs', async () => {
+  const result = await slipway(['run', '-a', APP, '--detached', '--json', '--', 'echo', 'finished']);
+  expect(result.exitCode).toBe(0);
+  const started = JSON.parse(result.stdout) as { name: string; container: string };
+  expect(started).toEqual({ name: expect.stringMatching(/^one-off-\d+$/), container: expect.stringMatching(/^slipway-run-app-run-\d+$/) });
+  await eventually('the detached one-off ends', async () => {
+    const ps = (await server.api<PsJson[]>('GET', `/api/apps/${APP}/ps`)).body;
+    return ps.some((c) => c.name === started.name && c.state === 'exited');
+  });
+  expect(await appContainers(APP)).toContain(started.container);
+  expect(await containerLogs(started.container)).toContain('finished');
+}, 60_000);
+
+test('the API: a plain POST starts a detached one-off; a command is required', async () => {
+  const started = await server.api<{ name: string; container: string }>('POST', `/api/apps/${APP}/run`, { command: 'true' });
+  expect(started.status).toBe(201);
+  expect(started.body.name).toMatch(/^one-off-\d+$/);
+  expect(await server.api('POST', `/api/apps/${APP}/run`, { command: ' ' })).toEqual({
+    status: 400,
+    body: { error: 'invalid_command', message: 'give the command to run as a non-empty string: {"command": "rake db:migrate"}' },
+  });
+});
+
+test('--help shows the usage and an example', async () => {
+  const result = await slipway(['run', '--help']);
+  expect(result.exitCode).toBe(0);
+  expect(result.stdout).toContain(`Usage: ${USAGE}\n`);
+  expect(result.stdout).toContain("Example:\n  slipway run -a my-app -- sh -c 'rake db:migrate && rake db:seed'\n");
+  expect((await slipway(['help'])).stdout).toMatch(/\n {2}run +run a command in a one-off container/);
+});
+
+test('usage errors exit 2 and name the usage', async () => {
+  const missing = await slipway(['run', '-a', APP]);
+  expect([missing.exitCode, missing.stdout, missing.stderr]).toEqual([2, '', `slipway: Give the command to run after --: ${USAGE}\n`]);
+  const json = await slipway(['run', '-a', APP, '--json', '--', 'true']);
+  expect([json.exitCode, json.stderr]).toEqual([
+    2,
+    `slipway: --json goes with --detached (it prints the one-off's name); an attached run prints the command's own output. Usage: ${USAGE}\n`,
+  ]);
+});
+
+test('an unknown app, an app with nothing deployed and a bad token each get one sentence and exit 1', async () => {
+  for (const detached of [[], ['--detached']]) {
+    const unknown = await slipway(['run', '-a', 'no-such-app', ...detached, '--', 'true']);
+    expect([unknown.exitCode, unknown.stderr]).toEqual([1, 'slipway: There is no app named "no-such-app"; push to create it.\n']);
+  }
+
+  expect((await server.api('POST', '/api/apps', { name: EMPTY_APP })).status).toBe(201);
+  for (const detached of [[], ['--detached']]) {
+    const empty = await slipway(['run', '-a', EMPTY_APP, ...detached, '--', 'true']);
+    expect([empty.exitCode, empty.stderr]).toEqual([1, `slipway: ${EMPTY_APP} has no release running yet; deploy it first: git push deploy main.\n`]);
+  }
+  expect(await server.api('POST', `/api/apps/${EMPTY_APP}/run`, { command: 'true' })).toEqual({
+    status: 409,
+    body: { error: 'no_release', message: `${EMPTY_APP} has no release running yet; deploy it first: git push deploy main` },
+  });
+
+  for (const detached of [[], ['--detached']]) {
+    const refused = await slipway(['run', '-a', APP, ...detached, '--', 'true'], { token: 'not-a-token' });
+    expect([refused.exitCode, refused.stderr]).toEqual([
+      1,
+      'slipway: The token was refused: run "slipway login --url URL --token TOKEN" with a valid one, or set SLIPWAY_TOKEN.\n',
+    ]);
+  }
+  expect(await attachedOneOffs()).toEqual([]);
+}, 30_000);
+
+test('an attached one-off left by a server that crashed mid-run is removed when the server starts again', async () => {
+  const child = slipway(['run', '-a', APP, '--', 'sleep', '100']);
+  await eventually('the sleep one-off runs', async () => (await attachedOneOffs()).length === 1);
+  const [orphan] = await attachedOneOffs();
+  await server.crash();
+  expect((await child).exitCode).toBe(1);
+  expect(await attachedOneOffs()).toEqual([orphan]);
+  await server.restart();
+  await eventually('the orphaned one-off is removed', async () => (await attachedOneOffs()).length === 0);
+  expect(server.output()).toContain(`${APP}: removed ${orphan}, a one-off whose client left with the previous server`);
+  const next = await slipway(['run', '-a', APP, '--', 'true']);
+  expect(next.exitCode).toBe(0);
+}, 60_000);

@@ -1,0 +1,143 @@
+import { PassThrough } from 'node:stream';
+import type { ContainerPlan } from '../../src/deploy/containers.js';
+import { KEEP_FINISHED_MS, OneOffs, RUN_MODE_LABEL, type OneOffDeps } from '../../src/run/oneoffs.js';
+import type { AttachedOneOff, ContainerRef, ContainerSpec, ContainerStatus } from '../../src/runtime/runtime.js';
+
+const NOW = Date.parse('2030-01-01T12:00:00Z');
+const RELEASE = { deployment: 4, image: 'slipway/my-app:4', commit: 'abc123' };
+
+function status(name: string, mode: string | undefined, finishedAt: string | null): ContainerStatus {
+  return {
+    id: `id-${name}`,
+    name,
+    labels: { 'slipway.app': 'my-app', 'slipway.type': 'run', ...(mode ? { [RUN_MODE_LABEL]: mode } : {}) },
+    state: finishedAt ? 'exited' : 'running',
+    restartCount: 0,
+    startedAt: null,
+    finishedAt,
+    exitCode: finishedAt ? 0 : null,
+  };
+}
+
+/** Deferred exit of a fake attached one-off. */
+function fakeOneOff(spec: ContainerSpec): AttachedOneOff & { end(code: number): void } {
+  let end!: (code: number) => void;
+  const exit = new Promise<number>((resolve) => (end = resolve));
+  return {
+    container: { id: 'id', name: spec.name },
+    stdin: new PassThrough(),
+    output: new PassThrough({ objectMode: true }),
+    exit,
+    kill: async () => end(137),
+    end,
+  };
+}
+
+function setup(existing: ContainerStatus[] = [], runtime: Partial<OneOffDeps['runtime']> = {}) {
+  const plans: ContainerPlan[] = [];
+  const removed: string[] = [];
+  const released: number[] = [];
+  const started: ContainerSpec[] = [];
+  let exitDetached!: () => void;
+  const attached: ReturnType<typeof fakeOneOff>[] = [];
+  let n = 0;
+  let port = 31000;
+  const deps: OneOffDeps = {
+    store: { nextOneOff: () => ++n },
+    containers: {
+      spec: (plan) => {
+        plans.push(plan);
+        const labels = { 'slipway.container': plan.label };
+        return { name: plan.name!, image: plan.image, command: plan.command, env: { CONTAINER: plan.label }, labels, stdin: plan.stdin };
+      },
+    },
+    ports: { allocate: async () => ++port, release: (p) => void released.push(p) },
+    runtime: {
+      describeContainers: async () => existing,
+      stopAndRemove: async (c: ContainerRef) => void removed.push(c.name),
+      startContainer: async (spec) => {
+        started.push(spec);
+        return { id: 'detached-id', name: spec.name };
+      },
+      waitForExit: () => new Promise<number>((resolve) => (exitDetached = () => resolve(0))),
+      attachOneOff: async (spec) => {
+        started.push(spec);
+        const one = fakeOneOff(spec);
+        attached.push(one);
+        return one;
+      },
+      ...runtime,
+    },
+    now: () => NOW,
+  };
+  return { oneOffs: new OneOffs(deps), plans, removed, released, started, attached, exitDetached: () => exitDetached() };
+}
+
+const flush = async (): Promise<void> => {
+  for (let i = 0; i < 10; i++) await Promise.resolve();
+};
+
+describe('OneOffs', () => {
+  test('a run is one-off-<n> of the current release, with its own port and name, stdin open when attached', async () => {
+    const { oneOffs, plans, started } = setup();
+    const first = await oneOffs.attach('my-app', RELEASE, 'cat');
+    const second = await oneOffs.detach('my-app', RELEASE, 'sleep 1');
+    expect(first.name).toBe('one-off-1');
+    expect(second).toEqual({ name: 'one-off-2', container: 'slipway-my-app-run-2' });
+    expect(plans).toEqual([
+      expect.objectContaining({
+        ...{ app: 'my-app', deployment: 4, image: 'slipway/my-app:4', commit: 'abc123', command: 'cat', type: 'run', role: 'oneoff' },
+        ...{ label: 'one-off-1', port: 31001, name: 'slipway-my-app-run-1', stdin: true },
+      }),
+      expect.objectContaining({ command: 'sleep 1', label: 'one-off-2', port: 31002, name: 'slipway-my-app-run-2', stdin: false }),
+    ]);
+    expect(started.map((s) => s.labels[RUN_MODE_LABEL])).toEqual(['attached', 'detached']);
+  });
+
+  test('ports go back when the one-off ends', async () => {
+    const { oneOffs, released, attached, exitDetached } = setup();
+    await oneOffs.attach('my-app', RELEASE, 'cat');
+    await oneOffs.detach('my-app', RELEASE, 'sleep 1');
+    expect(released).toEqual([]);
+    attached[0]!.end(0);
+    await flush();
+    expect(released).toEqual([31001]);
+    exitDetached();
+    await flush();
+    expect(released).toEqual([31001, 31002]);
+  });
+
+  test('sweeping removes detached one-offs that ended over an hour ago and attached ones nobody is connected to', async () => {
+    const iso = (msAgo: number): string => new Date(NOW - msAgo).toISOString();
+    const { oneOffs, removed } = setup([
+      status('old-detached', 'detached', iso(KEEP_FINISHED_MS + 1000)),
+      status('recent-detached', 'detached', iso(KEEP_FINISHED_MS - 1000)),
+      status('running-detached', 'detached', null),
+      status('orphan-attached', 'attached', null),
+    ]);
+    expect(await oneOffs.sweep('my-app')).toEqual(['old-detached', 'orphan-attached']);
+    expect(removed).toEqual(['old-detached', 'orphan-attached']);
+  });
+
+  test('an attached one-off of this server is never swept while it runs', async () => {
+    const existing: ContainerStatus[] = [];
+    const { oneOffs, removed, attached } = setup(existing);
+    const run = await oneOffs.attach('my-app', RELEASE, 'cat');
+    existing.push(status(run.oneOff.container.name, 'attached', null));
+    expect(await oneOffs.sweep('my-app')).toEqual([]);
+    attached[0]!.end(0);
+    await flush();
+    expect(await oneOffs.sweep('my-app')).toEqual(['slipway-my-app-run-1']);
+    expect(removed).toEqual(['slipway-my-app-run-1']);
+  });
+
+  test('a one-off that fails to start gives its port back', async () => {
+    const { oneOffs: failing, released } = setup([], {
+      attachOneOff: async () => Promise.reject(new Error('no such image')),
+      startContainer: async () => Promise.reject(new Error('no such image')),
+    });
+    await expect(failing.attach('my-app', RELEASE, 'cat')).rejects.toThrow('no such image');
+    await expect(failing.detach('my-app', RELEASE, 'cat')).rejects.toThrow('no such image');
+    expect(released).toEqual([31001, 31002]);
+  });
+});
