@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { TestApp } from '../support/app.js';
+import { cliRunner } from '../support/cli.js';
 import { appContainers, imageExists, removeApp } from '../support/docker.js';
 import { busyboxApp, WEB } from '../support/fixtures.js';
 import { getApp, startGate } from '../support/http.js';
@@ -10,11 +11,13 @@ import { CLI, startServer, type TestServer } from '../support/server.js';
 
 let server: TestServer;
 let home: string;
+let slipway: ReturnType<typeof cliRunner>;
 let app: TestApp;
 
 beforeAll(async () => {
   server = await startServer();
   home = mkdtempSync(path.join(os.tmpdir(), 'slipway-home-'));
+  slipway = cliRunner(server, home);
   app = new TestApp(busyboxApp({ web: WEB, postdeploy: 'echo migrated' }));
   await app.commit('cli');
 }, 60_000);
@@ -26,12 +29,6 @@ afterAll(async () => {
   rmSync(home, { recursive: true, force: true });
 });
 
-/** Runs the real CLI (dist/cli.js) as a user would, never on a TTY. */
-function slipway(args: string[], options: { token?: string | null; cwd?: string } = {}) {
-  const env: Record<string, string> = { HOME: home, PATH: process.env.PATH ?? '', SLIPWAY_URL: server.url };
-  if (options.token !== null) env.SLIPWAY_TOKEN = options.token ?? server.token;
-  return execa(process.execPath, [CLI, ...args], { env, extendEnv: false, reject: false, stripFinalNewline: false, cwd: options.cwd ?? home });
-}
 
 test('apps:create, apps, apps:info, in words and in JSON', async () => {
   const created = await slipway(['apps:create', 'cli-app']);
@@ -165,13 +162,13 @@ test('deployments:logs --follow streams a running deployment from a second termi
 test('apps:destroy refuses without the exact confirmation, then removes containers, images, repository and records', async () => {
   const refused = await slipway(['apps:destroy', 'cli-app']);
   expect(refused.exitCode).toBe(2);
-  expect(refused.stderr).toBe("slipway: This deletes cli-app's containers, images, repository and records for good; run again with --confirm cli-app.\n");
+  expect(refused.stderr).toBe("slipway: This deletes cli-app's containers, images, storage, repository and records for good; run again with --confirm cli-app.\n");
   expect((await slipway(['apps:destroy', 'cli-app', '--confirm', 'cli-ap'])).exitCode).toBe(2);
   expect((await appContainers('cli-app')).length).toBeGreaterThan(0);
 
   const destroyed = await slipway(['apps:destroy', 'cli-app', '--confirm', 'cli-app']);
   expect(destroyed.exitCode).toBe(0);
-  expect(destroyed.stdout).toMatch(/^Destroyed cli-app: 1 container\(s\) and \d+ image\(s\) removed, with its repository and records\.\n$/);
+  expect(destroyed.stdout).toMatch(/^Destroyed cli-app: 1 container\(s\) and \d+ image\(s\) removed, with its storage, repository and records\.\n$/);
   expect(await appContainers('cli-app')).toEqual([]);
   expect(await imageExists('slipway/cli-app:2')).toBe(false);
   expect(existsSync(path.join(server.dataDir, 'repos', 'cli-app.git'))).toBe(false);

@@ -232,8 +232,13 @@ test('rollback refuses what it cannot do, in one sentence each', async () => {
 
 test('storage:unmount keeps the files; apps:destroy removes them', async () => {
   const [mount] = JSON.parse((await slipway(['storage', '-a', NAME, '--json'])).stdout as string) as { hostPath: string }[];
+  const mountedJson = await slipway(['storage:mount', '/srv/cache', '-a', NAME, '--json']);
+  expect((JSON.parse(mountedJson.stdout as string) as { path: string }[]).map((m) => m.path)).toEqual(['/data', '/srv/cache']);
+  const unmountedJson = await slipway(['storage:unmount', '/srv/cache', '-a', NAME, '--json']);
+  expect((JSON.parse(unmountedJson.stdout as string) as { path: string }[]).map((m) => m.path)).toEqual(['/data']);
   const unmounted = await slipway(['storage:unmount', '/data', '-a', NAME]);
   expect(unmounted.stdout).toContain('Unmounted /data from shape-app (its files are kept');
+  expect((await slipway(['storage', '-a', NAME])).stdout).toBe(`${NAME} has no storage: slipway storage:mount /data -a ${NAME}\n`);
   expect(existsSync(path.join(mount!.hostPath, 'releases.txt'))).toBe(true);
   const again = await slipway(['storage:unmount', '/data', '-a', NAME]);
   expect([again.exitCode, again.stderr]).toEqual([1, 'slipway: shape-app has no storage mounted at "/data"; list its mounts with slipway storage.\n']);

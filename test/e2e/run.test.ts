@@ -1,13 +1,13 @@
 import Docker from 'dockerode';
-import { execa } from 'execa';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { TestApp } from '../support/app.js';
+import { cliRunner } from '../support/cli.js';
 import { appContainers, containerLogs, removeApp } from '../support/docker.js';
 import { busyboxApp, WEB } from '../support/fixtures.js';
-import { CLI, startServer, type TestServer } from '../support/server.js';
+import { startServer, type TestServer } from '../support/server.js';
 
 const APP = 'run-app';
 const EMPTY_APP = 'run-empty';
@@ -16,11 +16,13 @@ const docker = new Docker();
 
 let server: TestServer;
 let home: string;
+let slipway: ReturnType<typeof cliRunner>;
 let app: TestApp;
 
 beforeAll(async () => {
   server = await startServer();
   home = mkdtempSync(path.join(os.tmpdir(), 'slipway-home-'));
+  slipway = cliRunner(server, home);
   app = new TestApp(busyboxApp({ web: WEB }));
   await app.commit('run');
   const pushed = await app.push(server.remote(APP));
@@ -35,17 +37,6 @@ afterAll(async () => {
   if (home) rmSync(home, { recursive: true, force: true });
 });
 
-/** The real CLI (dist/cli.js), never on a TTY. */
-function slipway(args: string[], options: { input?: string | Buffer; token?: string } = {}) {
-  return execa(process.execPath, [CLI, ...args], {
-    env: { HOME: home, PATH: process.env.PATH ?? '', SLIPWAY_URL: server.url, SLIPWAY_TOKEN: options.token ?? server.token },
-    extendEnv: false,
-    reject: false,
-    stripFinalNewline: false,
-    cwd: home,
-    ...(options.input === undefined ? {} : { input: options.input }),
-  });
-}
 
 /** The app's attached one-offs the engine still has, running or not. */
 async function attachedOneOffs(): Promise<string[]> {

@@ -2,6 +2,7 @@ import { execa } from 'execa';
 import { firstArg, type Command } from '../command.js';
 import { CliError } from '../errors.js';
 import { ago, bold, printJson, statusColor, table } from '../output.js';
+import { withProgress } from '../progress.js';
 
 interface AppJson {
   name: string;
@@ -49,21 +50,24 @@ export const appsCommands: Command[] = [
   },
   {
     name: 'apps:destroy',
-    summary: 'stop and delete an app: containers, images, repository and records',
+    summary: 'stop and delete an app: containers, images, storage, repository and records',
     usage: 'slipway apps:destroy NAME --confirm NAME',
     example: 'slipway apps:destroy my-app --confirm my-app',
     options: { confirm: { type: 'string' } },
     async run(ctx) {
       const name = firstArg(ctx, 'Name the app: slipway apps:destroy NAME --confirm NAME.');
       if (ctx.options.confirm !== name) {
-        throw new CliError(`This deletes ${name}'s containers, images, repository and records for good; run again with --confirm ${name}.`, 2);
+        throw new CliError(`This deletes ${name}'s containers, images, storage, repository and records for good; run again with --confirm ${name}.`, 2);
       }
-      const result = await ctx.api().json<{ destroyed: string; containers: number; images: number }>(
-        'DELETE',
-        `/api/apps/${encodeURIComponent(name)}?confirm=${encodeURIComponent(name)}`,
+      // A spinner on a terminal: the app's running deployment finishes first, then containers stop.
+      const result = await withProgress(`Destroying ${name}`, () =>
+        ctx.api().json<{ destroyed: string; containers: number; images: number }>(
+          'DELETE',
+          `/api/apps/${encodeURIComponent(name)}?confirm=${encodeURIComponent(name)}`,
+        ),
       );
       if (ctx.out.json) return printJson(ctx.out, result);
-      ctx.out.write(`Destroyed ${name}: ${result.containers} container(s) and ${result.images} image(s) removed, with its repository and records.
+      ctx.out.write(`Destroyed ${name}: ${result.containers} container(s) and ${result.images} image(s) removed, with its storage, repository and records.
 `);
     },
   },
