@@ -1,5 +1,3 @@
-export { LABEL } from './containers.js';
-export { DeployFailure, seconds } from './failure.js';
 import { ImageBuilder } from '../build/builder.js';
 import { CommitSource } from '../build/source.js';
 import { formatProcfile, parseProcfile, parseProcfileBytes, ProcfileError, type Procfile } from '../procfile/parse.js';
@@ -59,7 +57,6 @@ export class Pipeline {
     const { app, id } = job.deployment;
     const startedAt = this.now();
     const created: ProcessContainer[] = [];
-    let image: string | undefined;
     let builtImage: string | undefined;
     let phase = 'build';
 
@@ -68,8 +65,7 @@ export class Pipeline {
       store.setStatus(app, id, 'building');
       store.startPhase(app, id, 'build');
       const release = job.deployment.rollbackOf === null ? await this.buildRelease(job, log) : await this.reuseRelease(job.deployment, log);
-      const procfile = release.procfile;
-      image = release.image;
+      const { procfile, image } = release;
       // A rollback's image belongs to the earlier deployment too: a failure must not remove it.
       if (job.deployment.rollbackOf === null) builtImage = image;
       store.finishPhase(app, id, 'build');
@@ -125,7 +121,11 @@ export class Pipeline {
           ? 'Nothing was serving before, and nothing is now.'
           : `Deployment ${previous} keeps serving ${settings.appUrl(app)}`,
       );
-      log.error('Fix the problem and push again: git push deploy main');
+      log.error(
+        job.deployment.rollbackOf === null
+          ? 'Fix the problem and push again: git push deploy main'
+          : 'Fix the problem and roll back again (slipway rollback), or push a fix: git push deploy main',
+      );
       log.error(`Deployment ${id} failed: ${failure.status} in the ${phase} phase after ${seconds(this.now() - startedAt)}: ${settings.appUrl(app)}`);
       return failure.status;
     }
