@@ -1,9 +1,11 @@
-import { randomUUID } from 'node:crypto';
-import http from 'node:http';
+import http, { STATUS_CODES } from 'node:http';
 import net from 'node:net';
 import { waitForPort } from '../runtime/boot.js';
 import type { RouteTarget } from '../store/store.js';
+import { ChunkedDecoder, MalformedResponse, parseResponseHead, parseSimpleRequest, type ResponseHead } from './http1.js';
+import { RequestIds } from './request-id.js';
 import { RouteTable, targetKey } from './table.js';
+import { UpstreamPool, type UpstreamConnection, type UpstreamUser } from './upstream.js';
 
 export interface RouterOptions {
   domain: string;
@@ -14,29 +16,90 @@ export interface RouterOptions {
   upstreamTimeoutMs?: number;
 }
 
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade', 'proxy-authorization']);
+/** Request headers for this hop only (RFC 9110 §7.6.1), and those the router sets itself. */
+const NOT_FORWARDED = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'upgrade',
+  'proxy-authorization',
+  'host',
+  'x-forwarded-for',
+  'x-forwarded-proto',
+  'x-forwarded-host',
+  'x-request-id',
+]);
 const NOTHING_REFUSED: ReadonlySet<string> = new Set();
 const HOST_CACHE_LIMIT = 1024;
-const SAFE_TO_RETRY = new Set(['GET', 'HEAD', 'OPTIONS']);
 const MAX_ATTEMPTS = 4;
+
+/** What the router makes of a request once, however many targets it then tries. */
+interface Incoming {
+  /** The request head for the upstream, without its final Connection line and blank line. */
+  head: string;
+  hasBody: boolean;
+  /** The client sent a Transfer-Encoding: the body goes on chunked. */
+  chunkedBody: boolean;
+  isHead: boolean;
+  /** Nothing is lost by sending it again (GET/HEAD/OPTIONS without a body). */
+  retryable: boolean;
+}
+
+/** Where a response goes: Node's ServerResponse, or the fast path's RawResponse. */
+interface Sink {
+  readonly headersSent: boolean;
+  writeHead(status: number, headers: string[]): unknown;
+  write(chunk: Buffer): boolean;
+  end(chunk?: Buffer | string): unknown;
+  destroy(): unknown;
+  once(event: 'drain', listener: () => void): unknown;
+}
+
+const KEEP_ALIVE_MS = 65_000;
 
 /** HTTP/1.1 reverse proxy routing by Host (`<app>.<domain>`) to the app's current web containers. */
 export class Router {
   readonly table = new RouteTable();
-  readonly server: http.Server;
-  private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 512, maxFreeSockets: 64 });
+  /** Accepts every connection; plain requests take the fast path, the rest go to `http`. */
+  readonly server: net.Server;
+  /** Node's HTTP server, for every request the fast path does not take (bodies, upgrades, …). */
+  private readonly http: http.Server;
+  private readonly fast = new Set<FastConnection>();
+  private readonly pool = new UpstreamPool();
   private readonly suffix: string;
   private readonly probing = new Set<string>();
   private readonly hostCache = new Map<string, string>();
   /** Upgraded (WebSocket) connections: the HTTP server no longer tracks them. */
   private readonly upgraded = new Set<net.Socket>();
+  /** Exchanges in flight on each client connection, ended at once if the client goes away. */
+  private readonly clients = new WeakMap<net.Socket, Set<Exchange>>();
+  /** Exchanges waiting for their response head, checked for the upstream timeout. */
+  readonly waiting = new Set<Exchange>();
+  readonly timeoutMs: number;
+  private readonly sweeper: NodeJS.Timeout;
+  private readonly ids = new RequestIds();
   private closed = false;
 
   constructor(private readonly options: RouterOptions) {
     this.suffix = `.${options.domain.toLowerCase()}`;
-    this.server = http.createServer((req, res) => this.handle(req, res));
-    this.server.on('upgrade', (req, socket, head) => this.upgrade(req, socket as net.Socket, head));
-    this.server.keepAliveTimeout = 65_000;
+    this.timeoutMs = options.upstreamTimeoutMs ?? 60_000;
+    this.http = http.createServer({ noDelay: true }, (req, res) => this.handle(req, res));
+    this.http.on('upgrade', (req, socket, head) => this.upgrade(req, socket as net.Socket, head));
+    this.http.keepAliveTimeout = KEEP_ALIVE_MS;
+    this.server = net.createServer({ noDelay: true }, (socket) => {
+      const exchanges = new Set<Exchange>();
+      this.clients.set(socket, exchanges);
+      socket.once('close', () => {
+        for (const exchange of exchanges) exchange.clientGone();
+      });
+      this.fast.add(new FastConnection(this, socket, exchanges));
+    });
+    // One timer for every request's upstream timeout, rather than one per request.
+    const period = Math.min(1000, Math.max(10, Math.floor(this.timeoutMs / 4)));
+    this.sweeper = setInterval(() => this.sweep(), period);
+    this.sweeper.unref();
   }
 
   listen(port: number, host: string): Promise<void> {
@@ -51,9 +114,13 @@ export class Router {
 
   async close(): Promise<void> {
     this.closed = true;
+    clearInterval(this.sweeper);
     for (const socket of this.upgraded) socket.destroy();
-    this.agent.destroy();
-    this.server.closeAllConnections();
+    for (const conn of this.fast) conn.socket.destroy();
+    this.fast.clear();
+    this.pool.destroy();
+    this.http.closeAllConnections();
+    this.http.close();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
@@ -87,7 +154,7 @@ export class Router {
   }
 
   /** The app a Host header names, when that app exists (a route is proof enough, and cheap). */
-  private knownApp(hostHeader: string | undefined): string | undefined {
+  knownApp(hostHeader: string | undefined): string | undefined {
     const app = this.appFor(hostHeader);
     if (app === undefined) return undefined;
     return this.table.deploymentOf(app) !== undefined || this.options.appExists(app) ? app : undefined;
@@ -108,84 +175,91 @@ export class Router {
   }
 
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
-    const app = this.knownApp(req.headers.host);
+    const host = hostOf(req.rawHeaders);
+    const app = this.knownApp(host);
     if (app === undefined) {
-      page(res, 404, 'No such app', `No app is served at ${escapeHtml(req.headers.host ?? '(no Host header)')}.`);
+      page(res as Sink, 404, 'No such app', `No app is served at ${escapeHtml(host ?? '(no Host header)')}.`);
       return;
     }
-    this.forward(app, req, res, NOTHING_REFUSED);
+    const exchanges = this.clients.get(req.socket);
+    if (exchanges === undefined) return; // the client is already gone
+    const incoming = this.incoming(req.method ?? 'GET', req.url ?? '/', req.rawHeaders, req.socket.remoteAddress, host, false);
+    this.forward(app, res as Sink, incoming, exchanges, incoming.hasBody ? req : undefined, NOTHING_REFUSED, 1);
   }
 
-  private forward(app: string, req: http.IncomingMessage, res: http.ServerResponse, refused: ReadonlySet<string>, attempt = 1): void {
+  forward(app: string, res: Sink, incoming: Incoming, exchanges: Set<Exchange>, body: http.IncomingMessage | undefined, refused: ReadonlySet<string>, attempt: number): void {
     const target = this.table.pick(app, refused);
     if (!target) {
       page(res, 503, 'App not running', `${escapeHtml(app)} has no running web container; deploy it or scale web up.`);
       return;
     }
-    this.table.begin(target);
-    let ended = false;
-    const finish = (): void => {
-      if (ended) return;
-      ended = true;
-      this.table.end(target);
-    };
-    const upstream = http.request({
-      host: target.host,
-      port: target.port,
-      method: req.method,
-      path: req.url,
-      headers: forwardedHeaders(req),
-      agent: this.agent,
-      timeout: this.options.upstreamTimeoutMs ?? 60_000,
-    });
-    upstream.on('response', (upstreamRes) => {
-      // The timeout guards the wait for an answer; a stream (SSE, long poll) may pause at will.
-      upstream.setTimeout(0);
-      res.writeHead(upstreamRes.statusCode ?? 502, stripHopByHop(upstreamRes.headers));
-      upstreamRes.pipe(res);
-      upstreamRes.on('end', finish);
-      upstreamRes.on('error', () => {
-        finish();
-        res.destroy();
-      });
-    });
-    upstream.on('timeout', () => upstream.destroy(new UpstreamTimeout()));
-    let clientGone = false;
-    upstream.on('error', (error: NodeJS.ErrnoException) => {
-      finish();
-      if (clientGone) return;
-      if (res.headersSent) {
-        res.destroy();
-        return;
+    const exchange = new Exchange(this, app, res, incoming, exchanges, body, target, refused, attempt);
+    exchange.start(this.pool);
+  }
+
+  /** Builds the upstream request head: end-to-end headers as sent, then the X-Forwarded-* set. */
+  incoming(method: string, url: string, raw: string[], remoteAddress: string | undefined, host: string | undefined, upgrade: boolean): Incoming {
+    let named: Set<string> | undefined;
+    for (let i = 0; i < raw.length; i += 2) {
+      const name = raw[i]!;
+      if (name.length === 10 && name.toLowerCase() === 'connection') {
+        // Headers the sender named in Connection are for this hop only.
+        for (const token of raw[i + 1]!.split(',')) (named ??= new Set()).add(token.trim().toLowerCase());
       }
-      if (error.code === 'ECONNREFUSED') this.takeOut(target);
-      // Nothing reached the app yet (refused), or a pooled connection was closed by the app
-      // just as it was reused: another attempt cannot do the request twice.
-      const retryable = error.code === 'ECONNREFUSED' || (error.code === 'ECONNRESET' && upstream.reusedSocket);
-      if (retryable && SAFE_TO_RETRY.has(req.method ?? '') && !hasBody(req) && attempt < MAX_ATTEMPTS) {
-        const tried = error.code === 'ECONNREFUSED' ? new Set([...refused, targetKey(target)]) : refused;
-        this.forward(app, req, res, tried, attempt + 1);
-        return;
+    }
+    let head = `${method} ${url} HTTP/1.1\r\nHost: ${host ?? ''}\r\n`;
+    let forwardedFor: string | undefined;
+    let proto: string | undefined;
+    let requestId: string | undefined;
+    let upgradeValue: string | undefined;
+    let hasBody = false;
+    let chunkedBody = false;
+    for (let i = 0; i < raw.length; i += 2) {
+      const name = raw[i]!;
+      const value = raw[i + 1]!;
+      const lower = name.toLowerCase();
+      if (NOT_FORWARDED.has(lower)) {
+        if (lower === 'x-forwarded-for') forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`;
+        else if (lower === 'x-forwarded-proto') proto = proto === undefined ? value : `${proto}, ${value}`;
+        else if (lower === 'x-request-id') requestId = requestId === undefined ? value : `${requestId}, ${value}`;
+        else if (lower === 'upgrade') upgradeValue ??= value;
+        continue;
       }
-      if (error instanceof UpstreamTimeout) {
-        page(res, 504, 'Gateway timeout', `${escapeHtml(app)} did not answer in time.`);
-      } else {
-        page(res, 502, 'Bad gateway', `${escapeHtml(app)} could not be reached.`);
-      }
-    });
-    res.on('close', () => {
-      if (!res.writableFinished) {
-        clientGone = true;
-        upstream.destroy();
-      }
-      finish();
-    });
-    if (hasBody(req)) req.pipe(upstream);
-    else upstream.end();
+      if (named?.has(lower)) continue;
+      if (lower === 'transfer-encoding') hasBody = chunkedBody = true;
+      else if (lower === 'content-length' && value !== '0') hasBody = true;
+      head += `${name}: ${value}\r\n`;
+    }
+    const client = remoteAddress ?? '';
+    head += `X-Forwarded-For: ${forwardedFor === undefined ? client : `${forwardedFor}, ${client}`}\r\nX-Forwarded-Proto: ${proto ?? 'http'}\r\nX-Forwarded-Host: ${host ?? ''}\r\nX-Request-Id: ${requestId ?? this.ids.next()}\r\n`;
+    if (upgrade) head += `Upgrade: ${upgradeValue ?? ''}\r\n`;
+    return { head, hasBody, chunkedBody, isHead: method === 'HEAD', retryable: !hasBody && (method === 'GET' || method === 'HEAD' || method === 'OPTIONS') };
+  }
+
+  /** Gives a connection to Node's HTTP server for good, with the bytes already read from it. */
+  handOver(conn: FastConnection, data: Buffer): void {
+    this.fast.delete(conn);
+    if (this.closed) {
+      conn.socket.destroy();
+      return;
+    }
+    conn.socket.unshift(data);
+    this.http.emit('connection', conn.socket);
+  }
+
+  forgetFast(conn: FastConnection): void {
+    this.fast.delete(conn);
+  }
+
+  private sweep(): void {
+    if (this.waiting.size === 0) return;
+    const now = Date.now();
+    for (const exchange of this.waiting) if (exchange.deadline <= now) exchange.timedOut();
   }
 
   private upgrade(req: http.IncomingMessage, socket: net.Socket, head: Buffer, refused = new Set<string>()): void {
-    const app = this.knownApp(req.headers.host);
+    const host = hostOf(req.rawHeaders);
+    const app = this.knownApp(host);
     if (app === undefined) {
       rawReply(socket, 404, 'Not Found');
       return;
@@ -200,12 +274,8 @@ export class Router {
     let connected = false;
     const upstream = net.connect(target.port, target.host, () => {
       connected = true;
-      const headers = { ...forwardedHeaders(req), connection: 'Upgrade', upgrade: req.headers.upgrade ?? '' };
-      const lines = [`${req.method} ${req.url} HTTP/1.1`];
-      for (const [name, value] of Object.entries(headers)) {
-        for (const v of Array.isArray(value) ? value : [value]) if (v !== undefined) lines.push(`${name}: ${v}`);
-      }
-      upstream.write(`${lines.join('\r\n')}\r\n\r\n`);
+      const incoming = this.incoming(req.method ?? 'GET', req.url ?? '/', req.rawHeaders, req.socket.remoteAddress, host, true);
+      upstream.write(`${incoming.head}Connection: Upgrade\r\n\r\n`);
       if (head.length > 0) upstream.write(head);
       upstream.pipe(socket);
       socket.pipe(upstream);
@@ -242,50 +312,470 @@ export class Router {
   }
 }
 
+const enum Body {
+  None,
+  Length,
+  Chunked,
+  UntilClose,
+}
+
+/**
+ * One request relayed to one target over a pooled connection: writes the head (and streams the
+ * body), parses the response head, and relays the body with backpressure both ways.
+ */
+class Exchange implements UpstreamUser {
+  deadline = 0;
+  private conn: UpstreamConnection | undefined;
+  private buffered: Buffer | undefined;
+  private response: ResponseHead | undefined;
+  private body = Body.None;
+  private remaining = 0;
+  private decoder: ChunkedDecoder | undefined;
+  private finished = false;
+  private gotBytes = false;
+  private requestSent = false;
+  private paused = false;
+  private pool: UpstreamPool | undefined;
+  private onChunk: ((data: Buffer) => void) | undefined;
+
+  constructor(
+    private readonly router: Router,
+    private readonly app: string,
+    private readonly res: Sink,
+    private readonly incoming: Incoming,
+    private readonly exchanges: Set<Exchange>,
+    /** The client's request, when it has a body to stream. */
+    private readonly req: http.IncomingMessage | undefined,
+    private readonly target: RouteTarget,
+    private readonly refused: ReadonlySet<string>,
+    private readonly attempt: number,
+  ) {}
+
+  start(pool: UpstreamPool): void {
+    this.pool = pool;
+    this.router.table.begin(this.target);
+    this.exchanges.add(this);
+    this.deadline = Date.now() + this.router.timeoutMs;
+    this.router.waiting.add(this);
+    const conn = (this.conn = pool.acquire(this.target, targetKey(this.target), this));
+    const head = `${this.incoming.head}Connection: keep-alive\r\n\r\n`;
+    conn.socket.write(head, 'latin1');
+    if (this.req !== undefined) this.streamBody(this.req, conn);
+    else this.requestSent = true;
+  }
+
+  private streamBody(req: http.IncomingMessage, conn: UpstreamConnection): void {
+    const chunked = this.incoming.chunkedBody;
+    req.on('data', (data: Buffer) => {
+      if (this.finished || conn.socket.destroyed) return;
+      // A slow upload is activity: the upstream timeout counts from the last byte sent.
+      this.deadline = Date.now() + this.router.timeoutMs;
+      let flushed: boolean;
+      if (chunked) {
+        conn.socket.cork();
+        conn.socket.write(`${data.length.toString(16)}\r\n`, 'latin1');
+        conn.socket.write(data);
+        flushed = conn.socket.write('\r\n', 'latin1');
+        conn.socket.uncork();
+      } else {
+        flushed = conn.socket.write(data);
+      }
+      if (!flushed) req.pause();
+    });
+    req.on('end', () => {
+      if (this.finished || conn.socket.destroyed) return;
+      if (chunked) conn.socket.write('0\r\n\r\n', 'latin1');
+      this.requestSent = true;
+    });
+  }
+
+  onDrain(): void {
+    if (this.req !== undefined && !this.requestSent) this.req.resume();
+  }
+
+  onData(data: Buffer): void {
+    if (this.finished) return;
+    this.gotBytes = true;
+    if (this.response === undefined) {
+      this.readHead(data);
+      return;
+    }
+    this.readBody(data, 0);
+  }
+
+  private readHead(data: Buffer): void {
+    let buf = this.buffered === undefined ? data : Buffer.concat([this.buffered, data]);
+    let offset = 0;
+    for (;;) {
+      let head: ResponseHead | null;
+      try {
+        head = parseResponseHead(buf, offset);
+      } catch (error) {
+        this.fail(error as Error);
+        return;
+      }
+      if (head === null) {
+        this.buffered = offset === 0 ? buf : buf.subarray(offset);
+        return;
+      }
+      offset = head.end;
+      // Interim responses (100 Continue, 103 Early Hints) are this hop's business.
+      if (head.status < 200) {
+        if (head.status === 101) {
+          this.fail(new MalformedResponse('101 without an upgrade'));
+          return;
+        }
+        continue;
+      }
+      this.buffered = undefined;
+      this.response = head;
+      break;
+    }
+    this.router.waiting.delete(this);
+    const head = this.response;
+    const status = head.status;
+    if (this.incoming.isHead || status === 204 || status === 304) this.body = Body.None;
+    else if (head.chunked) this.body = Body.Chunked;
+    else if (head.contentLength >= 0) this.body = Body.Length;
+    else this.body = Body.UntilClose;
+    try {
+      this.res.writeHead(status, head.headers);
+    } catch (error) {
+      // Header values Node will not send (control characters): a bad gateway, not a crash.
+      this.fail(error as Error);
+      return;
+    }
+    if (this.body === Body.Length) this.remaining = head.contentLength;
+    else if (this.body === Body.Chunked) {
+      this.decoder = new ChunkedDecoder();
+      this.onChunk = (data) => this.relay(data);
+    }
+    if (this.body === Body.None || (this.body === Body.Length && this.remaining === 0)) {
+      this.complete(offset < buf.length);
+      return;
+    }
+    if (offset < buf.length) this.readBody(buf, offset);
+  }
+
+  private readBody(data: Buffer, offset: number): void {
+    switch (this.body) {
+      case Body.Length: {
+        const available = data.length - offset;
+        if (available <= this.remaining) {
+          this.remaining -= available;
+          const chunk = offset === 0 ? data : data.subarray(offset);
+          if (this.remaining === 0) this.complete(false, chunk);
+          else this.relay(chunk);
+        } else {
+          // More bytes than the response announced: relay what belongs to it, drop the connection.
+          const last = data.subarray(offset, offset + this.remaining);
+          this.remaining = 0;
+          this.complete(true, last);
+        }
+        return;
+      }
+      case Body.Chunked: {
+        let end: number;
+        try {
+          end = this.decoder!.feed(data, offset, this.onChunk!);
+        } catch (error) {
+          this.fail(error as Error);
+          return;
+        }
+        if (end >= 0) this.complete(end < data.length);
+        return;
+      }
+      case Body.UntilClose:
+        this.relay(offset === 0 ? data : data.subarray(offset));
+        return;
+      case Body.None:
+        return;
+    }
+  }
+
+  private relay(chunk: Buffer): void {
+    if (chunk.length === 0) return;
+    if (!this.res.write(chunk) && !this.paused) {
+      this.paused = true;
+      this.conn?.socket.pause();
+      this.res.once('drain', () => {
+        this.paused = false;
+        if (!this.finished) this.conn?.socket.resume();
+      });
+    }
+  }
+
+  onEnd(): void {
+    if (this.finished) return;
+    if (this.response !== undefined && this.body === Body.UntilClose) {
+      this.complete(true);
+      return;
+    }
+    this.fail(undefined);
+  }
+
+  onClose(error: NodeJS.ErrnoException | undefined): void {
+    this.conn = undefined;
+    if (this.finished) return;
+    if (this.response !== undefined && this.body === Body.UntilClose && error === undefined) {
+      this.complete(true);
+      return;
+    }
+    this.fail(error);
+  }
+
+  timedOut(): void {
+    this.fail(new UpstreamTimeout());
+  }
+
+  /** The client went away: stop, and do not send the request anywhere else. */
+  clientGone(): void {
+    if (this.finished) return;
+    this.settle();
+    this.conn?.destroy();
+  }
+
+  /** The response ended; `dirty` when the connection must not carry another request. */
+  private complete(dirty: boolean, last?: Buffer): void {
+    if (this.finished) return;
+    this.settle();
+    const conn = this.conn;
+    this.conn = undefined;
+    if (conn !== undefined) {
+      if (this.paused) conn.socket.resume();
+      if (dirty || !this.response!.keepAlive || !this.requestSent) conn.destroy();
+      else this.pool!.release(conn);
+    }
+    // Last, as it may start the client's next request at once (fast path).
+    this.res.end(last);
+  }
+
+  private settle(): void {
+    this.finished = true;
+    this.router.waiting.delete(this);
+    this.exchanges.delete(this);
+    this.router.table.end(this.target);
+  }
+
+  private fail(error: (Error & { code?: string }) | undefined): void {
+    if (this.finished) return;
+    this.settle();
+    const conn = this.conn;
+    this.conn = undefined;
+    const reused = conn?.reused ?? false;
+    conn?.destroy();
+    const res = this.res;
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    const code = error?.code;
+    if (code === 'ECONNREFUSED') this.router.takeOut(this.target);
+    // Nothing reached the app (refused), or a pooled connection was closed by the app just as
+    // it was reused: another attempt cannot do the request twice.
+    const again = code === 'ECONNREFUSED' || (reused && !this.gotBytes && (code === undefined || code === 'ECONNRESET' || code === 'EPIPE'));
+    if (again && this.incoming.retryable && this.attempt < MAX_ATTEMPTS) {
+      const tried = code === 'ECONNREFUSED' ? new Set([...this.refused, targetKey(this.target)]) : this.refused;
+      this.router.forward(this.app, res, this.incoming, this.exchanges, this.req, tried, this.attempt + 1);
+      return;
+    }
+    if (error instanceof UpstreamTimeout) page(res, 504, 'Gateway timeout', `${escapeHtml(this.app)} did not answer in time.`);
+    else page(res, 502, 'Bad gateway', `${escapeHtml(this.app)} could not be reached.`);
+  }
+}
+
+/** The first Host header, without building `req.headers` (Node makes that object lazily). */
+function hostOf(raw: string[]): string | undefined {
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 4 && name.toLowerCase() === 'host') return raw[i + 1];
+  }
+  return undefined;
+}
+
 function rawReply(socket: net.Socket, status: number, reason: string): void {
   socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
 }
 
 class UpstreamTimeout extends Error {}
 
-function hasBody(req: http.IncomingMessage): boolean {
-  return req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0';
-}
-
-function forwardedHeaders(req: http.IncomingMessage): http.OutgoingHttpHeaders {
-  const incoming = req.headers;
-  const headers = stripHopByHop(incoming);
-  const client = req.socket.remoteAddress ?? '';
-  const prior = incoming['x-forwarded-for'];
-  headers['x-forwarded-for'] = prior ? `${String(prior)}, ${client}` : client;
-  headers['x-forwarded-proto'] = incoming['x-forwarded-proto'] ?? 'http';
-  headers['x-forwarded-host'] = incoming.host ?? '';
-  headers['x-request-id'] = incoming['x-request-id'] ?? randomUUID();
-  return headers;
-}
-
-/** A copy without hop-by-hop headers, built key by key (deleting keys makes objects slow). */
-function stripHopByHop(headers: http.IncomingHttpHeaders): http.OutgoingHttpHeaders {
-  // Headers the sender named in Connection are for this hop only (RFC 9110 §7.6.1).
-  const connection = headers.connection;
-  const named =
-    typeof connection === 'string' && connection !== 'keep-alive' && connection !== 'close'
-      ? new Set(connection.split(',').map((name) => name.trim().toLowerCase()))
-      : undefined;
-  const out: http.OutgoingHttpHeaders = {};
-  for (const name in headers) {
-    if (HOP_BY_HOP.has(name) || named?.has(name)) continue;
-    out[name] = headers[name];
-  }
-  return out;
-}
-
-function page(res: http.ServerResponse, status: number, title: string, message: string): void {
+function page(res: Sink, status: number, title: string, message: string): void {
   const body = `<!doctype html><title>${status} ${title}</title><h1>${title}</h1><p>${message}</p>\n`;
-  res.writeHead(status, { 'content-type': 'text/html; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+  res.writeHead(status, ['content-type', 'text/html; charset=utf-8', 'content-length', String(Buffer.byteLength(body))]);
   res.end(body);
 }
 
 function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
+
+/**
+ * A client connection while its requests are plain enough for the fast path (parseSimpleRequest):
+ * the router parses them and writes the responses itself. The first request that is not plain
+ * (a body, an upgrade, a partial head…) hands the connection to Node's HTTP server for good.
+ */
+class FastConnection {
+  /** Bytes that arrived while a response was in progress (pipelining), served next. */
+  private pending: Buffer | undefined;
+  private busy = false;
+  private paused = false;
+  private readonly onData = (data: Buffer): void => this.read(data);
+  private readonly onTimeout = (): void => {
+    if (!this.busy) this.socket.destroy();
+  };
+
+  constructor(
+    private readonly router: Router,
+    readonly socket: net.Socket,
+    private readonly exchanges: Set<Exchange>,
+  ) {
+    socket.on('data', this.onData);
+    socket.on('error', ignore); // 'close' follows, and ends what is in flight
+    socket.once('close', () => router.forgetFast(this));
+    socket.setTimeout(KEEP_ALIVE_MS, this.onTimeout);
+  }
+
+  private read(data: Buffer): void {
+    if (!this.busy) {
+      this.serve(data);
+      return;
+    }
+    this.pending = this.pending === undefined ? data : Buffer.concat([this.pending, data]);
+    if (this.pending.length > 64 * 1024 && !this.paused) {
+      this.paused = true;
+      this.socket.pause();
+    }
+  }
+
+  private serve(data: Buffer): void {
+    const request = parseSimpleRequest(data);
+    if (request === null) {
+      this.socket.off('data', this.onData);
+      this.socket.setTimeout(0, this.onTimeout);
+      this.socket.off('timeout', this.onTimeout);
+      this.router.handOver(this, data);
+      return;
+    }
+    this.busy = true;
+    if (request.end < data.length) this.pending = data.subarray(request.end);
+    const response = new RawResponse(this, request.method === 'HEAD');
+    const app = this.router.knownApp(request.host);
+    if (app === undefined) {
+      page(response, 404, 'No such app', `No app is served at ${escapeHtml(request.host)}.`);
+      return;
+    }
+    const incoming = this.router.incoming(request.method, request.url, request.rawHeaders, this.socket.remoteAddress, request.host, false);
+    this.router.forward(app, response, incoming, this.exchanges, undefined, NOTHING_REFUSED, 1);
+  }
+
+  /** The response went out whole: on to the next request, if one is waiting. */
+  responded(): void {
+    this.busy = false;
+    if (this.paused) {
+      this.paused = false;
+      this.socket.resume();
+    }
+    const pending = this.pending;
+    if (pending !== undefined && !this.socket.destroyed) {
+      this.pending = undefined;
+      this.serve(pending);
+    }
+  }
+}
+
+/**
+ * The fast path's response: the status line and headers Node's ServerResponse would write. The
+ * headers are the router's own or came through parseResponseHead, which let only valid ones by.
+ */
+class RawResponse implements Sink {
+  headersSent = false;
+  private head = '';
+  private chunked = false;
+  private done = false;
+
+  constructor(
+    private readonly conn: FastConnection,
+    private noBody: boolean,
+  ) {}
+
+  writeHead(status: number, headers: string[]): this {
+    let head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'unknown'}\r\n`;
+    let length = false;
+    let date = false;
+    for (let i = 0; i < headers.length; i += 2) {
+      const name = headers[i]!;
+      const value = headers[i + 1]!;
+      if (name.length === 14 && name.toLowerCase() === 'content-length') length = true;
+      else if (name.length === 4 && name.toLowerCase() === 'date') date = true;
+      head += `${name}: ${value}\r\n`;
+    }
+    if (status === 204 || status === 304 || status < 200) this.noBody = true;
+    if (!date) head += `Date: ${utcDate()}\r\n`;
+    if (!length && !this.noBody) {
+      head += 'Transfer-Encoding: chunked\r\n';
+      this.chunked = true;
+    }
+    this.head = `${head}Connection: keep-alive\r\nKeep-Alive: timeout=${KEEP_ALIVE_MS / 1000}\r\n\r\n`;
+    this.headersSent = true;
+    return this;
+  }
+
+  write(chunk: Buffer): boolean {
+    if (this.done) return true;
+    const socket = this.conn.socket;
+    socket.cork();
+    const flushed = this.send(socket, chunk);
+    socket.uncork();
+    return flushed;
+  }
+
+  end(chunk?: Buffer | string): this {
+    if (this.done) return this;
+    const socket = this.conn.socket;
+    socket.cork();
+    this.send(socket, typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+    if (this.chunked) socket.write('0\r\n\r\n', 'latin1');
+    socket.uncork();
+    this.done = true;
+    this.conn.responded();
+    return this;
+  }
+
+  destroy(): this {
+    this.done = true;
+    this.conn.socket.destroy();
+    return this;
+  }
+
+  once(_event: 'drain', listener: () => void): this {
+    this.conn.socket.once('drain', listener);
+    return this;
+  }
+
+  private send(socket: net.Socket, chunk: Buffer | undefined): boolean {
+    let flushed = true;
+    if (this.head !== '') {
+      flushed = socket.write(this.head, 'latin1');
+      this.head = '';
+    }
+    if (chunk === undefined || chunk.length === 0 || this.noBody) return flushed;
+    if (!this.chunked) return socket.write(chunk);
+    socket.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
+    socket.write(chunk);
+    return socket.write('\r\n', 'latin1');
+  }
+}
+
+let dateCache: string | undefined;
+
+/** The Date header value, computed at most once a second (as Node does). */
+function utcDate(): string {
+  if (dateCache === undefined) {
+    const now = new Date();
+    dateCache = now.toUTCString();
+    setTimeout(() => (dateCache = undefined), 1000 - now.getMilliseconds()).unref();
+  }
+  return dateCache;
+}
+
+function ignore(): void {}

@@ -7,9 +7,14 @@ import net from 'node:net';
 export class PortAllocator {
   private readonly reserved = new Set<number>();
 
+  /**
+   * The default range lies below Linux's ephemeral ports (32768–60999), which outgoing
+   * connections take at random: a port chosen there could be taken between the check and the
+   * container's bind.
+   */
   constructor(
-    private readonly first = 30000,
-    private readonly last = 39999,
+    private readonly first = 20000,
+    private readonly last = 32767,
     private readonly random: () => number = Math.random,
   ) {}
 

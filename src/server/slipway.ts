@@ -138,9 +138,12 @@ export async function startSlipway({ config, env, log, runtime = new DockerRunti
   // (restart policy), and the router takes it back when it accepts connections again.
   const stopWatching = runtime.watch({ [LABEL.role]: 'process' }, (event) => {
     const port = Number(event.labels[LABEL.port]);
-    if (event.action === 'die' && event.labels[LABEL.type] === 'web' && port > 0) {
-      router.takeOut({ host: '127.0.0.1', port, container: event.labels[LABEL.container] ?? event.id });
-    }
+    if (event.action !== 'die' || event.labels[LABEL.type] !== 'web' || !(port > 0)) return;
+    // Only the container routed at that port: a retired one's late event must not take out the
+    // replacement that reuses its port. (Docker's event attributes carry the container's name.)
+    const name = event.labels.name ?? '';
+    const routed = store.getRoute(event.labels[LABEL.app] ?? '')?.targets.find((t) => t.port === port);
+    if (routed?.container === name) router.takeOut(routed);
   });
 
   await relay.listen();
