@@ -74,29 +74,6 @@ test('the hook can reach the new web container through SLIPWAY_RELEASE_URL befor
   expect(result.remote).toContain(sha);
 });
 
-test('a web container that dies is restarted and served again; the deployment stays success', async () => {
-  const docker = new Docker();
-  const [container] = await docker.listContainers({ filters: { label: [`slipway.app=${NAME}`, 'slipway.type=web'] } });
-  expect(container).toBeDefined();
-  const before = await docker.getContainer(container!.Id).inspect();
-  // The app process crashes (killed under the container's init), as opposed to an operator
-  // stopping the container, which Docker rightly does not undo.
-  await execa('pkill', ['-9', '-P', String(before.State.Pid)]);
-
-  // Docker restarts it (restart policy); the router takes it back once it accepts connections.
-  let served = false;
-  for (let i = 0; i < 100 && !served; i++) {
-    const r = await getApp(server.routerPort, NAME, '/version.txt').catch(() => undefined);
-    served = r?.status === 200;
-    if (!served) await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  expect(served).toBe(true);
-  const after = await docker.getContainer(container!.Id).inspect();
-  expect(after.RestartCount).toBeGreaterThan(before.RestartCount);
-  const [latest] = (await server.api<{ status: string }[]>('GET', `/api/apps/${NAME}/deployments`)).body;
-  expect(latest!.status).toBe('success');
-});
-
 /** Runs an operation endpoint (NDJSON progress) and returns its final event. */
 async function operation(pathname: string, body: object): Promise<{ result?: unknown; error?: string; message?: string }> {
   const { status, body: text } = await server.api<string>('POST', pathname, body);
@@ -127,4 +104,29 @@ test('not one failed request while scaling up and down, restarting and changing 
   expect(ps.map((c) => `${c.name} ${c.state}`)).toEqual(['web-1 running', 'web-2 running']);
   const env = await getApp(server.routerPort, NAME, '/env.txt');
   expect(env.body).toContain('MOOD=calm');
+});
+
+test('a web container that dies is restarted and served again; the deployment stays success', async () => {
+  // One web container, so that only its return can serve the app again.
+  expect(await operation(`/api/apps/${NAME}/scale`, { web: 1 })).toHaveProperty('result');
+  const docker = new Docker();
+  const [container] = await docker.listContainers({ filters: { label: [`slipway.app=${NAME}`, 'slipway.type=web'] } });
+  expect(container).toBeDefined();
+  const before = await docker.getContainer(container!.Id).inspect();
+  // The app process crashes (killed under the container's init), as opposed to an operator
+  // stopping the container, which Docker rightly does not undo.
+  await execa('pkill', ['-9', '-P', String(before.State.Pid)]);
+
+  // Docker restarts it (restart policy); the router takes it back once it accepts connections.
+  let served = false;
+  for (let i = 0; i < 100 && !served; i++) {
+    const r = await getApp(server.routerPort, NAME, '/version.txt').catch(() => undefined);
+    served = r?.status === 200;
+    if (!served) await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  expect(served).toBe(true);
+  const after = await docker.getContainer(container!.Id).inspect();
+  expect(after.RestartCount).toBeGreaterThan(before.RestartCount);
+  const [latest] = (await server.api<{ status: string }[]>('GET', `/api/apps/${NAME}/deployments`)).body;
+  expect(latest!.status).toBe('success');
 });
