@@ -45,7 +45,7 @@ interface Spawned {
 function spawnServer(dataDir: string, port: number, routerPort: number, token: string, options: { env?: Record<string, string>; args?: string[] }): Spawned {
   const child: ChildProcess = spawn(
     process.execPath,
-    [CLI, 'server', '--data', dataDir, '--port', String(port), '--router-port', String(routerPort), ...(options.args ?? [])],
+    ['--max-semi-space-size=2', CLI, 'server', '--data', dataDir, '--port', String(port), '--router-port', String(routerPort), ...(options.args ?? [])],
     { env: { ...process.env, SLIPWAY_ADMIN_TOKEN: token, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let output = '';
