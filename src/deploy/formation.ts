@@ -1,5 +1,5 @@
 import { CommitSource } from '../build/source.js';
-import { parseProcfile, parseProcfileBytes, type Procfile } from '../procfile/parse.js';
+import { formatProcfile, parseProcfile, parseProcfileBytes, type Procfile } from '../procfile/parse.js';
 import type { DeploymentRecord, Store } from '../store/store.js';
 import { LABEL } from './containers.js';
 import { DeployFailure } from './failure.js';
@@ -61,11 +61,26 @@ export class Formation {
     if (!deployment || deployment.image === null) {
       throw new FormationError('no_release', `${app} has no release running yet; deploy it first: git push deploy main`);
     }
-    const procfile =
-      deployment.procfile !== null
-        ? parseProcfile(deployment.procfile)
-        : parseProcfileBytes(await new CommitSource(this.deps.gitDir(app), deployment.commit).readFile('Procfile'));
-    return { deployment, image: deployment.image, procfile };
+    return { deployment, image: deployment.image, procfile: parseProcfile(await this.procfileOf(deployment)) };
+  }
+
+  /**
+   * The Procfile a deployment's image runs. Deployments made before Slipway kept it with them
+   * get it from their commit, once, if the repository still has it.
+   */
+  async procfileOf(deployment: DeploymentRecord): Promise<string> {
+    if (deployment.procfile !== null) return deployment.procfile;
+    let text: string;
+    try {
+      text = formatProcfile(parseProcfileBytes(await new CommitSource(this.deps.gitDir(deployment.app), deployment.commit).readFile('Procfile')));
+    } catch {
+      throw new FormationError(
+        'no_release',
+        `deployment ${deployment.id}'s Procfile was not recorded and its commit ${deployment.commit.slice(0, 7)} is no longer in the repository; push that commit again`,
+      );
+    }
+    this.deps.store.setProcfile(deployment.app, deployment.id, text);
+    return text;
   }
 
   /** Checks the requested counts against the release's Procfile; throws FormationError. */

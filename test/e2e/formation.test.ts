@@ -1,4 +1,5 @@
 import { jest } from '@jest/globals';
+import Database from 'better-sqlite3';
 import { execa } from 'execa';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -228,6 +229,20 @@ test('rollback refuses what it cannot do, in one sentence each', async () => {
     const result = await slipway(args.includes('-a') ? args : [...args, '-a', NAME]);
     expect([args.join(' '), result.exitCode, result.stderr]).toEqual([args.join(' '), code, `slipway: ${message}\n`]);
   }
+});
+
+test('a deployment made before Procfiles were kept rolls back with the Procfile of its commit', async () => {
+  // As a database from an earlier Slipway has it: no Procfile recorded with deployment 2.
+  const db = new Database(path.join(server.dataDir, 'slipway.db'));
+  try {
+    db.prepare('UPDATE deployments SET procfile = NULL WHERE app = ? AND id = 2').run(NAME);
+  } finally {
+    db.close();
+  }
+  const result = await slipway(['rollback', '2', '-a', NAME, '--json']);
+  expect(JSON.parse(result.stdout as string)).toMatchObject({ id: 8, status: 'success', rollbackOf: 2, commit: commits[1] });
+  expect(result.stderr).toContain('Procfile: web, worker, postdeploy');
+  expect(await getApp(server.routerPort, NAME, '/version.txt')).toEqual({ status: 200, body: `${commits[1]}\n` });
 });
 
 test('storage:unmount keeps the files; apps:destroy removes them', async () => {

@@ -35,7 +35,10 @@ export function releaseRoutes(ctx: RouteContext): void {
     if (deployment !== undefined && (typeof deployment !== 'number' || !Number.isInteger(deployment))) {
       throw new ApiError(400, 'invalid_deployment', 'send the deployment to roll back to as {"deployment": 7}, or {} for the previous one');
     }
-    const from = rollbackTarget(ctx, app, deployment);
+    const target = rollbackTarget(ctx, app, deployment);
+    // Deployments from before Slipway kept Procfiles get theirs from the repository now.
+    await ctx.formation.procfileOf(target);
+    const from = ctx.store.getDeployment(app, target.id)!;
     const pushedBy = ctx.auth.fromRequest(req)?.name ?? null;
     return {
       operation: async (log) => {
@@ -84,7 +87,7 @@ function rollbackTarget(ctx: RouteContext, app: string, id: number | undefined):
   if (target.status !== 'success') {
     throw new ApiError(409, 'not_rollbackable', `deployment ${target.id} ended ${target.status} and never served; roll back to a successful one (slipway deployments)`);
   }
-  if (target.image === null || target.procfile === null) {
+  if (target.image === null) {
     throw new ApiError(409, 'image_gone', `the image of deployment ${target.id} is no longer kept (only the last 5 are); push its commit ${target.commit.slice(0, 7)} again instead`);
   }
   return target;
