@@ -83,16 +83,20 @@ export class Formation {
     return text;
   }
 
+  /** Checks that the release's Procfile declares `type`; throws FormationError. */
+  checkType(release: Release, type: string): void {
+    if (release.procfile.processes.has(type)) return;
+    const types = [...release.procfile.processes.keys()];
+    throw new FormationError(
+      'unknown_type',
+      `the Procfile of deployment ${release.deployment.id} has no process type "${type}"; its types are ${types.join(', ') || 'none'}`,
+    );
+  }
+
   /** Checks the requested counts against the release's Procfile; throws FormationError. */
   validate(release: Release, counts: ReadonlyMap<string, number>): void {
-    const types = [...release.procfile.processes.keys()];
     for (const [type, count] of counts) {
-      if (!release.procfile.processes.has(type)) {
-        throw new FormationError(
-          'unknown_type',
-          `the Procfile of deployment ${release.deployment.id} has no process type "${type}"; its types are ${types.join(', ') || 'none'}`,
-        );
-      }
+      this.checkType(release, type);
       if (!Number.isInteger(count) || count < 0 || count > MAX_SCALE) {
         throw new FormationError('invalid_count', `${type}=${count} is not a valid count; use a whole number from 0 to ${MAX_SCALE}`);
       }
@@ -155,7 +159,7 @@ export class Formation {
   /** Replaces the app's containers (of one type, or all) with fresh ones of the same release. */
   async restart(app: string, type: string | undefined, log: DeployLog): Promise<RestartResult> {
     const release = await this.release(app);
-    if (type !== undefined) this.validate(release, new Map([[type, 0]]));
+    if (type !== undefined) this.checkType(release, type);
     const { deployment } = release;
     const all = await this.running(app, deployment.id);
     const chosen = all.filter((c) => type === undefined || c.type === type);
@@ -192,7 +196,7 @@ export class Formation {
       const [fresh] = await this.replace(release, [old], log);
       web = web.map((c) => (c === old ? fresh! : c));
       await this.deps.traffic.switchTo(app, id, web.map(target));
-      this.deps.store.recordFormation(app, new Map(), web.map(target));
+      this.deps.store.recordTargets(app, web.map(target));
       await this.deps.processes.promote([fresh!]);
       await this.deps.processes.retire(app, [old], log);
       done.push(old.label);

@@ -414,22 +414,33 @@ export class Store {
         'INSERT INTO formation (app, type, count) VALUES (?, ?, ?) ON CONFLICT (app, type) DO UPDATE SET count = excluded.count',
       );
       for (const [type, count] of formation) upsert.run(app, type, count);
-      if (targets) this.stmt('UPDATE routes SET targets = ? WHERE app = ?').run(JSON.stringify(targets), app);
+      if (targets) this.recordTargets(app, targets);
     })();
   }
 
+  /** The web targets a restart has routed so far (same deployment, same counts). */
+  recordTargets(app: string, targets: RouteTarget[]): void {
+    this.stmt('UPDATE routes SET targets = ? WHERE app = ?').run(JSON.stringify(targets), app);
+  }
+
   getRoute(app: string): RouteRecord | undefined {
-    return this.listRoutes().find((r) => r.app === app);
+    const row = this.stmt('SELECT app, deployment, targets FROM routes WHERE app = ?').get(app) as RouteRow | undefined;
+    return row && toRoute(row);
   }
 
   listRoutes(): RouteRecord[] {
-    const rows = this.stmt('SELECT app, deployment, targets FROM routes').all() as {
-      app: string;
-      deployment: number;
-      targets: string;
-    }[];
-    return rows.map((r) => ({ app: r.app, deployment: r.deployment, targets: JSON.parse(r.targets) as RouteTarget[] }));
+    return (this.stmt('SELECT app, deployment, targets FROM routes').all() as RouteRow[]).map(toRoute);
   }
+}
+
+interface RouteRow {
+  app: string;
+  deployment: number;
+  targets: string;
+}
+
+function toRoute(row: RouteRow): RouteRecord {
+  return { app: row.app, deployment: row.deployment, targets: JSON.parse(row.targets) as RouteTarget[] };
 }
 
 function toApp(row: AppRow): AppRecord {

@@ -43,9 +43,10 @@ interface Spawned {
 }
 
 function spawnServer(dataDir: string, port: number, routerPort: number, token: string, options: { env?: Record<string, string>; args?: string[] }): Spawned {
+  // The file itself, as an installed `slipway server` runs: its shebang sets Node's flags.
   const child: ChildProcess = spawn(
-    process.execPath,
-    ['--max-semi-space-size=2', CLI, 'server', '--data', dataDir, '--port', String(port), '--router-port', String(routerPort), ...(options.args ?? [])],
+    CLI,
+    ['server', '--data', dataDir, '--port', String(port), '--router-port', String(routerPort), ...(options.args ?? [])],
     { env: { ...process.env, SLIPWAY_ADMIN_TOKEN: token, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let output = '';

@@ -33,7 +33,7 @@ export async function startSlipway(extraEnv = {}) {
   const port = await freePort();
   const routerPort = await freePort();
   const token = `bench-${Math.random().toString(36).slice(2)}`;
-  const child = spawn(process.execPath, ['--max-semi-space-size=2', path.join(ROOT, 'dist/cli.js'), 'server', '--data', dataDir, '--port', String(port), '--router-port', String(routerPort)], {
+  const child = spawn(path.join(ROOT, 'dist/cli.js'), ['server', '--data', dataDir, '--port', String(port), '--router-port', String(routerPort)], {
     env: { ...process.env, SLIPWAY_ADMIN_TOKEN: token, ...extraEnv },
     stdio: ['ignore', 'ignore', 'inherit'],
   });

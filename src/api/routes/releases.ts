@@ -25,7 +25,7 @@ export function releaseRoutes(ctx: RouteContext): void {
       throw new ApiError(400, 'invalid_type', 'send the process type to restart as {"type": "web"}, or {} for all');
     }
     const release = await ctx.formation.release(app);
-    if (type !== undefined) ctx.formation.validate(release, new Map([[type, 0]]));
+    if (type !== undefined) ctx.formation.checkType(release, type);
     return { operation: (log) => ctx.deployer.exclusive(app, () => ctx.formation.restart(app, type, log)) };
   });
 
@@ -37,8 +37,7 @@ export function releaseRoutes(ctx: RouteContext): void {
     }
     const target = rollbackTarget(ctx, app, deployment);
     // Deployments from before Slipway kept Procfiles get theirs from the repository now.
-    await ctx.formation.procfileOf(target);
-    const from = ctx.store.getDeployment(app, target.id)!;
+    const from = { ...target, procfile: await ctx.formation.procfileOf(target) };
     const pushedBy = ctx.auth.fromRequest(req)?.name ?? null;
     return {
       operation: async (log) => {
