@@ -2,6 +2,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { Duplex } from 'node:stream';
 import type { Connection } from './connection.js';
+import { LineSplitter } from '../util/lines.js';
 import { CliError } from './errors.js';
 
 /** The JSON API, as the CLI uses it: every failure becomes the API's own sentence. */
@@ -31,8 +32,6 @@ export class ApiClient {
    */
   async operation<T>(pathname: string, body: unknown, onLine: (line: string) => void): Promise<T> {
     const res = await this.request('POST', pathname, body);
-    const decoder = new TextDecoder();
-    let pending = '';
     let outcome: { result?: T; error?: string; message?: string } | undefined;
     const take = (line: string): void => {
       if (line.trim() === '') return;
@@ -40,13 +39,10 @@ export class ApiClient {
       if (event.line !== undefined) onLine(event.line);
       else outcome = event;
     };
-    for await (const chunk of res.body ?? []) {
-      pending += decoder.decode(chunk as Uint8Array, { stream: true });
-      const lines = pending.split('\n');
-      pending = lines.pop()!;
-      lines.forEach(take);
-    }
-    take(pending + decoder.decode());
+    // One JSON object per line, however long: a result is never cut.
+    const lines = new LineSplitter(take, Number.POSITIVE_INFINITY);
+    for await (const chunk of res.body ?? []) lines.write(chunk as Uint8Array);
+    lines.end();
     if (!outcome) throw new CliError('The server stopped answering before the operation finished; check its state with slipway ps.');
     if (outcome.error !== undefined) throw new CliError(sentence(outcome.message ?? outcome.error));
     return outcome.result as T;
