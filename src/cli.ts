@@ -1,6 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=2
-// A 2 MB young generation keeps the router's garbage-collection pauses, and so its p99, short
-// (README, Router): launchers run this file itself, so that the flag is set here only.
+#!/usr/bin/env node
 import { CliError } from './cli/errors.js';
 import { COMMANDS, commandList, runCommand } from './cli/main.js';
 

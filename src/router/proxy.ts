@@ -2,6 +2,7 @@ import http, { STATUS_CODES } from 'node:http';
 import net from 'node:net';
 import { waitForPort } from '../runtime/boot.js';
 import type { RouteTarget } from '../store/store.js';
+import { ClientExchanges, type InFlight } from './client-exchanges.js';
 import { ChunkedDecoder, MalformedResponse, parseResponseHead, parseSimpleRequest, type ResponseHead } from './http1.js';
 import { RequestIds } from './request-id.js';
 import { RouteTable, targetKey } from './table.js';
@@ -50,6 +51,8 @@ interface Incoming {
 /** Where a response goes: Node's ServerResponse, or the fast path's RawResponse. */
 interface Sink {
   readonly headersSent: boolean;
+  /** Bytes written and not yet handed to the kernel. */
+  readonly writableLength: number;
   writeHead(status: number, headers: string[]): unknown;
   write(chunk: Buffer): boolean;
   end(chunk?: Buffer | string): unknown;
@@ -73,10 +76,11 @@ export class Router {
   private readonly hostCache = new Map<string, string>();
   /** Upgraded (WebSocket) connections: the HTTP server no longer tracks them. */
   private readonly upgraded = new Set<net.Socket>();
-  /** Exchanges in flight on each client connection, ended at once if the client goes away. */
-  private readonly clients = new WeakMap<net.Socket, Set<Exchange>>();
-  /** Exchanges waiting for their response head, checked for the upstream timeout. */
-  readonly waiting = new Set<Exchange>();
+  /**
+   * Exchanges in flight on each client connection: ended at once if the client goes away, and
+   * checked for the upstream timeout. Entries come and go with connections, not requests.
+   */
+  private readonly clients = new Map<net.Socket, ClientExchanges<Exchange>>();
   readonly timeoutMs: number;
   private readonly sweeper: NodeJS.Timeout;
   private readonly ids = new RequestIds();
@@ -89,10 +93,11 @@ export class Router {
     this.http.on('upgrade', (req, socket, head) => this.upgrade(req, socket as net.Socket, head));
     this.http.keepAliveTimeout = KEEP_ALIVE_MS;
     this.server = net.createServer({ noDelay: true }, (socket) => {
-      const exchanges = new Set<Exchange>();
+      const exchanges = new ClientExchanges<Exchange>();
       this.clients.set(socket, exchanges);
       socket.once('close', () => {
-        for (const exchange of exchanges) exchange.clientGone();
+        this.clients.delete(socket);
+        for (const exchange of exchanges.list()) exchange.clientGone();
       });
       this.fast.add(new FastConnection(this, socket, exchanges));
     });
@@ -187,7 +192,7 @@ export class Router {
     this.forward(app, res as Sink, incoming, exchanges, incoming.hasBody ? req : undefined, NOTHING_REFUSED, 1);
   }
 
-  forward(app: string, res: Sink, incoming: Incoming, exchanges: Set<Exchange>, body: http.IncomingMessage | undefined, refused: ReadonlySet<string>, attempt: number): void {
+  forward(app: string, res: Sink, incoming: Incoming, exchanges: ClientExchanges<Exchange>, body: http.IncomingMessage | undefined, refused: ReadonlySet<string>, attempt: number): void {
     const target = this.table.pick(app, refused);
     if (!target) {
       page(res, 503, 'App not running', `${escapeHtml(app)} has no running web container; deploy it or scale web up.`);
@@ -252,9 +257,10 @@ export class Router {
   }
 
   private sweep(): void {
-    if (this.waiting.size === 0) return;
     const now = Date.now();
-    for (const exchange of this.waiting) if (exchange.deadline <= now) exchange.timedOut();
+    const late: Exchange[] = [];
+    for (const exchanges of this.clients.values()) exchanges.late(now, late);
+    for (const exchange of late) exchange.timedOut();
   }
 
   private upgrade(req: http.IncomingMessage, socket: net.Socket, head: Buffer, refused = new Set<string>()): void {
@@ -323,8 +329,8 @@ const enum Body {
  * One request relayed to one target over a pooled connection: writes the head (and streams the
  * body), parses the response head, and relays the body with backpressure both ways.
  */
-class Exchange implements UpstreamUser {
-  deadline = 0;
+class Exchange implements UpstreamUser, InFlight {
+  private deadline = 0;
   private conn: UpstreamConnection | undefined;
   private buffered: Buffer | undefined;
   private response: ResponseHead | undefined;
@@ -343,7 +349,7 @@ class Exchange implements UpstreamUser {
     private readonly app: string,
     private readonly res: Sink,
     private readonly incoming: Incoming,
-    private readonly exchanges: Set<Exchange>,
+    private readonly exchanges: ClientExchanges<Exchange>,
     /** The client's request, when it has a body to stream. */
     private readonly req: http.IncomingMessage | undefined,
     private readonly target: RouteTarget,
@@ -356,7 +362,6 @@ class Exchange implements UpstreamUser {
     this.router.table.begin(this.target);
     this.exchanges.add(this);
     this.deadline = Date.now() + this.router.timeoutMs;
-    this.router.waiting.add(this);
     const conn = (this.conn = pool.acquire(this.target, targetKey(this.target), this));
     const head = `${this.incoming.head}Connection: keep-alive\r\n\r\n`;
     conn.socket.write(head, 'latin1');
@@ -415,7 +420,8 @@ class Exchange implements UpstreamUser {
         return;
       }
       if (head === null) {
-        this.buffered = offset === 0 ? buf : buf.subarray(offset);
+        // A copy: `data` lies in the connection's read buffer, which the next read fills again.
+        this.buffered = Buffer.from(buf.subarray(offset));
         return;
       }
       offset = head.end;
@@ -431,7 +437,6 @@ class Exchange implements UpstreamUser {
       this.response = head;
       break;
     }
-    this.router.waiting.delete(this);
     const head = this.response;
     const status = head.status;
     if (this.incoming.isHead || status === 204 || status === 304) this.body = Body.None;
@@ -495,7 +500,10 @@ class Exchange implements UpstreamUser {
 
   private relay(chunk: Buffer): void {
     if (chunk.length === 0) return;
-    if (!this.res.write(chunk) && !this.paused) {
+    const flushed = this.res.write(chunk);
+    // Queued rather than written: the chunk still lies in the connection's read buffer.
+    if (this.res.writableLength > 0) this.conn?.hold();
+    if (!flushed && !this.paused) {
       this.paused = true;
       this.conn?.socket.pause();
       this.res.once('drain', () => {
@@ -524,6 +532,10 @@ class Exchange implements UpstreamUser {
     this.fail(error);
   }
 
+  isLate(now: number): boolean {
+    return !this.finished && this.response === undefined && this.deadline <= now;
+  }
+
   timedOut(): void {
     this.fail(new UpstreamTimeout());
   }
@@ -548,11 +560,11 @@ class Exchange implements UpstreamUser {
     }
     // Last, as it may start the client's next request at once (fast path).
     this.res.end(last);
+    if (last !== undefined && this.res.writableLength > 0) conn?.hold();
   }
 
   private settle(): void {
     this.finished = true;
-    this.router.waiting.delete(this);
     this.exchanges.delete(this);
     this.router.table.end(this.target);
   }
@@ -627,7 +639,7 @@ class FastConnection {
   constructor(
     private readonly router: Router,
     readonly socket: net.Socket,
-    private readonly exchanges: Set<Exchange>,
+    private readonly exchanges: ClientExchanges<Exchange>,
   ) {
     socket.on('data', this.onData);
     socket.on('error', ignore); // 'close' follows, and ends what is in flight
@@ -718,6 +730,10 @@ class RawResponse implements Sink {
     this.head = `${head}Connection: keep-alive\r\nKeep-Alive: timeout=${KEEP_ALIVE_MS / 1000}\r\n\r\n`;
     this.headersSent = true;
     return this;
+  }
+
+  get writableLength(): number {
+    return this.conn.socket.writableLength;
   }
 
   write(chunk: Buffer): boolean {

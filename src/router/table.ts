@@ -18,6 +18,10 @@ export function targetKey(target: RouteTarget): string {
  */
 export class RouteTable {
   private readonly routes = new Map<string, Route>();
+  /**
+   * Requests in flight per target. A count that drops to 0 stays (the next request only changes
+   * its value, the table is not rebuilt; see client-exchanges.ts); route changes prune them.
+   */
   private readonly inFlight = new Map<string, number>();
   /** Targets out of rotation: they refused a connection or their container died. */
   private readonly down = new Set<string>();
@@ -26,6 +30,7 @@ export class RouteTable {
     // New targets have just passed their boot check: whatever a reused port did before is past.
     for (const t of targets) this.down.delete(targetKey(t));
     this.routes.set(app, { deployment, targets: [...targets], next: 0 });
+    this.prune();
   }
 
   apps(): string[] {
@@ -34,6 +39,7 @@ export class RouteTable {
 
   delete(app: string): void {
     this.routes.delete(app);
+    this.prune();
   }
 
   deploymentOf(app: string): number | undefined {
@@ -80,9 +86,15 @@ export class RouteTable {
 
   end(target: RouteTarget): void {
     const key = targetKey(target);
-    const left = (this.inFlight.get(key) ?? 1) - 1;
-    if (left <= 0) this.inFlight.delete(key);
-    else this.inFlight.set(key, left);
+    const count = this.inFlight.get(key);
+    if (count !== undefined && count > 0) this.inFlight.set(key, count - 1);
+  }
+
+  /** Forgets the counts at 0 of targets no route uses any more. */
+  private prune(): void {
+    const routed = new Set<string>();
+    for (const route of this.routes.values()) for (const t of route.targets) routed.add(targetKey(t));
+    for (const [key, count] of this.inFlight) if (count === 0 && !routed.has(key)) this.inFlight.delete(key);
   }
 
   activeRequests(targets: readonly RouteTarget[]): number {

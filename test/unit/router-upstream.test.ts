@@ -2,6 +2,7 @@ import http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { Router } from '../../src/router/proxy.js';
+import { UpstreamPool } from '../../src/router/upstream.js';
 import type { RouteTarget } from '../../src/store/store.js';
 
 // How the router's own upstream client frames what apps send back: every way an HTTP/1.1
@@ -168,6 +169,21 @@ test('a chunked request body reaches the upstream intact', async () => {
   expect(reply.text).toBe('chunked:one,two,three');
 });
 
+test('a response head that arrives in pieces is put together (each read reuses the same buffer)', async () => {
+  const pieces = ['HTTP/1.1 200 OK\r\nContent-Ty', 'pe: text/plain\r\nX-Split: yes\r\nContent-Len', 'gth: 5\r\n\r\nhello'];
+  route(await listen(net.createServer((socket) => {
+    socket.once('data', async () => {
+      for (const piece of pieces) {
+        socket.write(piece);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    });
+    socket.on('error', () => undefined);
+  })));
+  const reply = await send({});
+  expect([reply.status, reply.headers['x-split'], reply.headers['content-type'], reply.text]).toEqual([200, 'yes', 'text/plain', 'hello']);
+});
+
 test('a malformed upstream response gives a 502 page', async () => {
   route(await rawUpstream('HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nok'));
   const reply = await send({});
@@ -302,5 +318,56 @@ describe('the fast path', () => {
     route(await rawUpstream('HTTP/1.1 200 OK\r\nX-Bad: a\x01b\r\nContent-Length: 2\r\n\r\nok'));
     const reply = await send({});
     expect(reply.status).toBe(502);
+  });
+});
+
+describe('an upstream connection\'s read buffer', () => {
+  /** Connects through a pool to a server that writes `pieces` 20 ms apart; resolves with what onData got, as given. */
+  async function reads(pieces: string[], hold: (index: number) => boolean): Promise<{ got: Buffer[]; copies: string[] }> {
+    const server = await listen(net.createServer((socket) => {
+      void (async () => {
+        for (const piece of pieces) {
+          socket.write(piece);
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        socket.end();
+      })();
+      socket.on('error', () => undefined);
+    }));
+    const pool = new UpstreamPool();
+    const got: Buffer[] = [];
+    const copies: string[] = [];
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const conn = pool.acquire({ host: '127.0.0.1', port: portOf(server), container: 'web-1' }, 'key', {
+          onData(data) {
+            if (hold(got.length)) conn.hold();
+            got.push(data);
+            copies.push(data.toString('latin1'));
+          },
+          onEnd: () => resolve(),
+          onClose: (error) => (error ? reject(error) : resolve()),
+          onDrain: () => undefined,
+        });
+      });
+    } finally {
+      pool.destroy();
+    }
+    return { got, copies };
+  }
+
+  test('is read into again while nobody holds what it was given', async () => {
+    const { got, copies } = await reads(['first', 'second', 'third'], () => false);
+    expect(copies).toEqual(['first', 'second', 'third']);
+    expect(new Set(got.map((b) => b.buffer)).size).toBe(1);
+  });
+
+  test('is replaced after a read whose bytes are held, which stay as they were (the others are read over)', async () => {
+    const { got, copies } = await reads(['first', 'second', 'third', 'fourth'], (index) => index === 1);
+    expect(copies).toEqual(['first', 'second', 'third', 'fourth']);
+    expect(got.map((b) => b.toString('latin1'))).toEqual(['secon', 'second', 'fourt', 'fourth']);
+    expect(got[1]!.buffer).toBe(got[0]!.buffer);
+    expect(got[2]!.buffer).not.toBe(got[1]!.buffer);
+    expect(got[3]!.buffer).toBe(got[2]!.buffer);
   });
 });

@@ -590,6 +590,62 @@ describe('streaming bodies', () => {
     expect(bytes).toBe(20 * MB);
     expect(sha256).toBe(expected.digest('hex'));
   });
+
+  // The router reads each upstream connection into one buffer, and takes a new one only when a
+  // write to the client still holds the last read's bytes: a client that cannot keep up is where
+  // bytes would be overwritten before they went out.
+  test.each([
+    ['the fast path', 'with a length'],
+    ['the fast path', 'chunked'],
+    ["Node's server", 'with a length'],
+    ["Node's server", 'chunked'],
+  ])('a 4 MB response in small writes, to a client that reads slowly, arrives intact through %s, %s', async (path, framing) => {
+    // Small writes, so that the router reads less than a socket's high-water mark at a time and
+    // its writes to the client may be queued without the client's socket asking it to pause.
+    const CHUNKS = 4096;
+    const SIZE = 1021;
+    const expected = createHash('sha256');
+    for (let i = 0; i < CHUNKS; i++) expected.update(patternChunk(i, SIZE));
+    const up = await upstream((req, res) => {
+      res.writeHead(200, framing === 'chunked' ? {} : { 'content-length': CHUNKS * SIZE });
+      void (async () => {
+        for (let i = 0; i < CHUNKS; i++) await write(res, patternChunk(i, SIZE));
+        res.end();
+      })().catch(() => res.destroy());
+    });
+    known.add('files');
+    router.table.set('files', 1, [up.target]);
+    const agent = new http.Agent({ keepAlive: true });
+    agents.push(agent);
+
+    const { bytes, sha256 } = await new Promise<{ bytes: number; sha256: string }>((resolve, reject) => {
+      const options = { host: '127.0.0.1', port: routerPort, path: '/slow', headers: { host: 'files.test.local' } };
+      const req = http.get(path === 'the fast path' ? { ...options, agent } : { ...options, agent: false }, (res) => {
+        const hash = createHash('sha256');
+        let bytes = 0;
+        let pauses = 0;
+        let sincePause = 0;
+        res.on('data', (c: Buffer) => {
+          bytes += c.length;
+          hash.update(c);
+          sincePause += c.length;
+          // A long stall at first, while the kernel's buffers for the connection are small.
+          if (pauses === 0 || sincePause >= 256 * 1024) {
+            res.pause();
+            setTimeout(() => res.resume(), pauses++ === 0 ? 200 : 3);
+            sincePause = 0;
+          }
+        });
+        res.on('error', reject);
+        res.on('end', () => resolve({ bytes, sha256: hash.digest('hex') }));
+      });
+      clientRequests.push(req);
+      req.on('error', reject);
+    });
+
+    expect(bytes).toBe(CHUNKS * SIZE);
+    expect(sha256).toBe(expected.digest('hex'));
+  });
 });
 
 describe('upstream errors', () => {
