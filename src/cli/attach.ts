@@ -1,11 +1,19 @@
 import type { Duplex, Readable, Writable } from 'node:stream';
-import { decodeExit, encodeData, encodeFrame, FRAME, FrameDecoder, type Frame } from '../run/protocol.js';
+import { decodeExit, encodeData, encodeFrame, encodeResize, FRAME, FrameDecoder, type Frame, type TerminalSize } from '../run/protocol.js';
 import { CliError } from './errors.js';
 
 export interface AttachedIO {
   stdin: Readable;
   stdout: Writable;
   stderr: Writable;
+  /** The local terminal of a run that got one: its size changes go to the command's. */
+  terminal?: AttachedTerminal;
+}
+
+export interface AttachedTerminal {
+  size(): TerminalSize;
+  /** Calls `listener` whenever the size changes, until the returned function is called. */
+  onResize(listener: () => void): () => void;
 }
 
 /**
@@ -23,6 +31,7 @@ export function attach(socket: Duplex, head: Buffer, io: AttachedIO): Promise<nu
       io.stdin.off('data', onInput);
       io.stdin.off('end', onInputEnd);
       io.stdin.pause();
+      stopResizing();
       socket.destroy();
       if (typeof outcome === 'number') resolve(outcome);
       else reject(outcome);
@@ -69,6 +78,9 @@ export function attach(socket: Duplex, head: Buffer, io: AttachedIO): Promise<nu
     };
     io.stdin.on('data', onInput);
     io.stdin.on('end', onInputEnd);
+    const stopResizing = io.terminal?.onResize(() => {
+      if (!settled) socket.write(encodeResize(io.terminal!.size()));
+    }) ?? ((): void => undefined);
 
     if (head.length > 0) onData(head);
   });

@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import type { ContainerSpec, Mount, ResourceLimits } from '../runtime/runtime.js';
+import type { ContainerSpec, Mount, ResourceLimits, TerminalSize } from '../runtime/runtime.js';
 import type { Store } from '../store/store.js';
 import { containerEnv } from './env.js';
 
@@ -35,6 +35,8 @@ export interface ContainerPlan {
   extraEnv?: Record<string, string>;
   /** Keeps stdin open, for an interactive `run`. */
   stdin?: boolean;
+  /** Gives the command a terminal (`run` from a terminal), of this size if known. */
+  tty?: { size?: TerminalSize };
 }
 
 /**
@@ -62,6 +64,7 @@ export class AppContainers {
       limits,
       mounts: this.mounts(plan.app),
       stdin: plan.stdin ?? false,
+      ...(plan.tty ? { tty: plan.tty } : {}),
       labels: {
         [LABEL.app]: plan.app,
         [LABEL.deployment]: String(plan.deployment),

@@ -1,6 +1,6 @@
 import { LABEL, type AppContainers } from '../deploy/containers.js';
 import type { PortAllocator } from '../runtime/ports.js';
-import type { AttachedOneOff, ContainerSpec, Runtime } from '../runtime/runtime.js';
+import type { AttachedOneOff, ContainerSpec, Runtime, TerminalSize } from '../runtime/runtime.js';
 import type { Store } from '../store/store.js';
 
 /** `attached` one-offs live as long as their client's connection; `detached` ones are kept for their logs. */
@@ -30,6 +30,12 @@ export interface DetachedRun {
   container: string;
 }
 
+/** The client's terminal, for a run that gets one: TERM for the command, and its size if known. */
+export interface Terminal {
+  term: string;
+  size?: TerminalSize;
+}
+
 export interface AttachedRun {
   name: string;
   oneOff: AttachedOneOff;
@@ -48,9 +54,12 @@ export class OneOffs {
     this.now = deps.now ?? Date.now;
   }
 
-  /** Starts the command with its stdin and output connected; it is removed when it ends. */
-  async attach(app: string, release: Release, command: string): Promise<AttachedRun> {
-    const { name, port, spec } = await this.plan(app, release, command, 'attached');
+  /**
+   * Starts the command with its stdin and output connected, in a terminal when the client has
+   * one; it is removed when it ends.
+   */
+  async attach(app: string, release: Release, command: string, terminal?: Terminal): Promise<AttachedRun> {
+    const { name, port, spec } = await this.plan(app, release, command, 'attached', terminal);
     this.attached.add(spec.name);
     const settle = (): void => {
       this.attached.delete(spec.name);
@@ -102,6 +111,7 @@ export class OneOffs {
     release: Release,
     command: string,
     mode: 'attached' | 'detached',
+    terminal?: Terminal,
   ): Promise<{ name: string; port: number; spec: ContainerSpec }> {
     // In the background: a failure here must not stop the run, and the next run tries again.
     this.sweep(app).catch(() => undefined);
@@ -120,6 +130,7 @@ export class OneOffs {
       port,
       name: `slipway-${app}-run-${n}`,
       stdin: mode === 'attached',
+      ...(terminal ? { tty: terminal.size ? { size: terminal.size } : {}, extraEnv: { TERM: terminal.term } } : {}),
     });
     return { name, port, spec: { ...spec, labels: { ...spec.labels, [RUN_MODE_LABEL]: mode } } };
   }

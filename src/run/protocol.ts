@@ -2,10 +2,16 @@
  * The framing `slipway run` speaks over its upgraded connection, both ways: one type byte, the
  * payload's length (4 bytes, big-endian), the payload. Shared by the server and the CLI.
  *
- * Client to server: `stdin` (bytes for the command), `eof` (no more input, once).
+ * Client to server: `stdin` (bytes for the command), `eof` (no more input, once), `resize`
+ * (rows and columns, 2 bytes each, of a run with a terminal; 0 × 0 is an unknown size, ignored).
  * Server to client: `stdout`, `stderr`, then exactly one of `exit` (4-byte signed code) or
  * `error` (a sentence: the server could not see the command through); the server then closes.
+ * With a terminal, all output comes as `stdout`, as a terminal shows it.
  */
+import type { TerminalSize } from '../runtime/runtime.js';
+
+export type { TerminalSize };
+
 export const FRAME = {
   stdin: 0,
   stdout: 1,
@@ -13,6 +19,7 @@ export const FRAME = {
   exit: 3,
   eof: 4,
   error: 5,
+  resize: 6,
 } as const;
 
 export type FrameType = (typeof FRAME)[keyof typeof FRAME];
@@ -63,6 +70,21 @@ export function encodeExit(code: number): Buffer {
 export function decodeExit(payload: Buffer): number {
   if (payload.length !== 4) throw new ProtocolError(`an exit frame carries 4 bytes, not ${payload.length}`);
   return payload.readInt32BE(0);
+}
+
+/** The largest size a terminal can announce (the ioctl's 16-bit fields). */
+export const MAX_TERMINAL_CELLS = 0xffff;
+
+export function encodeResize({ rows, cols }: TerminalSize): Buffer {
+  const payload = Buffer.alloc(4);
+  payload.writeUInt16BE(rows, 0);
+  payload.writeUInt16BE(cols, 2);
+  return encodeFrame(FRAME.resize, payload);
+}
+
+export function decodeResize(payload: Buffer): TerminalSize {
+  if (payload.length !== 4) throw new ProtocolError(`a resize frame carries 4 bytes, not ${payload.length}`);
+  return { rows: payload.readUInt16BE(0), cols: payload.readUInt16BE(2) };
 }
 
 /** Turns the bytes of a connection, however they are split, back into frames. */

@@ -33,3 +33,15 @@ export class DockerDemuxer extends Transform {
     callback();
   }
 }
+
+/** A terminal's raw output stream as stdout chunks, with the same backpressure as DockerDemuxer. */
+export class TerminalOutput extends Transform {
+  constructor() {
+    super({ readableObjectMode: true });
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    if (chunk.length > 0) this.push({ stream: 'stdout', data: chunk } satisfies OutputChunk);
+    callback();
+  }
+}

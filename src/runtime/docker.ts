@@ -4,7 +4,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { LineSplitter } from '../util/lines.js';
 import { BuildKitProgress } from './buildkit.js';
-import { DockerDemuxer } from './demux.js';
+import { DockerDemuxer, TerminalOutput } from './demux.js';
 import { DockerLogDecoder, sinceAfter } from './docker-logs.js';
 import {
   BuildFailedError,
@@ -219,7 +219,8 @@ export class DockerRuntime implements Runtime {
       throw error;
     }
     attached.on('error', () => undefined);
-    const output = new DockerDemuxer();
+    // With a terminal, Docker sends the output as the terminal shows it, in one raw stream.
+    const output = spec.tty ? new TerminalOutput() : new DockerDemuxer();
     attached.pipe(output);
     // A connection that drops without an end still ends the output.
     attached.on('close', () => {
@@ -231,6 +232,9 @@ export class DockerRuntime implements Runtime {
     });
     try {
       await container.start();
+      // This engine sizes a terminal only once its container runs (the command waits for it).
+      const size = spec.tty?.size;
+      if (size) await container.resize({ h: size.rows, w: size.cols });
     } catch (error) {
       attached.destroy();
       await remove();
@@ -271,6 +275,9 @@ export class DockerRuntime implements Runtime {
           () => undefined,
           () => undefined,
         );
+      },
+      resize: async ({ rows, cols }) => {
+        await container.resize({ h: rows, w: cols });
       },
     };
   }
@@ -399,12 +406,13 @@ function createOptions(spec: ContainerSpec): Docker.ContainerCreateOptions {
     // Procfile commands are shell command lines; overriding the entrypoint makes them run
     // the same way whatever the image declares.
     Entrypoint: ['/bin/sh', '-c'],
-    Cmd: [spec.command],
+    Cmd: [spec.tty?.size ? `${AWAIT_TERMINAL_SIZE}\n${spec.command}` : spec.command],
     Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
     Labels: spec.labels,
     AttachStdout: true,
     AttachStderr: true,
     ...(spec.stdin ? { AttachStdin: true, OpenStdin: true, StdinOnce: true } : {}),
+    ...(spec.tty ? { Tty: true } : {}),
     HostConfig: {
       NetworkMode: 'host',
       // An init process forwards SIGTERM to the command and reaps zombies, so stopping is fast.
@@ -418,6 +426,17 @@ function createOptions(spec: ContainerSpec): Docker.ContainerCreateOptions {
     },
   };
 }
+
+/**
+ * Docker before API 1.42 cannot create a terminal with a size: it is set once the container runs,
+ * and a command that read it first would see 0 × 0. A command given a terminal of a known size
+ * therefore waits for it first (at most 2 s; at once where `stty` is missing).
+ */
+const AWAIT_TERMINAL_SIZE = [
+  'if command -v stty >/dev/null 2>&1; then slipway_n=0; while [ $slipway_n -lt 40 ]; do',
+  'case "$(stty size 2>/dev/null)" in [1-9]*" "[1-9]*) break ;; esac;',
+  'sleep 0.05 2>/dev/null || break; slipway_n=$((slipway_n + 1)); done; unset slipway_n; fi',
+].join(' ');
 
 /** Splits Docker's multiplexed log format (8-byte frame headers) into payloads. */
 function* demuxBuffer(buffer: Buffer): Generator<Buffer> {

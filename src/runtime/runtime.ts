@@ -91,6 +91,14 @@ export interface ContainerSpec {
   mounts?: Mount[];
   /** Keeps stdin open (an interactive one-off). */
   stdin?: boolean;
+  /** Gives the command a terminal (one output stream, line editing, signals from keys), of this size if known. */
+  tty?: { size?: TerminalSize };
+}
+
+/** A terminal's size, in character cells. */
+export interface TerminalSize {
+  rows: number;
+  cols: number;
 }
 
 export interface Mount {
@@ -134,6 +142,8 @@ export interface AttachedOneOff {
   exit: Promise<number>;
   /** Kills the command, drops its unread output and removes the container. */
   kill(): Promise<void>;
+  /** Sets the size of its terminal (a container started with `tty`); the command gets SIGWINCH. */
+  resize(size: TerminalSize): Promise<void>;
 }
 
 export interface OutputChunk {

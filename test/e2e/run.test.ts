@@ -1,17 +1,19 @@
 import Docker from 'dockerode';
+import { execa } from 'execa';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { TestApp } from '../support/app.js';
 import { cliRunner } from '../support/cli.js';
 import { appContainers, containerLogs, removeApp } from '../support/docker.js';
 import { busyboxApp, WEB } from '../support/fixtures.js';
-import { startServer, type TestServer } from '../support/server.js';
+import { CLI, startServer, type TestServer } from '../support/server.js';
 
 const APP = 'run-app';
 const EMPTY_APP = 'run-empty';
-const USAGE = 'slipway run [-a APP] [--detached] [--json] -- COMMAND...';
+const USAGE = 'slipway run [-a APP] [--detached] [--json] [--no-tty] -- COMMAND...';
 const docker = new Docker();
 
 let server: TestServer;
@@ -52,6 +54,30 @@ async function eventually(what: string, check: () => Promise<boolean>): Promise<
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+/**
+ * Runs `shellLine` on a terminal of its own, as a person at a keyboard would: util-linux's
+ * `script` gives it a pseudo-terminal, and each `[seen, typed]` pair types `typed` once `seen`
+ * has appeared in the output. Resolves with everything the terminal showed and the exit code.
+ */
+async function onTerminal(shellLine: string, keys: [string, string][] = []): Promise<{ shown: string; exitCode: number | undefined }> {
+  const child = execa('script', ['-qefc', shellLine, '/dev/null'], {
+    env: { HOME: home, PATH: process.env.PATH ?? '', SLIPWAY_URL: server.url, SLIPWAY_TOKEN: server.token, TERM: 'xterm-256color' },
+    extendEnv: false,
+    reject: false,
+    timeout: 30_000,
+  });
+  let shown = '';
+  let next = 0;
+  child.stdout?.on('data', (chunk: Buffer) => {
+    shown += chunk.toString('utf8');
+    while (next < keys.length && shown.includes(keys[next]![0])) child.stdin?.write(keys[next++]![1]);
+  });
+  const { exitCode } = await child;
+  return { shown: shown.replace(/\r/g, ''), exitCode };
+}
+
+const slipwayLine = `${process.execPath} ${CLI}`;
 
 interface PsJson {
   name: string;
@@ -106,6 +132,45 @@ test("the CLI's stdin reaches the command, its end included, byte for byte", asy
   expect(await attachedOneOffs()).toEqual([]);
 }, 60_000);
 
+describe('from a terminal', () => {
+  test('a run gets one: of the local size, with TERM, one output stream, and the exit code', async () => {
+    const command = `tty; stty size; echo "TERM=$TERM"; echo to-stderr >&2; exit 5`;
+    const { shown, exitCode } = await onTerminal(`stty rows 40 cols 100; ${slipwayLine} run -a ${APP} -- '${command}'`);
+    expect(shown).toMatch(/^\/dev\/pts\/\d+\n40 100\nTERM=xterm-256color\nto-stderr\n$/);
+    expect(exitCode).toBe(5);
+    expect(await attachedOneOffs()).toEqual([]);
+  }, 60_000);
+
+  test('keys go to the command as typed: a shell reads lines, Ctrl-C interrupts the command, not the CLI', async () => {
+    const shell = await onTerminal(`${slipwayLine} run -a ${APP} -- sh`, [
+      ['# ', 'echo sum=$((20+22))\r'],
+      ['sum=42', 'exit 7\r'],
+    ]);
+    expect(shell.shown).toContain('echo sum=$((20+22))\nsum=42\n');
+    expect(shell.exitCode).toBe(7);
+
+    const trap = `trap "echo interrupted; exit 130" INT; echo ready; while :; do sleep 0.1; done`;
+    const interrupted = await onTerminal(`${slipwayLine} run -a ${APP} -- '${trap}'`, [['ready', '\u0003']]);
+    expect(interrupted.shown).toContain('interrupted\n');
+    expect(interrupted.exitCode).toBe(130);
+    expect(await attachedOneOffs()).toEqual([]);
+  }, 60_000);
+
+  test("the command's terminal follows the local one when it is resized", async () => {
+    // The CLI in the background of a shell that then resizes the terminal they share.
+    const run = `${slipwayLine} run -a ${APP} -- 'stty size; sleep 3; stty size' </dev/tty`;
+    const { shown, exitCode } = await onTerminal(`stty rows 30 cols 90; ${run} & sleep 1.5; stty rows 33 cols 77; wait $!`);
+    expect(shown).toBe('30 90\n33 77\n');
+    expect(exitCode).toBe(0);
+  }, 60_000);
+
+  test('--no-tty runs without one, stdout and stderr apart, as from a pipe', async () => {
+    const { shown, exitCode } = await onTerminal(`${slipwayLine} run --no-tty -a ${APP} -- 'tty; exit 3' 2>/dev/null`);
+    expect(shown).toBe('not a tty\n');
+    expect(exitCode).toBe(3);
+  }, 60_000);
+});
+
 test('a client that disappears mid-run takes its one-off with it', async () => {
   const child = slipway(['run', '-a', APP, '--', 'sleep', '100']);
   const running = { filters: { label: [`slipway.app=${APP}`, 'slipway.run=attached'], status: ['running'] } };
@@ -157,7 +222,40 @@ test('the API: a plain POST starts a detached one-off; a command is required', a
     status: 400,
     body: { error: 'invalid_command', message: 'give the command to run as a non-empty string: {"command": "rake db:migrate"}' },
   });
+  expect(await server.api('POST', `/api/apps/${APP}/run`, { command: 'true', tty: { rows: 40, cols: 100 } })).toEqual({
+    status: 400,
+    body: { error: 'invalid_tty', message: 'a detached one-off has no terminal: leave out "tty", or run it attached' },
+  });
+  const wrongTty = {
+    error: 'invalid_tty',
+    message: 'give the client\'s terminal as {"rows": 40, "cols": 120, "term": "xterm-256color"}: rows and cols from 1 to 65535 (or neither), term optional (letters, digits, . _ + -)',
+  };
+  for (const tty of [{ rows: 0, cols: 80 }, { rows: 40 }, { rows: 40, cols: 80, term: 'x; rm -rf /' }, 'yes']) {
+    expect(await attachedRefusal({ command: 'true', tty })).toEqual({ status: 400, body: wrongTty });
+  }
+  expect(await attachedOneOffs()).toEqual([]);
 });
+
+/** An attached run's request that the server refuses: its status and JSON error. */
+function attachedRefusal(body: unknown): Promise<{ status: number; body: unknown }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(`${server.url}/api/apps/${APP}/run`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${server.token}`, 'content-type': 'application/json', connection: 'Upgrade', upgrade: 'slipway-run' },
+    });
+    req.on('upgrade', (_res, socket) => {
+      socket.destroy();
+      reject(new Error('the run was accepted'));
+    });
+    req.on('response', (res) => {
+      let text = '';
+      res.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as unknown }));
+    });
+    req.on('error', reject);
+    req.end(JSON.stringify(body));
+  });
+}
 
 test('--help shows the usage and an example', async () => {
   const result = await slipway(['run', '--help']);

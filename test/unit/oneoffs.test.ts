@@ -29,6 +29,7 @@ function fakeOneOff(spec: ContainerSpec): AttachedOneOff & { end(code: number): 
     output: new PassThrough({ objectMode: true }),
     exit,
     kill: async () => end(137),
+    resize: async () => undefined,
     end,
   };
 }
@@ -92,6 +93,18 @@ describe('OneOffs', () => {
       expect.objectContaining({ command: 'sleep 1', label: 'one-off-2', port: 31002, name: 'slipway-my-app-run-2', stdin: false }),
     ]);
     expect(started.map((s) => s.labels[RUN_MODE_LABEL])).toEqual(['attached', 'detached']);
+  });
+
+  test("a run from a terminal gets one, of the client's size when known, and the client's TERM", async () => {
+    const { oneOffs, plans } = setup();
+    await oneOffs.attach('my-app', RELEASE, 'bash', { term: 'xterm-256color', size: { rows: 40, cols: 100 } });
+    await oneOffs.attach('my-app', RELEASE, 'bash', { term: 'xterm' });
+    await oneOffs.attach('my-app', RELEASE, 'cat');
+    expect(plans.map((p) => [p.tty, p.extraEnv])).toEqual([
+      [{ size: { rows: 40, cols: 100 } }, { TERM: 'xterm-256color' }],
+      [{}, { TERM: 'xterm' }],
+      [undefined, undefined],
+    ]);
   });
 
   test('ports go back when the one-off ends', async () => {

@@ -1,4 +1,4 @@
-import { decodeExit, encodeData, encodeExit, encodeFrame, FRAME, FrameDecoder, MAX_PAYLOAD, ProtocolError } from '../../src/run/protocol.js';
+import { decodeExit, decodeResize, encodeData, encodeExit, encodeFrame, encodeResize, FRAME, FrameDecoder, MAX_PAYLOAD, ProtocolError } from '../../src/run/protocol.js';
 
 describe('slipway run framing', () => {
   test('frames come back whole however the bytes are split, one byte at a time included', () => {
@@ -35,6 +35,16 @@ describe('slipway run framing', () => {
     expect(decodeExit(new FrameDecoder().push(encodeExit(137))[0]!.payload)).toBe(137);
     expect(decodeExit(new FrameDecoder().push(encodeExit(-1))[0]!.payload)).toBe(-1);
     expect(() => decodeExit(Buffer.from([1]))).toThrow('an exit frame carries 4 bytes, not 1');
+  });
+
+  test('a terminal size goes as rows and columns, up to 65535 each', () => {
+    const frames = new FrameDecoder().push(Buffer.concat([encodeResize({ rows: 40, cols: 120 }), encodeResize({ rows: 65535, cols: 1 })]));
+    expect(frames.map((f) => f.type)).toEqual([FRAME.resize, FRAME.resize]);
+    expect(frames.map((f) => decodeResize(f.payload))).toEqual([
+      { rows: 40, cols: 120 },
+      { rows: 65535, cols: 1 },
+    ]);
+    expect(() => decodeResize(Buffer.from([0, 1]))).toThrow('a resize frame carries 4 bytes, not 2');
   });
 
   test('large data is split into frames the receiver accepts, and joins back', () => {

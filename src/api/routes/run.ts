@@ -1,6 +1,6 @@
 import type { Duplex } from 'node:stream';
-import type { Release } from '../../run/oneoffs.js';
-import { encodeData, encodeExit, encodeFrame, FRAME, FrameDecoder, RUN_PROTOCOL, type Frame } from '../../run/protocol.js';
+import type { Release, Terminal } from '../../run/oneoffs.js';
+import { decodeResize, encodeData, encodeExit, encodeFrame, FRAME, FrameDecoder, MAX_TERMINAL_CELLS, RUN_PROTOCOL, type Frame } from '../../run/protocol.js';
 import type { AttachedOneOff } from '../../runtime/runtime.js';
 import { readJsonObject } from '../body.js';
 import type { RouteContext } from '../context.js';
@@ -11,7 +11,8 @@ import { acceptUpgrade, readUpgradeBody } from '../upgrade.js';
  * `slipway run`. `POST /api/apps/:app/run` `{"command": "…"}` starts a detached one-off and
  * answers 201 `{"name": "one-off-3", "container": "…"}`. The same request with
  * `Upgrade: slipway-run` runs it attached: 101, then stdin up and output down the connection
- * (run/protocol.ts) until the exit code; a client that leaves takes its one-off with it.
+ * (run/protocol.ts) until the exit code; a client that leaves takes its one-off with it. An
+ * attached run may ask for a terminal: `"tty": {"rows": 40, "cols": 120, "term": "xterm"}`.
  */
 export function runRoutes(ctx: RouteContext): void {
   const { oneOffs } = ctx;
@@ -19,7 +20,11 @@ export function runRoutes(ctx: RouteContext): void {
 
   ctx.add('POST', path, async (req, p) => {
     const app = ctx.app(p).name;
-    const command = commandOf(await readJsonObject(req));
+    const body = await readJsonObject(req);
+    const command = commandOf(body);
+    if (body.tty !== undefined) {
+      throw new ApiError(400, 'invalid_tty', 'a detached one-off has no terminal: leave out "tty", or run it attached');
+    }
     return { status: 201, json: await oneOffs.detach(app, await currentRelease(ctx, app), command) };
   });
 
@@ -28,9 +33,10 @@ export function runRoutes(ctx: RouteContext): void {
     const { body, rest } = await readUpgradeBody(req, socket, head);
     const app = ctx.app(p).name;
     const command = commandOf(body);
-    const { name, oneOff } = await oneOffs.attach(app, await currentRelease(ctx, app), command);
+    const tty = ttyOf(body);
+    const { name, oneOff } = await oneOffs.attach(app, await currentRelease(ctx, app), command, tty);
     acceptUpgrade(socket, RUN_PROTOCOL, { 'slipway-one-off': name, 'slipway-container': oneOff.container.name });
-    await bridge(socket, rest, oneOff);
+    await bridge(socket, rest, oneOff, tty !== undefined);
   });
 }
 
@@ -40,6 +46,23 @@ function commandOf(body: Record<string, unknown>): string {
     throw new ApiError(400, 'invalid_command', 'give the command to run as a non-empty string: {"command": "rake db:migrate"}');
   }
   return command;
+}
+
+const TERM = /^[A-Za-z0-9._+-]{1,64}$/;
+
+/** The terminal an attached run asks for, if any, and its size when the client knows it. */
+function ttyOf(body: Record<string, unknown>): Terminal | undefined {
+  const { tty } = body;
+  if (tty === undefined) return undefined;
+  const wrong = (): ApiError =>
+    new ApiError(400, 'invalid_tty', `give the client's terminal as {"rows": 40, "cols": 120, "term": "xterm-256color"}: rows and cols from 1 to ${MAX_TERMINAL_CELLS} (or neither), term optional (letters, digits, . _ + -)`);
+  if (typeof tty !== 'object' || tty === null || Array.isArray(tty)) throw wrong();
+  const { rows, cols, term } = tty as Record<string, unknown>;
+  const cells = (n: unknown): n is number => Number.isInteger(n) && (n as number) >= 1 && (n as number) <= MAX_TERMINAL_CELLS;
+  if (term !== undefined && (typeof term !== 'string' || !TERM.test(term))) throw wrong();
+  if (rows === undefined && cols === undefined) return { term: term ?? 'xterm' };
+  if (!cells(rows) || !cells(cols)) throw wrong();
+  return { term: term ?? 'xterm', size: { rows, cols } };
 }
 
 /** The current deployment's image, or a 409 telling how to deploy first. */
@@ -52,7 +75,7 @@ async function currentRelease(ctx: RouteContext, app: string): Promise<Release> 
  * Joins the client's connection to the one-off until the command ends (the client gets its exit
  * code) or the client leaves (the one-off is killed). Never throws: the connection is its own.
  */
-async function bridge(socket: Duplex, rest: Buffer, oneOff: AttachedOneOff): Promise<void> {
+async function bridge(socket: Duplex, rest: Buffer, oneOff: AttachedOneOff, terminal: boolean): Promise<void> {
   let finished = false;
   // The end of input is a frame: a connection that ends or drops means the client is gone.
   const left = (): void => {
@@ -81,6 +104,10 @@ async function bridge(socket: Duplex, rest: Buffer, oneOff: AttachedOneOff): Pro
     } else if (frame.type === FRAME.eof && !inputEnded) {
       inputEnded = true;
       oneOff.stdin.end();
+    } else if (frame.type === FRAME.resize) {
+      // Without a terminal there is nothing to size.
+      const size = decodeResize(frame.payload);
+      if (terminal && size.rows > 0 && size.cols > 0) void oneOff.resize(size).catch(() => undefined);
     } else if (frame.type !== FRAME.stdin) {
       left(); // only stdin and eof go this way: not a slipway run client
     }

@@ -1,10 +1,11 @@
+import type { ReadStream, WriteStream } from 'node:tty';
 import { RUN_PROTOCOL } from '../../run/protocol.js';
-import { attach } from '../attach.js';
+import { attach, type AttachedTerminal } from '../attach.js';
 import type { Command } from '../command.js';
 import { CliError } from '../errors.js';
 import { printJson } from '../output.js';
 
-const USAGE = 'slipway run [-a APP] [--detached] [--json] -- COMMAND...';
+const USAGE = 'slipway run [-a APP] [--detached] [--json] [--no-tty] -- COMMAND...';
 
 interface DetachedJson {
   name: string;
@@ -14,10 +15,10 @@ interface DetachedJson {
 export const runCommands: Command[] = [
   {
     name: 'run',
-    summary: "run a command in a one-off container of the app's current release, attached (--detached: in the background)",
+    summary: "run a command in a one-off container of the app's current release, attached — in a terminal when run from one (--no-tty: without) — or in the background (--detached)",
     usage: USAGE,
     example: "slipway run -a my-app -- sh -c 'rake db:migrate && rake db:seed'",
-    options: { detached: { type: 'boolean', short: 'd' } },
+    options: { detached: { type: 'boolean', short: 'd' }, 'no-tty': { type: 'boolean' } },
     async run(ctx) {
       if (ctx.args.length === 0) throw new CliError(`Give the command to run after --: ${USAGE}`, 2);
       const detached = ctx.options.detached === true;
@@ -34,11 +35,46 @@ export const runCommands: Command[] = [
         ctx.out.write(`Started ${started.name} of ${app}, detached: ${command}\nRead its output with: slipway logs --ps ${started.name} -a ${app}\n`);
         return;
       }
-      const { socket, head } = await ctx.api().upgrade(pathname, RUN_PROTOCOL, { command });
-      return attach(socket, head, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr });
+      const io = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr };
+      const terminal = ctx.options['no-tty'] === true ? undefined : terminalOf(process.stdin, process.stdout);
+      if (terminal === undefined) {
+        const { socket, head } = await ctx.api().upgrade(pathname, RUN_PROTOCOL, { command });
+        return attach(socket, head, io);
+      }
+      const size = terminal.size();
+      // A terminal that does not know its size (0 × 0) leaves the command's at Docker's default.
+      const tty = { ...(size.rows > 0 && size.cols > 0 ? size : {}), term: termOf(process.env.TERM) };
+      const { socket, head } = await ctx.api().upgrade(pathname, RUN_PROTOCOL, { command, tty });
+      // Every key goes to the command's terminal as typed: Ctrl-C interrupts the command there.
+      process.stdin.setRawMode(true);
+      try {
+        return await attach(socket, head, { ...io, terminal });
+      } finally {
+        process.stdin.setRawMode(false);
+      }
     },
   },
 ];
+
+/** The local terminal, when both input and output are one (as `heroku run` decides). */
+function terminalOf(stdin: NodeJS.ReadStream, stdout: NodeJS.WriteStream): AttachedTerminal | undefined {
+  if (!stdin.isTTY || !stdout.isTTY) return undefined;
+  const input = stdin as ReadStream;
+  const output = stdout as WriteStream;
+  if (typeof input.setRawMode !== 'function') return undefined;
+  return {
+    size: () => ({ rows: output.rows, cols: output.columns }),
+    onResize: (listener) => {
+      output.on('resize', listener);
+      return () => output.off('resize', listener);
+    },
+  };
+}
+
+/** TERM for the command: the local one when the server will take it. */
+function termOf(term: string | undefined): string {
+  return term !== undefined && /^[A-Za-z0-9._+-]{1,64}$/.test(term) ? term : 'xterm';
+}
 
 /**
  * What the container's shell runs. One argument is a command line as typed (`'rake db:migrate
