@@ -6,8 +6,8 @@ import type { Output } from './output.js';
 export interface CommandContext {
   /** Positional arguments after the command name. */
   args: string[];
-  /** Parsed options (strings and booleans). */
-  options: Record<string, string | boolean | undefined>;
+  /** Parsed options (strings, booleans, and lists of those given `multiple`). */
+  options: Record<string, string | boolean | string[] | undefined>;
   out: Output;
   env: NodeJS.ProcessEnv;
   cwd: string;

@@ -39,7 +39,7 @@ export async function runCommand(command: Command, argv: string[], env: NodeJS.P
   } catch (error) {
     throw new CliError(`${(error as Error).message.replace(/\.$/, '')}. Usage: ${command.usage}`, 2);
   }
-  const options = parsed.values as Record<string, string | boolean | undefined>;
+  const options = parsed.values as Record<string, string | boolean | string[] | undefined>;
   const out = makeOutput(options.json === true, env);
   if (options.help) {
     out.write(commandHelp(command));

@@ -30,6 +30,13 @@ export interface DetachedRun {
   container: string;
 }
 
+/** What to run: a shell command line, variables for this run only, and the client's terminal if it gets one. */
+export interface RunRequest {
+  command: string;
+  env?: Record<string, string>;
+  terminal?: Terminal;
+}
+
 /** The client's terminal, for a run that gets one: TERM for the command, and its size if known. */
 export interface Terminal {
   term: string;
@@ -58,8 +65,8 @@ export class OneOffs {
    * Starts the command with its stdin and output connected, in a terminal when the client has
    * one; it is removed when it ends.
    */
-  async attach(app: string, release: Release, command: string, terminal?: Terminal): Promise<AttachedRun> {
-    const { name, port, spec } = await this.plan(app, release, command, 'attached', terminal);
+  async attach(app: string, release: Release, run: RunRequest): Promise<AttachedRun> {
+    const { name, port, spec } = await this.plan(app, release, run, 'attached');
     this.attached.add(spec.name);
     const settle = (): void => {
       this.attached.delete(spec.name);
@@ -77,8 +84,8 @@ export class OneOffs {
   }
 
   /** Starts the command on its own; its container stays after it ends, so its logs can be read. */
-  async detach(app: string, release: Release, command: string): Promise<DetachedRun> {
-    const { name, port, spec } = await this.plan(app, release, command, 'detached');
+  async detach(app: string, release: Release, run: Omit<RunRequest, 'terminal'>): Promise<DetachedRun> {
+    const { name, port, spec } = await this.plan(app, release, run, 'detached');
     const freePort = (): void => this.deps.ports.release(port);
     try {
       const ref = await this.deps.runtime.startContainer(spec);
@@ -109,9 +116,8 @@ export class OneOffs {
   private async plan(
     app: string,
     release: Release,
-    command: string,
+    { command, env, terminal }: RunRequest,
     mode: 'attached' | 'detached',
-    terminal?: Terminal,
   ): Promise<{ name: string; port: number; spec: ContainerSpec }> {
     // In the background: a failure here must not stop the run, and the next run tries again.
     this.sweep(app).catch(() => undefined);
@@ -130,7 +136,8 @@ export class OneOffs {
       port,
       name: `slipway-${app}-run-${n}`,
       stdin: mode === 'attached',
-      ...(terminal ? { tty: terminal.size ? { size: terminal.size } : {}, extraEnv: { TERM: terminal.term } } : {}),
+      ...(terminal ? { tty: terminal.size ? { size: terminal.size } : {} } : {}),
+      ...(env || terminal ? { extraEnv: { ...(terminal ? { TERM: terminal.term } : {}), ...env } } : {}),
     });
     return { name, port, spec: { ...spec, labels: { ...spec.labels, [RUN_MODE_LABEL]: mode } } };
   }

@@ -13,7 +13,7 @@ import { CLI, startServer, type TestServer } from '../support/server.js';
 
 const APP = 'run-app';
 const EMPTY_APP = 'run-empty';
-const USAGE = 'slipway run [-a APP] [--detached] [--json] [--no-tty] -- COMMAND...';
+const USAGE = 'slipway run [-a APP] [-e KEY=VALUE]... [--detached] [--json] [--no-tty] -- COMMAND...';
 const docker = new Docker();
 
 let server: TestServer;
@@ -101,6 +101,29 @@ test("a run sees the app's environment and its own CONTAINER, numbered one-off-1
   expect(second.stdout).toBe('one-off-2 one-off.2\n');
   expect(await attachedOneOffs()).toEqual([]);
 }, 30_000);
+
+test('-e sets variables for this run only, over the app\'s; names are checked as for env:set', async () => {
+  expect((await server.api('PATCH', `/api/apps/${APP}/env`, { GREETING: 'hello from env' })).status).toBe(200);
+  const run = await slipway(['run', '-a', APP, '-e', 'GREETING=for this run', '--env', 'EXTRA=a=b', '--', 'echo "$GREETING|$EXTRA"']);
+  expect([run.stdout, run.exitCode]).toEqual(['for this run|a=b\n', 0]);
+  const next = await slipway(['run', '-a', APP, '--', 'echo "$GREETING|$EXTRA"']);
+  expect(next.stdout).toBe('hello from env|\n');
+
+  const detached = await slipway(['run', '-a', APP, '--detached', '--json', '-e', 'MARK=detached', '--', 'sleep 1000']);
+  const { container } = JSON.parse(detached.stdout) as { container: string };
+  expect((await docker.getContainer(container).inspect()).Config.Env).toContain('MARK=detached');
+  await docker.getContainer(container).remove({ force: true });
+
+  const reserved = await slipway(['run', '-a', APP, '-e', 'PORT=1', '--', 'true']);
+  expect([reserved.exitCode, reserved.stderr]).toEqual([1, 'slipway: PORT is set by Slipway in every container and cannot be changed; choose another name.\n']);
+  const malformed = await slipway(['run', '-a', APP, '-e', 'DEBUG', '--', 'true']);
+  expect([malformed.exitCode, malformed.stderr]).toEqual([2, 'slipway: "DEBUG" is not KEY=VALUE; write it as e.g. DATABASE_URL=postgres://…\n']);
+  expect(await server.api('POST', `/api/apps/${APP}/run`, { command: 'true', env: { DEBUG: 1 } })).toEqual({
+    status: 400,
+    body: { error: 'invalid_env', message: 'the value of DEBUG must be a string' },
+  });
+  expect(await attachedOneOffs()).toEqual([]);
+}, 60_000);
 
 test("stdout and stderr are kept apart and the command's exit code is the CLI's", async () => {
   const result = await slipway(['run', '-a', APP, '--', 'sh', '-c', 'echo out; echo err >&2; exit 3']);

@@ -81,8 +81,8 @@ const flush = async (): Promise<void> => {
 describe('OneOffs', () => {
   test('a run is one-off-<n> of the current release, with its own port and name, stdin open when attached', async () => {
     const { oneOffs, plans, started } = setup();
-    const first = await oneOffs.attach('my-app', RELEASE, 'cat');
-    const second = await oneOffs.detach('my-app', RELEASE, 'sleep 1');
+    const first = await oneOffs.attach('my-app', RELEASE, { command: 'cat' });
+    const second = await oneOffs.detach('my-app', RELEASE, { command: 'sleep 1' });
     expect(first.name).toBe('one-off-1');
     expect(second).toEqual({ name: 'one-off-2', container: 'slipway-my-app-run-2' });
     expect(plans).toEqual([
@@ -95,22 +95,22 @@ describe('OneOffs', () => {
     expect(started.map((s) => s.labels[RUN_MODE_LABEL])).toEqual(['attached', 'detached']);
   });
 
-  test("a run from a terminal gets one, of the client's size when known, and the client's TERM", async () => {
+  test("a run from a terminal gets one, of the client's size when known, and the client's TERM unless the run sets its own", async () => {
     const { oneOffs, plans } = setup();
-    await oneOffs.attach('my-app', RELEASE, 'bash', { term: 'xterm-256color', size: { rows: 40, cols: 100 } });
-    await oneOffs.attach('my-app', RELEASE, 'bash', { term: 'xterm' });
-    await oneOffs.attach('my-app', RELEASE, 'cat');
+    await oneOffs.attach('my-app', RELEASE, { command: 'bash', terminal: { term: 'xterm-256color', size: { rows: 40, cols: 100 } } });
+    await oneOffs.attach('my-app', RELEASE, { command: 'bash', terminal: { term: 'xterm' }, env: { TERM: 'mine', DEBUG: '1' } });
+    await oneOffs.attach('my-app', RELEASE, { command: 'cat' });
     expect(plans.map((p) => [p.tty, p.extraEnv])).toEqual([
       [{ size: { rows: 40, cols: 100 } }, { TERM: 'xterm-256color' }],
-      [{}, { TERM: 'xterm' }],
+      [{}, { TERM: 'mine', DEBUG: '1' }],
       [undefined, undefined],
     ]);
   });
 
   test('ports go back when the one-off ends', async () => {
     const { oneOffs, released, attached, exitDetached } = setup();
-    await oneOffs.attach('my-app', RELEASE, 'cat');
-    await oneOffs.detach('my-app', RELEASE, 'sleep 1');
+    await oneOffs.attach('my-app', RELEASE, { command: 'cat' });
+    await oneOffs.detach('my-app', RELEASE, { command: 'sleep 1' });
     expect(released).toEqual([]);
     attached[0]!.end(0);
     await flush();
@@ -135,7 +135,7 @@ describe('OneOffs', () => {
   test('an attached one-off of this server is never swept while it runs', async () => {
     const existing: ContainerStatus[] = [];
     const { oneOffs, removed, attached } = setup(existing);
-    const run = await oneOffs.attach('my-app', RELEASE, 'cat');
+    const run = await oneOffs.attach('my-app', RELEASE, { command: 'cat' });
     existing.push(status(run.oneOff.container.name, 'attached', null));
     expect(await oneOffs.sweep('my-app')).toEqual([]);
     attached[0]!.end(0);
@@ -149,8 +149,8 @@ describe('OneOffs', () => {
       attachOneOff: async () => Promise.reject(new Error('no such image')),
       startContainer: async () => Promise.reject(new Error('no such image')),
     });
-    await expect(failing.attach('my-app', RELEASE, 'cat')).rejects.toThrow('no such image');
-    await expect(failing.detach('my-app', RELEASE, 'cat')).rejects.toThrow('no such image');
+    await expect(failing.attach('my-app', RELEASE, { command: 'cat' })).rejects.toThrow('no such image');
+    await expect(failing.detach('my-app', RELEASE, { command: 'cat' })).rejects.toThrow('no such image');
     expect(released).toEqual([31001, 31002]);
   });
 });

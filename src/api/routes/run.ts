@@ -1,4 +1,5 @@
 import type { Duplex } from 'node:stream';
+import { envNameProblem } from '../../deploy/env.js';
 import type { Release, Terminal } from '../../run/oneoffs.js';
 import { decodeResize, encodeData, encodeExit, encodeFrame, FRAME, FrameDecoder, MAX_TERMINAL_CELLS, RUN_PROTOCOL, type Frame } from '../../run/protocol.js';
 import type { AttachedOneOff } from '../../runtime/runtime.js';
@@ -8,7 +9,7 @@ import { ApiError } from '../errors.js';
 import { acceptUpgrade, readUpgradeBody } from '../upgrade.js';
 
 /**
- * `slipway run`. `POST /api/apps/:app/run` `{"command": "…"}` starts a detached one-off and
+ * `slipway run`. `POST /api/apps/:app/run` `{"command": "…", "env": {…}}` starts a detached one-off and
  * answers 201 `{"name": "one-off-3", "container": "…"}`. The same request with
  * `Upgrade: slipway-run` runs it attached: 101, then stdin up and output down the connection
  * (run/protocol.ts) until the exit code; a client that leaves takes its one-off with it. An
@@ -25,7 +26,8 @@ export function runRoutes(ctx: RouteContext): void {
     if (body.tty !== undefined) {
       throw new ApiError(400, 'invalid_tty', 'a detached one-off has no terminal: leave out "tty", or run it attached');
     }
-    return { status: 201, json: await oneOffs.detach(app, await currentRelease(ctx, app), command) };
+    const env = envOf(body);
+    return { status: 201, json: await oneOffs.detach(app, await currentRelease(ctx, app), { command, env }) };
   });
 
   ctx.upgrade(RUN_PROTOCOL, path, async (req, p, socket, head) => {
@@ -33,10 +35,11 @@ export function runRoutes(ctx: RouteContext): void {
     const { body, rest } = await readUpgradeBody(req, socket, head);
     const app = ctx.app(p).name;
     const command = commandOf(body);
-    const tty = ttyOf(body);
-    const { name, oneOff } = await oneOffs.attach(app, await currentRelease(ctx, app), command, tty);
+    const env = envOf(body);
+    const terminal = ttyOf(body);
+    const { name, oneOff } = await oneOffs.attach(app, await currentRelease(ctx, app), { command, env, terminal });
     acceptUpgrade(socket, RUN_PROTOCOL, { 'slipway-one-off': name, 'slipway-container': oneOff.container.name });
-    await bridge(socket, rest, oneOff, tty !== undefined);
+    await bridge(socket, rest, oneOff, terminal !== undefined);
   });
 }
 
@@ -46,6 +49,21 @@ function commandOf(body: Record<string, unknown>): string {
     throw new ApiError(400, 'invalid_command', 'give the command to run as a non-empty string: {"command": "rake db:migrate"}');
   }
   return command;
+}
+
+/** Variables for this run only, on top of the app's: `{"DEBUG": "1"}`. */
+function envOf(body: Record<string, unknown>): Record<string, string> | undefined {
+  const { env } = body;
+  if (env === undefined) return undefined;
+  if (typeof env !== 'object' || env === null || Array.isArray(env)) {
+    throw new ApiError(400, 'invalid_env', 'give the variables for this run as an object of strings: {"env": {"DEBUG": "1"}}');
+  }
+  for (const [key, value] of Object.entries(env)) {
+    const problem = envNameProblem(key);
+    if (problem) throw new ApiError(400, 'invalid_env', problem);
+    if (typeof value !== 'string') throw new ApiError(400, 'invalid_env', `the value of ${key} must be a string`);
+  }
+  return env as Record<string, string>;
 }
 
 const TERM = /^[A-Za-z0-9._+-]{1,64}$/;

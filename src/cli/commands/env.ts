@@ -17,6 +17,11 @@ async function changeEnv(ctx: CommandContext, changes: Record<string, string | n
 
 function parseAssignments(args: string[]): Record<string, string> {
   if (args.length === 0) throw new CliError('Give at least one variable: slipway env:set KEY=VALUE.', 2);
+  return assignments(args);
+}
+
+/** KEY=VALUE arguments as variables (the server checks the names). */
+export function assignments(args: readonly string[]): Record<string, string> {
   const changes: Record<string, string> = {};
   for (const arg of args) {
     const eq = arg.indexOf('=');

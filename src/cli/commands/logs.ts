@@ -13,10 +13,10 @@ interface ProcessJson {
   type: string | null;
 }
 
-function parseLines(value: string | boolean | undefined): number {
+function parseLines(value: string | undefined): number {
   if (value === undefined) return 100;
   const lines = Number(value);
-  if (typeof value !== 'string' || !/^\d+$/.test(value) || lines < 1 || lines > MAX_LINES) {
+  if (!/^\d+$/.test(value) || lines < 1 || lines > MAX_LINES) {
     throw new CliError(`--lines takes a whole number from 1 to ${MAX_LINES}, not "${String(value)}"; e.g. slipway logs --lines 200.`, 2);
   }
   return lines;
@@ -48,7 +48,7 @@ export const logCommands: Command[] = [
       ps: { type: 'string' },
     },
     async run(ctx) {
-      const lines = parseLines(ctx.options.lines);
+      const lines = parseLines(typeof ctx.options.lines === 'string' ? ctx.options.lines : undefined);
       const follow = ctx.options.follow === true;
       const type = typeof ctx.options.type === 'string' ? ctx.options.type : undefined;
       const ps = typeof ctx.options.ps === 'string' ? ctx.options.ps : undefined;

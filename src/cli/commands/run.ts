@@ -4,8 +4,9 @@ import { attach, type AttachedTerminal } from '../attach.js';
 import type { Command } from '../command.js';
 import { CliError } from '../errors.js';
 import { printJson } from '../output.js';
+import { assignments } from './env.js';
 
-const USAGE = 'slipway run [-a APP] [--detached] [--json] [--no-tty] -- COMMAND...';
+const USAGE = 'slipway run [-a APP] [-e KEY=VALUE]... [--detached] [--json] [--no-tty] -- COMMAND...';
 
 interface DetachedJson {
   name: string;
@@ -18,7 +19,7 @@ export const runCommands: Command[] = [
     summary: "run a command in a one-off container of the app's current release, attached — in a terminal when run from one (--no-tty: without) — or in the background (--detached)",
     usage: USAGE,
     example: "slipway run -a my-app -- sh -c 'rake db:migrate && rake db:seed'",
-    options: { detached: { type: 'boolean', short: 'd' }, 'no-tty': { type: 'boolean' } },
+    options: { detached: { type: 'boolean', short: 'd' }, 'no-tty': { type: 'boolean' }, env: { type: 'string', short: 'e', multiple: true } },
     async run(ctx) {
       if (ctx.args.length === 0) throw new CliError(`Give the command to run after --: ${USAGE}`, 2);
       const detached = ctx.options.detached === true;
@@ -28,9 +29,12 @@ export const runCommands: Command[] = [
       }
       const app = await ctx.app();
       const command = commandLine(ctx.args);
+      const given = ctx.options.env;
+      // Variables for this run only, on top of the app's.
+      const env = Array.isArray(given) ? assignments(given) : undefined;
       const pathname = `/api/apps/${encodeURIComponent(app)}/run`;
       if (detached) {
-        const started = await ctx.api().json<DetachedJson>('POST', pathname, { command });
+        const started = await ctx.api().json<DetachedJson>('POST', pathname, { command, env });
         if (ctx.out.json) return printJson(ctx.out, started);
         ctx.out.write(`Started ${started.name} of ${app}, detached: ${command}\nRead its output with: slipway logs --ps ${started.name} -a ${app}\n`);
         return;
@@ -38,13 +42,13 @@ export const runCommands: Command[] = [
       const io = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr };
       const terminal = ctx.options['no-tty'] === true ? undefined : terminalOf(process.stdin, process.stdout);
       if (terminal === undefined) {
-        const { socket, head } = await ctx.api().upgrade(pathname, RUN_PROTOCOL, { command });
+        const { socket, head } = await ctx.api().upgrade(pathname, RUN_PROTOCOL, { command, env });
         return attach(socket, head, io);
       }
       const size = terminal.size();
       // A terminal that does not know its size (0 × 0) leaves the command's at Docker's default.
       const tty = { ...(size.rows > 0 && size.cols > 0 ? size : {}), term: termOf(process.env.TERM) };
-      const { socket, head } = await ctx.api().upgrade(pathname, RUN_PROTOCOL, { command, tty });
+      const { socket, head } = await ctx.api().upgrade(pathname, RUN_PROTOCOL, { command, env, tty });
       // Every key goes to the command's terminal as typed: Ctrl-C interrupts the command there.
       process.stdin.setRawMode(true);
       try {
