@@ -9,6 +9,9 @@ export const RUN_MODE_LABEL = 'slipway.run';
 /** How long an ended detached one-off is kept for its logs to be read. */
 export const KEEP_FINISHED_MS = 60 * 60 * 1000;
 
+/** How long a detached one-off may run by default (as Heroku's one-off dynos). */
+export const MAX_RUN_MS = 24 * 60 * 60 * 1000;
+
 /** The image a one-off runs: the app's current deployment's. */
 export interface Release {
   deployment: number;
@@ -18,10 +21,23 @@ export interface Release {
 
 export interface OneOffDeps {
   store: Pick<Store, 'nextOneOff'>;
-  runtime: Pick<Runtime, 'attachOneOff' | 'startContainer' | 'waitForExit' | 'describeContainers' | 'stopAndRemove'>;
+  runtime: Pick<Runtime, 'attachOneOff' | 'startContainer' | 'waitForExit' | 'describeContainers' | 'stop' | 'stopAndRemove'>;
   containers: Pick<AppContainers, 'spec'>;
   ports: Pick<PortAllocator, 'allocate' | 'release'>;
+  /** A detached one-off running longer is stopped (SIGTERM, SIGKILL after `stopGraceMs`). */
+  maxRunMs?: number;
+  stopGraceMs?: number;
   now?: () => number;
+}
+
+/** What a sweep did to a one-off, and why. */
+export interface SweptOneOff {
+  /** `one-off-3`. */
+  name: string;
+  /** The engine's name for its container. */
+  container: string;
+  /** `orphaned`: attached, its client gone; `expired`: ended over an hour ago; both removed. `timed-out`: stopped, kept. */
+  reason: 'orphaned' | 'expired' | 'timed-out';
 }
 
 /** `one-off-3`: the CONTAINER it sees and the name `slipway logs --ps` takes. */
@@ -98,19 +114,32 @@ export class OneOffs {
   }
 
   /**
-   * Removes the app's one-offs nobody will read any more: detached ones that ended over an hour
-   * ago, and attached ones no client is connected to (left by a server that stopped mid-run).
+   * Removes the app's one-offs nobody will read any more — detached ones that ended over an hour
+   * ago, and attached ones no client is connected to (left by a server that stopped mid-run) —
+   * and stops detached ones that ran too long (their logs stay for an hour).
    */
-  async sweep(app: string): Promise<string[]> {
+  async sweep(app: string): Promise<SweptOneOff[]> {
     const now = this.now();
+    const maxRunMs = this.deps.maxRunMs ?? MAX_RUN_MS;
     const list = await this.deps.runtime.describeContainers({ [LABEL.app]: app, [LABEL.role]: 'oneoff', [LABEL.type]: 'run' });
-    const stale = list.filter((c) =>
-      c.labels[RUN_MODE_LABEL] === 'attached'
-        ? !this.attached.has(c.name)
-        : c.finishedAt !== null && now - Date.parse(c.finishedAt) > KEEP_FINISHED_MS,
-    );
-    await Promise.all(stale.map((c) => this.deps.runtime.stopAndRemove(c, 0)));
-    return stale.map((c) => c.name);
+    const swept: SweptOneOff[] = [];
+    const done: Promise<void>[] = [];
+    for (const c of list) {
+      const one = { name: c.labels[LABEL.container] ?? c.name, container: c.name };
+      if (c.labels[RUN_MODE_LABEL] === 'attached') {
+        if (this.attached.has(c.name)) continue;
+        swept.push({ ...one, reason: 'orphaned' });
+        done.push(this.deps.runtime.stopAndRemove(c, 0));
+      } else if (c.finishedAt !== null && now - Date.parse(c.finishedAt) > KEEP_FINISHED_MS) {
+        swept.push({ ...one, reason: 'expired' });
+        done.push(this.deps.runtime.stopAndRemove(c, 0));
+      } else if (c.startedAt !== null && now - Date.parse(c.startedAt) > maxRunMs) {
+        swept.push({ ...one, reason: 'timed-out' });
+        done.push(this.deps.runtime.stop(c, this.deps.stopGraceMs ?? 10_000));
+      }
+    }
+    await Promise.all(done);
+    return swept;
   }
 
   private async plan(

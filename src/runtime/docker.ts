@@ -282,21 +282,30 @@ export class DockerRuntime implements Runtime {
     };
   }
 
+  /** Stops the container; false when it does not exist. */
+  private async stopped(ref: ContainerRef, graceMs: number): Promise<boolean> {
+    try {
+      await this.docker.getContainer(ref.id).stop({ t: Math.ceil(graceMs / 1000) });
+    } catch (error) {
+      const status = statusOf(error);
+      if (status === 404) return false;
+      if (status !== 304) throw error; // 304: already stopped
+    }
+    return true;
+  }
+
   async keepRunning(ref: ContainerRef): Promise<void> {
     await this.docker.getContainer(ref.id).update({ RestartPolicy: { Name: 'unless-stopped' } });
   }
 
+  async stop(ref: ContainerRef, graceMs: number): Promise<void> {
+    await this.stopped(ref, graceMs);
+  }
+
   async stopAndRemove(ref: ContainerRef, graceMs: number): Promise<void> {
-    const container = this.docker.getContainer(ref.id);
+    if (!(await this.stopped(ref, graceMs))) return;
     try {
-      await container.stop({ t: Math.ceil(graceMs / 1000) });
-    } catch (error) {
-      const status = statusOf(error);
-      if (status === 404) return;
-      if (status !== 304) throw error; // 304: already stopped
-    }
-    try {
-      await container.remove({ force: true });
+      await this.docker.getContainer(ref.id).remove({ force: true });
     } catch (error) {
       // 409: removal already in progress.
       if (statusOf(error) !== 404 && statusOf(error) !== 409) throw error;
@@ -388,6 +397,7 @@ const ENGINE_CALLS = [
   'runOneOff',
   'attachOneOff',
   'keepRunning',
+  'stop',
   'stopAndRemove',
   'listContainers',
   'describeContainers',

@@ -31,6 +31,8 @@ export interface Runtime {
   attachOneOff(spec: ContainerSpec): Promise<AttachedOneOff>;
   /** Lets the container restart on its own from now on (after it has been promoted). */
   keepRunning(container: ContainerRef): Promise<void>;
+  /** SIGTERM, then SIGKILL after `graceMs`; the container stays. Missing or stopped ones are not an error. */
+  stop(container: ContainerRef, graceMs: number): Promise<void>;
   /** SIGTERM, SIGKILL after `graceMs`, then removal. Missing containers are not an error. */
   stopAndRemove(container: ContainerRef, graceMs: number): Promise<void>;
   /** Containers carrying all the given labels, running or not. */

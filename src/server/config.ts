@@ -20,7 +20,12 @@ export interface ServerConfig {
   minFreeMb: number;
   /** A TLS proxy terminates connections in front of Slipway (silences the clear-text warning). */
   tlsInFront: boolean;
-  timeouts: Timeouts;
+  timeouts: ServerTimeouts;
+}
+
+export interface ServerTimeouts extends Timeouts {
+  /** How long a detached one-off may run before it is stopped (its container kept for its logs). */
+  runMs: number;
 }
 
 /** A setting that cannot be used; the message names it and says what is expected. */
@@ -31,7 +36,7 @@ export class ConfigError extends Error {
   }
 }
 
-const DEFAULT_TIMEOUTS_S = { boot: 60, hook: 20 * 60, stop: 30, drain: 30 };
+const DEFAULT_TIMEOUTS_S = { boot: 60, hook: 20 * 60, stop: 30, drain: 30, run: 24 * 60 * 60 };
 const FILE_KEYS = ['data', 'port', 'routerPort', 'host', 'domain', 'stackImage', 'routerWorkers', 'maxPushMb', 'minFreeMb', 'tlsInFront', 'timeouts'];
 
 /** Flags win over environment variables, which win over the config file, which wins over defaults. */
@@ -79,6 +84,7 @@ export function loadServerConfig(argv: readonly string[], env: NodeJS.ProcessEnv
       hookMs: secondsSetting('timeouts.hook', pick(undefined, env.SLIPWAY_HOOK_TIMEOUT, fileTimeouts.hook), DEFAULT_TIMEOUTS_S.hook),
       stopMs: secondsSetting('timeouts.stop', pick(undefined, env.SLIPWAY_STOP_TIMEOUT, fileTimeouts.stop), DEFAULT_TIMEOUTS_S.stop),
       drainMs: secondsSetting('timeouts.drain', pick(undefined, env.SLIPWAY_DRAIN_TIMEOUT, fileTimeouts.drain), DEFAULT_TIMEOUTS_S.drain),
+      runMs: secondsSetting('timeouts.run', pick(undefined, env.SLIPWAY_RUN_TIMEOUT, fileTimeouts.run), DEFAULT_TIMEOUTS_S.run),
     },
   };
 }
@@ -111,7 +117,7 @@ function objectAt(file: Record<string, unknown>, key: string, name: string): Rec
   if (typeof value !== 'object' || Array.isArray(value)) {
     throw new ConfigError(`${name}: "${key}" must be a mapping such as { boot: 60, hook: 1200, stop: 30 }`);
   }
-  const known = ['boot', 'hook', 'stop', 'drain'];
+  const known = ['boot', 'hook', 'stop', 'drain', 'run'];
   for (const k of Object.keys(value)) {
     if (!known.includes(k)) throw new ConfigError(`${name}: unknown setting "${key}.${k}"; expected ${known.join(', ')}`);
   }

@@ -13,6 +13,7 @@ import { CLI, startServer, type TestServer } from '../support/server.js';
 
 const APP = 'run-app';
 const EMPTY_APP = 'run-empty';
+const TIMED_APP = 'run-timed';
 const USAGE = 'slipway run [-a APP] [-e KEY=VALUE]... [--detached] [--json] [--no-tty] -- COMMAND...';
 const docker = new Docker();
 
@@ -35,6 +36,7 @@ afterAll(async () => {
   await server?.stop();
   await removeApp(APP);
   await removeApp(EMPTY_APP);
+  await removeApp(TIMED_APP);
   app?.remove();
   if (home) rmSync(home, { recursive: true, force: true });
 });
@@ -193,6 +195,30 @@ describe('from a terminal', () => {
     expect(exitCode).toBe(3);
   }, 60_000);
 });
+
+test('a detached one-off that runs longer than timeouts.run is stopped, without waiting for another run; its logs stay', async () => {
+  const timed = await startServer({ env: { SLIPWAY_RUN_TIMEOUT: '2' } });
+  try {
+    expect((await app.push(timed.remote(TIMED_APP))).exitCode).toBe(0);
+    const started = await timed.api<{ name: string; container: string }>('POST', `/api/apps/${TIMED_APP}/run`, {
+      command: 'trap "echo got SIGTERM; exit 0" TERM; echo working; while :; do sleep 0.2; done',
+    });
+    expect(started.status).toBe(201);
+    const { container } = started.body;
+    await eventually('the one-off is stopped', async () => !(await docker.getContainer(container).inspect()).State.Running);
+    const state = (await docker.getContainer(container).inspect()).State;
+    expect(state.ExitCode).toBe(0);
+    expect(Date.parse(state.FinishedAt) - Date.parse(state.StartedAt)).toBeGreaterThanOrEqual(2000);
+    const logs = await containerLogs(container);
+    expect(logs).toContain('working\n');
+    expect(logs).toContain('got SIGTERM\n');
+    expect(timed.output()).toContain(
+      `${TIMED_APP}: stopped ${started.body.name} (${container}), a detached one-off that ran longer than 2 s (timeouts.run); its logs stay for an hour`,
+    );
+  } finally {
+    await timed.stop();
+  }
+}, 60_000);
 
 test('a client that disappears mid-run takes its one-off with it', async () => {
   const child = slipway(['run', '-a', APP, '--', 'sleep', '100']);

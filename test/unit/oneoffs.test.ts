@@ -1,19 +1,21 @@
 import { PassThrough } from 'node:stream';
 import type { ContainerPlan } from '../../src/deploy/containers.js';
-import { KEEP_FINISHED_MS, OneOffs, RUN_MODE_LABEL, type OneOffDeps } from '../../src/run/oneoffs.js';
+import { KEEP_FINISHED_MS, MAX_RUN_MS, OneOffs, RUN_MODE_LABEL, type OneOffDeps } from '../../src/run/oneoffs.js';
 import type { AttachedOneOff, ContainerRef, ContainerSpec, ContainerStatus } from '../../src/runtime/runtime.js';
 
 const NOW = Date.parse('2030-01-01T12:00:00Z');
 const RELEASE = { deployment: 4, image: 'slipway/my-app:4', commit: 'abc123' };
 
-function status(name: string, mode: string | undefined, finishedAt: string | null): ContainerStatus {
+const iso = (msAgo: number): string => new Date(NOW - msAgo).toISOString();
+
+function status(name: string, mode: string | undefined, finishedAt: string | null, startedAt: string | null = null): ContainerStatus {
   return {
     id: `id-${name}`,
     name,
     labels: { 'slipway.app': 'my-app', 'slipway.type': 'run', ...(mode ? { [RUN_MODE_LABEL]: mode } : {}) },
     state: finishedAt ? 'exited' : 'running',
     restartCount: 0,
-    startedAt: null,
+    startedAt,
     finishedAt,
     exitCode: finishedAt ? 0 : null,
   };
@@ -37,6 +39,7 @@ function fakeOneOff(spec: ContainerSpec): AttachedOneOff & { end(code: number): 
 function setup(existing: ContainerStatus[] = [], runtime: Partial<OneOffDeps['runtime']> = {}) {
   const plans: ContainerPlan[] = [];
   const removed: string[] = [];
+  const stopped: [string, number][] = [];
   const released: number[] = [];
   const started: ContainerSpec[] = [];
   let exitDetached!: () => void;
@@ -56,6 +59,7 @@ function setup(existing: ContainerStatus[] = [], runtime: Partial<OneOffDeps['ru
     runtime: {
       describeContainers: async () => existing,
       stopAndRemove: async (c: ContainerRef) => void removed.push(c.name),
+      stop: async (c: ContainerRef, graceMs: number) => void stopped.push([c.name, graceMs]),
       startContainer: async (spec) => {
         started.push(spec);
         return { id: 'detached-id', name: spec.name };
@@ -69,9 +73,10 @@ function setup(existing: ContainerStatus[] = [], runtime: Partial<OneOffDeps['ru
       },
       ...runtime,
     },
+    stopGraceMs: 5000,
     now: () => NOW,
   };
-  return { oneOffs: new OneOffs(deps), plans, removed, released, started, attached, exitDetached: () => exitDetached() };
+  return { oneOffs: new OneOffs(deps), plans, removed, stopped, released, started, attached, exitDetached: () => exitDetached() };
 }
 
 const flush = async (): Promise<void> => {
@@ -121,15 +126,29 @@ describe('OneOffs', () => {
   });
 
   test('sweeping removes detached one-offs that ended over an hour ago and attached ones nobody is connected to', async () => {
-    const iso = (msAgo: number): string => new Date(NOW - msAgo).toISOString();
-    const { oneOffs, removed } = setup([
+    const { oneOffs, removed, stopped } = setup([
       status('old-detached', 'detached', iso(KEEP_FINISHED_MS + 1000)),
       status('recent-detached', 'detached', iso(KEEP_FINISHED_MS - 1000)),
-      status('running-detached', 'detached', null),
-      status('orphan-attached', 'attached', null),
+      status('running-detached', 'detached', null, iso(1000)),
+      status('orphan-attached', 'attached', null, iso(1000)),
     ]);
-    expect(await oneOffs.sweep('my-app')).toEqual(['old-detached', 'orphan-attached']);
+    expect(await oneOffs.sweep('my-app')).toEqual([
+      { name: 'old-detached', container: 'old-detached', reason: 'expired' },
+      { name: 'orphan-attached', container: 'orphan-attached', reason: 'orphaned' },
+    ]);
     expect(removed).toEqual(['old-detached', 'orphan-attached']);
+    expect(stopped).toEqual([]);
+  });
+
+  test('sweeping stops, and keeps, detached one-offs that ran longer than the run timeout (24 h by default)', async () => {
+    const existing = [
+      status('long-detached', 'detached', null, iso(MAX_RUN_MS + 1000)),
+      status('young-detached', 'detached', null, iso(MAX_RUN_MS - 1000)),
+    ];
+    const { oneOffs, removed, stopped } = setup(existing);
+    expect(await oneOffs.sweep('my-app')).toEqual([{ name: 'long-detached', container: 'long-detached', reason: 'timed-out' }]);
+    expect(stopped).toEqual([['long-detached', 5000]]);
+    expect(removed).toEqual([]);
   });
 
   test('an attached one-off of this server is never swept while it runs', async () => {
@@ -140,7 +159,7 @@ describe('OneOffs', () => {
     expect(await oneOffs.sweep('my-app')).toEqual([]);
     attached[0]!.end(0);
     await flush();
-    expect(await oneOffs.sweep('my-app')).toEqual(['slipway-my-app-run-1']);
+    expect(await oneOffs.sweep('my-app')).toEqual([{ name: 'slipway-my-app-run-1', container: 'slipway-my-app-run-1', reason: 'orphaned' }]);
     expect(removed).toEqual(['slipway-my-app-run-1']);
   });
 
