@@ -117,8 +117,8 @@ function refusal(status: number, statusText: string, body: string): CliError {
   return new CliError(sentence(message));
 }
 
-/** The API's lower-case message as the CLI's sentence; a leading name (web-1, my-app) keeps its case. */
+/** The API's lower-case message as the CLI's sentence; a leading name (web-1, my-app, www.example.com) keeps its case. */
 function sentence(message: string): string {
-  const capitalized = /^[a-z]+(?![-=\w])/.test(message) ? `${message.charAt(0).toUpperCase()}${message.slice(1)}` : message;
+  const capitalized = /^[a-z]+(?![-=.\w])/.test(message) ? `${message.charAt(0).toUpperCase()}${message.slice(1)}` : message;
   return `${capitalized}.`.replace(/\.\.$/, '.');
 }

@@ -6,6 +6,8 @@ import { appsCommands } from './commands/apps.js';
 import { deploymentCommands } from './commands/deployments.js';
 import { envCommands } from './commands/env.js';
 import { formationCommands } from './commands/formation.js';
+import { domainCommands } from './commands/domains.js';
+import { settingsCommands } from './commands/settings.js';
 import { storageCommands } from './commands/storage.js';
 import { logCommands } from './commands/logs.js';
 import { runCommands } from './commands/run.js';
@@ -14,7 +16,7 @@ import { loadConnection } from './connection.js';
 import { CliError } from './errors.js';
 import { makeOutput } from './output.js';
 
-export const COMMANDS: Command[] = [...appsCommands, ...envCommands, ...deploymentCommands, ...formationCommands, ...storageCommands, ...logCommands, ...runCommands, ...tokenCommands];
+export const COMMANDS: Command[] = [...appsCommands, ...envCommands, ...deploymentCommands, ...formationCommands, ...domainCommands, ...settingsCommands, ...storageCommands, ...logCommands, ...runCommands, ...tokenCommands];
 
 const COMMON_OPTIONS = {
   app: { type: 'string', short: 'a' },

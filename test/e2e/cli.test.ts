@@ -1,3 +1,4 @@
+import Docker from 'dockerode';
 import { execa } from 'execa';
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
@@ -83,6 +84,68 @@ test('env: set, hidden unless revealed, unset; bad input gets one sentence and a
   expect(reserved.exitCode).toBe(1);
   expect(reserved.stderr).toBe('slipway: PORT is set by Slipway in every container and cannot be changed; choose another name.\n');
 });
+
+test('domains: add, list, remove, with the router following at once; bad or taken domains get one sentence', async () => {
+  const added = await slipway(['domains:add', 'WWW.Example.TEST.', '-a', 'cli-app']);
+  expect([added.exitCode, added.stdout]).toEqual([0, 'Requests for www.example.test now reach cli-app, from the next one on.\n']);
+  expect((await getApp(server.routerPort, 'cli-app', '/', 'www.example.test')).status).toBe(200);
+  expect((await slipway(['domains', '-a', 'cli-app'])).stdout).toMatch(/^DOMAIN\s+ADDED\nwww\.example\.test\s+\d+s ago\n$/);
+  expect(JSON.parse((await slipway(['domains', '-a', 'cli-app', '--json'])).stdout)).toEqual([{ domain: 'www.example.test', createdAt: expect.any(String) }]);
+
+  const again = await slipway(['domains:add', 'www.example.test', '-a', 'cli-app']);
+  expect([again.exitCode, again.stderr]).toEqual([1, 'slipway: www.example.test already routes to this app; remove it there first.\n']);
+  const invalid = await slipway(['domains:add', 'not a domain', '-a', 'cli-app']);
+  expect([invalid.exitCode, invalid.stderr]).toEqual([1, 'slipway: "not a domain" is not a valid domain; send a host name such as {"domain": "www.example.com"}.\n']);
+  const missing = await slipway(['domains:add', '-a', 'cli-app']);
+  expect([missing.exitCode, missing.stderr]).toEqual([2, 'slipway: Give the domain to add: e.g. slipway domains:add www.example.com.\n']);
+
+  const removed = await slipway(['domains:remove', 'www.example.test.', '-a', 'cli-app']);
+  expect([removed.exitCode, removed.stdout]).toEqual([0, 'Requests for www.example.test no longer reach cli-app.\n']);
+  expect((await getApp(server.routerPort, 'cli-app', '/', 'www.example.test')).status).toBe(404);
+  expect((await slipway(['domains', '-a', 'cli-app'])).stdout).toBe('cli-app has no custom domains: slipway domains:add www.example.com -a cli-app\n');
+  const gone = await slipway(['domains:remove', 'www.example.test', '-a', 'cli-app']);
+  expect([gone.exitCode, gone.stderr]).toEqual([1, 'slipway: cli-app has no domain www.example.test; list them with GET /api/apps/cli-app/domains.\n']);
+}, 30_000);
+
+test('settings: set, shown, applied to the containers of the next restart, unset; bad values get one sentence', async () => {
+  const set = await slipway(['settings:set', 'memory=64', 'cpus=0.5', 'hookTimeout=600', '-a', 'cli-app']);
+  expect(set.stdout).toBe(
+    'Changed memory, cpus, hookTimeout of cli-app; containers started from now on get the new limits (slipway restart, or deploy); timeouts count from the next deploy, scale or restart.\n',
+  );
+  const shown = (await slipway(['settings', '-a', 'cli-app'])).stdout;
+  expect(shown).toMatch(/memory\s+64 MiB per container\n/);
+  expect(shown).toMatch(/cpus\s+0\.5 cores per container\n/);
+  expect(shown).toMatch(/hookTimeout\s+600 s\n/);
+  expect(shown).toMatch(/bootTimeout\s+default\n/);
+  expect(JSON.parse((await slipway(['settings', '-a', 'cli-app', '--json'])).stdout)).toEqual({
+    bootTimeout: null,
+    hookTimeout: 600,
+    stopTimeout: null,
+    memory: 64,
+    cpus: 0.5,
+  });
+
+  expect((await slipway(['restart', '-a', 'cli-app'])).exitCode).toBe(0);
+  const docker = new Docker();
+  const [web] = await docker.listContainers({ filters: { label: ['slipway.app=cli-app', 'slipway.type=web'] } });
+  const limits = (await docker.getContainer(web!.Id).inspect()).HostConfig;
+  expect([limits.Memory, limits.NanoCpus]).toEqual([64 * 1024 * 1024, 500_000_000]);
+
+  expect((await slipway(['settings:unset', 'memory', 'cpus', '-a', 'cli-app'])).stdout).toBe(
+    'Reset memory, cpus of cli-app to the default; containers started from now on get the new limits (slipway restart, or deploy); timeouts count from the next deploy, scale or restart.\n',
+  );
+  expect(JSON.parse((await slipway(['settings', '-a', 'cli-app', '--json'])).stdout)).toMatchObject({ memory: null, cpus: null, hookTimeout: 600 });
+
+  const small = await slipway(['settings:set', 'memory=8', '-a', 'cli-app']);
+  expect([small.exitCode, small.stderr]).toEqual([1, 'slipway: Memory must be a whole number of MiB from 16 to 1048576 for each container, or null for no limit.\n']);
+  const unknown = await slipway(['settings:set', 'disk=5', '-a', 'cli-app']);
+  expect([unknown.exitCode, unknown.stderr]).toEqual([
+    1,
+    'slipway: Unknown setting "disk"; the settings are bootTimeout, hookTimeout, stopTimeout, memory, cpus.\n',
+  ]);
+  const word = await slipway(['settings:set', 'memory=lots', '-a', 'cli-app']);
+  expect([word.exitCode, word.stderr]).toEqual([2, 'slipway: "memory=lots" is not SETTING=NUMBER; write it as e.g. memory=512 or hookTimeout=600\n']);
+}, 60_000);
 
 test('errors: unknown app, bad token, no app, unknown command or option; --help shows an example', async () => {
   const unknown = await slipway(['deployments', '-a', 'nope']);

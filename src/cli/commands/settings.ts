@@ -1,0 +1,79 @@
+import type { Command, CommandContext } from '../command.js';
+import { CliError } from '../errors.js';
+import { printJson, table } from '../output.js';
+
+type SettingsJson = Record<string, number | null>;
+
+/** How each setting's value reads; a setting the server added later shows bare. */
+const UNITS: Record<string, string> = {
+  memory: 'MiB per container',
+  cpus: 'cores per container',
+  bootTimeout: 's',
+  hookTimeout: 's',
+  stopTimeout: 's',
+};
+
+const APPLIES = 'containers started from now on get the new limits (slipway restart, or deploy); timeouts count from the next deploy, scale or restart';
+
+function show(ctx: CommandContext, app: string, settings: SettingsJson): void {
+  const rows = Object.entries(settings).map(([key, value]) => [key, value === null ? 'default' : `${value} ${UNITS[key] ?? ''}`.trim()]);
+  ctx.out.write(table(['SETTING', 'VALUE'], rows));
+  ctx.out.write(`(${app}; "default": the server's timeout, or no limit)\n`);
+}
+
+/** `memory=512 cpus=0.5` as numbers; the server checks names and ranges. */
+function numbers(args: readonly string[]): Record<string, number> {
+  if (args.length === 0) throw new CliError('Give at least one setting: e.g. slipway settings:set memory=512 cpus=0.5.', 2);
+  const changes: Record<string, number> = {};
+  for (const arg of args) {
+    const eq = arg.indexOf('=');
+    const value = Number(arg.slice(eq + 1));
+    if (eq <= 0 || arg.slice(eq + 1).trim() === '' || !Number.isFinite(value)) {
+      throw new CliError(`"${arg}" is not SETTING=NUMBER; write it as e.g. memory=512 or hookTimeout=600`, 2);
+    }
+    changes[arg.slice(0, eq)] = value;
+  }
+  return changes;
+}
+
+export const settingsCommands: Command[] = [
+  {
+    name: 'settings',
+    summary: "the app's limits (memory, cpus) and timeouts (boot, hook, stop)",
+    usage: 'slipway settings [-a APP] [--json]',
+    example: 'slipway settings -a my-app',
+    async run(ctx) {
+      const app = await ctx.app();
+      const settings = await ctx.api().json<SettingsJson>('GET', `/api/apps/${app}/settings`);
+      if (ctx.out.json) return printJson(ctx.out, settings);
+      show(ctx, app, settings);
+    },
+  },
+  {
+    name: 'settings:set',
+    summary: 'set limits and timeouts: memory (MiB), cpus (cores), bootTimeout, hookTimeout, stopTimeout (s)',
+    usage: 'slipway settings:set SETTING=NUMBER... [-a APP] [--json]',
+    example: 'slipway settings:set memory=512 cpus=0.5 hookTimeout=600 -a my-app',
+    async run(ctx) {
+      const app = await ctx.app();
+      const changes = numbers(ctx.args);
+      const settings = await ctx.api().json<SettingsJson>('PATCH', `/api/apps/${app}/settings`, changes);
+      if (ctx.out.json) return printJson(ctx.out, settings);
+      ctx.out.write(`Changed ${Object.keys(changes).join(', ')} of ${app}; ${APPLIES}.\n`);
+    },
+  },
+  {
+    name: 'settings:unset',
+    summary: "back to the server's timeout, or no limit",
+    usage: 'slipway settings:unset SETTING... [-a APP] [--json]',
+    example: 'slipway settings:unset memory cpus -a my-app',
+    async run(ctx) {
+      const app = await ctx.app();
+      if (ctx.args.length === 0) throw new CliError('Give at least one setting: e.g. slipway settings:unset memory.', 2);
+      const changes = Object.fromEntries(ctx.args.map((key) => [key, null]));
+      const settings = await ctx.api().json<SettingsJson>('PATCH', `/api/apps/${app}/settings`, changes);
+      if (ctx.out.json) return printJson(ctx.out, settings);
+      ctx.out.write(`Reset ${ctx.args.join(', ')} of ${app} to the default; ${APPLIES}.\n`);
+    },
+  },
+];
