@@ -74,6 +74,16 @@ test('env: set, hidden unless revealed, unset; bad input gets one sentence and a
   expect(hidden.stdout).not.toContain('hello world');
   expect(hidden.stdout).toContain('GREETING');
   expect(JSON.parse((await slipway(['env', '-a', 'cli-app', '--reveal', '--json'])).stdout)).toEqual({ GREETING: 'hello world', MODE: 'prod' });
+  expect((await slipway(['env:get', 'GREETING', '-a', 'cli-app'])).stdout).toBe('hello world\n');
+  const notSet = await slipway(['env:get', 'NOPE', '-a', 'cli-app']);
+  expect([notSet.exitCode, notSet.stderr]).toEqual([1, 'slipway: NOPE is not set on cli-app; set it with slipway env:set NOPE=VALUE -a cli-app.\n']);
+  expect((await slipway(['env:set', `QUOTE=it's $HOME`, '-a', 'cli-app'])).exitCode).toBe(0);
+  const shell = (await slipway(['env', '--shell', '-a', 'cli-app'])).stdout;
+  expect(shell).toBe(`GREETING='hello world'\nMODE=prod\nQUOTE='it'\\''s $HOME'\n`);
+  // What --shell prints, a shell takes back as the same values.
+  const evaluated = await execa('sh', ['-c', 'eval "$(cat)"; printf "%s|%s|%s" "$GREETING" "$MODE" "$QUOTE"'], { input: shell });
+  expect(evaluated.stdout).toBe("hello world|prod|it's $HOME");
+  expect((await slipway(['env:unset', 'QUOTE', '-a', 'cli-app'])).exitCode).toBe(0);
   expect((await slipway(['env:unset', 'MODE', '-a', 'cli-app'])).exitCode).toBe(0);
   expect(JSON.parse((await slipway(['env', '-a', 'cli-app', '--reveal', '--json'])).stdout)).toEqual({ GREETING: 'hello world' });
 

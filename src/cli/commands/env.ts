@@ -1,6 +1,7 @@
-import type { Command, CommandContext } from '../command.js';
+import { firstArg, type Command, type CommandContext } from '../command.js';
 import { CliError } from '../errors.js';
 import { printJson, table } from '../output.js';
+import { shellQuote } from '../shell.js';
 import { restartApp } from './formation.js';
 
 const HIDDEN = '******** (slipway env --reveal)';
@@ -35,16 +36,33 @@ export const envCommands: Command[] = [
   {
     name: 'env',
     summary: "the app's environment variables (values hidden unless --reveal)",
-    usage: 'slipway env [-a APP] [--reveal] [--json]',
-    example: 'slipway env -a my-app --reveal',
-    options: { reveal: { type: 'boolean' } },
+    usage: 'slipway env [-a APP] [--reveal] [--shell] [--json]',
+    example: 'slipway env -a my-app --shell > .env',
+    options: { reveal: { type: 'boolean' }, shell: { type: 'boolean' } },
     async run(ctx) {
       const name = await ctx.app();
       const env = await ctx.api().json<Record<string, string>>('GET', `/api/apps/${name}/env`);
+      // KEY=value lines a shell (or a .env file) takes as they are: values shown.
+      if (ctx.options.shell) return ctx.out.write(Object.entries(env).map(([k, v]) => `${k}=${shellQuote(v)}\n`).join(''));
       const shown = Object.fromEntries(Object.entries(env).map(([k, v]) => [k, ctx.options.reveal ? v : HIDDEN]));
       if (ctx.out.json) return printJson(ctx.out, shown);
       if (Object.keys(shown).length === 0) return ctx.out.write(`${name} has no variables: slipway env:set KEY=VALUE -a ${name}\n`);
       ctx.out.write(table(['NAME', 'VALUE'], Object.entries(shown)));
+    },
+  },
+  {
+    name: 'env:get',
+    summary: "one variable's value, as it is (for scripts)",
+    usage: 'slipway env:get KEY [-a APP] [--json]',
+    example: 'psql "$(slipway env:get DATABASE_URL -a my-app)"',
+    async run(ctx) {
+      const key = firstArg(ctx, 'Give the variable name: e.g. slipway env:get DATABASE_URL.');
+      const name = await ctx.app();
+      const env = await ctx.api().json<Record<string, string>>('GET', `/api/apps/${name}/env`);
+      const value = env[key];
+      if (value === undefined) throw new CliError(`${key} is not set on ${name}; set it with slipway env:set ${key}=VALUE -a ${name}.`);
+      if (ctx.out.json) return printJson(ctx.out, { [key]: value });
+      ctx.out.write(`${value}\n`);
     },
   },
   {

@@ -4,6 +4,7 @@ import { attach, type AttachedTerminal } from '../attach.js';
 import type { Command } from '../command.js';
 import { CliError } from '../errors.js';
 import { printJson } from '../output.js';
+import { shellQuote } from '../shell.js';
 import { assignments } from './env.js';
 
 const USAGE = 'slipway run [-a APP] [-e KEY=VALUE]... [--detached] [--json] [--no-tty] -- COMMAND...';
@@ -87,5 +88,5 @@ function termOf(term: string | undefined): string {
  */
 export function commandLine(args: readonly string[]): string {
   if (args.length === 1) return args[0]!;
-  return args.map((word) => (/^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`)).join(' ');
+  return args.map(shellQuote).join(' ');
 }
