@@ -23,7 +23,7 @@ export class RouterCluster implements RouterHandle {
   private readonly workers = new Set<Worker>();
   private readonly pending = new Map<number, Pending>();
   private readonly routes = new Map<string, { deployment: number; targets: RouteTarget[] }>();
-  private directory: Directory = { apps: [], domains: [] };
+  private directory: Directory = { apps: [], domains: [], maintenance: [] };
   private listenAt: { port: number; host: string } | undefined;
   private nextId = 1;
   private closing = false;

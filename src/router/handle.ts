@@ -5,6 +5,8 @@ export interface Directory {
   apps: string[];
   /** Custom domain → app. */
   domains: [string, string][];
+  /** Apps whose visitors get the maintenance page. */
+  maintenance: string[];
 }
 
 /**

@@ -13,6 +13,7 @@ export class LocalRouter implements RouterHandle {
       domain,
       appExists: this.directory.appExists,
       appForCustomDomain: this.directory.appForCustomDomain,
+      inMaintenance: this.directory.inMaintenance,
       upstreamTimeoutMs,
     });
   }

@@ -14,6 +14,8 @@ export interface RouterOptions {
   appExists(app: string): boolean;
   /** The app that declared `host` as a custom domain, if any. */
   appForCustomDomain(host: string): string | undefined;
+  /** Whether the app's visitors get the maintenance page instead of its containers. */
+  inMaintenance?(app: string): boolean;
   upstreamTimeoutMs?: number;
 }
 
@@ -193,6 +195,10 @@ export class Router {
   }
 
   forward(app: string, res: Sink, incoming: Incoming, exchanges: ClientExchanges<Exchange>, body: http.IncomingMessage | undefined, refused: ReadonlySet<string>, attempt: number): void {
+    if (this.options.inMaintenance?.(app)) {
+      page(res, 503, 'Down for maintenance', `${escapeHtml(app)} is down for maintenance and will be back shortly.`, MAINTENANCE_HEADERS);
+      return;
+    }
     const target = this.table.pick(app, refused);
     if (!target) {
       page(res, 503, 'App not running', `${escapeHtml(app)} has no running web container; deploy it or scale web up.`);
@@ -270,7 +276,7 @@ export class Router {
       rawReply(socket, 404, 'Not Found');
       return;
     }
-    const target = this.table.pick(app, refused);
+    const target = this.options.inMaintenance?.(app) ? undefined : this.table.pick(app, refused);
     if (!target) {
       rawReply(socket, 503, 'Service Unavailable');
       return;
@@ -611,9 +617,12 @@ function rawReply(socket: net.Socket, status: number, reason: string): void {
 
 class UpstreamTimeout extends Error {}
 
-function page(res: Sink, status: number, title: string, message: string): void {
+/** Clients may come back in a minute; nothing may keep the page as the app's answer. */
+const MAINTENANCE_HEADERS = ['retry-after', '60', 'cache-control', 'no-store'];
+
+function page(res: Sink, status: number, title: string, message: string, headers: readonly string[] = []): void {
   const body = `<!doctype html><title>${status} ${title}</title><h1>${title}</h1><p>${message}</p>\n`;
-  res.writeHead(status, ['content-type', 'text/html; charset=utf-8', 'content-length', String(Buffer.byteLength(body))]);
+  res.writeHead(status, ['content-type', 'text/html; charset=utf-8', 'content-length', String(Buffer.byteLength(body)), ...headers]);
   res.end(body);
 }
 

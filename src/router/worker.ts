@@ -20,6 +20,7 @@ async function handle(message: ToWorker): Promise<void> {
         domain: message.domain,
         appExists: directory.appExists,
         appForCustomDomain: directory.appForCustomDomain,
+        inMaintenance: directory.inMaintenance,
         upstreamTimeoutMs: message.upstreamTimeoutMs,
       });
       await router.listen(message.port, message.host);

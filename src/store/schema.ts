@@ -87,4 +87,7 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (app, path)
   );
   `,
+  `
+  ALTER TABLE apps ADD COLUMN maintenance INTEGER NOT NULL DEFAULT 0;
+  `,
 ];

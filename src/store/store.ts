@@ -8,6 +8,8 @@ export interface AppRecord {
   createdAt: number;
   currentDeployment: number | null;
   settings: AppSettings;
+  /** Visitors get a 503 maintenance page; the containers keep running. */
+  maintenance: boolean;
 }
 
 /** Per-app overrides of the server's time limits, and resource limits; null means "the default". */
@@ -93,6 +95,7 @@ interface AppRow {
   stop_timeout_ms: number | null;
   memory_mb: number | null;
   cpus: number | null;
+  maintenance: number;
 }
 
 /** The only module that speaks SQL. Every write is one statement or one transaction. */
@@ -148,18 +151,18 @@ export class Store {
     if (this.stmt('DELETE FROM apps WHERE name = ?').run(name).changes > 0) this.directoryChanged();
   }
 
-  /** Called after apps or custom domains change: the router needs to know both. */
+  /** Called after apps, custom domains or maintenance change: the router needs to know them. */
   onDirectoryChange(listener: () => void): void {
     this.directoryListeners.push(listener);
   }
 
-  /** Every app name and every custom domain with its app. */
-  directory(): { apps: string[]; domains: [string, string][] } {
-    const apps = (this.stmt('SELECT name FROM apps').all() as { name: string }[]).map((r) => r.name);
+  /** Every app name, every custom domain with its app, and the apps in maintenance. */
+  directory(): { apps: string[]; domains: [string, string][]; maintenance: string[] } {
+    const rows = this.stmt('SELECT name, maintenance FROM apps').all() as { name: string; maintenance: number }[];
     const domains = (this.stmt('SELECT domain, app FROM domains').all() as { domain: string; app: string }[]).map(
       (r): [string, string] => [r.domain, r.app],
     );
-    return { apps, domains };
+    return { apps: rows.map((r) => r.name), domains, maintenance: rows.filter((r) => r.maintenance === 1).map((r) => r.name) };
   }
 
   private directoryChanged(): void {
@@ -183,6 +186,14 @@ export class Store {
       .prepare('UPDATE apps SET boot_timeout_ms = ?, hook_timeout_ms = ?, stop_timeout_ms = ?, memory_mb = ?, cpus = ? WHERE name = ?')
       .run(merged.bootTimeoutMs, merged.hookTimeoutMs, merged.stopTimeoutMs, merged.memoryMb, merged.cpus, name);
     return this.getApp(name)!;
+  }
+
+  setMaintenance(name: string, on: boolean): AppRecord {
+    const { changes } = this.stmt('UPDATE apps SET maintenance = ? WHERE name = ? AND maintenance != ?').run(on ? 1 : 0, name, on ? 1 : 0);
+    if (changes > 0) this.directoryChanged();
+    const app = this.getApp(name);
+    if (!app) throw new Error(`app ${name} does not exist`);
+    return app;
   }
 
   // ---- env
@@ -455,6 +466,7 @@ function toApp(row: AppRow): AppRecord {
       memoryMb: row.memory_mb,
       cpus: row.cpus,
     },
+    maintenance: row.maintenance === 1,
   };
 }
 

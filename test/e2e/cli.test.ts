@@ -157,6 +157,33 @@ test('settings: set, shown, applied to the containers of the next restart, unset
   expect([word.exitCode, word.stderr]).toEqual([2, 'slipway: "memory=lots" is not SETTING=NUMBER; write it as e.g. memory=512 or hookTimeout=600\n']);
 }, 60_000);
 
+test('maintenance: on shows visitors a 503 page (kept when the server is killed and starts again), off serves them again', async () => {
+  expect((await getApp(server.routerPort, 'cli-app')).status).toBe(200);
+  const on = await slipway(['maintenance:on', '-a', 'cli-app']);
+  expect([on.exitCode, on.stdout]).toEqual([
+    0,
+    'cli-app is in maintenance: visitors get a 503 maintenance page, its containers keep running (slipway maintenance:off to end it).\n',
+  ]);
+  const page = await getApp(server.routerPort, 'cli-app');
+  expect(page.status).toBe(503);
+  expect(page.body).toContain('cli-app is down for maintenance and will be back shortly.');
+  expect(JSON.parse((await slipway(['maintenance', '-a', 'cli-app', '--json'])).stdout)).toEqual({ enabled: true });
+  expect((await slipway(['apps:info', '-a', 'cli-app'])).stdout).toContain('Maintenance  on (visitors get the maintenance page)\n');
+
+  await server.crash();
+  await server.restart();
+  expect((await getApp(server.routerPort, 'cli-app')).status).toBe(503);
+
+  const off = await slipway(['maintenance:off', '-a', 'cli-app']);
+  expect([off.exitCode, off.stdout]).toEqual([0, 'cli-app serves its visitors again.\n']);
+  expect((await getApp(server.routerPort, 'cli-app')).status).toBe(200);
+  expect((await slipway(['maintenance', '-a', 'cli-app'])).stdout).toBe('cli-app is not in maintenance: visitors reach the app.\n');
+  expect(await server.api('PUT', '/api/apps/cli-app/maintenance', { enabled: 'yes' })).toEqual({
+    status: 400,
+    body: { error: 'invalid_maintenance', message: 'send {"enabled": true} to show visitors the maintenance page, {"enabled": false} to serve them again' },
+  });
+}, 60_000);
+
 test('errors: unknown app, bad token, no app, unknown command or option; --help shows an example', async () => {
   const unknown = await slipway(['deployments', '-a', 'nope']);
   expect([unknown.exitCode, unknown.stderr]).toEqual([1, 'slipway: There is no app named "nope"; push to create it.\n']);

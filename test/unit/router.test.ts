@@ -83,6 +83,7 @@ const clientRequests: http.ClientRequest[] = [];
 let known: Set<string>;
 let customDomains: Map<string, string>;
 let customDomainLookups: string[];
+let maintenance: Set<string>;
 let router: Router;
 let routerPort: number;
 
@@ -94,6 +95,7 @@ async function makeRouter(extra: { upstreamTimeoutMs?: number } = {}): Promise<{
       customDomainLookups.push(host);
       return customDomains.get(host);
     },
+    inMaintenance: (app) => maintenance.has(app),
     ...extra,
   });
   routers.push(r);
@@ -180,6 +182,29 @@ function get(app: string, path = '/'): Promise<Reply> {
   return send({ host: `${app}.${DOMAIN}`, path });
 }
 
+/** Sends an upgrade through the router; resolves with the status line it gets back. */
+function upgradeStatus(host: string): Promise<number> {
+  return withTimeout(
+    new Promise<number>((resolve, reject) => {
+      const req = http.request({
+        host: '127.0.0.1',
+        port: routerPort,
+        path: '/ws',
+        headers: { host, connection: 'Upgrade', upgrade: 'websocket' },
+      });
+      clientRequests.push(req);
+      req.on('upgrade', (res: http.IncomingMessage, s: net.Socket) => {
+        rawSockets.add(s);
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('response', (res) => resolve(res.statusCode ?? 0));
+      req.on('error', reject);
+      req.end();
+    }),
+    3000,
+    'upgrade reply',
+  );
+}
 /** An upstream answering every request with `body`, counting the requests it saw. */
 async function textUpstream(body: string, port = 0): Promise<Upstream & { seen: http.IncomingMessage[] }> {
   const seen: http.IncomingMessage[] = [];
@@ -193,6 +218,7 @@ async function textUpstream(body: string, port = 0): Promise<Upstream & { seen: 
 
 beforeEach(async () => {
   known = new Set();
+  maintenance = new Set();
   customDomains = new Map();
   customDomainLookups = [];
   ({ router, port: routerPort } = await makeRouter());
@@ -285,6 +311,26 @@ describe('routing by Host', () => {
     expect(reply.status).toBe(404);
     expect(reply.text).not.toContain('<img');
     expect(reply.text).toContain('&#60;img src=x onerror=alert(1)&#62;.test.local');
+  });
+
+  test('an app in maintenance gets a 503 maintenance page, fast path, Node\'s server and upgrades alike, until it is back', async () => {
+    const up = await textUpstream('served');
+    known.add('shop');
+    router.table.set('shop', 1, [up.target]);
+    maintenance.add('shop');
+
+    for (const reply of [await get('shop'), await send({ host: 'shop.test.local', method: 'POST', body: 'order' })]) {
+      expect(reply.status).toBe(503);
+      expect(reply.headers['retry-after']).toBe('60');
+      expect(reply.headers['cache-control']).toBe('no-store');
+      expect(reply.text).toContain('<h1>Down for maintenance</h1>');
+      expect(reply.text).toContain('shop is down for maintenance and will be back shortly.');
+    }
+    expect(await upgradeStatus('shop.test.local')).toBe(503);
+    expect(up.seen).toHaveLength(0);
+
+    maintenance.delete('shop');
+    expect((await get('shop')).text).toBe('served');
   });
 
   test('a known app with no route gets 503 naming the app', async () => {
@@ -955,29 +1001,7 @@ describe('RouteTable: targets in and out of rotation', () => {
 });
 
 describe('regressions', () => {
-  /** Sends an upgrade through the router; resolves with the status line it gets back. */
-  function upgradeStatus(host: string): Promise<number> {
-    return withTimeout(
-      new Promise<number>((resolve, reject) => {
-        const req = http.request({
-          host: '127.0.0.1',
-          port: routerPort,
-          path: '/ws',
-          headers: { host, connection: 'Upgrade', upgrade: 'websocket' },
-        });
-        clientRequests.push(req);
-        req.on('upgrade', (res: http.IncomingMessage, s: net.Socket) => {
-          rawSockets.add(s);
-          resolve(res.statusCode ?? 0);
-        });
-        req.on('response', (res) => resolve(res.statusCode ?? 0));
-        req.on('error', reject);
-        req.end();
-      }),
-      3000,
-      'upgrade reply',
-    );
-  }
+
 
   function echoUpgrades(up: Upstream): void {
     up.server.on('upgrade', (_req: http.IncomingMessage, socket: net.Socket) => {

@@ -14,6 +14,7 @@ export function appRoutes(ctx: RouteContext): void {
     url: ctx.appUrl(app.name),
     createdAt: iso(app.createdAt),
     currentDeployment: app.currentDeployment,
+    maintenance: app.maintenance,
     deploying: ctx.store.listDeployments(app.name, 1).some((d) => ctx.deployer.liveLog(app.name, d.id) !== undefined),
   });
 

@@ -41,9 +41,18 @@ const SETTINGS: Record<string, SettingSpec> = {
   },
 };
 
-/** Per-app time and resource limits. */
+/** Per-app time and resource limits, and maintenance mode. */
 export function settingsRoutes(ctx: RouteContext): void {
   ctx.add('GET', '/api/apps/:app/settings', (_req, p) => ({ json: settingsJson(ctx.app(p)) }));
+  ctx.add('GET', '/api/apps/:app/maintenance', (_req, p) => ({ json: { enabled: ctx.app(p).maintenance } }));
+  ctx.add('PUT', '/api/apps/:app/maintenance', async (req, p) => {
+    const app = ctx.app(p).name;
+    const { enabled } = await readJsonObject(req);
+    if (typeof enabled !== 'boolean') {
+      throw new ApiError(400, 'invalid_maintenance', 'send {"enabled": true} to show visitors the maintenance page, {"enabled": false} to serve them again');
+    }
+    return { json: { enabled: ctx.store.setMaintenance(app, enabled).maintenance } };
+  });
   ctx.add('PATCH', '/api/apps/:app/settings', async (req, p) => {
     const app = ctx.app(p).name;
     const changes = settingChanges(await readJsonObject(req));

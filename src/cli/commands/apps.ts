@@ -10,6 +10,7 @@ interface AppJson {
   createdAt: string;
   currentDeployment: number | null;
   deploying: boolean;
+  maintenance: boolean;
 }
 
 interface ProcessJson {
@@ -90,6 +91,7 @@ export const appsCommands: Command[] = [
         ['URL', app.url],
         ['Deployment', app.currentDeployment === null ? 'none yet' : String(app.currentDeployment)],
         ['Deploying', app.deploying ? 'yes' : 'no'],
+        ['Maintenance', app.maintenance ? 'on (visitors get the maintenance page)' : 'off'],
         ['Domains', domains.map((d) => d.domain).join(', ') || '-'],
         ['Created', ago(app.createdAt)],
         ...Object.entries(settings).map(([k, v]): [string, string] => [k, v === null ? 'default' : String(v)]),

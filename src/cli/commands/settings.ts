@@ -76,4 +76,43 @@ export const settingsCommands: Command[] = [
       ctx.out.write(`Reset ${ctx.args.join(', ')} of ${app} to the default; ${APPLIES}.\n`);
     },
   },
+  {
+    name: 'maintenance',
+    summary: 'whether visitors get the maintenance page instead of the app',
+    usage: 'slipway maintenance [-a APP] [--json]',
+    example: 'slipway maintenance -a my-app',
+    async run(ctx) {
+      const app = await ctx.app();
+      const state = await ctx.api().json<MaintenanceJson>('GET', `/api/apps/${app}/maintenance`);
+      if (ctx.out.json) return printJson(ctx.out, state);
+      ctx.out.write(state.enabled ? `${app} is in maintenance: ${MAINTENANCE}.\n` : `${app} is not in maintenance: visitors reach the app.\n`);
+    },
+  },
+  {
+    name: 'maintenance:on',
+    summary: 'show visitors a 503 maintenance page; the containers keep running (run, logs, deploys work)',
+    usage: 'slipway maintenance:on [-a APP] [--json]',
+    example: 'slipway maintenance:on -a my-app',
+    run: (ctx) => setMaintenance(ctx, true),
+  },
+  {
+    name: 'maintenance:off',
+    summary: 'serve visitors again',
+    usage: 'slipway maintenance:off [-a APP] [--json]',
+    example: 'slipway maintenance:off -a my-app',
+    run: (ctx) => setMaintenance(ctx, false),
+  },
 ];
+
+interface MaintenanceJson {
+  enabled: boolean;
+}
+
+const MAINTENANCE = 'visitors get a 503 maintenance page, its containers keep running (slipway maintenance:off to end it)';
+
+async function setMaintenance(ctx: CommandContext, enabled: boolean): Promise<void> {
+  const app = await ctx.app();
+  const state = await ctx.api().json<MaintenanceJson>('PUT', `/api/apps/${app}/maintenance`, { enabled });
+  if (ctx.out.json) return printJson(ctx.out, state);
+  ctx.out.write(enabled ? `${app} is in maintenance: ${MAINTENANCE}.\n` : `${app} serves its visitors again.\n`);
+}
