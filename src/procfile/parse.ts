@@ -4,6 +4,8 @@
  */
 
 export const POSTDEPLOY = 'postdeploy';
+/** Heroku's and Dokku's name for the same hook: their Procfiles deploy here unchanged. */
+export const RELEASE = 'release';
 
 const TYPE_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,29}$/;
 /** Each process type starts at least one container: a bound keeps a typo from starting thousands. */
@@ -11,9 +13,9 @@ export const MAX_PROCESS_TYPES = 50;
 export const MAX_COMMAND_LENGTH = 32 * 1024;
 
 export interface Procfile {
-  /** Process types to run as long-lived containers, in file order (never includes `postdeploy`). */
+  /** Process types to run as long-lived containers, in file order (never includes the hook). */
   readonly processes: ReadonlyMap<string, string>;
-  /** The `postdeploy:` command, when the Procfile declares one. */
+  /** The `postdeploy:` (or `release:`) command, when the Procfile declares one. */
   readonly postdeploy: string | undefined;
 }
 
@@ -49,6 +51,8 @@ export function formatProcfile(procfile: Procfile): string {
 export function parseProcfile(text: string): Procfile {
   const processes = new Map<string, string>();
   let postdeploy: string | undefined;
+  /** The hook's type as written (`postdeploy` or `release`) and its line. */
+  let hook: { type: string; line: number } | undefined;
   const seen = new Map<string, number>();
   const lines = text.replace(/^\uFEFF/, '').split('\n');
 
@@ -87,8 +91,16 @@ export function parseProcfile(text: string): Procfile {
         lineNo,
       );
     }
-    if (type === POSTDEPLOY) postdeploy = command;
-    else processes.set(type, command);
+    if (type === POSTDEPLOY || type === RELEASE) {
+      if (hook !== undefined) {
+        throw new ProcfileError(
+          `"${type}:" and "${hook.type}:" (line ${hook.line}) are the same hook here, run after the new containers boot and before they get traffic; keep one`,
+          lineNo,
+        );
+      }
+      hook = { type, line: lineNo };
+      postdeploy = command;
+    } else processes.set(type, command);
     if (processes.size > MAX_PROCESS_TYPES) {
       throw new ProcfileError(`more than ${MAX_PROCESS_TYPES} process types are defined; Slipway runs at most ${MAX_PROCESS_TYPES}`, lineNo);
     }
@@ -96,9 +108,9 @@ export function parseProcfile(text: string): Procfile {
 
   if (processes.size === 0) {
     throw new ProcfileError(
-      postdeploy === undefined
+      hook === undefined
         ? 'no process type is defined; add a line such as "web: node server.js"'
-        : 'only "postdeploy:" is defined; add a process to run, such as "web: node server.js"',
+        : `only "${hook.type}:" is defined; add a process to run, such as "web: node server.js"`,
     );
   }
   return { processes, postdeploy };

@@ -224,6 +224,19 @@ test('a hook line without a newline still reaches the client while the hook wait
   }
 });
 
+test("a Heroku Procfile's release: runs as the postdeploy hook, before traffic, and never as a process", async () => {
+  const app = newApp('release-app', busyboxApp({ release: 'echo "migrating $CONTAINER"', web: WEB }));
+  await app.commit('release');
+  const result = await app.push(server.remote('release-app'));
+  expect(result.exitCode).toBe(0);
+  expect(result.remote).toContain('-----> Running postdeploy: echo "migrating $CONTAINER"');
+  expect(result.remote).toContain('migrating postdeploy-1');
+  const switched = result.remote.findIndex((l) => l.startsWith('-----> Switching traffic'));
+  expect(switched).toBeGreaterThan(result.remote.indexOf('migrating postdeploy-1'));
+  expect(await appContainers('release-app')).toEqual(['slipway-release-app-1-web-1']);
+  expect((await getApp(server.routerPort, 'release-app', '/index.html')).body).toBe('hello\n');
+});
+
 test('a file the hook writes is invisible to the web container', async () => {
   const app = newApp('files-app', busyboxApp({ web: WEB, postdeploy: 'echo from-the-hook > /app/hook.txt && cat /app/hook.txt' }));
   await app.commit('files');

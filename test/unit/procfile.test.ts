@@ -117,6 +117,13 @@ describe('parseProcfile: valid files', () => {
     expect(procfile.postdeploy).toBe('node m.js');
   });
 
+  test('release: (Heroku\'s and Dokku\'s name) is the same hook as postdeploy:, never a process', () => {
+    const procfile = parseProcfile('release: bundle exec rake db:migrate\nweb: bundle exec puma\n');
+    expect([...procfile.processes.keys()]).toEqual(['web']);
+    expect(procfile.postdeploy).toBe('bundle exec rake db:migrate');
+    expect(formatProcfile(procfile)).toBe('web: bundle exec puma\npostdeploy: bundle exec rake db:migrate\n');
+  });
+
   test('a "#" after the command is part of the command', () => {
     expect(parseProcfile('web: echo hi # not a comment\n').processes.get('web')).toBe('echo hi # not a comment');
   });
@@ -124,6 +131,18 @@ describe('parseProcfile: valid files', () => {
 
 describe('parseProcfile: errors', () => {
   const cases: { name: string; text: string; line: number | undefined; message: RegExp }[] = [
+    {
+      name: 'both release and postdeploy',
+      text: 'web: w\npostdeploy: m1\nrelease: m2\n',
+      line: 3,
+      message: /^Procfile line 3: "release:" and "postdeploy:" \(line 2\) are the same hook here, run after the new containers boot and before they get traffic; keep one$/,
+    },
+    {
+      name: 'only release',
+      text: 'release: m\n',
+      line: undefined,
+      message: /^Procfile: only "release:" is defined; add a process to run, such as "web: node server\.js"$/,
+    },
     {
       name: 'missing colon',
       text: 'web: node s.js\nworker node w.js\n',
