@@ -64,6 +64,29 @@ export class DockerLogDecoder {
 }
 
 /**
+ * The same for a container with a terminal (`slipway run` from one): Docker keeps its output as
+ * one stream of lines, each `<timestamp> <text>\r\n`, without the multiplexing headers.
+ */
+export class TerminalLogDecoder {
+  private time = '';
+  private readonly splitter = new LineSplitter((line) => {
+    const stamp = TIMESTAMP.exec(line);
+    if (stamp) this.time = stamp[1]!;
+    this.onEntry({ time: this.time, stream: 'stdout', line: stamp ? line.slice(stamp[0].length) : line });
+  });
+
+  constructor(private readonly onEntry: (entry: LogEntry) => void) {}
+
+  write(chunk: OutputChunk): void {
+    this.splitter.write(chunk.data);
+  }
+
+  end(): void {
+    this.splitter.end();
+  }
+}
+
+/**
  * Docker's `since` (seconds, with nanoseconds) for "strictly after this entry's time": Docker
  * includes lines at exactly `since`, so one nanosecond is added.
  */

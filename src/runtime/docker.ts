@@ -5,7 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import { LineSplitter } from '../util/lines.js';
 import { BuildKitProgress } from './buildkit.js';
 import { DockerDemuxer, TerminalOutput } from './demux.js';
-import { DockerLogDecoder, sinceAfter } from './docker-logs.js';
+import { DockerLogDecoder, sinceAfter, TerminalLogDecoder } from './docker-logs.js';
 import {
   BuildFailedError,
   RuntimeUnavailableError,
@@ -137,7 +137,15 @@ export class DockerRuntime implements Runtime {
   async readLogs(ref: ContainerRef, options: LogReadOptions, onEntry: (entry: LogEntry) => void, signal: AbortSignal): Promise<void> {
     if (signal.aborted) return;
     const container = this.docker.getContainer(ref.id);
-    const decoder = new DockerLogDecoder(onEntry);
+    let terminal: boolean;
+    try {
+      terminal = ((await container.inspect()) as { Config: { Tty: boolean } }).Config.Tty;
+    } catch (error) {
+      if (statusOf(error) === 404) return;
+      throw error;
+    }
+    // A container with a terminal has one raw stream; any other, Docker's multiplexed frames.
+    const decoder = terminal ? new TerminalLogDecoder(onEntry) : new DockerLogDecoder(onEntry);
     // Only the options given: an undefined one would reach the engine as an empty parameter.
     const query: Docker.ContainerLogsOptions = {
       stdout: true,
@@ -160,7 +168,7 @@ export class DockerRuntime implements Runtime {
           callback();
         },
       });
-      await pipeline(source, new DockerDemuxer(), decode, { signal });
+      await pipeline(source, terminal ? new TerminalOutput() : new DockerDemuxer(), decode, { signal });
       decoder.end();
     } catch (error) {
       // Removed meanwhile, or the reader went away: either way there is nothing more to read.

@@ -189,6 +189,24 @@ describe('from a terminal', () => {
     expect(exitCode).toBe(0);
   }, 60_000);
 
+  test("its output can be read with logs while it runs, line by line", async () => {
+    let records: { container: string; line: string; stream: string }[] = [];
+    const read = async (): Promise<boolean> => {
+      const logs = await slipway(['logs', '-a', APP, '--json', '--lines', '200']);
+      records = logs.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as (typeof records)[number]);
+      return records.some((r) => r.line === 'tty line two');
+    };
+    const run = onTerminal(`${slipwayLine} run -a ${APP} -- 'echo tty line one; echo tty line two; sleep 3'`);
+    await eventually('the terminal one-off’s lines are in the logs', read);
+    const ours = records.filter((r) => r.line.startsWith('tty line'));
+    expect(ours.map((r) => [r.line, r.stream])).toEqual([
+      ['tty line one', 'stdout'],
+      ['tty line two', 'stdout'],
+    ]);
+    expect(ours[0]!.container).toMatch(/^one-off-\d+$/);
+    expect((await run).exitCode).toBe(0);
+  }, 60_000);
+
   test('--no-tty runs without one, stdout and stderr apart, as from a pipe', async () => {
     const { shown, exitCode } = await onTerminal(`${slipwayLine} run --no-tty -a ${APP} -- 'tty; exit 3' 2>/dev/null`);
     expect(shown).toBe('not a tty\n');

@@ -3,7 +3,7 @@ import { ContainerColors, formatLogLine } from '../../src/logs/format.js';
 import { compareLogTimes, matchesFilter, mergeBacklog, toRecord, type LogRecord, type LogSource } from '../../src/logs/merge.js';
 import { openAppLogs } from '../../src/logs/reader.js';
 import { DockerDemuxer } from '../../src/runtime/demux.js';
-import { DockerLogDecoder, sinceAfter } from '../../src/runtime/docker-logs.js';
+import { DockerLogDecoder, sinceAfter, TerminalLogDecoder } from '../../src/runtime/docker-logs.js';
 import type { ContainerEvent, ContainerInfo, ContainerRef, LogEntry, LogReadOptions, OutputChunk } from '../../src/runtime/runtime.js';
 
 /** One message of a logs call, as DockerDemuxer separates them. */
@@ -34,6 +34,24 @@ function multiplexed(...chunks: OutputChunk[]): Buffer {
 const T1 = '2026-11-26T16:50:01.123456789Z';
 const T2 = '2026-11-26T16:50:01.123456790Z';
 const T3 = '2026-11-26T16:50:02.000000001Z';
+
+describe('TerminalLogDecoder', () => {
+  test('reads the time and line of each CRLF line of a terminal container, however the bytes were cut', () => {
+    const bytes = Buffer.from(`${T1} one\r\n${T2} two more\r\n${T3} caf\u00e9\r\n`);
+    for (const cut of [1, 10, 31, 40, bytes.length - 2]) {
+      const entries: LogEntry[] = [];
+      const decoder = new TerminalLogDecoder((e) => entries.push(e));
+      decoder.write(frame(1, bytes.subarray(0, cut)));
+      decoder.write(frame(1, bytes.subarray(cut)));
+      decoder.end();
+      expect(entries).toEqual([
+        { time: T1, stream: 'stdout', line: 'one' },
+        { time: T2, stream: 'stdout', line: 'two more' },
+        { time: T3, stream: 'stdout', line: 'café' },
+      ]);
+    }
+  });
+});
 
 describe('DockerLogDecoder', () => {
   test('reads the time, the stream and the line of each frame', () => {
