@@ -17,6 +17,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await server?.stop();
   await removeApp('stack-hello');
+  await removeApp('stack-engines');
 });
 
 test('the bundled example app (no Dockerfile) builds on the stack image, migrates its database on /data in its hook and serves it', async () => {
@@ -73,3 +74,30 @@ test('the bundled example app (no Dockerfile) builds on the stack image, migrate
     app.remove();
   }
 }, 420_000);
+
+test("package.json's engines.node is honoured: a Node the stack does not have stops the build, saying what to change", async () => {
+  const files = (node: string): Record<string, string> => ({
+    'package.json': JSON.stringify({ name: 'engines', version: '1.0.0', engines: { node } }),
+    'server.js': "require('http').createServer((q, s) => s.end('engines ok\\n')).listen(process.env.PORT);",
+    Procfile: 'web: node server.js\n',
+  });
+  const app = new TestApp(files('99.x'));
+  try {
+    await app.commit('too new');
+    const refused = await app.push(server.remote('stack-engines'));
+    const text = refused.remote.join('\n');
+    expect(refused.exitCode).not.toBe(0);
+    expect(text).toMatch(/package\.json asks for Node 99\.x, but the stack runs Node v\d+\.\d+\.\d+: accept it in engines\.node \(e\.g\. "\d+\.x"\), or add a Dockerfile FROM the Node you need/);
+    expect(text).toContain('build-error');
+    expect(await appContainers('stack-engines')).toEqual([]);
+
+    const major = /the stack runs Node v(\d+)\./.exec(text)![1]!;
+    await app.commit('accepted', files(`>=${major}`));
+    const pushed = await app.push(server.remote('stack-engines'));
+    expect(pushed.exitCode === 0 ? 'pushed' : pushed.remote.join('\n')).toBe('pushed');
+    expect(pushed.remote.join('\n')).toMatch(new RegExp(`Node v${major}\\.\\d+\\.\\d+ meets engines\\.node >=${major}`));
+    expect((await getApp(server.routerPort, 'stack-engines')).body).toBe('engines ok\n');
+  } finally {
+    app.remove();
+  }
+}, 180_000);

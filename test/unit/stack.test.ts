@@ -2,6 +2,9 @@ import { STACK_DOCKERFILE_NAME, stackDockerfile } from '../../src/build/stack.js
 
 const IMAGE = 'slipway/stack:bookworm';
 
+/** The line that checks package.json's engines.node, as the Dockerfile has it. */
+const CHECK_ENGINES = stackDockerfile(IMAGE, new Set(['package.json'])).split('\n')[4]!;
+
 describe('stackDockerfile', () => {
   test('package.json and package-lock.json: npm ci', () => {
     expect(stackDockerfile(IMAGE, new Set(['package.json', 'package-lock.json', 'server.js', 'Procfile']))).toBe(
@@ -10,6 +13,7 @@ describe('stackDockerfile', () => {
         'ARG SOURCE_VERSION',
         'WORKDIR /app',
         'COPY package*.json ./',
+        CHECK_ENGINES,
         'RUN npm ci --no-audit --no-fund',
         'COPY . .',
         'RUN npm run build --if-present && npm prune --omit=dev --no-audit --no-fund',
@@ -26,6 +30,7 @@ describe('stackDockerfile', () => {
         'ARG SOURCE_VERSION',
         'WORKDIR /app',
         'COPY package*.json ./',
+        CHECK_ENGINES,
         'RUN npm install --no-audit --no-fund',
         'COPY . .',
         'RUN npm run build --if-present && npm prune --omit=dev --no-audit --no-fund',
@@ -60,6 +65,16 @@ describe('stackDockerfile', () => {
     const lines = stackDockerfile(IMAGE, new Set(['package.json', 'package-lock.json'])).split('\n');
     expect(lines.indexOf('RUN npm ci --no-audit --no-fund')).toBeLessThan(lines.indexOf('COPY . .'));
     expect(lines.indexOf('COPY package*.json ./')).toBeLessThan(lines.indexOf('RUN npm ci --no-audit --no-fund'));
+  });
+
+  test('engines.node is checked by the stack\'s own Node, with the package.json alone, before the install', () => {
+    expect(CHECK_ENGINES.startsWith('RUN ["node","-e","')).toBe(true);
+    const [, , script] = JSON.parse(CHECK_ENGINES.slice('RUN '.length)) as string[];
+    expect(script).toContain('require("./package.json")');
+    expect(script).toContain('semver.satisfies(process.version, want)');
+    expect(script).toContain('or add a Dockerfile FROM the Node you need');
+    // The script is valid JavaScript.
+    expect(() => new Function(script!)).not.toThrow();
   });
 
   test('the Dockerfile name is a hidden file', () => {
