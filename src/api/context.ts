@@ -33,6 +33,8 @@ export interface ApiDeps {
   ports: PortAllocator;
   appUrl(app: string): string;
   domain: string;
+  /** Resolves once every router process has the directory as it is now (apps, domains, maintenance). */
+  routersUpdated(): Promise<void>;
 }
 
 /** A group of endpoints registers itself with `add`, and finds its app or deployment with the lookups. */

@@ -64,8 +64,9 @@ export async function startSlipway({ config, env, log, runtime = new DockerRunti
     config.routerWorkers > 0
       ? new RouterCluster(config.routerWorkers, config.domain, log)
       : new LocalRouter(config.domain);
+  let directorySynced: Promise<void> = Promise.resolve();
   const syncDirectory = (): void => {
-    router.setDirectory(store.directory()).catch((error: unknown) => log(`router update failed: ${String(error)}`));
+    directorySynced = router.setDirectory(store.directory()).catch((error: unknown) => log(`router update failed: ${String(error)}`));
   };
   store.onDirectoryChange(syncDirectory);
   syncDirectory();
@@ -103,7 +104,11 @@ export async function startSlipway({ config, env, log, runtime = new DockerRunti
     stillValid: (identity) => auth.stillValid(identity),
     onError: (error) => log(`hook relay error: ${String(error)}`),
   });
-  const api = new Api({ store, auth, deployer, repos, runtime, containers, ports, formation, oneOffs, appUrl, domain: config.domain });
+  const api = new Api({
+    ...{ store, auth, deployer, repos, runtime, containers, ports, formation, oneOffs, appUrl, domain: config.domain },
+    // The latest update: each one carries the whole directory, so it covers those before it.
+    routersUpdated: () => directorySynced,
+  });
 
   // The last switched routes serve again at once, whatever recovery finds.
   for (const route of store.listRoutes()) await router.switchTo(route.app, route.deployment, route.targets);

@@ -74,6 +74,17 @@ test('the hook can reach the new web container through SLIPWAY_RELEASE_URL befor
   expect(result.remote).toContain(sha);
 });
 
+test('maintenance is in every router worker by the time the API answers: each of 20 requests gets the page, then each gets the app', async () => {
+  expect((await server.api('PUT', `/api/apps/${NAME}/maintenance`, { enabled: true })).status).toBe(200);
+  // Fresh connections, so both workers answer some of them.
+  const during = await Promise.all(Array.from({ length: 20 }, () => getApp(server.routerPort, NAME, '/version.txt')));
+  expect(during.map((r) => r.status)).toEqual(Array(20).fill(503));
+  expect(during[0]!.body).toContain(`${NAME} is down for maintenance`);
+  expect((await server.api('PUT', `/api/apps/${NAME}/maintenance`, { enabled: false })).status).toBe(200);
+  const after = await Promise.all(Array.from({ length: 20 }, () => getApp(server.routerPort, NAME, '/version.txt')));
+  expect(after.map((r) => r.status)).toEqual(Array(20).fill(200));
+});
+
 /** Runs an operation endpoint (NDJSON progress) and returns its final event. */
 async function operation(pathname: string, body: object): Promise<{ result?: unknown; error?: string; message?: string }> {
   const { status, body: text } = await server.api<string>('POST', pathname, body);

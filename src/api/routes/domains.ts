@@ -21,14 +21,16 @@ export function domainRoutes(ctx: RouteContext): void {
       const owner = ctx.store.appForDomain(name);
       throw new ApiError(409, 'domain_taken', `${name} already routes to ${owner === app ? 'this app' : `the app ${owner}`}; remove it there first`);
     }
+    await ctx.routersUpdated();
     return { status: 201, json: domainsJson(app) };
   });
-  ctx.add('DELETE', '/api/apps/:app/domains/:domain', (_req, p) => {
+  ctx.add('DELETE', '/api/apps/:app/domains/:domain', async (_req, p) => {
     const app = ctx.app(p).name;
     const name = (p.domain ?? '').toLowerCase();
     if (!ctx.store.removeDomain(app, name)) {
       throw new ApiError(404, 'domain_not_found', `${app} has no domain ${name}; list them with GET /api/apps/${app}/domains`);
     }
+    await ctx.routersUpdated();
     return { json: domainsJson(app) };
   });
 }

@@ -51,7 +51,10 @@ export function settingsRoutes(ctx: RouteContext): void {
     if (typeof enabled !== 'boolean') {
       throw new ApiError(400, 'invalid_maintenance', 'send {"enabled": true} to show visitors the maintenance page, {"enabled": false} to serve them again');
     }
-    return { json: { enabled: ctx.store.setMaintenance(app, enabled).maintenance } };
+    const { maintenance } = ctx.store.setMaintenance(app, enabled);
+    // Answered once no router serves the app the old way any more.
+    await ctx.routersUpdated();
+    return { json: { enabled: maintenance } };
   });
   ctx.add('PATCH', '/api/apps/:app/settings', async (req, p) => {
     const app = ctx.app(p).name;
