@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { CliError } from './cli/errors.js';
-import { COMMANDS, commandList, runCommand } from './cli/main.js';
+import { COMMANDS, commandList, findCommand, runCommand } from './cli/main.js';
 
 const HELP = `Usage: slipway <command> [options]
 
@@ -21,7 +21,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return 0;
   }
-  const command = COMMANDS.find((c) => c.name === name);
+  const command = findCommand(name);
   if (!command) {
     process.stderr.write(`slipway: unknown command "${name}"; run "slipway help" for the list\n`);
     return 2;

@@ -19,6 +19,8 @@ export interface CommandContext {
 
 export interface Command {
   name: string;
+  /** Other names it answers to: Heroku's and Dokku's, for their users' habits. */
+  aliases?: readonly string[];
   summary: string;
   usage: string;
   example: string;

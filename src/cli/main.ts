@@ -28,9 +28,14 @@ export function commandHelp(command: Command): string {
   return `Usage: ${command.usage}\n\n${command.summary.charAt(0).toUpperCase()}${command.summary.slice(1)}.\n\nExample:\n  ${command.example}\n`;
 }
 
+/** The command `name` names, by its name or one of its aliases. */
+export function findCommand(name: string): Command | undefined {
+  return COMMANDS.find((c) => c.name === name || c.aliases?.includes(name));
+}
+
 export function commandList(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length), 'server'.length);
-  return COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join('\n');
+  return COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}${c.aliases ? ` (also ${c.aliases.join(', ')})` : ''}`).join('\n');
 }
 
 /** Runs one app-management command; returns the exit code. */

@@ -61,6 +61,7 @@ test('git:remote adds a deploy remote that pushes; the app then comes from that 
   expect(logs.stdout).toContain('-----> Running postdeploy: echo migrated');
   expect(logs.stdout).toContain('migrated');
 
+  expect((await slipway(['releases', '--json'], { cwd: app.dir })).stdout).toBe((await slipway(['deployments', '--json'], { cwd: app.dir })).stdout);
   const ps = JSON.parse((await slipway(['ps', '--json'], { cwd: app.dir })).stdout) as { name: string; state: string; deployment: number }[];
   expect(ps).toEqual([expect.objectContaining({ name: 'web-1', state: 'running', deployment: 1 })]);
   expect((await slipway(['ps'], { cwd: app.dir })).stdout).toMatch(/web-1\s+running/);
@@ -75,6 +76,12 @@ test('env: set, hidden unless revealed, unset; bad input gets one sentence and a
   expect(hidden.stdout).toContain('GREETING');
   expect(JSON.parse((await slipway(['env', '-a', 'cli-app', '--reveal', '--json'])).stdout)).toEqual({ GREETING: 'hello world', MODE: 'prod' });
   expect((await slipway(['env:get', 'GREETING', '-a', 'cli-app'])).stdout).toBe('hello world\n');
+  // Heroku's and Dokku's names answer too.
+  expect((await slipway(['config:set', 'ALIAS=yes', '-a', 'cli-app'])).exitCode).toBe(0);
+  expect((await slipway(['config:get', 'ALIAS', '-a', 'cli-app'])).stdout).toBe('yes\n');
+  expect((await slipway(['config:unset', 'ALIAS', '-a', 'cli-app'])).exitCode).toBe(0);
+  expect(JSON.parse((await slipway(['config', '-a', 'cli-app', '--json'])).stdout)).toEqual({ GREETING: '******** (slipway env --reveal)', MODE: '******** (slipway env --reveal)' });
+  expect((await slipway(['help'])).stdout).toMatch(/\n {2}env:set +set variables;.*\(also config:set\)\n/);
   const notSet = await slipway(['env:get', 'NOPE', '-a', 'cli-app']);
   expect([notSet.exitCode, notSet.stderr]).toEqual([1, 'slipway: NOPE is not set on cli-app; set it with slipway env:set NOPE=VALUE -a cli-app.\n']);
   expect((await slipway(['env:set', `QUOTE=it's $HOME`, '-a', 'cli-app'])).exitCode).toBe(0);

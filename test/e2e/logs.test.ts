@@ -193,6 +193,12 @@ test('--json: one JSON object per line, with the container, type, deployment and
   expect(body.trimEnd().split('\n').map((l) => (JSON.parse(l) as LogJson).container)).toEqual(['worker-1', 'worker-1']);
 });
 
+test('-t (--tail, as heroku logs --tail) follows as --follow does', async () => {
+  const tail = spawnSlipway(['logs', '-a', NAME, '-t', '--json', '-n', '1']);
+  const live = (): number => tail.lines.filter((l) => l.includes('"container":"worker-1"')).length;
+  await until(() => live() >= 3, 'live worker lines with -t');
+});
+
 test('--follow streams new lines live, picks up the containers of a new deployment and a restart, and survives the old ones going', async () => {
   const follow = spawnSlipway(['logs', '-a', NAME, '--follow', '--json', '-n', '1']);
   const records = (): LogJson[] => follow.lines.filter((l) => l !== '').map((l) => JSON.parse(l) as LogJson);

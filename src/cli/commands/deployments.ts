@@ -28,6 +28,7 @@ function deploymentId(args: string[]): number {
 export const deploymentCommands: Command[] = [
   {
     name: 'deployments',
+    aliases: ['releases'],
     summary: "the app's deployments, newest first",
     usage: 'slipway deployments [-a APP] [--json]',
     example: 'slipway deployments -a my-app',
@@ -53,6 +54,7 @@ export const deploymentCommands: Command[] = [
   },
   {
     name: 'deployments:info',
+    aliases: ['releases:info'],
     summary: 'one deployment and its phase timeline',
     usage: 'slipway deployments:info ID [-a APP] [--json]',
     example: 'slipway deployments:info 7 -a my-app',

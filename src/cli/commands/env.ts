@@ -35,6 +35,7 @@ export function assignments(args: readonly string[]): Record<string, string> {
 export const envCommands: Command[] = [
   {
     name: 'env',
+    aliases: ['config'],
     summary: "the app's environment variables (values hidden unless --reveal)",
     usage: 'slipway env [-a APP] [--reveal] [--shell] [--json]',
     example: 'slipway env -a my-app --shell > .env',
@@ -52,6 +53,7 @@ export const envCommands: Command[] = [
   },
   {
     name: 'env:get',
+    aliases: ['config:get'],
     summary: "one variable's value, as it is (for scripts)",
     usage: 'slipway env:get KEY [-a APP] [--json]',
     example: 'psql "$(slipway env:get DATABASE_URL -a my-app)"',
@@ -67,6 +69,7 @@ export const envCommands: Command[] = [
   },
   {
     name: 'env:set',
+    aliases: ['config:set'],
     summary: 'set variables; they apply at the next deploy, or now with --restart (rolling, no downtime)',
     usage: 'slipway env:set KEY=VALUE... [-a APP] [--restart]',
     example: 'slipway env:set DATABASE_URL=postgres://db/app RAILS_ENV=production -a my-app --restart',
@@ -78,6 +81,7 @@ export const envCommands: Command[] = [
   },
   {
     name: 'env:unset',
+    aliases: ['config:unset'],
     summary: 'remove variables; this applies at the next deploy, or now with --restart',
     usage: 'slipway env:unset KEY... [-a APP] [--restart]',
     example: 'slipway env:unset OLD_FLAG -a my-app --restart',

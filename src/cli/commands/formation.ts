@@ -32,6 +32,7 @@ export async function restartApp(ctx: CommandContext, app: string, type: string 
 export const formationCommands: Command[] = [
   {
     name: 'scale',
+    aliases: ['ps:scale'],
     summary: 'set how many containers of each process type run (boot-checked, routed, no downtime)',
     usage: 'slipway scale TYPE=COUNT... [-a APP] [--json]',
     example: 'slipway scale web=2 worker=0 -a my-app',
@@ -48,6 +49,7 @@ export const formationCommands: Command[] = [
   },
   {
     name: 'restart',
+    aliases: ['ps:restart'],
     summary: "restart the app's containers, or those of one type (rolling for web: no downtime)",
     usage: 'slipway restart [TYPE] [-a APP] [--json]',
     example: 'slipway restart web -a my-app',
@@ -60,6 +62,7 @@ export const formationCommands: Command[] = [
   },
   {
     name: 'rollback',
+    aliases: ['releases:rollback'],
     summary: 'deploy the image of an earlier deployment again (default: the previous one), postdeploy hook included',
     usage: 'slipway rollback [ID] [-a APP] [--json]',
     example: 'slipway rollback 7 -a my-app',

@@ -39,17 +39,19 @@ export const logCommands: Command[] = [
   {
     name: 'logs',
     summary: "the output of the app's containers, merged in time order (--follow: live)",
-    usage: 'slipway logs [-a APP] [-n|--lines N] [-f|--follow] [--type TYPE] [--ps NAME] [--json]',
+    usage: 'slipway logs [-a APP] [-n|--lines N] [-f|--follow|-t|--tail] [--type TYPE] [--ps NAME] [--json]',
     example: 'slipway logs -a my-app --follow --type web',
     options: {
       follow: { type: 'boolean', short: 'f' },
+      // Heroku's and Dokku's name for following.
+      tail: { type: 'boolean', short: 't' },
       lines: { type: 'string', short: 'n' },
       type: { type: 'string' },
       ps: { type: 'string' },
     },
     async run(ctx) {
       const lines = parseLines(typeof ctx.options.lines === 'string' ? ctx.options.lines : undefined);
-      const follow = ctx.options.follow === true;
+      const follow = ctx.options.follow === true || ctx.options.tail === true;
       const type = typeof ctx.options.type === 'string' ? ctx.options.type : undefined;
       const ps = typeof ctx.options.ps === 'string' ? ctx.options.ps : undefined;
       const name = await ctx.app();
