@@ -1,6 +1,6 @@
 import type { Duplex, Readable, Writable } from 'node:stream';
 import { decodeExit, encodeData, encodeFrame, encodeResize, FRAME, FrameDecoder, type Frame, type TerminalSize } from '../run/protocol.js';
-import { CliError } from './errors.js';
+import { CliError, sentence } from './errors.js';
 
 export interface AttachedIO {
   stdin: Readable;
@@ -84,8 +84,4 @@ export function attach(socket: Duplex, head: Buffer, io: AttachedIO): Promise<nu
 
     if (head.length > 0) onData(head);
   });
-}
-
-function sentence(message: string): string {
-  return `${message.charAt(0).toUpperCase()}${message.slice(1)}.`.replace(/\.\.$/, '.');
 }

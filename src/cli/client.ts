@@ -3,7 +3,7 @@ import https from 'node:https';
 import type { Duplex } from 'node:stream';
 import type { Connection } from './connection.js';
 import { LineSplitter } from '../util/lines.js';
-import { CliError } from './errors.js';
+import { CliError, sentence } from './errors.js';
 
 /** The JSON API, as the CLI uses it: every failure becomes the API's own sentence. */
 export class ApiClient {
@@ -117,8 +117,3 @@ function refusal(status: number, statusText: string, body: string): CliError {
   return new CliError(sentence(message));
 }
 
-/** The API's lower-case message as the CLI's sentence; a leading name (web-1, my-app, www.example.com) keeps its case. */
-function sentence(message: string): string {
-  const capitalized = /^[a-z]+(?![-=.\w])/.test(message) ? `${message.charAt(0).toUpperCase()}${message.slice(1)}` : message;
-  return `${capitalized}.`.replace(/\.\.$/, '.');
-}

@@ -34,3 +34,18 @@ export function firstArg(ctx: CommandContext, howTo: string): string {
   if (!value) throw new CliError(howTo, 2);
   return value;
 }
+
+/**
+ * `KEY=value` arguments, each value through `convert` (undefined: not a valid value). One that
+ * is not such an assignment is a usage error (exit 2) with the sentence `wrong` makes of it.
+ */
+export function keyValues<T>(args: readonly string[], convert: (value: string) => T | undefined, wrong: (arg: string) => string): Record<string, T> {
+  const values: Record<string, T> = {};
+  for (const arg of args) {
+    const eq = arg.indexOf('=');
+    const value = eq > 0 ? convert(arg.slice(eq + 1)) : undefined;
+    if (value === undefined) throw new CliError(wrong(arg), 2);
+    values[arg.slice(0, eq)] = value;
+  }
+  return values;
+}

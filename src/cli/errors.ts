@@ -8,3 +8,9 @@ export class CliError extends Error {
     this.name = 'CliError';
   }
 }
+
+/** The server's lower-case message as the CLI's sentence; a leading name (web-1, my-app, www.example.com) keeps its case. */
+export function sentence(message: string): string {
+  const capitalized = /^[a-z]+(?![-=.\w])/.test(message) ? `${message.charAt(0).toUpperCase()}${message.slice(1)}` : message;
+  return `${capitalized}.`.replace(/\.\.$/, '.');
+}

@@ -6,9 +6,9 @@ import { BuildFailedError, RuntimeUnavailableError, type Runtime } from '../runt
 import type { DeploymentRecord, Store } from '../store/store.js';
 import { LABEL, type AppContainers } from './containers.js';
 import { DeployFailure, errorMessage, seconds } from './failure.js';
-import { target, type ProcessContainer, type Processes, type Timeouts, type TrafficSwitch } from './processes.js';
+import { target, type ProcessContainer, type Processes, type TrafficSwitch } from './processes.js';
 import type { DeployLog } from './log.js';
-import type { FailureStatus, FinalStatus } from './status.js';
+import type { FinalStatus } from './status.js';
 
 /** Images of this many successful deployments are kept, the current one included. */
 const KEEP_IMAGES = 5;

@@ -72,6 +72,9 @@ export function decodeExit(payload: Buffer): number {
   return payload.readInt32BE(0);
 }
 
+/** A TERM value both ends accept: a terminal type's name, nothing a shell would read more into. */
+export const TERM_NAME = /^[A-Za-z0-9._+-]{1,64}$/;
+
 /** The largest size a terminal can announce (the ioctl's 16-bit fields). */
 export const MAX_TERMINAL_CELLS = 0xffff;
 

@@ -1,6 +1,5 @@
 import Docker from 'dockerode';
-import { PassThrough, Writable, type Duplex } from 'node:stream';
-import { Readable } from 'node:stream';
+import { Readable, Writable, type Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { LineSplitter } from '../util/lines.js';
 import { BuildKitProgress } from './buildkit.js';
@@ -119,19 +118,9 @@ export class DockerRuntime implements Runtime {
   }
 
   async tailLogs(ref: ContainerRef, lines: number): Promise<string[]> {
-    try {
-      const buffer = (await this.docker
-        .getContainer(ref.id)
-        .logs({ stdout: true, stderr: true, tail: lines, follow: false })) as unknown as Buffer;
-      const out: string[] = [];
-      const splitter = new LineSplitter((line) => out.push(line));
-      for (const frame of demuxBuffer(buffer)) splitter.write(frame);
-      splitter.end();
-      return out.slice(-lines);
-    } catch (error) {
-      if (statusOf(error) === 404) return [];
-      throw error;
-    }
+    const out: string[] = [];
+    await this.readLogs(ref, { tail: lines, follow: false }, (entry) => out.push(entry.line), new AbortController().signal);
+    return out.slice(-lines);
   }
 
   async readLogs(ref: ContainerRef, options: LogReadOptions, onEntry: (entry: LogEntry) => void, signal: AbortSignal): Promise<void> {
@@ -181,13 +170,12 @@ export class DockerRuntime implements Runtime {
     const container = await this.docker.createContainer(createOptions(spec));
     try {
       const attached = (await container.attach({ stream: true, stdout: true, stderr: true })) as NodeJS.ReadableStream;
-      const output = new PassThrough();
       const lines = new LineSplitter(onLine, 8192, PARTIAL_LINE_FLUSH_MS);
-      output.on('data', (chunk: Buffer) => lines.write(chunk));
       // stdout and stderr go to the same place, in the order they arrive.
-      this.docker.modem.demuxStream(attached, output, output);
+      const output = attached.pipe(new DockerDemuxer());
+      output.on('data', (chunk: OutputChunk) => lines.write(chunk.data));
       const drained = new Promise<void>((resolve) => {
-        attached.on('end', resolve);
+        output.on('end', resolve);
         attached.on('close', resolve);
         attached.on('error', () => resolve());
       });
@@ -456,15 +444,6 @@ const AWAIT_TERMINAL_SIZE = [
   'sleep 0.05 2>/dev/null || break; slipway_n=$((slipway_n + 1)); done; unset slipway_n; fi',
 ].join(' ');
 
-/** Splits Docker's multiplexed log format (8-byte frame headers) into payloads. */
-function* demuxBuffer(buffer: Buffer): Generator<Buffer> {
-  let offset = 0;
-  while (offset + 8 <= buffer.length) {
-    const size = buffer.readUInt32BE(offset + 4);
-    yield buffer.subarray(offset + 8, offset + 8 + size);
-    offset += 8 + size;
-  }
-}
 
 function statusOf(error: unknown): number | undefined {
   return typeof error === 'object' && error !== null && 'statusCode' in error

@@ -105,7 +105,17 @@ export async function startSlipway({ config, env, log, runtime = new DockerRunti
     onError: (error) => log(`hook relay error: ${String(error)}`),
   });
   const api = new Api({
-    ...{ store, auth, deployer, repos, runtime, containers, ports, formation, oneOffs, appUrl, domain: config.domain },
+    store,
+    auth,
+    deployer,
+    repos,
+    runtime,
+    containers,
+    ports,
+    formation,
+    oneOffs,
+    appUrl,
+    domain: config.domain,
     // The latest update: each one carries the whole directory, so it covers those before it.
     routersUpdated: () => directorySynced,
   });

@@ -8,20 +8,26 @@ export function envRoutes(ctx: RouteContext): void {
   ctx.add('GET', '/api/apps/:app/env', (_req, p) => ({ json: ctx.store.getEnv(ctx.app(p).name) }));
   ctx.add('PATCH', '/api/apps/:app/env', async (req, p) => {
     const app = ctx.app(p).name;
-    const changes = envChanges(await readJsonObject(req));
+    const changes = envVariables(await readJsonObject(req), true);
     return { json: ctx.store.patchEnv(app, changes) };
   });
 }
 
-function envChanges(body: Record<string, unknown>): Record<string, string | null> {
-  const changes: Record<string, string | null> = {};
+/**
+ * `{"KEY": "value"}` as variables: names Slipway allows, string values — or null, to remove the
+ * variable, where `removable` (the app's env; a run's variables are only added). 400 otherwise.
+ */
+export function envVariables(body: Record<string, unknown>, removable: true): Record<string, string | null>;
+export function envVariables(body: Record<string, unknown>, removable: false): Record<string, string>;
+export function envVariables(body: Record<string, unknown>, removable: boolean): Record<string, string | null> {
+  const variables: Record<string, string | null> = {};
   for (const [key, value] of Object.entries(body)) {
     const problem = envNameProblem(key);
     if (problem) throw new ApiError(400, 'invalid_env', problem);
-    if (value !== null && typeof value !== 'string') {
-      throw new ApiError(400, 'invalid_env', `the value of ${key} must be a string, or null to remove it`);
+    if (typeof value !== 'string' && !(removable && value === null)) {
+      throw new ApiError(400, 'invalid_env', `the value of ${key} must be a string${removable ? ', or null to remove it' : ''}`);
     }
-    changes[key] = value;
+    variables[key] = value;
   }
-  return changes;
+  return variables;
 }

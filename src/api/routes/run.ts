@@ -1,12 +1,12 @@
 import type { Duplex } from 'node:stream';
-import { envNameProblem } from '../../deploy/env.js';
 import type { Release, Terminal } from '../../run/oneoffs.js';
-import { decodeResize, encodeData, encodeExit, encodeFrame, FRAME, FrameDecoder, MAX_TERMINAL_CELLS, RUN_PROTOCOL, type Frame } from '../../run/protocol.js';
+import { decodeResize, encodeData, encodeExit, encodeFrame, FRAME, FrameDecoder, MAX_TERMINAL_CELLS, RUN_PROTOCOL, TERM_NAME, type Frame } from '../../run/protocol.js';
 import type { AttachedOneOff } from '../../runtime/runtime.js';
 import { readJsonObject } from '../body.js';
 import type { RouteContext } from '../context.js';
 import { ApiError } from '../errors.js';
 import { acceptUpgrade, readUpgradeBody } from '../upgrade.js';
+import { envVariables } from './env.js';
 
 /**
  * `slipway run`. `POST /api/apps/:app/run` `{"command": "…", "env": {…}}` starts a detached one-off and
@@ -58,15 +58,8 @@ function envOf(body: Record<string, unknown>): Record<string, string> | undefine
   if (typeof env !== 'object' || env === null || Array.isArray(env)) {
     throw new ApiError(400, 'invalid_env', 'give the variables for this run as an object of strings: {"env": {"DEBUG": "1"}}');
   }
-  for (const [key, value] of Object.entries(env)) {
-    const problem = envNameProblem(key);
-    if (problem) throw new ApiError(400, 'invalid_env', problem);
-    if (typeof value !== 'string') throw new ApiError(400, 'invalid_env', `the value of ${key} must be a string`);
-  }
-  return env as Record<string, string>;
+  return envVariables(env as Record<string, unknown>, false);
 }
-
-const TERM = /^[A-Za-z0-9._+-]{1,64}$/;
 
 /** The terminal an attached run asks for, if any, and its size when the client knows it. */
 function ttyOf(body: Record<string, unknown>): Terminal | undefined {
@@ -77,7 +70,7 @@ function ttyOf(body: Record<string, unknown>): Terminal | undefined {
   if (typeof tty !== 'object' || tty === null || Array.isArray(tty)) throw wrong();
   const { rows, cols, term } = tty as Record<string, unknown>;
   const cells = (n: unknown): n is number => Number.isInteger(n) && (n as number) >= 1 && (n as number) <= MAX_TERMINAL_CELLS;
-  if (term !== undefined && (typeof term !== 'string' || !TERM.test(term))) throw wrong();
+  if (term !== undefined && (typeof term !== 'string' || !TERM_NAME.test(term))) throw wrong();
   if (rows === undefined && cols === undefined) return { term: term ?? 'xterm' };
   if (!cells(rows) || !cells(cols)) throw wrong();
   return { term: term ?? 'xterm', size: { rows, cols } };

@@ -1,4 +1,4 @@
-import { firstArg, type Command, type CommandContext } from '../command.js';
+import { firstArg, keyValues, type Command, type CommandContext } from '../command.js';
 import { CliError } from '../errors.js';
 import { printJson, table } from '../output.js';
 import { shellQuote } from '../shell.js';
@@ -23,13 +23,7 @@ function parseAssignments(args: string[]): Record<string, string> {
 
 /** KEY=VALUE arguments as variables (the server checks the names). */
 export function assignments(args: readonly string[]): Record<string, string> {
-  const changes: Record<string, string> = {};
-  for (const arg of args) {
-    const eq = arg.indexOf('=');
-    if (eq <= 0) throw new CliError(`"${arg}" is not KEY=VALUE; write it as e.g. DATABASE_URL=postgres://…`, 2);
-    changes[arg.slice(0, eq)] = arg.slice(eq + 1);
-  }
-  return changes;
+  return keyValues(args, (value) => value, (arg) => `"${arg}" is not KEY=VALUE; write it as e.g. DATABASE_URL=postgres://…`);
 }
 
 export const envCommands: Command[] = [

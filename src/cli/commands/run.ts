@@ -1,5 +1,5 @@
 import type { ReadStream, WriteStream } from 'node:tty';
-import { RUN_PROTOCOL } from '../../run/protocol.js';
+import { RUN_PROTOCOL, TERM_NAME } from '../../run/protocol.js';
 import { attach, type AttachedTerminal } from '../attach.js';
 import type { Command } from '../command.js';
 import { CliError } from '../errors.js';
@@ -78,7 +78,7 @@ function terminalOf(stdin: NodeJS.ReadStream, stdout: NodeJS.WriteStream): Attac
 
 /** TERM for the command: the local one when the server will take it. */
 function termOf(term: string | undefined): string {
-  return term !== undefined && /^[A-Za-z0-9._+-]{1,64}$/.test(term) ? term : 'xterm';
+  return term !== undefined && TERM_NAME.test(term) ? term : 'xterm';
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { Command, CommandContext } from '../command.js';
+import { keyValues, type Command, type CommandContext } from '../command.js';
 import { CliError } from '../errors.js';
 import { printJson, table } from '../output.js';
 
@@ -24,16 +24,8 @@ function show(ctx: CommandContext, app: string, settings: SettingsJson): void {
 /** `memory=512 cpus=0.5` as numbers; the server checks names and ranges. */
 function numbers(args: readonly string[]): Record<string, number> {
   if (args.length === 0) throw new CliError('Give at least one setting: e.g. slipway settings:set memory=512 cpus=0.5.', 2);
-  const changes: Record<string, number> = {};
-  for (const arg of args) {
-    const eq = arg.indexOf('=');
-    const value = Number(arg.slice(eq + 1));
-    if (eq <= 0 || arg.slice(eq + 1).trim() === '' || !Number.isFinite(value)) {
-      throw new CliError(`"${arg}" is not SETTING=NUMBER; write it as e.g. memory=512 or hookTimeout=600`, 2);
-    }
-    changes[arg.slice(0, eq)] = value;
-  }
-  return changes;
+  const number = (value: string): number | undefined => (value.trim() !== '' && Number.isFinite(Number(value)) ? Number(value) : undefined);
+  return keyValues(args, number, (arg) => `"${arg}" is not SETTING=NUMBER; write it as e.g. memory=512 or hookTimeout=600`);
 }
 
 export const settingsCommands: Command[] = [
