@@ -1,6 +1,6 @@
 import type { Duplex } from 'node:stream';
 import type { Release, Terminal } from '../../run/oneoffs.js';
-import { decodeResize, encodeData, encodeExit, encodeFrame, FRAME, FrameDecoder, MAX_TERMINAL_CELLS, RUN_PROTOCOL, TERM_NAME, type Frame } from '../../run/protocol.js';
+import { decodeResize, encodeData, encodeExit, encodeFrame, FRAME, FrameDecoder, MAX_TERMINAL_CELLS, RUN_PROTOCOL, TERM_NAME, type Frame, type TerminalSize } from '../../run/protocol.js';
 import type { AttachedOneOff } from '../../runtime/runtime.js';
 import { readJsonObject } from '../body.js';
 import type { RouteContext } from '../context.js';
@@ -98,6 +98,12 @@ async function bridge(socket: Duplex, rest: Buffer, oneOff: AttachedOneOff, term
   socket.once('end', left);
   socket.once('close', left);
 
+  // One engine call at a time, in order: two in flight may land the wrong way round (a window
+  // resized twice in quick succession would end at the first size).
+  let resizing: Promise<void> = Promise.resolve();
+  const resize = (size: TerminalSize): void => {
+    resizing = resizing.then(() => oneOff.resize(size)).catch(() => undefined);
+  };
   const decoder = new FrameDecoder();
   let inputEnded = false;
   let waitingForInput = false;
@@ -118,7 +124,7 @@ async function bridge(socket: Duplex, rest: Buffer, oneOff: AttachedOneOff, term
     } else if (frame.type === FRAME.resize) {
       // Without a terminal there is nothing to size.
       const size = decodeResize(frame.payload);
-      if (terminal && size.rows > 0 && size.cols > 0) void oneOff.resize(size).catch(() => undefined);
+      if (terminal && size.rows > 0 && size.cols > 0) resize(size);
     } else if (frame.type !== FRAME.stdin) {
       left(); // only stdin and eof go this way: not a slipway run client
     }
