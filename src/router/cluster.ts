@@ -33,6 +33,7 @@ export class RouterCluster implements RouterHandle {
     private readonly domain: string,
     private readonly onWorkerExit: (message: string) => void = () => undefined,
     private readonly upstreamTimeoutMs?: number,
+    private readonly tlsInFront = false,
   ) {}
 
   async listen(port: number, host: string): Promise<void> {
@@ -96,7 +97,7 @@ export class RouterCluster implements RouterHandle {
     await this.send(worker, { type: 'directory', directory: this.directory });
     for (const [app, route] of this.routes) await this.send(worker, { type: 'route', app, ...route });
     const at = this.listenAt!;
-    await this.send(worker, { type: 'listen', port: at.port, host: at.host, domain: this.domain, upstreamTimeoutMs: this.upstreamTimeoutMs });
+    await this.send(worker, { type: 'listen', port: at.port, host: at.host, domain: this.domain, upstreamTimeoutMs: this.upstreamTimeoutMs, tlsInFront: this.tlsInFront });
   }
 
   private broadcast(command: Command): Promise<unknown> {

@@ -207,6 +207,7 @@ export interface SimpleRequest {
 const SIMPLE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'DELETE']);
 const PRINTABLE_LINES = /^[\t\x20-\x7e]+(?:\r\n[\t\x20-\x7e]+)*$/;
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const VISIBLE = /^[\x21-\x7e]+$/;
 const MAX_SIMPLE_HEAD = 16 * 1024;
 
 /**
@@ -225,7 +226,8 @@ export function parseSimpleRequest(buf: Buffer): SimpleRequest | null {
   if (requestLine.length !== 3 || requestLine[2] !== 'HTTP/1.1') return null;
   const method = requestLine[0]!;
   const url = requestLine[1]!;
-  if (!SIMPLE_METHODS.has(method) || url.charCodeAt(0) !== 47 /* / */) return null;
+  // A TAB or other control character in the target: Node's parser answers 400, so it decides.
+  if (!SIMPLE_METHODS.has(method) || url.charCodeAt(0) !== 47 /* / */ || !VISIBLE.test(url)) return null;
   const rawHeaders: string[] = [];
   let host: string | undefined;
   for (let i = 1; i < lines.length; i++) {

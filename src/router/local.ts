@@ -1,20 +1,21 @@
 import type { RouteTarget } from '../store/store.js';
 import type { Directory, RouterHandle } from './handle.js';
 import { DirectoryView } from './directory.js';
-import { Router } from './proxy.js';
+import { Router, type RouterOptions } from './proxy.js';
 
 /** The router in the server's own process (one core): simplest, for small machines and debugging. */
 export class LocalRouter implements RouterHandle {
   private readonly directory = new DirectoryView();
   private readonly router: Router;
 
-  constructor(domain: string, upstreamTimeoutMs?: number) {
+  constructor(domain: string, upstreamTimeoutMs?: number, extra: Pick<RouterOptions, 'tlsInFront' | 'log'> = {}) {
     this.router = new Router({
       domain,
       appExists: this.directory.appExists,
       appForCustomDomain: this.directory.appForCustomDomain,
       inMaintenance: this.directory.inMaintenance,
       upstreamTimeoutMs,
+      ...extra,
     });
   }
 

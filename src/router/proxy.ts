@@ -1,5 +1,6 @@
 import http, { STATUS_CODES } from 'node:http';
 import net from 'node:net';
+import { ConnectionCap } from '../net/connection-cap.js';
 import { waitForPort } from '../runtime/boot.js';
 import type { RouteTarget } from '../store/store.js';
 import { ClientExchanges, type InFlight } from './client-exchanges.js';
@@ -17,6 +18,17 @@ export interface RouterOptions {
   /** Whether the app's visitors get the maintenance page instead of its containers. */
   inMaintenance?(app: string): boolean;
   upstreamTimeoutMs?: number;
+  /** The whole request head must arrive within this time, else 408 (Node's headersTimeout); 60 s. */
+  headersTimeoutMs?: number;
+  /** Open connections one client address may hold (0: no cap); DEFAULT_MAX_CONNECTIONS_PER_CLIENT, none with tlsInFront. */
+  maxConnectionsPerClient?: number;
+  /**
+   * A TLS proxy in front sets X-Forwarded-Proto (`tlsInFront`): pass its value on (https when it
+   * sets none). Otherwise the router says `http`, whatever the client claims.
+   */
+  tlsInFront?: boolean;
+  /** One line per connection closed after an error in the router's own code. */
+  log?: (line: string) => void;
 }
 
 /** Request headers for this hop only (RFC 9110 §7.6.1), and those the router sets itself. */
@@ -33,10 +45,17 @@ const NOT_FORWARDED = new Set([
   'x-forwarded-proto',
   'x-forwarded-host',
   'x-request-id',
+  // RFC 7239's Forwarded would let a client claim any address or proto: the X-Forwarded-* set
+  // above is the one the router vouches for.
+  'forwarded',
 ]);
 const NOTHING_REFUSED: ReadonlySet<string> = new Set();
 const HOST_CACHE_LIMIT = 1024;
 const MAX_ATTEMPTS = 4;
+/** Pipelined requests the fast path serves in one turn of the event loop before letting others run. */
+const MAX_PIPELINED_PER_TURN = 32;
+/** Response bytes a client may leave unread before the fast path stops reading its requests. */
+const MAX_UNREAD_RESPONSE_BYTES = 256 * 1024;
 
 /** What the router makes of a request once, however many targets it then tries. */
 interface Incoming {
@@ -48,6 +67,8 @@ interface Incoming {
   isHead: boolean;
   /** Nothing is lost by sending it again (GET/HEAD/OPTIONS without a body). */
   retryable: boolean;
+  /** The client asked for an Upgrade: only a 101 from the app turns the connection into a tunnel. */
+  upgrade: boolean;
 }
 
 /** Where a response goes: Node's ServerResponse, or the fast path's RawResponse. */
@@ -60,6 +81,8 @@ interface Sink {
   end(chunk?: Buffer | string): unknown;
   destroy(): unknown;
   once(event: 'drain', listener: () => void): unknown;
+  /** For an upgrade request: the app answered 101; `bytes` are its response so far. */
+  tunnel?(upstream: net.Socket, bytes: Buffer, target: RouteTarget): void;
 }
 
 const KEEP_ALIVE_MS = 65_000;
@@ -77,7 +100,13 @@ export class Router {
   private readonly probing = new Set<string>();
   private readonly hostCache = new Map<string, string>();
   /** Upgraded (WebSocket) connections: the HTTP server no longer tracks them. */
-  private readonly upgraded = new Set<net.Socket>();
+  private readonly upgraded = new Map<net.Socket, RouteTarget>();
+  /**
+   * Responses Node's server still owes on a connection. Node hands over the socket as soon as it
+   * has parsed an upgrade request, even one pipelined behind a request still being answered: the
+   * upgrade waits (`then`) so that answers keep their order.
+   */
+  private readonly owed = new WeakMap<net.Socket, { count: number; then: (() => void) | undefined }>();
   /**
    * Exchanges in flight on each client connection: ended at once if the client goes away, and
    * checked for the upstream timeout. Entries come and go with connections, not requests.
@@ -86,23 +115,34 @@ export class Router {
   readonly timeoutMs: number;
   private readonly sweeper: NodeJS.Timeout;
   private readonly ids = new RequestIds();
+  private readonly cap: ConnectionCap;
+  private readonly log: (line: string) => void;
   private closed = false;
 
   constructor(private readonly options: RouterOptions) {
     this.suffix = `.${options.domain.toLowerCase()}`;
     this.timeoutMs = options.upstreamTimeoutMs ?? 60_000;
-    this.http = http.createServer({ noDelay: true }, (req, res) => this.handle(req, res));
-    this.http.on('upgrade', (req, socket, head) => this.upgrade(req, socket as net.Socket, head));
+    this.log = options.log ?? ((line) => console.error(line));
+    // Behind a TLS proxy every connection comes from the proxy's address: the proxy limits clients.
+    this.cap = new ConnectionCap(options.maxConnectionsPerClient ?? (options.tlsInFront ? 0 : undefined));
+    const headersTimeout = options.headersTimeoutMs ?? 60_000;
+    this.http = http.createServer(
+      {
+        noDelay: true,
+        headersTimeout,
+        // Uploads and long responses are bounded by the upstream timeout, not Node's 5 minutes.
+        requestTimeout: 0,
+        connectionsCheckingInterval: Math.min(1000, Math.max(50, Math.floor(headersTimeout / 4))),
+      },
+      (req, res) => this.guard(req.socket, () => this.handle(req, res)),
+    );
+    this.http.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => this.guard(socket, () => this.upgrade(req, socket, head)));
     this.http.keepAliveTimeout = KEEP_ALIVE_MS;
-    this.server = net.createServer({ noDelay: true }, (socket) => {
-      const exchanges = new ClientExchanges<Exchange>();
-      this.clients.set(socket, exchanges);
-      socket.once('close', () => {
-        this.clients.delete(socket);
-        for (const exchange of exchanges.list()) exchange.clientGone();
-      });
-      this.fast.add(new FastConnection(this, socket, exchanges));
-    });
+    // This server never listens (the net server below hands it connections), and Node starts the
+    // check that enforces headersTimeout on 'listening': without it a client sending one header
+    // line every few seconds held its connection for ever.
+    this.http.emit('listening');
+    this.server = net.createServer({ noDelay: true }, (socket) => this.guard(socket, () => this.accept(socket)));
     // One timer for every request's upstream timeout, rather than one per request.
     const period = Math.min(1000, Math.max(10, Math.floor(this.timeoutMs / 4)));
     this.sweeper = setInterval(() => this.sweep(), period);
@@ -114,15 +154,47 @@ export class Router {
       this.server.once('error', reject);
       this.server.listen(port, host, () => {
         this.server.off('error', reject);
+        // Accepting can fail later (out of file descriptors): the listener stays, the error is logged.
+        this.server.on('error', (error) => this.log(`router: ${error.message}`));
         resolve();
       });
     });
   }
 
+  /**
+   * Runs one of the router's socket or request handlers. An error in the router's own code closes
+   * that one connection and is logged; the process (with the API and git) stays up.
+   */
+  guard(socket: net.Socket | undefined, handler: () => void): void {
+    try {
+      handler();
+    } catch (error) {
+      this.crashed(socket, error);
+    }
+  }
+
+  crashed(socket: net.Socket | undefined, error: unknown): void {
+    const where = socket?.remoteAddress === undefined ? '' : ` from ${socket.remoteAddress}`;
+    socket?.destroy();
+    const detail = error instanceof Error ? `${error.message} (${error.stack?.split('\n')[1]?.trim() ?? 'no stack'})` : String(error);
+    this.log(`router: closed a connection${where} after an internal error: ${detail}`);
+  }
+
+  private accept(socket: net.Socket): void {
+    if (!this.cap.admit(socket)) return;
+    const exchanges = new ClientExchanges<Exchange>();
+    this.clients.set(socket, exchanges);
+    socket.once('close', () => {
+      this.clients.delete(socket);
+      for (const exchange of exchanges.list()) this.guard(undefined, () => exchange.clientGone());
+    });
+    this.fast.add(new FastConnection(this, socket, exchanges));
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.sweeper);
-    for (const socket of this.upgraded) socket.destroy();
+    for (const socket of this.upgraded.keys()) socket.destroy();
     for (const conn of this.fast) conn.socket.destroy();
     this.fast.clear();
     this.pool.destroy();
@@ -182,14 +254,19 @@ export class Router {
   }
 
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const exchanges = this.clients.get(req.socket);
+    if (exchanges === undefined) return; // the client is already gone
+    this.owe(req.socket, res);
     const host = hostOf(req.rawHeaders);
+    if (host === false) {
+      page(res as Sink, 400, 'Bad request', 'The request has more than one Host header; send exactly one.', ['connection', 'close']);
+      return;
+    }
     const app = this.knownApp(host);
     if (app === undefined) {
       page(res as Sink, 404, 'No such app', `No app is served at ${escapeHtml(host ?? '(no Host header)')}.`);
       return;
     }
-    const exchanges = this.clients.get(req.socket);
-    if (exchanges === undefined) return; // the client is already gone
     const incoming = this.incoming(req.method ?? 'GET', req.url ?? '/', req.rawHeaders, req.socket.remoteAddress, host, false);
     this.forward(app, res as Sink, incoming, exchanges, incoming.hasBody ? req : undefined, NOTHING_REFUSED, 1);
   }
@@ -242,9 +319,9 @@ export class Router {
       head += `${name}: ${value}\r\n`;
     }
     const client = remoteAddress ?? '';
-    head += `X-Forwarded-For: ${forwardedFor === undefined ? client : `${forwardedFor}, ${client}`}\r\nX-Forwarded-Proto: ${proto ?? 'http'}\r\nX-Forwarded-Host: ${host ?? ''}\r\nX-Request-Id: ${requestId ?? this.ids.next()}\r\n`;
+    head += `X-Forwarded-For: ${forwardedFor === undefined ? client : `${forwardedFor}, ${client}`}\r\nX-Forwarded-Proto: ${this.options.tlsInFront ? (proto ?? 'https') : 'http'}\r\nX-Forwarded-Host: ${host ?? ''}\r\nX-Request-Id: ${requestId ?? this.ids.next()}\r\n`;
     if (upgrade) head += `Upgrade: ${upgradeValue ?? ''}\r\n`;
-    return { head, hasBody, chunkedBody, isHead: method === 'HEAD', retryable: !hasBody && (method === 'GET' || method === 'HEAD' || method === 'OPTIONS') };
+    return { head, hasBody, chunkedBody, isHead: method === 'HEAD', retryable: !hasBody && (method === 'GET' || method === 'HEAD' || method === 'OPTIONS'), upgrade };
   }
 
   /** Gives a connection to Node's HTTP server for good, with the bytes already read from it. */
@@ -266,61 +343,106 @@ export class Router {
     const now = Date.now();
     const late: Exchange[] = [];
     for (const exchanges of this.clients.values()) exchanges.late(now, late);
-    for (const exchange of late) exchange.timedOut();
+    for (const exchange of late) this.guard(undefined, () => exchange.timedOut());
   }
 
-  private upgrade(req: http.IncomingMessage, socket: net.Socket, head: Buffer, refused = new Set<string>()): void {
+  /**
+   * An upgrade request (a WebSocket, say) goes to the app like any other request. Only a 101 from
+   * the app turns the connection into a tunnel; any other answer goes back as an HTTP response
+   * and the connection goes on as HTTP, its next request parsed and routed like the first.
+   */
+  private upgrade(req: http.IncomingMessage, socket: net.Socket, rest: Buffer): void {
+    // Node has let go of the socket: until the app answers, its errors are the router's.
+    socket.on('error', ignore);
+    const owed = this.owed.get(socket);
+    if (owed !== undefined && owed.count > 0) owed.then = () => this.startUpgrade(req, socket, rest);
+    else this.startUpgrade(req, socket, rest);
+  }
+
+  private startUpgrade(req: http.IncomingMessage, socket: net.Socket, rest: Buffer): void {
+    const exchanges = this.clients.get(socket);
     const host = hostOf(req.rawHeaders);
+    if (exchanges === undefined || this.closed) {
+      socket.destroy();
+      return;
+    }
+    if (host === false) {
+      rawReply(socket, 400, 'Bad Request');
+      return;
+    }
+    const incoming = this.incoming(req.method ?? 'GET', req.url ?? '/', req.rawHeaders, socket.remoteAddress, host, true);
+    if (incoming.hasBody) {
+      // Its body would have to wait, unsent, for the app's 101: nobody sends one; refuse it.
+      rawReply(socket, 400, 'Bad Request');
+      return;
+    }
+    const response = new RawResponse(
+      socket,
+      req.method === 'HEAD',
+      () => this.resumeHttp(socket, rest, exchanges),
+      (upstream, bytes, target) => this.tunnel(socket, rest, upstream, bytes, target),
+    );
     const app = this.knownApp(host);
     if (app === undefined) {
-      rawReply(socket, 404, 'Not Found');
+      page(response, 404, 'No such app', `No app is served at ${escapeHtml(host ?? '(no Host header)')}.`);
       return;
     }
-    const target = this.options.inMaintenance?.(app) ? undefined : this.table.pick(app, refused);
-    if (!target) {
-      rawReply(socket, 503, 'Service Unavailable');
-      return;
-    }
-    this.table.begin(target);
-    this.upgraded.add(socket);
-    let connected = false;
-    const upstream = net.connect(target.port, target.host, () => {
-      connected = true;
-      const incoming = this.incoming(req.method ?? 'GET', req.url ?? '/', req.rawHeaders, req.socket.remoteAddress, host, true);
-      upstream.write(`${incoming.head}Connection: Upgrade\r\n\r\n`);
-      if (head.length > 0) upstream.write(head);
-      upstream.pipe(socket);
-      socket.pipe(upstream);
+    this.forward(app, response, incoming, exchanges, undefined, NOTHING_REFUSED, 1);
+  }
+
+  private owe(socket: net.Socket, res: http.ServerResponse): void {
+    let owed = this.owed.get(socket);
+    if (owed === undefined) this.owed.set(socket, (owed = { count: 0, then: undefined }));
+    const debt = owed;
+    debt.count++;
+    res.once('close', () => {
+      debt.count--;
+      const then = debt.then;
+      if (debt.count > 0 || then === undefined) return;
+      debt.then = undefined;
+      this.guard(socket, then);
     });
+  }
+
+  /** The app did not answer an upgrade request with 101: the connection goes on as HTTP. */
+  private resumeHttp(socket: net.Socket, rest: Buffer, exchanges: ClientExchanges<Exchange>): void {
+    socket.off('error', ignore);
+    if (this.closed || socket.destroyed) {
+      socket.destroy();
+      return;
+    }
+    // Read again once the current call stack has unwound (a 'data' listener resumes the socket
+    // on the next tick), so a run of refused upgrades does not nest.
+    if (rest.length > 0) socket.unshift(rest);
+    this.fast.add(new FastConnection(this, socket, exchanges));
+  }
+
+  /** The app answered 101: bytes go through both ways until either side closes. */
+  private tunnel(client: net.Socket, rest: Buffer, upstream: net.Socket, bytes: Buffer, target: RouteTarget): void {
+    client.off('error', ignore);
+    this.upgraded.set(client, target);
     let ended = false;
     const done = (): void => {
       if (!ended) {
         ended = true;
         this.table.end(target);
-        this.upgraded.delete(socket);
+        this.upgraded.delete(client);
       }
       upstream.destroy();
-      socket.destroy();
+      client.destroy();
     };
-    upstream.on('error', (error: NodeJS.ErrnoException) => {
-      if (!connected && error.code === 'ECONNREFUSED' && !socket.destroyed) {
-        // Nothing was sent: another container can take the upgrade.
-        this.takeOut(target);
-        ended = true;
-        this.table.end(target);
-        this.upgraded.delete(socket);
-        refused.add(targetKey(target));
-        this.upgrade(req, socket, head, refused);
-        return;
-      }
-      if (!connected) rawReply(socket, 502, 'Bad Gateway');
+    upstream.on('error', done);
+    upstream.once('close', done);
+    client.on('error', done);
+    client.once('close', done);
+    if (this.closed) {
       done();
-    });
-    upstream.once('close', () => {
-      if (connected) done();
-    });
-    socket.on('error', done);
-    socket.once('close', done);
+      return;
+    }
+    client.write(bytes);
+    if (rest.length > 0) upstream.write(rest);
+    upstream.pipe(client);
+    client.pipe(upstream);
   }
 }
 
@@ -368,8 +490,10 @@ class Exchange implements UpstreamUser, InFlight {
     this.router.table.begin(this.target);
     this.exchanges.add(this);
     this.deadline = Date.now() + this.router.timeoutMs;
-    const conn = (this.conn = pool.acquire(this.target, targetKey(this.target), this));
-    const head = `${this.incoming.head}Connection: keep-alive\r\n\r\n`;
+    // An upgrade may become a tunnel: it gets a connection of its own, never a pooled one.
+    const key = targetKey(this.target);
+    const conn = (this.conn = this.incoming.upgrade ? pool.connect(this.target, key, this) : pool.acquire(this.target, key, this));
+    const head = `${this.incoming.head}Connection: ${this.incoming.upgrade ? 'Upgrade' : 'keep-alive'}\r\n\r\n`;
     conn.socket.write(head, 'latin1');
     if (this.req !== undefined) this.streamBody(this.req, conn);
     else this.requestSent = true;
@@ -379,25 +503,47 @@ class Exchange implements UpstreamUser, InFlight {
     const chunked = this.incoming.chunkedBody;
     req.on('data', (data: Buffer) => {
       if (this.finished || conn.socket.destroyed) return;
-      // A slow upload is activity: the upstream timeout counts from the last byte sent.
-      this.deadline = Date.now() + this.router.timeoutMs;
-      let flushed: boolean;
-      if (chunked) {
-        conn.socket.cork();
-        conn.socket.write(`${data.length.toString(16)}\r\n`, 'latin1');
-        conn.socket.write(data);
-        flushed = conn.socket.write('\r\n', 'latin1');
-        conn.socket.uncork();
-      } else {
-        flushed = conn.socket.write(data);
+      try {
+        this.sendBody(data, req, conn, chunked);
+      } catch (error) {
+        this.onCrash(error);
       }
-      if (!flushed) req.pause();
     });
     req.on('end', () => {
       if (this.finished || conn.socket.destroyed) return;
       if (chunked) conn.socket.write('0\r\n\r\n', 'latin1');
       this.requestSent = true;
     });
+  }
+
+  private sendBody(data: Buffer, req: http.IncomingMessage, conn: UpstreamConnection, chunked: boolean): void {
+    // A slow upload is activity: the upstream timeout counts from the last byte sent.
+    this.deadline = Date.now() + this.router.timeoutMs;
+    let flushed: boolean;
+    if (chunked) {
+      conn.socket.cork();
+      conn.socket.write(`${data.length.toString(16)}\r\n`, 'latin1');
+      conn.socket.write(data);
+      flushed = conn.socket.write('\r\n', 'latin1');
+      conn.socket.uncork();
+    } else {
+      flushed = conn.socket.write(data);
+    }
+    if (!flushed) req.pause();
+  }
+
+  /** The router's own code failed while handling this exchange: close the client's connection. */
+  onCrash(error: unknown): void {
+    if (!this.finished) {
+      this.finished = true;
+      this.exchanges.delete(this);
+      this.router.table.end(this.target);
+    }
+    const conn = this.conn;
+    this.conn = undefined;
+    conn?.destroy();
+    this.res.destroy();
+    this.router.crashed(undefined, error);
   }
 
   onDrain(): void {
@@ -419,6 +565,7 @@ class Exchange implements UpstreamUser, InFlight {
     let offset = 0;
     for (;;) {
       let head: ResponseHead | null;
+      const start = offset;
       try {
         head = parseResponseHead(buf, offset);
       } catch (error) {
@@ -434,7 +581,8 @@ class Exchange implements UpstreamUser, InFlight {
       // Interim responses (100 Continue, 103 Early Hints) are this hop's business.
       if (head.status < 200) {
         if (head.status === 101) {
-          this.fail(new MalformedResponse('101 without an upgrade'));
+          if (this.incoming.upgrade && this.res.tunnel !== undefined) this.becomeTunnel(Buffer.from(buf.subarray(start)));
+          else this.fail(new MalformedResponse('101 without an upgrade'));
           return;
         }
         continue;
@@ -466,6 +614,16 @@ class Exchange implements UpstreamUser, InFlight {
       return;
     }
     if (offset < buf.length) this.readBody(buf, offset);
+  }
+
+  /** The app switched protocols: the connection leaves the pool and HTTP, and becomes a tunnel. */
+  private becomeTunnel(bytes: Buffer): void {
+    this.finished = true;
+    // The target stays busy (table.end) until the tunnel closes.
+    this.exchanges.delete(this);
+    const conn = this.conn!;
+    this.conn = undefined;
+    this.res.tunnel!(conn.detach(), bytes, this.target);
   }
 
   private readBody(data: Buffer, offset: number): void {
@@ -561,7 +719,7 @@ class Exchange implements UpstreamUser, InFlight {
     this.conn = undefined;
     if (conn !== undefined) {
       if (this.paused) conn.socket.resume();
-      if (dirty || !this.response!.keepAlive || !this.requestSent) conn.destroy();
+      if (dirty || !this.response!.keepAlive || !this.requestSent || this.incoming.upgrade) conn.destroy();
       else this.pool!.release(conn);
     }
     // Last, as it may start the client's next request at once (fast path).
@@ -602,13 +760,20 @@ class Exchange implements UpstreamUser, InFlight {
   }
 }
 
-/** The first Host header, without building `req.headers` (Node makes that object lazily). */
-function hostOf(raw: string[]): string | undefined {
+/**
+ * The Host header, without building `req.headers` (Node makes that object lazily); false when
+ * there are several (RFC 9112 §3.2: a server answers 400, rather than route by one of them).
+ */
+function hostOf(raw: string[]): string | undefined | false {
+  let host: string | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
-    if (name.length === 4 && name.toLowerCase() === 'host') return raw[i + 1];
+    if (name.length === 4 && name.toLowerCase() === 'host') {
+      if (host !== undefined) return false;
+      host = raw[i + 1];
+    }
   }
-  return undefined;
+  return host;
 }
 
 function rawReply(socket: net.Socket, status: number, reason: string): void {
@@ -636,13 +801,24 @@ function escapeHtml(s: string): string {
  * (a body, an upgrade, a partial head…) hands the connection to Node's HTTP server for good.
  */
 class FastConnection {
-  /** Bytes that arrived while a response was in progress (pipelining), served next. */
+  /** Bytes not served yet: pipelined requests behind the one in progress. */
   private pending: Buffer | undefined;
+  /** A request is waiting for its response. */
   private busy = false;
+  /** Inside the serving loop (a response that ends at once calls back into it). */
+  private serving = false;
+  /** Waiting for the client to read its responses, or for the next turn of the event loop. */
+  private waiting = false;
   private paused = false;
-  private readonly onData = (data: Buffer): void => this.read(data);
+  private handedOver = false;
+  private readonly onData = (data: Buffer): void => this.router.guard(this.socket, () => this.read(data));
+  private readonly onClose = (): void => this.router.forgetFast(this);
   private readonly onTimeout = (): void => {
     if (!this.busy) this.socket.destroy();
+  };
+  private readonly next = (): void => {
+    this.waiting = false;
+    this.router.guard(this.socket, () => this.serveWaiting());
   };
 
   constructor(
@@ -652,34 +828,74 @@ class FastConnection {
   ) {
     socket.on('data', this.onData);
     socket.on('error', ignore); // 'close' follows, and ends what is in flight
-    socket.once('close', () => router.forgetFast(this));
+    socket.once('close', this.onClose);
     socket.setTimeout(KEEP_ALIVE_MS, this.onTimeout);
   }
 
   private read(data: Buffer): void {
-    if (!this.busy) {
-      this.serve(data);
-      return;
-    }
     this.pending = this.pending === undefined ? data : Buffer.concat([this.pending, data]);
-    if (this.pending.length > 64 * 1024 && !this.paused) {
+    this.serveWaiting();
+  }
+
+  /**
+   * Serves the requests that arrived, one after another. A loop, not a chain of calls: a response
+   * that ends at once (a page) must not start the next request from inside itself, or 2 600
+   * pipelined requests overflow the stack. At most MAX_PIPELINED_PER_TURN per turn of the event
+   * loop, and none while the client leaves MAX_UNREAD_RESPONSE_BYTES of responses unread.
+   */
+  private serveWaiting(): void {
+    if (this.serving || this.waiting) return;
+    this.serving = true;
+    let served = 0;
+    try {
+      while (!this.busy && !this.handedOver && this.pending !== undefined && !this.socket.destroyed) {
+        if (this.socket.writableLength > MAX_UNREAD_RESPONSE_BYTES) {
+          this.waiting = true;
+          this.socket.once('drain', this.next);
+          break;
+        }
+        if (served === MAX_PIPELINED_PER_TURN) {
+          this.waiting = true;
+          setImmediate(this.next);
+          break;
+        }
+        const data = this.pending;
+        this.pending = undefined;
+        served++;
+        this.serve(data);
+      }
+    } finally {
+      this.serving = false;
+    }
+    if (this.handedOver || this.socket.destroyed) return;
+    // Read no more while waiting, or while a request is in progress with plenty queued behind it.
+    const stop = this.waiting || (this.pending?.length ?? 0) > 64 * 1024;
+    if (stop && !this.paused) {
       this.paused = true;
       this.socket.pause();
+    } else if (!stop && this.paused) {
+      this.paused = false;
+      this.socket.resume();
     }
   }
 
   private serve(data: Buffer): void {
     const request = parseSimpleRequest(data);
     if (request === null) {
+      this.handedOver = true;
       this.socket.off('data', this.onData);
+      this.socket.off('error', ignore);
+      this.socket.off('close', this.onClose);
       this.socket.setTimeout(0, this.onTimeout);
       this.socket.off('timeout', this.onTimeout);
       this.router.handOver(this, data);
+      // Resumed only now that Node's server listens, or what was read would go nowhere.
+      if (this.paused) this.socket.resume();
       return;
     }
     this.busy = true;
     if (request.end < data.length) this.pending = data.subarray(request.end);
-    const response = new RawResponse(this, request.method === 'HEAD');
+    const response = new RawResponse(this.socket, request.method === 'HEAD', this.responded);
     const app = this.router.knownApp(request.host);
     if (app === undefined) {
       page(response, 404, 'No such app', `No app is served at ${escapeHtml(request.host)}.`);
@@ -690,23 +906,16 @@ class FastConnection {
   }
 
   /** The response went out whole: on to the next request, if one is waiting. */
-  responded(): void {
+  private readonly responded = (): void => {
     this.busy = false;
-    if (this.paused) {
-      this.paused = false;
-      this.socket.resume();
-    }
-    const pending = this.pending;
-    if (pending !== undefined && !this.socket.destroyed) {
-      this.pending = undefined;
-      this.serve(pending);
-    }
-  }
+    this.serveWaiting();
+  };
 }
 
 /**
- * The fast path's response: the status line and headers Node's ServerResponse would write. The
- * headers are the router's own or came through parseResponseHead, which let only valid ones by.
+ * The fast path's response (and the answer to an upgrade request): the status line and headers
+ * Node's ServerResponse would write. The headers are the router's own or came through
+ * parseResponseHead, which let only valid ones by.
  */
 class RawResponse implements Sink {
   headersSent = false;
@@ -715,8 +924,11 @@ class RawResponse implements Sink {
   private done = false;
 
   constructor(
-    private readonly conn: FastConnection,
+    private readonly socket: net.Socket,
     private noBody: boolean,
+    /** Called once the whole response is written. */
+    private readonly onEnd: () => void,
+    readonly tunnel?: (upstream: net.Socket, bytes: Buffer, target: RouteTarget) => void,
   ) {}
 
   writeHead(status: number, headers: string[]): this {
@@ -742,12 +954,12 @@ class RawResponse implements Sink {
   }
 
   get writableLength(): number {
-    return this.conn.socket.writableLength;
+    return this.socket.writableLength;
   }
 
   write(chunk: Buffer): boolean {
     if (this.done) return true;
-    const socket = this.conn.socket;
+    const socket = this.socket;
     socket.cork();
     const flushed = this.send(socket, chunk);
     socket.uncork();
@@ -756,24 +968,24 @@ class RawResponse implements Sink {
 
   end(chunk?: Buffer | string): this {
     if (this.done) return this;
-    const socket = this.conn.socket;
+    const socket = this.socket;
     socket.cork();
     this.send(socket, typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
     if (this.chunked) socket.write('0\r\n\r\n', 'latin1');
     socket.uncork();
     this.done = true;
-    this.conn.responded();
+    this.onEnd();
     return this;
   }
 
   destroy(): this {
     this.done = true;
-    this.conn.socket.destroy();
+    this.socket.destroy();
     return this;
   }
 
   once(_event: 'drain', listener: () => void): this {
-    this.conn.socket.once('drain', listener);
+    this.socket.once('drain', listener);
     return this;
   }
 

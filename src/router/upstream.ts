@@ -8,6 +8,8 @@ export interface UpstreamUser {
   onEnd(): void;
   onClose(error: NodeJS.ErrnoException | undefined): void;
   onDrain(): void;
+  /** One of the callbacks above threw: the connection is already closed. */
+  onCrash(error: unknown): void;
 }
 
 /** An idle connection older than this is not reused: Node servers close theirs after 5 s. */
@@ -35,27 +37,70 @@ export class UpstreamConnection {
   private buffer = Buffer.allocUnsafe(READ_SIZE);
   private held = false;
 
+  private readonly onEnd = (): void => this.call((user) => user.onEnd());
+  private readonly onDrain = (): void => this.call((user) => user.onDrain());
+  private readonly onError = (error: NodeJS.ErrnoException): void => void (this.error = error);
+  private readonly onPlainData = (data: Buffer): void => void this.read(data);
+  private readonly onClose = (): void => {
+    this.pool.forget(this);
+    const user = this.user;
+    this.user = undefined;
+    if (user === undefined) return;
+    try {
+      user.onClose(this.error);
+    } catch (error) {
+      user.onCrash(error);
+    }
+  };
+
+  /**
+   * `plain`: a connection that may become a tunnel (an upgrade request), read through 'data'
+   * events so that `detach` can hand its socket to a pipe.
+   */
   constructor(
     readonly key: string,
     target: RouteTarget,
     private readonly pool: UpstreamPool,
+    plain = false,
   ) {
-    this.socket = net.connect({
-      port: target.port,
-      host: target.host,
-      noDelay: true,
-      // The callback's buffer is the one nextBuffer returned last.
-      onread: { buffer: () => this.nextBuffer(), callback: (length) => this.read(this.buffer.subarray(0, length)) },
-    });
-    this.socket.on('end', () => this.user?.onEnd());
-    this.socket.on('drain', () => this.user?.onDrain());
-    this.socket.on('error', (error: NodeJS.ErrnoException) => (this.error = error));
-    this.socket.on('close', () => {
-      this.pool.forget(this);
-      const user = this.user;
-      this.user = undefined;
-      user?.onClose(this.error);
-    });
+    this.socket = plain
+      ? net.connect({ port: target.port, host: target.host, noDelay: true })
+      : net.connect({
+          port: target.port,
+          host: target.host,
+          noDelay: true,
+          // The callback's buffer is the one nextBuffer returned last.
+          onread: { buffer: () => this.nextBuffer(), callback: (length) => this.read(this.buffer.subarray(0, length)) },
+        });
+    if (plain) this.socket.on('data', this.onPlainData);
+    this.socket.on('end', this.onEnd);
+    this.socket.on('drain', this.onDrain);
+    this.socket.on('error', this.onError);
+    this.socket.on('close', this.onClose);
+  }
+
+  /** Gives up the socket (it becomes a tunnel): no longer listened to, pooled or destroyed here. */
+  detach(): net.Socket {
+    this.user = undefined;
+    this.pool.forget(this);
+    this.socket.off('data', this.onPlainData);
+    this.socket.off('end', this.onEnd);
+    this.socket.off('drain', this.onDrain);
+    this.socket.off('error', this.onError);
+    this.socket.off('close', this.onClose);
+    return this.socket;
+  }
+
+  /** Calls the user; if it throws, the connection closes and the user hears why. */
+  private call(callback: (user: UpstreamUser) => void): void {
+    const user = this.user;
+    if (user === undefined) return;
+    try {
+      callback(user);
+    } catch (error) {
+      this.destroy();
+      user.onCrash(error);
+    }
   }
 
   /** The bytes last given to `onData` are still in use after it returned: do not read over them. */
@@ -70,7 +115,7 @@ export class UpstreamConnection {
 
   /** Always true: reading goes on unless the user pauses the socket. */
   private read(data: Buffer): boolean {
-    if (this.user) this.user.onData(data);
+    if (this.user) this.call((user) => user.onData(data));
     else this.socket.destroy(); // bytes nobody asked for: the connection cannot be trusted
     return true;
   }
@@ -105,6 +150,14 @@ export class UpstreamPool {
       }
     }
     const conn = new UpstreamConnection(key, target, this);
+    this.all.add(conn);
+    conn.user = user;
+    return conn;
+  }
+
+  /** A connection of its own, never pooled: for an upgrade request, which may become a tunnel. */
+  connect(target: RouteTarget, key: string, user: UpstreamUser): UpstreamConnection {
+    const conn = new UpstreamConnection(key, target, this, true);
     this.all.add(conn);
     conn.user = user;
     return conn;

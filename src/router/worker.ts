@@ -22,6 +22,7 @@ async function handle(message: ToWorker): Promise<void> {
         appForCustomDomain: directory.appForCustomDomain,
         inMaintenance: directory.inMaintenance,
         upstreamTimeoutMs: message.upstreamTimeoutMs,
+        tlsInFront: message.tlsInFront,
       });
       await router.listen(message.port, message.host);
       return;

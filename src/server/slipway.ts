@@ -1,5 +1,6 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import http from 'node:http';
+import type net from 'node:net';
 import path from 'node:path';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +15,7 @@ import { Pipeline } from '../deploy/pipeline.js';
 import { Processes, type TrafficSwitch } from '../deploy/processes.js';
 import { GitHttp } from '../git/http.js';
 import { HookRelay } from '../git/relay.js';
+import { ConnectionCap } from '../net/connection-cap.js';
 import { Repos } from '../git/repos.js';
 import { RouterCluster } from '../router/cluster.js';
 import type { RouterHandle } from '../router/handle.js';
@@ -62,8 +64,8 @@ export async function startSlipway({ config, env, log, runtime = new DockerRunti
 
   const router: RouterHandle =
     config.routerWorkers > 0
-      ? new RouterCluster(config.routerWorkers, config.domain, log)
-      : new LocalRouter(config.domain);
+      ? new RouterCluster(config.routerWorkers, config.domain, log, undefined, config.tlsInFront)
+      : new LocalRouter(config.domain, undefined, { tlsInFront: config.tlsInFront, log });
   let directorySynced: Promise<void> = Promise.resolve();
   const syncDirectory = (): void => {
     directorySynced = router.setDirectory(store.directory()).catch((error: unknown) => log(`router update failed: ${String(error)}`));
@@ -147,6 +149,9 @@ export async function startSlipway({ config, env, log, runtime = new DockerRunti
   http1.requestTimeout = 0;
   http1.headersTimeout = 60_000;
   http1.timeout = 0;
+  // One client cannot take every file descriptor (the router's port has the same cap).
+  const cap = new ConnectionCap();
+  http1.prependListener('connection', (socket: net.Socket) => void cap.admit(socket));
   // `slipway run` streams both ways over an HTTP Upgrade; nothing else upgrades.
   http1.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     if (!api.upgrade(req, socket, head)) socket.destroy();
