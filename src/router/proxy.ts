@@ -1,13 +1,19 @@
-import http, { STATUS_CODES } from 'node:http';
+import http from 'node:http';
 import net from 'node:net';
 import { ConnectionCap } from '../net/connection-cap.js';
 import { waitForPort } from '../runtime/boot.js';
 import type { RouteTarget } from '../store/store.js';
-import { ClientExchanges, type InFlight } from './client-exchanges.js';
-import { ChunkedDecoder, MalformedResponse, parseResponseHead, parseSimpleRequest, type ResponseHead } from './http1.js';
+import { ClientExchanges } from './client-exchanges.js';
+import { Exchange, type ExchangeHost } from './exchange.js';
+import { FastConnection, type FastPathHost } from './fast-path.js';
+import type { SimpleRequest } from './http1.js';
+import { maintenancePage, notFoundPage, notRunningPage, rawReply, twoHostsPage } from './pages.js';
+import { hostOf, requestHead, type ClientRequestHead, type HeadOptions, type Incoming } from './request-head.js';
 import { RequestIds } from './request-id.js';
+import { KEEP_ALIVE_MS, RawResponse, type Sink } from './response.js';
 import { RouteTable, targetKey } from './table.js';
-import { UpstreamPool, type UpstreamConnection, type UpstreamUser } from './upstream.js';
+import { openTunnel } from './tunnel.js';
+import { UpstreamPool } from './upstream.js';
 
 export interface RouterOptions {
   domain: string;
@@ -31,63 +37,22 @@ export interface RouterOptions {
   log?: (line: string) => void;
 }
 
-/** Request headers for this hop only (RFC 9110 §7.6.1), and those the router sets itself. */
-const NOT_FORWARDED = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'te',
-  'trailer',
-  'upgrade',
-  'proxy-authorization',
-  'host',
-  'x-forwarded-for',
-  'x-forwarded-proto',
-  'x-forwarded-host',
-  'x-request-id',
-  // RFC 7239's Forwarded would let a client claim any address or proto: the X-Forwarded-* set
-  // above is the one the router vouches for.
-  'forwarded',
-]);
 const NOTHING_REFUSED: ReadonlySet<string> = new Set();
 const HOST_CACHE_LIMIT = 1024;
-const MAX_ATTEMPTS = 4;
-/** Pipelined requests the fast path serves in one turn of the event loop before letting others run. */
-const MAX_PIPELINED_PER_TURN = 32;
-/** Response bytes a client may leave unread before the fast path stops reading its requests. */
-const MAX_UNREAD_RESPONSE_BYTES = 256 * 1024;
 
-/** What the router makes of a request once, however many targets it then tries. */
-interface Incoming {
-  /** The request head for the upstream, without its final Connection line and blank line. */
-  head: string;
-  hasBody: boolean;
-  /** The client sent a Transfer-Encoding: the body goes on chunked. */
-  chunkedBody: boolean;
-  isHead: boolean;
-  /** Nothing is lost by sending it again (GET/HEAD/OPTIONS without a body). */
-  retryable: boolean;
-  /** The client asked for an Upgrade: only a 101 from the app turns the connection into a tunnel. */
-  upgrade: boolean;
+/** A drain in progress: resolved when its targets have nothing in flight, or at its deadline. */
+interface Drain {
+  keys: ReadonlySet<string>;
+  targets: readonly RouteTarget[];
+  done(): void;
 }
 
-/** Where a response goes: Node's ServerResponse, or the fast path's RawResponse. */
-interface Sink {
-  readonly headersSent: boolean;
-  /** Bytes written and not yet handed to the kernel. */
-  readonly writableLength: number;
-  writeHead(status: number, headers: string[]): unknown;
-  write(chunk: Buffer): boolean;
-  end(chunk?: Buffer | string): unknown;
-  destroy(): unknown;
-  once(event: 'drain', listener: () => void): unknown;
-  /** For an upgrade request: the app answered 101; `bytes` are its response so far. */
-  tunnel?(upstream: net.Socket, bytes: Buffer, target: RouteTarget): void;
-}
-
-const KEEP_ALIVE_MS = 65_000;
-
-/** HTTP/1.1 reverse proxy routing by Host (`<app>.<domain>`) to the app's current web containers. */
+/**
+ * HTTP/1.1 reverse proxy routing by Host (`<app>.<domain>`) to the app's current web containers.
+ * It listens, maps Host to app, answers for apps in maintenance, drains and takes out targets;
+ * one request's trip to a container is an Exchange (exchange.ts), plain requests take the fast
+ * path (fast-path.ts), upgraded connections become tunnels (tunnel.ts).
+ */
 export class Router {
   readonly table = new RouteTable();
   /** Accepts every connection; plain requests take the fast path, the rest go to `http`. */
@@ -99,8 +64,8 @@ export class Router {
   private readonly suffix: string;
   private readonly probing = new Set<string>();
   private readonly hostCache = new Map<string, string>();
-  /** Upgraded (WebSocket) connections: the HTTP server no longer tracks them. */
-  private readonly upgraded = new Map<net.Socket, RouteTarget>();
+  /** Open tunnels (the HTTP server no longer tracks them), by client socket: their target, and how to close them. */
+  private readonly tunnels = new Map<net.Socket, { target: RouteTarget; close: () => void }>();
   /**
    * Responses Node's server still owes on a connection. Node hands over the socket as soon as it
    * has parsed an upgrade request, even one pipelined behind a request still being answered: the
@@ -112,19 +77,37 @@ export class Router {
    * checked for the upstream timeout. Entries come and go with connections, not requests.
    */
   private readonly clients = new Map<net.Socket, ClientExchanges<Exchange>>();
-  readonly timeoutMs: number;
+  private readonly drains = new Set<Drain>();
   private readonly sweeper: NodeJS.Timeout;
-  private readonly ids = new RequestIds();
   private readonly cap: ConnectionCap;
   private readonly log: (line: string) => void;
+  private readonly heads: HeadOptions;
+  private readonly exchangeHost: ExchangeHost;
+  private readonly fastHost: FastPathHost;
   private closed = false;
 
   constructor(private readonly options: RouterOptions) {
     this.suffix = `.${options.domain.toLowerCase()}`;
-    this.timeoutMs = options.upstreamTimeoutMs ?? 60_000;
+    const timeoutMs = options.upstreamTimeoutMs ?? 60_000;
     this.log = options.log ?? ((line) => console.error(line));
     // Behind a TLS proxy every connection comes from the proxy's address: the proxy limits clients.
     this.cap = new ConnectionCap(options.maxConnectionsPerClient ?? (options.tlsInFront ? 0 : undefined));
+    const ids = new RequestIds();
+    this.heads = { tlsInFront: options.tlsInFront ?? false, requestId: () => ids.next() };
+    this.exchangeHost = {
+      timeoutMs,
+      begin: (target) => this.table.begin(target),
+      end: (target) => this.ended(target),
+      refused: (target) => this.takeOut(target),
+      retry: (app, res, incoming, exchanges, body, refused, attempt) => this.forward(app, res, incoming, exchanges, body, refused, attempt),
+      crashed: (error) => this.crashed(undefined, error),
+    };
+    this.fastHost = {
+      guard: (socket, handler) => this.guard(socket, handler),
+      route: (request, res, socket, exchanges) => this.routeSimple(request, res, socket, exchanges),
+      handOver: (conn, data) => this.handOver(conn, data),
+      forget: (conn) => this.fast.delete(conn),
+    };
     const headersTimeout = options.headersTimeoutMs ?? 60_000;
     this.http = http.createServer(
       {
@@ -144,7 +127,7 @@ export class Router {
     this.http.emit('listening');
     this.server = net.createServer({ noDelay: true }, (socket) => this.guard(socket, () => this.accept(socket)));
     // One timer for every request's upstream timeout, rather than one per request.
-    const period = Math.min(1000, Math.max(10, Math.floor(this.timeoutMs / 4)));
+    const period = Math.min(1000, Math.max(10, Math.floor(timeoutMs / 4)));
     this.sweeper = setInterval(() => this.sweep(), period);
     this.sweeper.unref();
   }
@@ -161,54 +144,41 @@ export class Router {
     });
   }
 
-  /**
-   * Runs one of the router's socket or request handlers. An error in the router's own code closes
-   * that one connection and is logged; the process (with the API and git) stays up.
-   */
-  guard(socket: net.Socket | undefined, handler: () => void): void {
-    try {
-      handler();
-    } catch (error) {
-      this.crashed(socket, error);
-    }
-  }
-
-  crashed(socket: net.Socket | undefined, error: unknown): void {
-    const where = socket?.remoteAddress === undefined ? '' : ` from ${socket.remoteAddress}`;
-    socket?.destroy();
-    const detail = error instanceof Error ? `${error.message} (${error.stack?.split('\n')[1]?.trim() ?? 'no stack'})` : String(error);
-    this.log(`router: closed a connection${where} after an internal error: ${detail}`);
-  }
-
-  private accept(socket: net.Socket): void {
-    if (!this.cap.admit(socket)) return;
-    const exchanges = new ClientExchanges<Exchange>();
-    this.clients.set(socket, exchanges);
-    socket.once('close', () => {
-      this.clients.delete(socket);
-      for (const exchange of exchanges.list()) this.guard(undefined, () => exchange.clientGone());
-    });
-    this.fast.add(new FastConnection(this, socket, exchanges));
-  }
-
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.sweeper);
-    for (const socket of this.upgraded.keys()) socket.destroy();
+    for (const tunnel of [...this.tunnels.values()]) tunnel.close();
     for (const conn of this.fast) conn.socket.destroy();
     this.fast.clear();
     this.pool.destroy();
     this.http.closeAllConnections();
     this.http.close();
+    for (const drain of [...this.drains]) drain.done();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
-  /** Resolves when the targets have no request in flight, or after `timeoutMs`. */
-  async drain(targets: readonly RouteTarget[], timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.table.activeRequests(targets) > 0 && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+  /**
+   * Resolves when the targets have no request in flight, or after `timeoutMs`. Their upgraded
+   * connections (WebSockets) are closed at once, as kamal-proxy does: they would hold the drain
+   * for its whole timeout, and their clients reconnect, to the new release.
+   */
+  drain(targets: readonly RouteTarget[], timeoutMs: number): Promise<void> {
+    const keys = new Set(targets.map(targetKey));
+    for (const tunnel of [...this.tunnels.values()]) if (keys.has(targetKey(tunnel.target))) tunnel.close();
+    if (this.table.activeRequests(targets) === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const drain: Drain = {
+        keys,
+        targets,
+        done: () => {
+          clearTimeout(deadline);
+          this.drains.delete(drain);
+          resolve();
+        },
+      };
+      const deadline = setTimeout(drain.done, timeoutMs);
+      this.drains.add(drain);
+    });
   }
 
   /**
@@ -232,8 +202,45 @@ export class Router {
     });
   }
 
+  /** A request (or tunnel) to the target ended: a drain waiting for it may be over. */
+  private ended(target: RouteTarget): void {
+    this.table.end(target);
+    if (this.drains.size === 0) return;
+    for (const drain of [...this.drains]) if (this.table.activeRequests(drain.targets) === 0) drain.done();
+  }
+
+  /**
+   * Runs one of the router's socket or request handlers. An error in the router's own code closes
+   * that one connection and is logged; the process (with the API and git) stays up.
+   */
+  private guard(socket: net.Socket | undefined, handler: () => void): void {
+    try {
+      handler();
+    } catch (error) {
+      this.crashed(socket, error);
+    }
+  }
+
+  private crashed(socket: net.Socket | undefined, error: unknown): void {
+    const where = socket?.remoteAddress === undefined ? '' : ` from ${socket.remoteAddress}`;
+    socket?.destroy();
+    const detail = error instanceof Error ? `${error.message} (${error.stack?.split('\n')[1]?.trim() ?? 'no stack'})` : String(error);
+    this.log(`router: closed a connection${where} after an internal error: ${detail}`);
+  }
+
+  private accept(socket: net.Socket): void {
+    if (!this.cap.admit(socket)) return;
+    const exchanges = new ClientExchanges<Exchange>();
+    this.clients.set(socket, exchanges);
+    socket.once('close', () => {
+      this.clients.delete(socket);
+      for (const exchange of exchanges.list()) this.guard(undefined, () => exchange.clientGone());
+    });
+    this.fast.add(new FastConnection(this.fastHost, socket, exchanges));
+  }
+
   /** The app a Host header names, when that app exists (a route is proof enough, and cheap). */
-  knownApp(hostHeader: string | undefined): string | undefined {
+  private knownApp(hostHeader: string | undefined): string | undefined {
     const app = this.appFor(hostHeader);
     if (app === undefined) return undefined;
     return this.table.deploymentOf(app) !== undefined || this.options.appExists(app) ? app : undefined;
@@ -253,79 +260,56 @@ export class Router {
     return app;
   }
 
+  private head(request: ClientRequestHead): Incoming {
+    return requestHead(request, this.heads);
+  }
+
+  /** A request the fast path parsed. */
+  private routeSimple(request: SimpleRequest, res: RawResponse, socket: net.Socket, exchanges: ClientExchanges<Exchange>): void {
+    const app = this.knownApp(request.host);
+    if (app === undefined) {
+      notFoundPage(res, request.host);
+      return;
+    }
+    const incoming = this.head({ method: request.method, url: request.url, rawHeaders: request.rawHeaders, remoteAddress: socket.remoteAddress, host: request.host, upgrade: false });
+    this.forward(app, res, incoming, exchanges, undefined, NOTHING_REFUSED, 1);
+  }
+
+  /** A request Node's server parsed. */
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     const exchanges = this.clients.get(req.socket);
     if (exchanges === undefined) return; // the client is already gone
     this.owe(req.socket, res);
     const host = hostOf(req.rawHeaders);
     if (host === false) {
-      page(res as Sink, 400, 'Bad request', 'The request has more than one Host header; send exactly one.', ['connection', 'close']);
+      twoHostsPage(res as Sink);
       return;
     }
     const app = this.knownApp(host);
     if (app === undefined) {
-      page(res as Sink, 404, 'No such app', `No app is served at ${escapeHtml(host ?? '(no Host header)')}.`);
+      notFoundPage(res as Sink, host);
       return;
     }
-    const incoming = this.incoming(req.method ?? 'GET', req.url ?? '/', req.rawHeaders, req.socket.remoteAddress, host, false);
+    const incoming = this.head({ method: req.method ?? 'GET', url: req.url ?? '/', rawHeaders: req.rawHeaders, remoteAddress: req.socket.remoteAddress, host, upgrade: false });
     this.forward(app, res as Sink, incoming, exchanges, incoming.hasBody ? req : undefined, NOTHING_REFUSED, 1);
   }
 
-  forward(app: string, res: Sink, incoming: Incoming, exchanges: ClientExchanges<Exchange>, body: http.IncomingMessage | undefined, refused: ReadonlySet<string>, attempt: number): void {
+  private forward(app: string, res: Sink, incoming: Incoming, exchanges: ClientExchanges<Exchange>, body: http.IncomingMessage | undefined, refused: ReadonlySet<string>, attempt: number): void {
     if (this.options.inMaintenance?.(app)) {
-      page(res, 503, 'Down for maintenance', `${escapeHtml(app)} is down for maintenance and will be back shortly.`, MAINTENANCE_HEADERS);
+      maintenancePage(res, app);
       return;
     }
     const target = this.table.pick(app, refused);
     if (!target) {
-      page(res, 503, 'App not running', `${escapeHtml(app)} has no running web container; deploy it or scale web up.`);
+      notRunningPage(res, app);
       return;
     }
-    const exchange = new Exchange(this, app, res, incoming, exchanges, body, target, refused, attempt);
+    const exchange = new Exchange(this.exchangeHost, app, res, incoming, exchanges, body, target, refused, attempt);
     exchange.start(this.pool);
   }
 
-  /** Builds the upstream request head: end-to-end headers as sent, then the X-Forwarded-* set. */
-  incoming(method: string, url: string, raw: string[], remoteAddress: string | undefined, host: string | undefined, upgrade: boolean): Incoming {
-    let named: Set<string> | undefined;
-    for (let i = 0; i < raw.length; i += 2) {
-      const name = raw[i]!;
-      if (name.length === 10 && name.toLowerCase() === 'connection') {
-        // Headers the sender named in Connection are for this hop only.
-        for (const token of raw[i + 1]!.split(',')) (named ??= new Set()).add(token.trim().toLowerCase());
-      }
-    }
-    let head = `${method} ${url} HTTP/1.1\r\nHost: ${host ?? ''}\r\n`;
-    let forwardedFor: string | undefined;
-    let proto: string | undefined;
-    let requestId: string | undefined;
-    let upgradeValue: string | undefined;
-    let hasBody = false;
-    let chunkedBody = false;
-    for (let i = 0; i < raw.length; i += 2) {
-      const name = raw[i]!;
-      const value = raw[i + 1]!;
-      const lower = name.toLowerCase();
-      if (NOT_FORWARDED.has(lower)) {
-        if (lower === 'x-forwarded-for') forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`;
-        else if (lower === 'x-forwarded-proto') proto = proto === undefined ? value : `${proto}, ${value}`;
-        else if (lower === 'x-request-id') requestId = requestId === undefined ? value : `${requestId}, ${value}`;
-        else if (lower === 'upgrade') upgradeValue ??= value;
-        continue;
-      }
-      if (named?.has(lower)) continue;
-      if (lower === 'transfer-encoding') hasBody = chunkedBody = true;
-      else if (lower === 'content-length' && value !== '0') hasBody = true;
-      head += `${name}: ${value}\r\n`;
-    }
-    const client = remoteAddress ?? '';
-    head += `X-Forwarded-For: ${forwardedFor === undefined ? client : `${forwardedFor}, ${client}`}\r\nX-Forwarded-Proto: ${this.options.tlsInFront ? (proto ?? 'https') : 'http'}\r\nX-Forwarded-Host: ${host ?? ''}\r\nX-Request-Id: ${requestId ?? this.ids.next()}\r\n`;
-    if (upgrade) head += `Upgrade: ${upgradeValue ?? ''}\r\n`;
-    return { head, hasBody, chunkedBody, isHead: method === 'HEAD', retryable: !hasBody && (method === 'GET' || method === 'HEAD' || method === 'OPTIONS'), upgrade };
-  }
-
   /** Gives a connection to Node's HTTP server for good, with the bytes already read from it. */
-  handOver(conn: FastConnection, data: Buffer): void {
+  private handOver(conn: FastConnection, data: Buffer): void {
     this.fast.delete(conn);
     if (this.closed) {
       conn.socket.destroy();
@@ -333,10 +317,6 @@ export class Router {
     }
     conn.socket.unshift(data);
     this.http.emit('connection', conn.socket);
-  }
-
-  forgetFast(conn: FastConnection): void {
-    this.fast.delete(conn);
   }
 
   private sweep(): void {
@@ -370,7 +350,7 @@ export class Router {
       rawReply(socket, 400, 'Bad Request');
       return;
     }
-    const incoming = this.incoming(req.method ?? 'GET', req.url ?? '/', req.rawHeaders, socket.remoteAddress, host, true);
+    const incoming = this.head({ method: req.method ?? 'GET', url: req.url ?? '/', rawHeaders: req.rawHeaders, remoteAddress: socket.remoteAddress, host, upgrade: true });
     if (incoming.hasBody) {
       // Its body would have to wait, unsent, for the app's 101: nobody sends one; refuse it.
       rawReply(socket, 400, 'Bad Request');
@@ -384,7 +364,7 @@ export class Router {
     );
     const app = this.knownApp(host);
     if (app === undefined) {
-      page(response, 404, 'No such app', `No app is served at ${escapeHtml(host ?? '(no Host header)')}.`);
+      notFoundPage(response, host);
       return;
     }
     this.forward(app, response, incoming, exchanges, undefined, NOTHING_REFUSED, 1);
@@ -414,605 +394,21 @@ export class Router {
     // Read again once the current call stack has unwound (a 'data' listener resumes the socket
     // on the next tick), so a run of refused upgrades does not nest.
     if (rest.length > 0) socket.unshift(rest);
-    this.fast.add(new FastConnection(this, socket, exchanges));
+    this.fast.add(new FastConnection(this.fastHost, socket, exchanges));
   }
 
-  /** The app answered 101: bytes go through both ways until either side closes. */
+  /** The app answered 101: the connection becomes a tunnel, unless its target is being drained. */
   private tunnel(client: net.Socket, rest: Buffer, upstream: net.Socket, bytes: Buffer, target: RouteTarget): void {
     client.off('error', ignore);
-    this.upgraded.set(client, target);
-    let ended = false;
-    const done = (): void => {
-      if (!ended) {
-        ended = true;
-        this.table.end(target);
-        this.upgraded.delete(client);
-      }
-      upstream.destroy();
-      client.destroy();
-    };
-    upstream.on('error', done);
-    upstream.once('close', done);
-    client.on('error', done);
-    client.once('close', done);
-    if (this.closed) {
-      done();
-      return;
-    }
-    client.write(bytes);
-    if (rest.length > 0) upstream.write(rest);
-    upstream.pipe(client);
-    client.pipe(upstream);
-  }
-}
-
-const enum Body {
-  None,
-  Length,
-  Chunked,
-  UntilClose,
-}
-
-/**
- * One request relayed to one target over a pooled connection: writes the head (and streams the
- * body), parses the response head, and relays the body with backpressure both ways.
- */
-class Exchange implements UpstreamUser, InFlight {
-  private deadline = 0;
-  private conn: UpstreamConnection | undefined;
-  private buffered: Buffer | undefined;
-  private response: ResponseHead | undefined;
-  private body = Body.None;
-  private remaining = 0;
-  private decoder: ChunkedDecoder | undefined;
-  private finished = false;
-  private gotBytes = false;
-  private requestSent = false;
-  private paused = false;
-  private pool: UpstreamPool | undefined;
-  private onChunk: ((data: Buffer) => void) | undefined;
-
-  constructor(
-    private readonly router: Router,
-    private readonly app: string,
-    private readonly res: Sink,
-    private readonly incoming: Incoming,
-    private readonly exchanges: ClientExchanges<Exchange>,
-    /** The client's request, when it has a body to stream. */
-    private readonly req: http.IncomingMessage | undefined,
-    private readonly target: RouteTarget,
-    private readonly refused: ReadonlySet<string>,
-    private readonly attempt: number,
-  ) {}
-
-  start(pool: UpstreamPool): void {
-    this.pool = pool;
-    this.router.table.begin(this.target);
-    this.exchanges.add(this);
-    this.deadline = Date.now() + this.router.timeoutMs;
-    // An upgrade may become a tunnel: it gets a connection of its own, never a pooled one.
-    const key = targetKey(this.target);
-    const conn = (this.conn = this.incoming.upgrade ? pool.connect(this.target, key, this) : pool.acquire(this.target, key, this));
-    const head = `${this.incoming.head}Connection: ${this.incoming.upgrade ? 'Upgrade' : 'keep-alive'}\r\n\r\n`;
-    conn.socket.write(head, 'latin1');
-    if (this.req !== undefined) this.streamBody(this.req, conn);
-    else this.requestSent = true;
-  }
-
-  private streamBody(req: http.IncomingMessage, conn: UpstreamConnection): void {
-    const chunked = this.incoming.chunkedBody;
-    req.on('data', (data: Buffer) => {
-      if (this.finished || conn.socket.destroyed) return;
-      try {
-        this.sendBody(data, req, conn, chunked);
-      } catch (error) {
-        this.onCrash(error);
-      }
+    let draining = false;
+    for (const drain of this.drains) if (drain.keys.has(targetKey(target))) draining = true;
+    const close = openTunnel(client, rest, upstream, bytes, () => {
+      this.tunnels.delete(client);
+      this.ended(target);
     });
-    req.on('end', () => {
-      if (this.finished || conn.socket.destroyed) return;
-      if (chunked) conn.socket.write('0\r\n\r\n', 'latin1');
-      this.requestSent = true;
-    });
+    this.tunnels.set(client, { target, close });
+    if (this.closed || draining) close();
   }
-
-  private sendBody(data: Buffer, req: http.IncomingMessage, conn: UpstreamConnection, chunked: boolean): void {
-    // A slow upload is activity: the upstream timeout counts from the last byte sent.
-    this.deadline = Date.now() + this.router.timeoutMs;
-    let flushed: boolean;
-    if (chunked) {
-      conn.socket.cork();
-      conn.socket.write(`${data.length.toString(16)}\r\n`, 'latin1');
-      conn.socket.write(data);
-      flushed = conn.socket.write('\r\n', 'latin1');
-      conn.socket.uncork();
-    } else {
-      flushed = conn.socket.write(data);
-    }
-    if (!flushed) req.pause();
-  }
-
-  /** The router's own code failed while handling this exchange: close the client's connection. */
-  onCrash(error: unknown): void {
-    if (!this.finished) {
-      this.finished = true;
-      this.exchanges.delete(this);
-      this.router.table.end(this.target);
-    }
-    const conn = this.conn;
-    this.conn = undefined;
-    conn?.destroy();
-    this.res.destroy();
-    this.router.crashed(undefined, error);
-  }
-
-  onDrain(): void {
-    if (this.req !== undefined && !this.requestSent) this.req.resume();
-  }
-
-  onData(data: Buffer): void {
-    if (this.finished) return;
-    this.gotBytes = true;
-    if (this.response === undefined) {
-      this.readHead(data);
-      return;
-    }
-    this.readBody(data, 0);
-  }
-
-  private readHead(data: Buffer): void {
-    let buf = this.buffered === undefined ? data : Buffer.concat([this.buffered, data]);
-    let offset = 0;
-    for (;;) {
-      let head: ResponseHead | null;
-      const start = offset;
-      try {
-        head = parseResponseHead(buf, offset);
-      } catch (error) {
-        this.fail(error as Error);
-        return;
-      }
-      if (head === null) {
-        // A copy: `data` lies in the connection's read buffer, which the next read fills again.
-        this.buffered = Buffer.from(buf.subarray(offset));
-        return;
-      }
-      offset = head.end;
-      // Interim responses (100 Continue, 103 Early Hints) are this hop's business.
-      if (head.status < 200) {
-        if (head.status === 101) {
-          if (this.incoming.upgrade && this.res.tunnel !== undefined) this.becomeTunnel(Buffer.from(buf.subarray(start)));
-          else this.fail(new MalformedResponse('101 without an upgrade'));
-          return;
-        }
-        continue;
-      }
-      this.buffered = undefined;
-      this.response = head;
-      break;
-    }
-    const head = this.response;
-    const status = head.status;
-    if (this.incoming.isHead || status === 204 || status === 304) this.body = Body.None;
-    else if (head.chunked) this.body = Body.Chunked;
-    else if (head.contentLength >= 0) this.body = Body.Length;
-    else this.body = Body.UntilClose;
-    try {
-      this.res.writeHead(status, head.headers);
-    } catch (error) {
-      // Header values Node will not send (control characters): a bad gateway, not a crash.
-      this.fail(error as Error);
-      return;
-    }
-    if (this.body === Body.Length) this.remaining = head.contentLength;
-    else if (this.body === Body.Chunked) {
-      this.decoder = new ChunkedDecoder();
-      this.onChunk = (data) => this.relay(data);
-    }
-    if (this.body === Body.None || (this.body === Body.Length && this.remaining === 0)) {
-      this.complete(offset < buf.length);
-      return;
-    }
-    if (offset < buf.length) this.readBody(buf, offset);
-  }
-
-  /** The app switched protocols: the connection leaves the pool and HTTP, and becomes a tunnel. */
-  private becomeTunnel(bytes: Buffer): void {
-    this.finished = true;
-    // The target stays busy (table.end) until the tunnel closes.
-    this.exchanges.delete(this);
-    const conn = this.conn!;
-    this.conn = undefined;
-    this.res.tunnel!(conn.detach(), bytes, this.target);
-  }
-
-  private readBody(data: Buffer, offset: number): void {
-    switch (this.body) {
-      case Body.Length: {
-        const available = data.length - offset;
-        if (available <= this.remaining) {
-          this.remaining -= available;
-          const chunk = offset === 0 ? data : data.subarray(offset);
-          if (this.remaining === 0) this.complete(false, chunk);
-          else this.relay(chunk);
-        } else {
-          // More bytes than the response announced: relay what belongs to it, drop the connection.
-          const last = data.subarray(offset, offset + this.remaining);
-          this.remaining = 0;
-          this.complete(true, last);
-        }
-        return;
-      }
-      case Body.Chunked: {
-        let end: number;
-        try {
-          end = this.decoder!.feed(data, offset, this.onChunk!);
-        } catch (error) {
-          this.fail(error as Error);
-          return;
-        }
-        if (end >= 0) this.complete(end < data.length);
-        return;
-      }
-      case Body.UntilClose:
-        this.relay(offset === 0 ? data : data.subarray(offset));
-        return;
-      case Body.None:
-        return;
-    }
-  }
-
-  private relay(chunk: Buffer): void {
-    if (chunk.length === 0) return;
-    const flushed = this.res.write(chunk);
-    // Queued rather than written: the chunk still lies in the connection's read buffer.
-    if (this.res.writableLength > 0) this.conn?.hold();
-    if (!flushed && !this.paused) {
-      this.paused = true;
-      this.conn?.socket.pause();
-      this.res.once('drain', () => {
-        this.paused = false;
-        if (!this.finished) this.conn?.socket.resume();
-      });
-    }
-  }
-
-  onEnd(): void {
-    if (this.finished) return;
-    if (this.response !== undefined && this.body === Body.UntilClose) {
-      this.complete(true);
-      return;
-    }
-    this.fail(undefined);
-  }
-
-  onClose(error: NodeJS.ErrnoException | undefined): void {
-    this.conn = undefined;
-    if (this.finished) return;
-    if (this.response !== undefined && this.body === Body.UntilClose && error === undefined) {
-      this.complete(true);
-      return;
-    }
-    this.fail(error);
-  }
-
-  isLate(now: number): boolean {
-    return !this.finished && this.response === undefined && this.deadline <= now;
-  }
-
-  timedOut(): void {
-    this.fail(new UpstreamTimeout());
-  }
-
-  /** The client went away: stop, and do not send the request anywhere else. */
-  clientGone(): void {
-    if (this.finished) return;
-    this.settle();
-    this.conn?.destroy();
-  }
-
-  /** The response ended; `dirty` when the connection must not carry another request. */
-  private complete(dirty: boolean, last?: Buffer): void {
-    if (this.finished) return;
-    this.settle();
-    const conn = this.conn;
-    this.conn = undefined;
-    if (conn !== undefined) {
-      if (this.paused) conn.socket.resume();
-      if (dirty || !this.response!.keepAlive || !this.requestSent || this.incoming.upgrade) conn.destroy();
-      else this.pool!.release(conn);
-    }
-    // Last, as it may start the client's next request at once (fast path).
-    this.res.end(last);
-    if (last !== undefined && this.res.writableLength > 0) conn?.hold();
-  }
-
-  private settle(): void {
-    this.finished = true;
-    this.exchanges.delete(this);
-    this.router.table.end(this.target);
-  }
-
-  private fail(error: (Error & { code?: string }) | undefined): void {
-    if (this.finished) return;
-    this.settle();
-    const conn = this.conn;
-    this.conn = undefined;
-    const reused = conn?.reused ?? false;
-    conn?.destroy();
-    const res = this.res;
-    if (res.headersSent) {
-      res.destroy();
-      return;
-    }
-    const code = error?.code;
-    if (code === 'ECONNREFUSED') this.router.takeOut(this.target);
-    // Nothing reached the app (refused), or a pooled connection was closed by the app just as
-    // it was reused: another attempt cannot do the request twice.
-    const again = code === 'ECONNREFUSED' || (reused && !this.gotBytes && (code === undefined || code === 'ECONNRESET' || code === 'EPIPE'));
-    if (again && this.incoming.retryable && this.attempt < MAX_ATTEMPTS) {
-      const tried = code === 'ECONNREFUSED' ? new Set([...this.refused, targetKey(this.target)]) : this.refused;
-      this.router.forward(this.app, res, this.incoming, this.exchanges, this.req, tried, this.attempt + 1);
-      return;
-    }
-    if (error instanceof UpstreamTimeout) page(res, 504, 'Gateway timeout', `${escapeHtml(this.app)} did not answer in time.`);
-    else page(res, 502, 'Bad gateway', `${escapeHtml(this.app)} could not be reached.`);
-  }
-}
-
-/**
- * The Host header, without building `req.headers` (Node makes that object lazily); false when
- * there are several (RFC 9112 §3.2: a server answers 400, rather than route by one of them).
- */
-function hostOf(raw: string[]): string | undefined | false {
-  let host: string | undefined;
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!;
-    if (name.length === 4 && name.toLowerCase() === 'host') {
-      if (host !== undefined) return false;
-      host = raw[i + 1];
-    }
-  }
-  return host;
-}
-
-function rawReply(socket: net.Socket, status: number, reason: string): void {
-  socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
-}
-
-class UpstreamTimeout extends Error {}
-
-/** Clients may come back in a minute; nothing may keep the page as the app's answer. */
-const MAINTENANCE_HEADERS = ['retry-after', '60', 'cache-control', 'no-store'];
-
-function page(res: Sink, status: number, title: string, message: string, headers: readonly string[] = []): void {
-  const body = `<!doctype html><title>${status} ${title}</title><h1>${title}</h1><p>${message}</p>\n`;
-  res.writeHead(status, ['content-type', 'text/html; charset=utf-8', 'content-length', String(Buffer.byteLength(body)), ...headers]);
-  res.end(body);
-}
-
-function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
-
-/**
- * A client connection while its requests are plain enough for the fast path (parseSimpleRequest):
- * the router parses them and writes the responses itself. The first request that is not plain
- * (a body, an upgrade, a partial head…) hands the connection to Node's HTTP server for good.
- */
-class FastConnection {
-  /** Bytes not served yet: pipelined requests behind the one in progress. */
-  private pending: Buffer | undefined;
-  /** A request is waiting for its response. */
-  private busy = false;
-  /** Inside the serving loop (a response that ends at once calls back into it). */
-  private serving = false;
-  /** Waiting for the client to read its responses, or for the next turn of the event loop. */
-  private waiting = false;
-  private paused = false;
-  private handedOver = false;
-  private readonly onData = (data: Buffer): void => this.router.guard(this.socket, () => this.read(data));
-  private readonly onClose = (): void => this.router.forgetFast(this);
-  private readonly onTimeout = (): void => {
-    if (!this.busy) this.socket.destroy();
-  };
-  private readonly next = (): void => {
-    this.waiting = false;
-    this.router.guard(this.socket, () => this.serveWaiting());
-  };
-
-  constructor(
-    private readonly router: Router,
-    readonly socket: net.Socket,
-    private readonly exchanges: ClientExchanges<Exchange>,
-  ) {
-    socket.on('data', this.onData);
-    socket.on('error', ignore); // 'close' follows, and ends what is in flight
-    socket.once('close', this.onClose);
-    socket.setTimeout(KEEP_ALIVE_MS, this.onTimeout);
-  }
-
-  private read(data: Buffer): void {
-    this.pending = this.pending === undefined ? data : Buffer.concat([this.pending, data]);
-    this.serveWaiting();
-  }
-
-  /**
-   * Serves the requests that arrived, one after another. A loop, not a chain of calls: a response
-   * that ends at once (a page) must not start the next request from inside itself, or 2 600
-   * pipelined requests overflow the stack. At most MAX_PIPELINED_PER_TURN per turn of the event
-   * loop, and none while the client leaves MAX_UNREAD_RESPONSE_BYTES of responses unread.
-   */
-  private serveWaiting(): void {
-    if (this.serving || this.waiting) return;
-    this.serving = true;
-    let served = 0;
-    try {
-      while (!this.busy && !this.handedOver && this.pending !== undefined && !this.socket.destroyed) {
-        if (this.socket.writableLength > MAX_UNREAD_RESPONSE_BYTES) {
-          this.waiting = true;
-          this.socket.once('drain', this.next);
-          break;
-        }
-        if (served === MAX_PIPELINED_PER_TURN) {
-          this.waiting = true;
-          setImmediate(this.next);
-          break;
-        }
-        const data = this.pending;
-        this.pending = undefined;
-        served++;
-        this.serve(data);
-      }
-    } finally {
-      this.serving = false;
-    }
-    if (this.handedOver || this.socket.destroyed) return;
-    // Read no more while waiting, or while a request is in progress with plenty queued behind it.
-    const stop = this.waiting || (this.pending?.length ?? 0) > 64 * 1024;
-    if (stop && !this.paused) {
-      this.paused = true;
-      this.socket.pause();
-    } else if (!stop && this.paused) {
-      this.paused = false;
-      this.socket.resume();
-    }
-  }
-
-  private serve(data: Buffer): void {
-    const request = parseSimpleRequest(data);
-    if (request === null) {
-      this.handedOver = true;
-      this.socket.off('data', this.onData);
-      this.socket.off('error', ignore);
-      this.socket.off('close', this.onClose);
-      this.socket.setTimeout(0, this.onTimeout);
-      this.socket.off('timeout', this.onTimeout);
-      this.router.handOver(this, data);
-      // Resumed only now that Node's server listens, or what was read would go nowhere.
-      if (this.paused) this.socket.resume();
-      return;
-    }
-    this.busy = true;
-    if (request.end < data.length) this.pending = data.subarray(request.end);
-    const response = new RawResponse(this.socket, request.method === 'HEAD', this.responded);
-    const app = this.router.knownApp(request.host);
-    if (app === undefined) {
-      page(response, 404, 'No such app', `No app is served at ${escapeHtml(request.host)}.`);
-      return;
-    }
-    const incoming = this.router.incoming(request.method, request.url, request.rawHeaders, this.socket.remoteAddress, request.host, false);
-    this.router.forward(app, response, incoming, this.exchanges, undefined, NOTHING_REFUSED, 1);
-  }
-
-  /** The response went out whole: on to the next request, if one is waiting. */
-  private readonly responded = (): void => {
-    this.busy = false;
-    this.serveWaiting();
-  };
-}
-
-/**
- * The fast path's response (and the answer to an upgrade request): the status line and headers
- * Node's ServerResponse would write. The headers are the router's own or came through
- * parseResponseHead, which let only valid ones by.
- */
-class RawResponse implements Sink {
-  headersSent = false;
-  private head = '';
-  private chunked = false;
-  private done = false;
-
-  constructor(
-    private readonly socket: net.Socket,
-    private noBody: boolean,
-    /** Called once the whole response is written. */
-    private readonly onEnd: () => void,
-    readonly tunnel?: (upstream: net.Socket, bytes: Buffer, target: RouteTarget) => void,
-  ) {}
-
-  writeHead(status: number, headers: string[]): this {
-    let head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'unknown'}\r\n`;
-    let length = false;
-    let date = false;
-    for (let i = 0; i < headers.length; i += 2) {
-      const name = headers[i]!;
-      const value = headers[i + 1]!;
-      if (name.length === 14 && name.toLowerCase() === 'content-length') length = true;
-      else if (name.length === 4 && name.toLowerCase() === 'date') date = true;
-      head += `${name}: ${value}\r\n`;
-    }
-    if (status === 204 || status === 304 || status < 200) this.noBody = true;
-    if (!date) head += `Date: ${utcDate()}\r\n`;
-    if (!length && !this.noBody) {
-      head += 'Transfer-Encoding: chunked\r\n';
-      this.chunked = true;
-    }
-    this.head = `${head}Connection: keep-alive\r\nKeep-Alive: timeout=${KEEP_ALIVE_MS / 1000}\r\n\r\n`;
-    this.headersSent = true;
-    return this;
-  }
-
-  get writableLength(): number {
-    return this.socket.writableLength;
-  }
-
-  write(chunk: Buffer): boolean {
-    if (this.done) return true;
-    const socket = this.socket;
-    socket.cork();
-    const flushed = this.send(socket, chunk);
-    socket.uncork();
-    return flushed;
-  }
-
-  end(chunk?: Buffer | string): this {
-    if (this.done) return this;
-    const socket = this.socket;
-    socket.cork();
-    this.send(socket, typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
-    if (this.chunked) socket.write('0\r\n\r\n', 'latin1');
-    socket.uncork();
-    this.done = true;
-    this.onEnd();
-    return this;
-  }
-
-  destroy(): this {
-    this.done = true;
-    this.socket.destroy();
-    return this;
-  }
-
-  once(_event: 'drain', listener: () => void): this {
-    this.socket.once('drain', listener);
-    return this;
-  }
-
-  private send(socket: net.Socket, chunk: Buffer | undefined): boolean {
-    let flushed = true;
-    if (this.head !== '') {
-      flushed = socket.write(this.head, 'latin1');
-      this.head = '';
-    }
-    if (chunk === undefined || chunk.length === 0 || this.noBody) return flushed;
-    if (!this.chunked) return socket.write(chunk);
-    socket.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
-    socket.write(chunk);
-    return socket.write('\r\n', 'latin1');
-  }
-}
-
-let dateCache: string | undefined;
-
-/** The Date header value, computed at most once a second (as Node does). */
-function utcDate(): string {
-  if (dateCache === undefined) {
-    const now = new Date();
-    dateCache = now.toUTCString();
-    setTimeout(() => (dateCache = undefined), 1000 - now.getMilliseconds()).unref();
-  }
-  return dateCache;
 }
 
 function ignore(): void {}

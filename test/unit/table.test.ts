@@ -168,3 +168,42 @@ describe('RouteTable request counting', () => {
     expect(table.activeRequests([A])).toBe(1);
   });
 });
+
+describe('RouteTable: targets in and out of rotation', () => {
+  const t = (port: number): RouteTarget => ({ host: '127.0.0.1', port, container: `web-${port}` });
+
+  test('a down target is skipped until marked up; all down means no pick', () => {
+    const table = new RouteTable();
+    table.set('shop', 1, [t(1), t(2), t(3)]);
+    table.markDown('127.0.0.1:2');
+    expect(table.isDown('127.0.0.1:2')).toBe(true);
+    expect([1, 2, 3, 4].map(() => table.pick('shop')?.port)).toEqual([1, 3, 1, 3]);
+    table.markUp('127.0.0.1:2');
+    expect(table.isDown('127.0.0.1:2')).toBe(false);
+    expect([1, 2, 3].map(() => table.pick('shop')?.port)).toEqual([1, 2, 3]);
+    for (const p of [1, 2, 3]) table.markDown(`127.0.0.1:${p}`);
+    expect(table.pick('shop')).toBeUndefined();
+  });
+
+  test('set puts its targets back in rotation', () => {
+    const table = new RouteTable();
+    table.markDown('127.0.0.1:1');
+    table.markDown('127.0.0.1:9');
+    table.set('shop', 2, [t(1), t(2)]);
+    expect(table.isDown('127.0.0.1:1')).toBe(false);
+    expect(table.isDown('127.0.0.1:9')).toBe(true);
+    expect(table.pick('shop')?.port).toBe(1);
+  });
+
+  test('isRouted follows the current routes only', () => {
+    const table = new RouteTable();
+    table.set('shop', 1, [t(1)]);
+    table.set('blog', 1, [t(5)]);
+    expect(table.isRouted('127.0.0.1:1')).toBe(true);
+    table.set('shop', 2, [t(2)]);
+    expect(table.isRouted('127.0.0.1:1')).toBe(false);
+    expect(table.isRouted('127.0.0.1:2')).toBe(true);
+    table.delete('blog');
+    expect(table.isRouted('127.0.0.1:5')).toBe(false);
+  });
+});

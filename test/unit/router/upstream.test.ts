@@ -1,9 +1,9 @@
 import http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { Router } from '../../src/router/proxy.js';
-import { UpstreamPool } from '../../src/router/upstream.js';
-import type { RouteTarget } from '../../src/store/store.js';
+import { Router } from '../../../src/router/proxy.js';
+import { UpstreamPool } from '../../../src/router/upstream.js';
+import type { RouteTarget } from '../../../src/store/store.js';
 
 // How the router's own upstream client frames what apps send back: every way an HTTP/1.1
 // response can end, interim responses, connection reuse and what must not be reused. Requests go
@@ -348,6 +348,7 @@ describe('an upstream connection\'s read buffer', () => {
           onEnd: () => resolve(),
           onClose: (error) => (error ? reject(error) : resolve()),
           onDrain: () => undefined,
+          onCrash: (error) => reject(error),
         });
       });
     } finally {

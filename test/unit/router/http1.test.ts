@@ -1,5 +1,5 @@
-import { ChunkedDecoder, MalformedResponse, parseResponseHead, parseSimpleRequest } from '../../src/router/http1.js';
-import { RequestIds } from '../../src/router/request-id.js';
+import { ChunkedDecoder, MalformedResponse, parseResponseHead, parseSimpleRequest } from '../../../src/router/http1.js';
+import { RequestIds } from '../../../src/router/request-id.js';
 
 const b = (s: string): Buffer => Buffer.from(s, 'latin1');
 
