@@ -103,4 +103,34 @@ describe('drain', () => {
     expect(world.router.table.activeRequests([old.target])).toBe(0);
     expect((await open()).release).toBe('new');
   }, 10_000);
+
+  test('an upgrade the old target accepts (101) only after its drain began is closed at once, and the drain ends', async () => {
+    const asked = deferred();
+    const old = await textUpstream('old');
+    let accept: () => void = () => undefined;
+    old.server.on('upgrade', (_req: http.IncomingMessage, socket: net.Socket) => {
+      rawSockets.add(socket);
+      accept = () => socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
+      asked.resolve();
+    });
+    const next = await textUpstream('new');
+    world.known.add('chat');
+    world.router.table.set('chat', 1, [old.target]);
+    const req = http.request({ host: '127.0.0.1', port: world.routerPort, path: '/ws', headers: { host: 'chat.test.local', connection: 'Upgrade', upgrade: 'websocket' } });
+    clientRequests.push(req);
+    const closed = new Promise<void>((resolve) => {
+      req.on('upgrade', (_res: http.IncomingMessage, socket: net.Socket) => socket.once('close', () => resolve()));
+      req.on('error', () => resolve());
+    });
+    req.end();
+    await withTimeout(asked.promise, 3000, 'the upgrade never reached the old target');
+
+    world.router.table.set('chat', 2, [next.target]);
+    const drained = world.router.drain([old.target], 60_000);
+    expect(world.router.table.activeRequests([old.target])).toBe(1);
+    accept();
+    await drained;
+    await closed;
+    expect(world.router.table.activeRequests([old.target])).toBe(0);
+  }, 10_000);
 });
