@@ -5,6 +5,8 @@ import type { AppContainers } from '../deploy/containers.js';
 import type { Deployer } from '../deploy/deployer.js';
 import type { Formation } from '../deploy/formation.js';
 import type { Repos } from '../git/repos.js';
+import type { Notifications } from '../notify/notifications.js';
+import type { CronScheduler } from '../cron/scheduler.js';
 import type { OneOffs } from '../run/oneoffs.js';
 import type { PortAllocator } from '../runtime/ports.js';
 import type { Runtime } from '../runtime/runtime.js';
@@ -30,6 +32,8 @@ export interface ApiDeps {
   containers: AppContainers;
   formation: Formation;
   oneOffs: OneOffs;
+  notifications: Notifications;
+  cron: CronScheduler;
   ports: PortAllocator;
   appUrl(app: string): string;
   domain: string;

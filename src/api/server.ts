@@ -12,6 +12,8 @@ import { deploymentRoutes } from './routes/deployments.js';
 import { domainRoutes } from './routes/domains.js';
 import { envRoutes } from './routes/env.js';
 import { logRoutes } from './routes/logs.js';
+import { notifierRoutes } from './routes/notifiers.js';
+import { cronRoutes } from './routes/cron.js';
 import { psRoutes } from './routes/ps.js';
 import { releaseRoutes } from './routes/releases.js';
 import { runRoutes } from './routes/run.js';
@@ -41,6 +43,8 @@ const ROUTE_GROUPS: ((ctx: RouteContext) => void)[] = [
   storageRoutes,
   logRoutes,
   runRoutes,
+  notifierRoutes,
+  cronRoutes,
 ];
 
 /** The JSON API under `/api`: authentication, routing to the groups' handlers, errors as JSON. */

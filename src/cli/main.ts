@@ -10,13 +10,15 @@ import { domainCommands } from './commands/domains.js';
 import { settingsCommands } from './commands/settings.js';
 import { storageCommands } from './commands/storage.js';
 import { logCommands } from './commands/logs.js';
+import { notifierCommands } from './commands/notifiers.js';
+import { cronCommands } from './commands/cron.js';
 import { runCommands } from './commands/run.js';
 import { tokenCommands } from './commands/tokens.js';
 import { loadConnection } from './connection.js';
 import { CliError } from './errors.js';
 import { makeOutput } from './output.js';
 
-export const COMMANDS: Command[] = [...appsCommands, ...envCommands, ...deploymentCommands, ...formationCommands, ...domainCommands, ...settingsCommands, ...storageCommands, ...logCommands, ...runCommands, ...tokenCommands];
+export const COMMANDS: Command[] = [...appsCommands, ...envCommands, ...deploymentCommands, ...formationCommands, ...domainCommands, ...settingsCommands, ...storageCommands, ...logCommands, ...runCommands, ...notifierCommands, ...cronCommands, ...tokenCommands];
 
 const COMMON_OPTIONS = {
   app: { type: 'string', short: 'a' },

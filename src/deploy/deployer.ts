@@ -17,6 +17,11 @@ export interface DeployRequest {
   stillAuthorized?: () => boolean;
 }
 
+/** What subscribers (notifications, cron) hear about deployments: each start, and each end with its final status. */
+export type DeploymentEvent =
+  | { kind: 'started'; deployment: DeploymentRecord }
+  | { kind: 'finished'; deployment: DeploymentRecord; status: FinalStatus };
+
 export interface StartedDeployment {
   deployment: DeploymentRecord;
   log: DeployLog;
@@ -30,6 +35,7 @@ export interface StartedDeployment {
 export class Deployer {
   private readonly queue = new KeyedQueue();
   private readonly live = new Map<string, DeployLog>();
+  private readonly listeners = new Set<(event: DeploymentEvent) => void>();
 
   constructor(
     private readonly store: Store,
@@ -60,7 +66,10 @@ export class Deployer {
           store.finishDeployment(request.app, deployment.id, 'aborted', reason);
           return 'aborted' as const;
         }
-        return this.pipeline.run({ deployment, gitDir: request.gitDir }, log);
+        this.emit({ kind: 'started', deployment: store.getDeployment(request.app, deployment.id) ?? deployment });
+        const status = await this.pipeline.run({ deployment, gitDir: request.gitDir }, log);
+        this.emit({ kind: 'finished', deployment: store.getDeployment(request.app, deployment.id) ?? deployment, status });
+        return status;
       })
       .finally(() => {
         log.end();
@@ -69,6 +78,22 @@ export class Deployer {
         this.live.delete(key);
       });
     return { deployment, log, done };
+  }
+
+  /** Calls `listener` when a deployment starts (after its queue) and when it ends; never delays or fails it. */
+  onEvent(listener: (event: DeploymentEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private emit(event: DeploymentEvent): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(event);
+      } catch {
+        // A subscriber's own failure is its to report; the deployment goes on regardless.
+      }
+    }
   }
 
   /** Runs `task` in the app's queue: after its running and queued deployments, before later ones. */

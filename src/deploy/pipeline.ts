@@ -32,6 +32,8 @@ export interface PipelineDeps {
   traffic: TrafficSwitch;
   refs: RefPublisher;
   settings: PipelineSettings;
+  /** Checks of the commit's other files at build time (cron.json); a DeployFailure fails the build. */
+  checkRelease?: (deployment: DeploymentRecord, source: CommitSource, entries: ReadonlySet<string>, log: DeployLog) => Promise<void>;
   now?: () => number;
 }
 
@@ -141,6 +143,7 @@ export class Pipeline {
     const procfile = await this.readProcfile(source, entries);
     this.deps.store.setProcfile(app, id, formatProcfile(procfile));
     log.detail(`Procfile: ${describeProcfile(procfile)}`);
+    await this.deps.checkRelease?.(job.deployment, source, entries, log);
     const image = `slipway/${app}:${id}`;
     log.phase(`Building image with ${this.deps.builder.describe(entries)}`);
     await this.build(source, entries, image, job.deployment, log);

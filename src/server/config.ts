@@ -20,12 +20,20 @@ export interface ServerConfig {
   minFreeMb: number;
   /** A TLS proxy terminates connections in front of Slipway (silences the clear-text warning). */
   tlsInFront: boolean;
+  /** Tests only: cron.json schedules have six fields, the first for seconds. */
+  cronSeconds: boolean;
   timeouts: ServerTimeouts;
 }
 
 export interface ServerTimeouts extends Timeouts {
   /** How long a detached one-off may run before it is stopped (its container kept for its logs). */
   runMs: number;
+  /** One attempt to deliver a notification. */
+  notifyMs: number;
+  /** The first wait before a notification is sent again; later waits are 5, 25 and 125 times it. */
+  notifyRetryMs: number;
+  /** A cron job's run is stopped after this. */
+  cronMs: number;
 }
 
 /** A setting that cannot be used; the message names it and says what is expected. */
@@ -36,8 +44,8 @@ export class ConfigError extends Error {
   }
 }
 
-const DEFAULT_TIMEOUTS_S = { boot: 60, hook: 20 * 60, stop: 30, drain: 30, run: 24 * 60 * 60 };
-const FILE_KEYS = ['data', 'port', 'routerPort', 'host', 'domain', 'stackImage', 'routerWorkers', 'maxPushMb', 'minFreeMb', 'tlsInFront', 'timeouts'];
+const DEFAULT_TIMEOUTS_S = { boot: 60, hook: 20 * 60, stop: 30, drain: 30, run: 24 * 60 * 60, notify: 10, notifyRetry: 10, cron: 60 * 60 };
+const FILE_KEYS = ['data', 'port', 'routerPort', 'host', 'domain', 'stackImage', 'routerWorkers', 'maxPushMb', 'minFreeMb', 'tlsInFront', 'cronSeconds', 'timeouts'];
 
 /** Flags win over environment variables, which win over the config file, which wins over defaults. */
 export function loadServerConfig(argv: readonly string[], env: NodeJS.ProcessEnv): ServerConfig {
@@ -79,12 +87,16 @@ export function loadServerConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     maxPushMb: sizeSetting('maxPushMb', pick(undefined, env.SLIPWAY_MAX_PUSH_MB, file.maxPushMb)) ?? 1024,
     minFreeMb: sizeSetting('minFreeMb', pick(undefined, env.SLIPWAY_MIN_FREE_MB, file.minFreeMb)) ?? 200,
     tlsInFront: booleanSetting('tlsInFront', pick(undefined, env.SLIPWAY_TLS_IN_FRONT, file.tlsInFront)) ?? false,
+    cronSeconds: booleanSetting('cronSeconds', pick(undefined, env.SLIPWAY_CRON_SECONDS, file.cronSeconds)) ?? false,
     timeouts: {
       bootMs: secondsSetting('timeouts.boot', pick(undefined, env.SLIPWAY_BOOT_TIMEOUT, fileTimeouts.boot), DEFAULT_TIMEOUTS_S.boot),
       hookMs: secondsSetting('timeouts.hook', pick(undefined, env.SLIPWAY_HOOK_TIMEOUT, fileTimeouts.hook), DEFAULT_TIMEOUTS_S.hook),
       stopMs: secondsSetting('timeouts.stop', pick(undefined, env.SLIPWAY_STOP_TIMEOUT, fileTimeouts.stop), DEFAULT_TIMEOUTS_S.stop),
       drainMs: secondsSetting('timeouts.drain', pick(undefined, env.SLIPWAY_DRAIN_TIMEOUT, fileTimeouts.drain), DEFAULT_TIMEOUTS_S.drain),
       runMs: secondsSetting('timeouts.run', pick(undefined, env.SLIPWAY_RUN_TIMEOUT, fileTimeouts.run), DEFAULT_TIMEOUTS_S.run),
+      notifyMs: secondsSetting('timeouts.notify', pick(undefined, env.SLIPWAY_NOTIFY_TIMEOUT, fileTimeouts.notify), DEFAULT_TIMEOUTS_S.notify),
+      cronMs: secondsSetting('timeouts.cron', pick(undefined, env.SLIPWAY_CRON_TIMEOUT, fileTimeouts.cron), DEFAULT_TIMEOUTS_S.cron),
+      notifyRetryMs: secondsSetting('timeouts.notifyRetry', pick(undefined, env.SLIPWAY_NOTIFY_RETRY, fileTimeouts.notifyRetry), DEFAULT_TIMEOUTS_S.notifyRetry),
     },
   };
 }
@@ -117,7 +129,7 @@ function objectAt(file: Record<string, unknown>, key: string, name: string): Rec
   if (typeof value !== 'object' || Array.isArray(value)) {
     throw new ConfigError(`${name}: "${key}" must be a mapping such as { boot: 60, hook: 1200, stop: 30 }`);
   }
-  const known = ['boot', 'hook', 'stop', 'drain', 'run'];
+  const known = ['boot', 'hook', 'stop', 'drain', 'run', 'notify', 'notifyRetry', 'cron'];
   for (const k of Object.keys(value)) {
     if (!known.includes(k)) throw new ConfigError(`${name}: unknown setting "${key}.${k}"; expected ${known.join(', ')}`);
   }

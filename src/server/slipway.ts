@@ -16,6 +16,10 @@ import { Processes, type TrafficSwitch } from '../deploy/processes.js';
 import { GitHttp } from '../git/http.js';
 import { HookRelay } from '../git/relay.js';
 import { ConnectionCap } from '../net/connection-cap.js';
+import { CommitSource } from '../build/source.js';
+import { Notifications } from '../notify/notifications.js';
+import { cronReleaseCheck } from '../cron/release.js';
+import { CronScheduler } from '../cron/scheduler.js';
 import { Repos } from '../git/repos.js';
 import { RouterCluster } from '../router/cluster.js';
 import type { RouterHandle } from '../router/handle.js';
@@ -88,8 +92,30 @@ export async function startSlipway({ config, env, log, runtime = new DockerRunti
     traffic,
     refs: repos.publisher(),
     settings: { appUrl },
+    checkRelease: cronReleaseCheck(store, { seconds: config.cronSeconds }),
   });
   const deployer = new Deployer(store, pipeline);
+  const notifications = new Notifications({
+    store,
+    runtime,
+    onDeployment: (listener) => deployer.onEvent(listener),
+    commitSubject: async (app, commit) => (await new CommitSource(repos.pathFor(app), commit).info()).subject,
+    appUrl,
+    apiUrl: `http://${config.host}:${config.port}`,
+    timeoutMs: config.timeouts.notifyMs,
+    retryBaseMs: config.timeouts.notifyRetryMs,
+    log,
+  });
+  const cron = new CronScheduler({
+    store,
+    runtime,
+    containers,
+    ports,
+    onDeployment: (listener) => deployer.onEvent(listener),
+    timeoutMs: config.timeouts.cronMs,
+    stopGraceMs: (app) => processes.timeouts(app).stopMs,
+    log,
+  });
   const formation = new Formation({ store, processes, traffic, gitDir: (app) => repos.pathFor(app) });
   const oneOffs = new OneOffs({ store, runtime, containers, ports, maxRunMs: config.timeouts.runMs, stopGraceMs: config.timeouts.stopMs });
   const sweepOneOffs = (): void => {
@@ -116,6 +142,8 @@ export async function startSlipway({ config, env, log, runtime = new DockerRunti
     ports,
     formation,
     oneOffs,
+    notifications,
+    cron,
     appUrl,
     domain: config.domain,
     // The latest update: each one carries the whole directory, so it covers those before it.
@@ -173,6 +201,8 @@ export async function startSlipway({ config, env, log, runtime = new DockerRunti
   const sweeper = setInterval(sweepOneOffs, Math.min(SWEEP_EVERY_MS, Math.max(1000, config.timeouts.runMs / 4)));
   sweeper.unref();
 
+  notifications.start();
+  await cron.start().catch((error: unknown) => log(`warning: could not start the cron jobs: ${String(error)}`));
   await relay.listen();
   await router.listen(config.routerPort, config.host);
   await new Promise<void>((resolve, reject) => {
@@ -194,6 +224,8 @@ export async function startSlipway({ config, env, log, runtime = new DockerRunti
       await router.close();
       await relay.close();
       await deployer.idle();
+      cron.stop();
+      await notifications.stop();
       store.close();
     },
   };

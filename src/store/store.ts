@@ -1,6 +1,8 @@
 import Database from 'better-sqlite3';
 import type { Database as Db } from 'better-sqlite3';
 import { MIGRATIONS } from './schema.js';
+import { NotifierStore } from './notifiers.js';
+import { CronStore } from './cron.js';
 import type { FinalStatus, Status } from '../deploy/status.js';
 
 export interface AppRecord {
@@ -109,7 +111,15 @@ export class Store {
     this.db.pragma('foreign_keys = ON');
     this.db.pragma('busy_timeout = 5000');
     this.migrate();
+    this.notifiers = new NotifierStore(this.db, now);
+    this.cron = new CronStore(this.db, now);
   }
+
+  /** Cron jobs of deployments, and their runs. */
+  readonly cron: CronStore;
+
+  /** Deploy notifiers and their delivery queue. */
+  readonly notifiers: NotifierStore;
 
   close(): void {
     this.db.close();
