@@ -81,7 +81,7 @@ export async function startSlipway({ config, env, log, runtime = new DockerRunti
     switchTo: (app, deployment, targets) => router.switchTo(app, deployment, targets),
     drain: (targets, timeoutMs) => router.drain(targets, timeoutMs),
   };
-  const processes = new Processes({ store, runtime, ports, containers, traffic, timeouts: config.timeouts });
+  const processes = new Processes({ store, runtime, ports, containers, traffic, timeouts: config.timeouts, appHost: (app) => `${app}.${config.domain}` });
   const pipeline = new Pipeline({
     store,
     runtime,

@@ -134,4 +134,8 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX cron_runs_by_job ON cron_runs (app, job, id);
   `,
+  `
+  ALTER TABLE apps ADD COLUMN healthcheck_path TEXT;
+  ALTER TABLE apps ADD COLUMN healthcheck_timeout_ms INTEGER;
+  `,
 ];

@@ -23,6 +23,10 @@ export interface AppSettings {
   memoryMb: number | null;
   /** CPU limit of each container, in cores; null: none. */
   cpus: number | null;
+  /** New web containers must answer GET on this path with 2xx/3xx before they get traffic; null: TCP only. */
+  healthcheckPath: string | null;
+  /** One health check's limit; null: the default. */
+  healthcheckTimeoutMs: number | null;
 }
 
 export interface DeploymentRecord {
@@ -98,6 +102,8 @@ interface AppRow {
   memory_mb: number | null;
   cpus: number | null;
   maintenance: number;
+  healthcheck_path: string | null;
+  healthcheck_timeout_ms: number | null;
 }
 
 /** The only module that speaks SQL. Every write is one statement or one transaction. */
@@ -193,8 +199,10 @@ export class Store {
     if (!current) throw new Error(`app ${name} does not exist`);
     const merged = { ...current.settings, ...settings };
     this.db
-      .prepare('UPDATE apps SET boot_timeout_ms = ?, hook_timeout_ms = ?, stop_timeout_ms = ?, memory_mb = ?, cpus = ? WHERE name = ?')
-      .run(merged.bootTimeoutMs, merged.hookTimeoutMs, merged.stopTimeoutMs, merged.memoryMb, merged.cpus, name);
+      .prepare(
+        'UPDATE apps SET boot_timeout_ms = ?, hook_timeout_ms = ?, stop_timeout_ms = ?, memory_mb = ?, cpus = ?, healthcheck_path = ?, healthcheck_timeout_ms = ? WHERE name = ?',
+      )
+      .run(merged.bootTimeoutMs, merged.hookTimeoutMs, merged.stopTimeoutMs, merged.memoryMb, merged.cpus, merged.healthcheckPath, merged.healthcheckTimeoutMs, name);
     return this.getApp(name)!;
   }
 
@@ -475,6 +483,8 @@ function toApp(row: AppRow): AppRecord {
       stopTimeoutMs: row.stop_timeout_ms,
       memoryMb: row.memory_mb,
       cpus: row.cpus,
+      healthcheckPath: row.healthcheck_path,
+      healthcheckTimeoutMs: row.healthcheck_timeout_ms,
     },
     maintenance: row.maintenance === 1,
   };
