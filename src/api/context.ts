@@ -7,6 +7,7 @@ import type { Formation } from '../deploy/formation.js';
 import type { Repos } from '../git/repos.js';
 import type { Notifications } from '../notify/notifications.js';
 import type { CronScheduler } from '../cron/scheduler.js';
+import type { HealthMonitor } from '../health/monitor.js';
 import type { OneOffs } from '../run/oneoffs.js';
 import type { PortAllocator } from '../runtime/ports.js';
 import type { Runtime } from '../runtime/runtime.js';
@@ -34,6 +35,7 @@ export interface ApiDeps {
   oneOffs: OneOffs;
   notifications: Notifications;
   cron: CronScheduler;
+  health: Pick<HealthMonitor, 'isUnhealthy'>;
   ports: PortAllocator;
   appUrl(app: string): string;
   domain: string;

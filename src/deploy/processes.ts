@@ -199,10 +199,15 @@ export class Processes {
   }
 
   /** The app's health check, if it set a healthcheckPath. */
-  healthCheck(app: string): HealthCheck | undefined {
+  healthCheck(app: string): (HealthCheck & { intervalMs: number | null }) | undefined {
     const own = this.deps.store.getApp(app)?.settings;
     if (!own?.healthcheckPath) return undefined;
-    return { path: own.healthcheckPath, host: this.deps.appHost(app), timeoutMs: own.healthcheckTimeoutMs ?? HEALTHCHECK_TIMEOUT_MS };
+    return {
+      path: own.healthcheckPath,
+      host: this.deps.appHost(app),
+      timeoutMs: own.healthcheckTimeoutMs ?? HEALTHCHECK_TIMEOUT_MS,
+      intervalMs: own.healthcheckIntervalMs,
+    };
   }
 
   timeouts(app: string): Timeouts {

@@ -20,6 +20,7 @@ import { CommitSource } from '../build/source.js';
 import { Notifications } from '../notify/notifications.js';
 import { cronReleaseCheck } from '../cron/release.js';
 import { CronScheduler } from '../cron/scheduler.js';
+import { HealthMonitor } from '../health/monitor.js';
 import { Repos } from '../git/repos.js';
 import { RouterCluster } from '../router/cluster.js';
 import type { RouterHandle } from '../router/handle.js';
@@ -116,6 +117,13 @@ export async function startSlipway({ config, env, log, runtime = new DockerRunti
     stopGraceMs: (app) => processes.timeouts(app).stopMs,
     log,
   });
+  const health = new HealthMonitor({
+    routes: () => store.listRoutes(),
+    check: (app) => processes.healthCheck(app),
+    exclusive: (app, task) => deployer.exclusive(app, task),
+    route: (app, deployment, targets) => router.switchTo(app, deployment, targets),
+    log,
+  });
   const formation = new Formation({ store, processes, traffic, gitDir: (app) => repos.pathFor(app) });
   const oneOffs = new OneOffs({ store, runtime, containers, ports, maxRunMs: config.timeouts.runMs, stopGraceMs: config.timeouts.stopMs });
   const sweepOneOffs = (): void => {
@@ -144,6 +152,7 @@ export async function startSlipway({ config, env, log, runtime = new DockerRunti
     oneOffs,
     notifications,
     cron,
+    health,
     appUrl,
     domain: config.domain,
     // The latest update: each one carries the whole directory, so it covers those before it.
@@ -202,6 +211,7 @@ export async function startSlipway({ config, env, log, runtime = new DockerRunti
   sweeper.unref();
 
   notifications.start();
+  health.start();
   await cron.start().catch((error: unknown) => log(`warning: could not start the cron jobs: ${String(error)}`));
   await relay.listen();
   await router.listen(config.routerPort, config.host);
@@ -225,6 +235,7 @@ export async function startSlipway({ config, env, log, runtime = new DockerRunti
       await relay.close();
       await deployer.idle();
       cron.stop();
+      health.stop();
       await notifications.stop();
       store.close();
     },

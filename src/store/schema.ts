@@ -137,5 +137,6 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE apps ADD COLUMN healthcheck_path TEXT;
   ALTER TABLE apps ADD COLUMN healthcheck_timeout_ms INTEGER;
+  ALTER TABLE apps ADD COLUMN healthcheck_interval_ms INTEGER;
   `,
 ];

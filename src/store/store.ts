@@ -27,6 +27,8 @@ export interface AppSettings {
   healthcheckPath: string | null;
   /** One health check's limit; null: the default. */
   healthcheckTimeoutMs: number | null;
+  /** How often serving web containers are checked; null: the default. */
+  healthcheckIntervalMs: number | null;
 }
 
 export interface DeploymentRecord {
@@ -104,6 +106,7 @@ interface AppRow {
   maintenance: number;
   healthcheck_path: string | null;
   healthcheck_timeout_ms: number | null;
+  healthcheck_interval_ms: number | null;
 }
 
 /** The only module that speaks SQL. Every write is one statement or one transaction. */
@@ -200,9 +203,9 @@ export class Store {
     const merged = { ...current.settings, ...settings };
     this.db
       .prepare(
-        'UPDATE apps SET boot_timeout_ms = ?, hook_timeout_ms = ?, stop_timeout_ms = ?, memory_mb = ?, cpus = ?, healthcheck_path = ?, healthcheck_timeout_ms = ? WHERE name = ?',
+        'UPDATE apps SET boot_timeout_ms = ?, hook_timeout_ms = ?, stop_timeout_ms = ?, memory_mb = ?, cpus = ?, healthcheck_path = ?, healthcheck_timeout_ms = ?, healthcheck_interval_ms = ? WHERE name = ?',
       )
-      .run(merged.bootTimeoutMs, merged.hookTimeoutMs, merged.stopTimeoutMs, merged.memoryMb, merged.cpus, merged.healthcheckPath, merged.healthcheckTimeoutMs, name);
+      .run(merged.bootTimeoutMs, merged.hookTimeoutMs, merged.stopTimeoutMs, merged.memoryMb, merged.cpus, merged.healthcheckPath, merged.healthcheckTimeoutMs, merged.healthcheckIntervalMs, name);
     return this.getApp(name)!;
   }
 
@@ -485,6 +488,7 @@ function toApp(row: AppRow): AppRecord {
       cpus: row.cpus,
       healthcheckPath: row.healthcheck_path,
       healthcheckTimeoutMs: row.healthcheck_timeout_ms,
+      healthcheckIntervalMs: row.healthcheck_interval_ms,
     },
     maintenance: row.maintenance === 1,
   };

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { TestApp } from '../support/app.js';
@@ -38,6 +38,8 @@ afterAll(async () => {
 });
 
 test('with healthcheckPath, a release whose check answers 500 is refused (timeout-error) with the answer shown, and the old one keeps serving', async () => {
+  expect((await server.api('POST', '/api/apps', { name: APP })).status).toBe(201);
+  expect((await server.api('POST', `/api/apps/${APP}/storage`, { path: '/data' })).status).toBe(201);
   app = new TestApp(files('200 OK', 'ok'));
   const v1 = await app.commit('healthy');
   expect((await app.push(server.remote(APP))).exitCode).toBe(0);
@@ -68,4 +70,60 @@ test('with healthcheckPath, a release whose check answers 500 is refused (timeou
   const bad = await slipway(['settings:set', 'healthcheckPath=up', '-a', APP]);
   expect(bad.exitCode).not.toBe(0);
   expect(bad.stderr).toContain('healthcheckPath must be a path starting with "/"');
+}, 120_000);
+
+interface Ps {
+  name: string;
+  deployment: number;
+  state: string;
+}
+
+async function stateOf(name: string): Promise<string | undefined> {
+  const ps = (await server.api<Ps[]>('GET', `/api/apps/${APP}/ps`)).body;
+  const current = Math.max(...ps.map((c) => c.deployment));
+  return ps.find((c) => c.name === name && c.deployment === current)?.state;
+}
+
+async function servedBy(): Promise<string> {
+  const env = (await getApp(server.routerPort, APP, '/env.txt')).body;
+  return /^CONTAINER=(.*)$/m.exec(env)?.[1] ?? '';
+}
+
+test('a serving container that fails its checks leaves the rotation under load with no failed request, and comes back', async () => {
+  // /cgi-bin/up fails in the container named by a file in the app's storage.
+  await app.commit('checks per container', {
+    Procfile: procfile({ web: `echo "$CONTAINER" > /app/me && ${WEB}` }),
+    'cgi-bin/up': '#!/bin/sh\nif [ -f "/data/sick-$(cat /app/me)" ]; then echo "Status: 500 Internal Server Error"; echo; echo sick; else echo "Status: 200 OK"; echo; echo ok; fi\n',
+  });
+  expect((await app.push(server.remote(APP))).exitCode).toBe(0);
+  expect((await slipway(['settings:set', 'healthcheckInterval=0.2', '-a', APP])).exitCode).toBe(0);
+
+  let load = true;
+  let answered = 0;
+  const failed: string[] = [];
+  const clients = [0, 1, 2].map(async () => {
+    while (load) {
+      const res = await getApp(server.routerPort, APP, '/index.html').catch((e: Error) => ({ status: 0, body: e.message }));
+      if (res.status === 200) answered++;
+      else failed.push(`${res.status} ${res.body.slice(0, 80)}`);
+    }
+  });
+  try {
+    const volume = path.join(server.dataDir, 'volumes', APP, encodeURIComponent('/data'));
+    writeFileSync(path.join(volume, 'sick-web-2'), '');
+    while ((await stateOf('web-2')) !== 'unhealthy') await new Promise((r) => setTimeout(r, 100));
+    const after = await Promise.all(Array.from({ length: 10 }, () => servedBy()));
+    expect(new Set(after)).toEqual(new Set(['web-1']));
+    expect(server.output()).toMatch(/health-app: slipway-health-app-\d+-web-2 failed 3 health checks in a row and left the rotation/);
+
+    rmSync(path.join(volume, 'sick-web-2'));
+    while ((await stateOf('web-2')) !== 'running') await new Promise((r) => setTimeout(r, 100));
+    let seen = new Set<string>();
+    while (!seen.has('web-2')) seen = new Set([...seen, await servedBy()]);
+  } finally {
+    load = false;
+    await Promise.all(clients);
+  }
+  expect(failed).toEqual([]);
+  expect(answered).toBeGreaterThan(0);
 }, 120_000);

@@ -49,6 +49,13 @@ const SETTINGS: Record<string, SettingSpec> = {
     store: (v) => Math.round(v * 1000),
     show: (ms) => ms / 1000,
   },
+  healthcheckInterval: {
+    field: 'healthcheckIntervalMs',
+    expected: 'a number of seconds from 0.1 to 3600 between checks of serving web containers, or null for the default (5)',
+    valid: (v) => v >= 0.1 && v <= 3600,
+    store: (v) => Math.round(v * 1000),
+    show: (ms) => ms / 1000,
+  },
 };
 
 /** A path of printable ASCII without spaces, starting with a slash: what goes on the request line. */

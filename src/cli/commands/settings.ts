@@ -12,6 +12,7 @@ const UNITS: Record<string, string> = {
   hookTimeout: 's',
   stopTimeout: 's',
   healthcheckTimeout: 's',
+  healthcheckInterval: 's',
 };
 
 const APPLIES = 'containers started from now on get the new limits (slipway restart, or deploy); timeouts count from the next deploy, scale or restart';
