@@ -103,7 +103,7 @@ test('a serving container that fails its checks leaves the rotation under load w
   const failed: string[] = [];
   const clients = [0, 1, 2].map(async () => {
     while (load) {
-      const res = await getApp(server.routerPort, APP, '/index.html').catch((e: Error) => ({ status: 0, body: e.message }));
+      const res = await getApp(server.routerPort, APP, '/version.txt').catch((e: Error) => ({ status: 0, body: e.message }));
       if (res.status === 200) answered++;
       else failed.push(`${res.status} ${res.body.slice(0, 80)}`);
     }
