@@ -17,7 +17,7 @@ interface Received {
   body: string;
 }
 
-/** A real HTTP endpoint on 127.0.0.1: records every request; `/flaky` answers 500 once, `/dead` never answers, `/down` 503 while `down`. */
+/** A real HTTP endpoint on 127.0.0.1: records every request; `/flaky` answers 500 once, `/dead` never answers, `/down` holds requests while `down`, `/broken` answers 503. */
 class Receiver {
   readonly received: Received[] = [];
   down = true;
@@ -32,7 +32,8 @@ class Receiver {
       if (req.url === '/flaky' && !this.flakyFailed) {
         this.flakyFailed = true;
         res.writeHead(500).end('try later');
-      } else if (req.url === '/down' && this.down) res.writeHead(503).end('down');
+      } else if (req.url === '/down' && this.down) return; // held until the server that sent it is killed
+      else if (req.url === '/broken') res.writeHead(503).end('down');
       else res.writeHead(200).end('ok');
     });
   });
@@ -181,11 +182,15 @@ test('notifiers: signed JSON and Slack messages for a push, a retry after a 500,
 }, 120_000);
 
 test('a delivery pending when the server is killed is sent after it starts again; bad input is one sentence', async () => {
-  const down = await server.api<{ id: number }>('POST', `/api/apps/${APP}/notifiers`, { url: receiver.url('/down') });
-  const tested = await slipway(['notifiers:test', String(down.body.id), '-a', APP]);
+  const broken = await server.api<{ id: number }>('POST', `/api/apps/${APP}/notifiers`, { url: receiver.url('/broken'), events: ['app.crashed'] });
+  const tested = await slipway(['notifiers:test', String(broken.body.id), '-a', APP]);
   expect(tested.exitCode).toBe(1);
   expect(tested.stdout).toContain('did not get through: the endpoint answered HTTP 503');
 
+  // A delivery in flight when the server is killed: still pending, sent again after the restart.
+  const down = await server.api<{ id: number }>('POST', `/api/apps/${APP}/notifiers`, { url: receiver.url('/down'), events: ['app.crashed'] });
+  void server.api('POST', `/api/apps/${APP}/notifiers/${down.body.id}/test`).catch(() => undefined);
+  await receiver.waitFor('/down', 'notifier.test', 1);
   await server.crash();
   receiver.down = false;
   await server.restart();
@@ -195,7 +200,9 @@ test('a delivery pending when the server is killed is sent after it starts again
     delivery = (await server.api<DeliveryJson[]>('GET', `/api/apps/${APP}/notifiers/${down.body.id}/deliveries`)).body[0];
     await new Promise((r) => setTimeout(r, 50));
   }
-  expect(delivery.event).toBe('notifier.test');
+  expect(delivery).toMatchObject({ event: 'notifier.test', attempts: 1, statusCode: 200 });
+  const [first, again] = receiver.at('/down', 'notifier.test');
+  expect(again!.headers['x-slipway-delivery']).toBe(first!.headers['x-slipway-delivery']);
 
   const ok = await slipway(['notifiers:test', String(down.body.id), '-a', APP]);
   expect(ok.stdout).toMatch(/^Notifier \d+ works: the endpoint answered HTTP 200/);
