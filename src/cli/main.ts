@@ -3,6 +3,7 @@ import { resolveApp } from './app-name.js';
 import { ApiClient } from './client.js';
 import type { Command, CommandContext } from './command.js';
 import { appsCommands } from './commands/apps.js';
+import { dashboardCommands } from './commands/dashboard.js';
 import { deploymentCommands } from './commands/deployments.js';
 import { envCommands } from './commands/env.js';
 import { formationCommands } from './commands/formation.js';
@@ -16,7 +17,7 @@ import { loadConnection } from './connection.js';
 import { CliError } from './errors.js';
 import { makeOutput } from './output.js';
 
-export const COMMANDS: Command[] = [...appsCommands, ...envCommands, ...deploymentCommands, ...formationCommands, ...domainCommands, ...settingsCommands, ...storageCommands, ...logCommands, ...runCommands, ...tokenCommands];
+export const COMMANDS: Command[] = [...appsCommands, ...envCommands, ...deploymentCommands, ...formationCommands, ...domainCommands, ...settingsCommands, ...storageCommands, ...logCommands, ...runCommands, ...tokenCommands, ...dashboardCommands];
 
 const COMMON_OPTIONS = {
   app: { type: 'string', short: 'a' },

@@ -4,7 +4,9 @@ import type net from 'node:net';
 import path from 'node:path';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import { DashboardFiles } from '../api/dashboard-files.js';
 import { Api } from '../api/server.js';
+import { Sessions } from '../api/sessions.js';
 import { TokenAuth } from '../auth/tokens.js';
 import { ImageBuilder } from '../build/builder.js';
 import { Deployer } from '../deploy/deployer.js';
@@ -31,6 +33,8 @@ import { storageProblem } from './storage.js';
 
 /** The project's `hooks/` directory, next to `dist/` (or `src/`). */
 const HOOKS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../hooks');
+/** The dashboard's built files: `npm run build` puts them in dist/dashboard. */
+const DASHBOARD_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../dashboard');
 
 export interface RunningSlipway {
   apiUrl: string;
@@ -120,6 +124,7 @@ export async function startSlipway({ config, env, log, runtime = new DockerRunti
     domain: config.domain,
     // The latest update: each one carries the whole directory, so it covers those before it.
     routersUpdated: () => directorySynced,
+    dashboard: { files: new DashboardFiles(DASHBOARD_DIR), sessions: new Sessions((id) => auth.stillValid(id)), secureCookies: config.tlsInFront },
   });
 
   // The last switched routes serve again at once, whatever recovery finds.

@@ -38,7 +38,7 @@ export function releaseRoutes(ctx: RouteContext): void {
     const target = rollbackTarget(ctx, app, deployment);
     // Deployments from before Slipway kept Procfiles get theirs from the repository now.
     const from = { ...target, procfile: await ctx.formation.procfileOf(target) };
-    const pushedBy = ctx.auth.fromRequest(req)?.name ?? null;
+    const pushedBy = ctx.identity(req).name;
     return {
       operation: async (log) => {
         const started = ctx.deployer.deploy(
