@@ -14,8 +14,12 @@ const OUT = path.join(ROOT, '.github/screenshots');
 const DOCKERFILE = 'FROM slipway/test-busybox:latest\nCOPY . /app\nWORKDIR /app\n';
 const WEB = 'echo "listening on $PORT" && exec httpd -f -v -p 127.0.0.1:$PORT -h /app';
 const WORKER = 'while true; do echo "worker: processed a job"; sleep 5; done';
-const HOOK =
-  'echo "Running migrations"; echo "  001_create_orders ... done"; test -z "$GATE" || wget -q -O /dev/null "http://127.0.0.1:$GATE/"; echo "  002_add_index ... done"; test -z "$FAIL_HOOK" || { echo "  003_backfill: relation \\"carts\\" does not exist"; exit 1; }';
+const MIGRATE = `echo "Running migrations"
+echo "  001_create_orders ... done"
+test -z "$GATE" || wget -q -O /dev/null "http://127.0.0.1:$GATE/"
+echo "  002_add_index ... done"
+test -z "$FAIL_HOOK" || { echo "  003_backfill: relation \\"carts\\" does not exist"; exit 1; }
+`;
 
 async function api(slipway, method, pathname, body) {
   const res = await fetch(`${slipway.url}${pathname}`, {
@@ -37,8 +41,8 @@ async function gate() {
 mkdirSync(OUT, { recursive: true });
 const slipway = await startSlipway({ SLIPWAY_DOMAIN: 'example.test' });
 const browser = await launchBrowser();
-const repo = makeRepo({ Dockerfile: DOCKERFILE, Procfile: `web: ${WEB}\nworker: ${WORKER}\npostdeploy: ${HOOK}\n`, 'index.html': 'v1\n' });
-const shot = (page, name) => page.screenshot({ path: path.join(OUT, `${name}.png`), fullPage: false });
+const repo = makeRepo({ Dockerfile: DOCKERFILE, Procfile: `web: ${WEB}\nworker: ${WORKER}\npostdeploy: sh migrate.sh\n`, 'migrate.sh': MIGRATE, 'index.html': 'v1\n' });
+const shot = (page, name, fullPage = false) => page.screenshot({ path: path.join(OUT, `${name}.png`), fullPage });
 try {
   const { context, page } = await loggedIn(browser, slipway.url, slipway.token, { viewport: { width: 1200, height: 760 }, colorScheme: 'light' });
   await api(slipway, 'POST', '/api/apps', { name: APP });
@@ -85,7 +89,8 @@ try {
   await page.getByRole('button', { name: 'Scale', exact: true }).click();
   await page.locator('.operation [role="status"]').waitFor({ timeout: 120_000 });
   await page.locator('[data-container="web-2"]').waitFor();
-  await shot(page, 'containers');
+  await page.locator('.app-head').filter({ hasText: '3 / 3 containers running' }).waitFor();
+  await shot(page, 'containers', true);
 
   await page.goto(`${slipway.url}/apps/${APP}/logs`);
   await page.locator('.app-log').filter({ hasText: 'worker' }).waitFor();

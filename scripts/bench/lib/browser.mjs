@@ -19,6 +19,6 @@ export async function loggedIn(browser, url, token, options = {}) {
   await page.goto(url);
   await page.getByLabel('Token').fill(token);
   await page.getByRole('button', { name: 'Log in' }).click();
-  await page.locator('.who').waitFor();
+  await page.getByRole('button', { name: 'Log out' }).waitFor();
   return { context, page };
 }

@@ -62,7 +62,7 @@ export function AppPage({ name, tab }: { name: string; tab: string }) {
         ))}
       </nav>
       {tab === '' && <DeploymentsTab name={name} app={app} />}
-      {tab === 'containers' && app && <ContainersTab name={name} app={app} />}
+      {tab === 'containers' && app && <ContainersTab name={name} app={app} onChange={refresh} />}
       {tab === 'logs' && <LogsTab name={name} />}
       {tab === 'env' && <EnvTab name={name} />}
       {tab === 'domains' && <DomainsTab name={name} />}

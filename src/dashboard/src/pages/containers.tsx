@@ -9,7 +9,7 @@ interface ScaleResult {
   formation: Record<string, number>;
 }
 
-export function ContainersTab({ name, app }: { name: string; app: App }) {
+export function ContainersTab({ name, app, onChange }: { name: string; app: App; onChange: () => void }) {
   const { data: ps, error, refresh } = usePoll<Container[]>(`${path.app(name)}/ps`);
   const now = useTicker(true, 1000);
   const op = useOperation();
@@ -29,6 +29,7 @@ export function ContainersTab({ name, app }: { name: string; app: App }) {
     await op.start(`Scaling ${Object.entries(body).map(([t, n]) => `${t} to ${n}`).join(', ')}`, `${path.app(name)}/scale`, body, (r) => `Formation now: ${Object.entries((r as ScaleResult).formation).map(([t, n]) => `${t}=${n}`).join(', ')}.`);
     setCounts({});
     refresh();
+    onChange();
   };
   const restart = async (type: string | undefined): Promise<void> => {
     if (!confirm(`Restart ${type ? `the ${type} containers` : 'every container'} of ${name}?`)) return;
