@@ -69,16 +69,20 @@ async function hookLineLatency(slipway, browser) {
 async function firstLoad(slipway, browser) {
   const times = [];
   let transfer;
+  const login = await loggedIn(browser, slipway.url, slipway.token);
+  const cookies = await login.context.cookies();
+  await login.context.close();
   for (let i = 0; i < LOADS; i++) {
-    const { context, page } = await loggedIn(browser, slipway.url, slipway.token);
+    // A new context each time: an empty cache, with only the session's cookie.
+    const context = await browser.newContext();
     try {
-      // A fresh page, empty cache (new context), session cookie set.
-      const fresh = await context.newPage();
+      await context.addCookies(cookies);
+      const page = await context.newPage();
       const requests = [];
-      fresh.on('requestfinished', (request) => requests.push(request));
+      page.on('requestfinished', (request) => requests.push(request));
       const started = Date.now();
-      await fresh.goto(`${slipway.url}/apps/${APP}`);
-      await fresh.locator('[data-deployment="1"] .timeline').waitFor();
+      await page.goto(`${slipway.url}/apps/${APP}`);
+      await page.locator('[data-deployment="1"] .timeline').waitFor({ timeout: 60_000 });
       times.push(Date.now() - started);
       if (!transfer) {
         transfer = { files: 0, api: 0, requests: requests.length };
@@ -88,7 +92,6 @@ async function firstLoad(slipway, browser) {
           transfer[kind] += sizes.responseBodySize + sizes.responseHeadersSize;
         }
       }
-      await page.close();
     } finally {
       await context.close();
     }
