@@ -12,6 +12,7 @@ import { appRoutes } from './routes/apps.js';
 import { deploymentRoutes } from './routes/deployments.js';
 import { domainRoutes } from './routes/domains.js';
 import { envRoutes } from './routes/env.js';
+import { eventRoutes } from './routes/events.js';
 import { logRoutes } from './routes/logs.js';
 import { psRoutes } from './routes/ps.js';
 import { releaseRoutes } from './routes/releases.js';
@@ -45,6 +46,7 @@ const ROUTE_GROUPS: ((ctx: RouteContext) => void)[] = [
   logRoutes,
   runRoutes,
   sessionRoutes,
+  eventRoutes,
 ];
 
 /** Methods that change nothing: a session's cookie alone is enough for them. */

@@ -1,5 +1,6 @@
+import { EventEmitter } from 'node:events';
 import type { DeploymentRecord, Store } from '../store/store.js';
-import { DeployLog } from './log.js';
+import { DeployLog, isOwnLine } from './log.js';
 import type { Pipeline } from './pipeline.js';
 import { KeyedQueue } from './queue.js';
 import { recordOutput } from './recorder.js';
@@ -30,6 +31,8 @@ export interface StartedDeployment {
 export class Deployer {
   private readonly queue = new KeyedQueue();
   private readonly live = new Map<string, DeployLog>();
+  /** `change` with an app's name: for watchers (the dashboard) to look again, not a record. */
+  private readonly changes = new EventEmitter().setMaxListeners(0);
 
   constructor(
     private readonly store: Store,
@@ -47,6 +50,10 @@ export class Deployer {
     const key = `${request.app}/${deployment.id}`;
     this.live.set(key, log);
     const stopRecording = recordOutput(store, request.app, deployment.id, log);
+    const changed = (): boolean => this.changes.emit('change', request.app);
+    // Slipway's own lines mark its phases and its end: where a watcher's picture goes stale.
+    const stopWatching = log.onLine((line) => void (isOwnLine(line) && changed()));
+    changed();
     if (waitingBehind > 0) {
       log.phase(
         `Deployment ${deployment.id} is queued: ${waitingBehind === 1 ? 'another deployment' : `${waitingBehind} deployments`} of ${request.app} must finish first`,
@@ -66,14 +73,30 @@ export class Deployer {
         log.end();
         unsubscribe();
         stopRecording();
+        stopWatching();
         this.live.delete(key);
+        changed();
       });
     return { deployment, log, done };
   }
 
   /** Runs `task` in the app's queue: after its running and queued deployments, before later ones. */
   exclusive<T>(app: string, task: () => Promise<T>): Promise<T> {
-    return this.queue.run(app, task);
+    const done = this.queue.run(app, task);
+    done.then(
+      () => this.changes.emit('change', app),
+      () => this.changes.emit('change', app),
+    );
+    return done;
+  }
+
+  /**
+   * Calls `listener` with an app's name when one of its deployments starts, reaches a new phase
+   * or ends, and when a task in its queue (scale, restart, destroy) ends.
+   */
+  onChange(listener: (app: string) => void): () => void {
+    this.changes.on('change', listener);
+    return () => this.changes.off('change', listener);
   }
 
   /** The live log of a deployment that is still running, if it is. */

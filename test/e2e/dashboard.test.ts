@@ -123,6 +123,15 @@ test(
       await page.goto(`${server.url}/apps/${NAME}`);
       await expectText(page.locator('h1'), NAME);
 
+      // The change stream the pages follow, read here as any client would.
+      const events: string[] = [];
+      const following = new AbortController();
+      const eventStream = fetch(`${server.url}/api/events`, { headers: { authorization: `Bearer ${server.token}` }, signal: following.signal }).then(async (res) => {
+        const decoder = new TextDecoder();
+        for await (const chunk of res.body!) events.push(...decoder.decode(chunk as Uint8Array, { stream: true }).split('\n').filter(Boolean));
+      });
+      eventStream.catch(() => undefined);
+
       commits.push(await app.commit('first version'));
       let pushEnded = false;
       const pushing = app.push(server.remote(NAME)).finally(() => (pushEnded = true));
@@ -150,6 +159,8 @@ test(
       const log = await page.locator('.deploy-log').innerText();
       expect(log).toContain('hook finished');
       expect(log).toContain(`-----> Deployment 1 succeeded`);
+      following.abort();
+      expect(new Set(events)).toEqual(new Set([`{"app":"${NAME}","change":"deployment"}`, `{"app":"${NAME}","change":"containers"}`]));
       expect(await page.locator('.timeline .bar').evaluateAll((bars) => bars.map((b) => `${b.getAttribute('data-phase')}:${b.getAttribute('data-state')}`))).toEqual(
         ['build', 'start', 'boot', 'postdeploy', 'switch', 'retire'].map((phase) => `${phase}:done`),
       );

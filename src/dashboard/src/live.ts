@@ -1,11 +1,13 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, streamLines } from './api';
+import { onChanges } from './changes';
 
 /**
- * JSON from the API, fetched again every `everyMs` while the page is visible (and at once when
- * it becomes visible again), so the page stays current without reloading.
+ * JSON from the API, fetched again when the change stream says `app` changed (any app for '*'),
+ * when the page becomes visible again, and every `everyMs` as a safety net; so the page stays
+ * current without reloading.
  */
-export function usePoll<T>(path: string, everyMs = 2000): { data: T | undefined; error: string | undefined; refresh: () => void } {
+export function usePoll<T>(path: string, everyMs = 15_000, app?: string): { data: T | undefined; error: string | undefined; refresh: () => void } {
   const [data, setData] = useState<T>();
   const [error, setError] = useState<string>();
   const tick = useRef(0);
@@ -28,13 +30,27 @@ export function usePoll<T>(path: string, everyMs = 2000): { data: T | undefined;
     };
     const onVisible = (): void => void (document.hidden ? undefined : load());
     document.addEventListener('visibilitychange', onVisible);
+    // A burst of changes (a deploy's phases) costs one fetch per 250 ms at most.
+    let soon: number | undefined;
+    const stopChanges =
+      app === undefined
+        ? () => undefined
+        : onChanges((changed) => {
+            if (changed !== null && app !== '*' && changed !== app) return;
+            soon ??= setTimeout(() => {
+              soon = undefined;
+              void load();
+            }, 250) as unknown as number;
+          });
     void load();
     return () => {
       stopped = true;
       clearTimeout(timer);
+      clearTimeout(soon);
+      stopChanges();
       document.removeEventListener('visibilitychange', onVisible);
     };
-  }, [path, everyMs, tick.current]);
+  }, [path, everyMs, app, tick.current]);
   return {
     data,
     error,

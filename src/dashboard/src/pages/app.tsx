@@ -19,7 +19,7 @@ const TABS = [
 ] as const;
 
 export function AppPage({ name, tab }: { name: string; tab: string }) {
-  const { data: app, error, refresh } = usePoll<App>(path.app(name));
+  const { data: app, error, refresh } = usePoll<App>(path.app(name), 15_000, name);
   const base = `/apps/${encodeURIComponent(name)}`;
   const toggleMaintenance = async (): Promise<void> => {
     if (!app) return;
@@ -71,7 +71,7 @@ export function AppPage({ name, tab }: { name: string; tab: string }) {
 }
 
 function DeploymentsTab({ name, app }: { name: string; app: App | undefined }) {
-  const { data: deployments, error, refresh } = usePoll<Deployment[]>(`${path.app(name)}/deployments?phases=1`);
+  const { data: deployments, error, refresh } = usePoll<Deployment[]>(`${path.app(name)}/deployments?phases=1`, 15_000, name);
   const running = deployments?.some((d) => !FINAL.has(d.status)) ?? false;
   const now = useTicker(running, 500);
   const op = useOperation();

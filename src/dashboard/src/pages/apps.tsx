@@ -5,7 +5,7 @@ import { onLinkClick } from '../router';
 import { Status } from './status';
 
 export function AppsPage() {
-  const { data: apps, error } = usePoll<App[]>('/api/apps');
+  const { data: apps, error } = usePoll<App[]>('/api/apps', 15_000, '*');
   const now = useTicker(true, 1000);
   return (
     <main>

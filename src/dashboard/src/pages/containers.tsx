@@ -10,7 +10,7 @@ interface ScaleResult {
 }
 
 export function ContainersTab({ name, app, onChange }: { name: string; app: App; onChange: () => void }) {
-  const { data: ps, error, refresh } = usePoll<Container[]>(`${path.app(name)}/ps`);
+  const { data: ps, error, refresh } = usePoll<Container[]>(`${path.app(name)}/ps`, 15_000, name);
   const now = useTicker(true, 1000);
   const op = useOperation();
   const [counts, setCounts] = useState<Record<string, string>>({});

@@ -7,7 +7,7 @@ import { useLogView } from '../logview';
 export function LogsTab({ name }: { name: string }) {
   const [type, setType] = useState('');
   const [ps, setPs] = useState('');
-  const { data: containers } = usePoll<Container[]>(`${path.app(name)}/ps`, 10_000);
+  const { data: containers } = usePoll<Container[]>(`${path.app(name)}/ps`, 15_000, name);
   const types = [...new Set((containers ?? []).map((c) => c.type).filter((t): t is string => t !== null))].sort();
   const names = [...new Set((containers ?? []).filter((c) => !type || c.type === type).map((c) => c.name))].sort();
   const query = new URLSearchParams({ lines: '200', follow: '1' });
