@@ -257,6 +257,24 @@ test(
 );
 
 test(
+  'maintenance on and off with the switch: the router answers 503, then the app again',
+  async () => {
+    await page.goto(`${server.url}/apps/${NAME}`);
+    const toggle = page.getByRole('switch', { name: 'Maintenance mode' });
+    await toggle.click();
+    // Shown from the server's answer, once every router has the change.
+    await expect(page.locator('h1 .maintenance-on').waitFor()).resolves.toBeUndefined();
+    expect((await server.api<{ enabled: boolean }>('GET', `/api/apps/${NAME}/maintenance`)).body).toEqual({ enabled: true });
+    expect((await getApp(server.routerPort, NAME, '/version.txt')).status).toBe(503);
+    await toggle.click();
+    await expect(page.locator('h1 .maintenance-on').waitFor({ state: 'detached' })).resolves.toBeUndefined();
+    expect((await server.api<{ enabled: boolean }>('GET', `/api/apps/${NAME}/maintenance`)).body).toEqual({ enabled: false });
+    expect((await getApp(server.routerPort, NAME, '/version.txt')).status).toBe(200);
+  },
+  60_000,
+);
+
+test(
   'a forged cross-site POST is refused, and so is a same-site one without the CSRF token',
   async () => {
     // Another site on the same machine: same "site" for SameSite (ports do not count), so the

@@ -38,7 +38,9 @@ export function AppPage({ name, tab }: { name: string; tab: string }) {
         <a href="/" onClick={onLinkClick}>Apps</a> / <span>{name}</span>
       </nav>
       <header class="app-head">
-        <h1>{name}</h1>
+        <h1>
+          {name} {app?.maintenance && <span class="tag warn maintenance-on">maintenance on</span>}
+        </h1>
         {app && (
           <p>
             <a href={app.url} rel="noreferrer">{app.url}</a>{' '}
