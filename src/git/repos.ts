@@ -51,6 +51,30 @@ export class Repos {
     return creation;
   }
 
+  private emptyAdvertisement: Promise<Buffer> | undefined;
+
+  /**
+   * What `git-receive-pack` advertises for an app that has no repository yet: no refs, and the
+   * capabilities of an app's repository. A push asks for it first; answering it from an empty
+   * repository of Slipway's own (`.new.git`, not an app name) lets that push go on while nothing
+   * is created until its pack arrives.
+   */
+  advertiseNew(): Promise<Buffer> {
+    this.emptyAdvertisement ??= (async () => {
+      const dir = path.join(this.dir, '.new.git');
+      if (!existsSync(path.join(dir, 'HEAD'))) {
+        await mkdir(this.dir, { recursive: true });
+        await execa('git', ['init', '--quiet', '--bare', '--initial-branch=main', dir]);
+      }
+      await this.configure(dir);
+      const { stdout } = await execa('git', ['receive-pack', '--stateless-rpc', '--advertise-refs', dir], { encoding: 'buffer' });
+      return Buffer.from(stdout);
+    })();
+    // A failure is not kept: the next push tries again.
+    this.emptyAdvertisement.catch(() => (this.emptyAdvertisement = undefined));
+    return this.emptyAdvertisement;
+  }
+
   /** Deletes the app's repository. */
   async remove(app: string): Promise<void> {
     await rm(this.pathFor(app), { recursive: true, force: true });
