@@ -52,7 +52,7 @@ export async function startSlipway({ config, env, log, runtime = new DockerRunti
   // Everything the server and its git processes create from now on is the server user's alone,
   // and what an earlier version or a loose umask left readable is made so before the database opens.
   process.umask(0o077);
-  secureDataDir(config.dataDir);
+  for (const warning of secureDataDir(config.dataDir)) log(warning);
   // Temporary build files of deployments a crash interrupted go with them.
   const tmpDir = path.join(config.dataDir, 'tmp');
   rmSync(tmpDir, { recursive: true, force: true });

@@ -1,3 +1,4 @@
+import Database from 'better-sqlite3';
 import { execa } from 'execa';
 import { chmodSync, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import net from 'node:net';
@@ -19,6 +20,7 @@ let home: string;
 let slipway: ReturnType<typeof cliRunner>;
 const STACK_APP = 'caps-app';
 const USER_APP = 'uid-app';
+const REFS_APP = 'refs-app';
 const apps: TestApp[] = [];
 
 /** perl-base is in the stack image: a packet socket (PF_PACKET 17, SOCK_RAW 3, ETH_P_ALL) or the reason it is refused. */
@@ -52,30 +54,18 @@ afterAll(async () => {
   await server?.stop();
   await removeApp(STACK_APP);
   await removeApp(USER_APP);
+  await removeApp(REFS_APP);
   for (const app of apps) app.remove();
   if (home) rmSync(home, { recursive: true, force: true });
 });
 
-test('asking for the refs of an unknown app creates nothing; the first push creates it', async () => {
-  const refs = await fetch(`${server.url}/${STACK_APP}.git/info/refs?service=git-receive-pack`, { headers: { authorization: `Bearer ${server.token}` } });
-  expect(refs.status).toBe(200);
-  expect(refs.headers.get('content-type')).toBe('application/x-git-receive-pack-advertisement');
-  expect(await refs.text()).toMatch(/^001f# service=git-receive-pack\n0000[0-9a-f]{4}0{40} capabilities\^\{\}\0/);
-  expect((await server.api('GET', `/api/apps/${STACK_APP}`)).status).toBe(404);
-  expect(existsSync(path.join(server.dataDir, 'repos', `${STACK_APP}.git`))).toBe(false);
-
-  // A fetch of an unknown app is answered with what to do, and git shows it.
-  const lsRemote = await execa('git', ['ls-remote', server.remote(STACK_APP)], { reject: false, env: { GIT_TERMINAL_PROMPT: '0' } });
-  expect(lsRemote.exitCode).not.toBe(0);
-  expect(lsRemote.stderr).toContain(`remote: There is no app named ${STACK_APP}; create it (slipway apps:create ${STACK_APP}) or push to it.`);
-
+test('the postdeploy hook cannot open a packet socket (and the first push creates the app)', async () => {
   const app = new TestApp({ Procfile: `web: ${WEB}\npostdeploy: ${PACKET_SOCKET} || true\n`, 'sniff.pl': SNIFF });
   apps.push(app);
   await app.commit('first');
   const push = await app.push(server.remote(STACK_APP));
   expect(push.exitCode).toBe(0);
   expect((await server.api('GET', `/api/apps/${STACK_APP}`)).status).toBe(200);
-  // The postdeploy hook holds no capability: the packet socket is refused.
   expect(push.remote).toContain('packet socket: Operation not permitted');
 }, 180_000);
 
@@ -101,6 +91,20 @@ test('a one-off cannot capture the token of API calls made meanwhile', async () 
   expect([result.exitCode, result.stderr]).toEqual([2, 'packet socket: Operation not permitted\n']);
 }, 60_000);
 
+test('asking for the refs of an unknown app creates nothing', async () => {
+  const refs = await fetch(`${server.url}/${REFS_APP}.git/info/refs?service=git-receive-pack`, { headers: { authorization: `Bearer ${server.token}` } });
+  expect(refs.status).toBe(200);
+  expect(refs.headers.get('content-type')).toBe('application/x-git-receive-pack-advertisement');
+  expect(await refs.text()).toMatch(/^001f# service=git-receive-pack\n0000[0-9a-f]{4}0{40} capabilities\^\{\}\0/);
+  expect((await server.api('GET', `/api/apps/${REFS_APP}`)).status).toBe(404);
+  expect(existsSync(path.join(server.dataDir, 'repos', `${REFS_APP}.git`))).toBe(false);
+
+  // A fetch of an unknown app is answered with what to do, and git shows it.
+  const lsRemote = await execa('git', ['ls-remote', server.remote(REFS_APP)], { reject: false, env: { GIT_TERMINAL_PROMPT: '0' } });
+  expect(lsRemote.exitCode).not.toBe(0);
+  expect(lsRemote.stderr).toContain(`remote: There is no app named ${REFS_APP}; create it (slipway apps:create ${REFS_APP}) or push to it.`);
+}, 30_000);
+
 const mode = (file: string): string => (statSync(file).mode & 0o7777).toString(8);
 
 test('the data directory is private; storage is writable by a non-root user of the image; modes are restored at start', async () => {
@@ -113,7 +117,7 @@ test('the data directory is private; storage is writable by a non-root user of t
   apps.push(app);
   await app.commit('writes to storage as uid 1000');
   const push = await app.push(server.remote(USER_APP));
-  expect(push.exitCode).toBe(0);
+  expect([push.exitCode, push.remote.filter((line) => /denied|crashed/i.test(line))]).toEqual([0, []]);
 
   const data = server.dataDir;
   const storage = path.join(data, 'volumes', USER_APP, encodeURIComponent('/data'));
@@ -164,6 +168,27 @@ test('env values with a NUL byte, over 32 KiB, or over 128 KiB together are refu
   const detached = await server.api('POST', `/api/apps/${STACK_APP}/run`, { command: 'true', env: { K: 'a\u0000b' } });
   expect(detached.status).toBe(400);
 }, 60_000);
+
+test("a value stored before these checks breaks the start, but Docker's error does not show it anywhere", async () => {
+  // As an older version stored it: straight into the database, while the server is down.
+  await server.crash();
+  const db = new Database(path.join(server.dataDir, 'slipway.db'));
+  db.prepare('INSERT INTO env (app, key, value) VALUES (?, ?, ?)').run(STACK_APP, 'LEGACY', 'old\u0000secret-value');
+  db.close();
+  await server.restart();
+
+  const app = apps[0]!;
+  await app.commit('with a broken variable');
+  const push = await app.push(server.remote(STACK_APP));
+  expect(push.exitCode).not.toBe(0);
+  expect(push.output).toContain("environment variable value can't contain null");
+  expect(push.output).toContain('"LEGACY=<redacted>"');
+  const deployments = await server.api<{ id: number }[]>('GET', `/api/apps/${STACK_APP}/deployments`);
+  const log = await server.api<string>('GET', `/api/apps/${STACK_APP}/deployments/${deployments.body[0]!.id}/output`);
+  expect(log.body).toContain('"LEGACY=<redacted>"');
+  for (const text of [push.output, log.body, server.output()]) expect(text).not.toContain('secret-value');
+  expect((await server.api('PATCH', `/api/apps/${STACK_APP}/env`, { LEGACY: null })).status).toBe(200);
+}, 120_000);
 
 test('a malformed %-escape in an API path is a 400 with one sentence', async () => {
   expect(await server.api('GET', '/api/apps/%zz/env')).toEqual({
