@@ -20,6 +20,8 @@ export class GitHttp {
   private readonly pushers = new Map<number, Identity>();
   /** The git process serving each POST whose commands were read, to end it if its body stalls. */
   private readonly services = new WeakMap<IncomingMessage, ChildProcess | undefined>();
+  /** Pushes to an app that does not exist yet: it is created once their commands arrive. */
+  private readonly creating = new WeakMap<IncomingMessage, string>();
 
   constructor(
     private readonly repos: Repos,
@@ -43,7 +45,17 @@ export class GitHttp {
           ps.once('exit', () => this.pushers.delete(pid));
         }
       });
-      action.accept();
+      const app = this.creating.get(action.req);
+      if (app === undefined) {
+        action.accept();
+        return;
+      }
+      // The first push creates the app, once git's commands show it is one.
+      this.store.ensureApp(app);
+      this.repos.ensure(app).then(
+        () => action.accept(),
+        (error: unknown) => action.reject(500, `Slipway could not create the repository of ${app}: ${String(error)}\n`),
+      );
     };
     this.git.on('push', track);
     this.git.on('tag', track);
@@ -106,9 +118,8 @@ export class GitHttp {
       }
     }
     if (push && endpoint === 'git-receive-pack') {
-      // Only the push itself (its POST, carrying the pack) creates the app.
-      this.store.ensureApp(app);
-      await this.repos.ensure(app);
+      // Only the push itself creates the app: once its commands arrive (track, above).
+      if (!this.repos.exists(app)) this.creating.set(req, app);
     } else if (!this.repos.exists(app)) {
       if (!push) {
         text(res, 404, `There is no app named ${app}; create it (slipway apps:create ${app}) or push to it.\n`);
@@ -176,6 +187,7 @@ function guard(ps: ChildProcess): void {
 interface PushAction {
   req: IncomingMessage;
   accept(): void;
+  reject(code: number, message: string): void;
   once(event: 'service', listener: (ps: ChildProcess) => void): void;
 }
 

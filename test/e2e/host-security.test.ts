@@ -212,11 +212,14 @@ function rawRequest(head: string): Promise<string> {
 
 test('a git POST with an empty body is refused at once; one whose body never comes ends after the body timeout', async () => {
   const auth = `Basic ${Buffer.from(`git:${server.token}`).toString('base64')}`;
-  const head = (length: number): string =>
-    `POST /${STACK_APP}.git/git-receive-pack HTTP/1.1\r\nHost: x\r\nAuthorization: ${auth}\r\nContent-Type: application/x-git-receive-pack-request\r\nContent-Length: ${length}\r\n\r\n`;
+  const head = (length: number, app = STACK_APP): string =>
+    `POST /${app}.git/git-receive-pack HTTP/1.1\r\nHost: x\r\nAuthorization: ${auth}\r\nContent-Type: application/x-git-receive-pack-request\r\nContent-Length: ${length}\r\n\r\n`;
   const empty = await rawRequest(head(0));
   expect(empty).toMatch(/^HTTP\/1\.1 400 /);
   expect(empty).toContain('The git request has no commands in its body; use git to push or fetch.\n');
+  // Nor does such a request create an app: only a push's commands do.
+  expect(await rawRequest(head(0, REFS_APP))).toMatch(/^HTTP\/1\.1 400 /);
+  expect((await server.api('GET', `/api/apps/${REFS_APP}`)).status).toBe(404);
 
   // SLIPWAY_GIT_BODY_TIMEOUT=1 for this server.
   const stalled = await rawRequest(head(100));
