@@ -1,6 +1,7 @@
 import { execa } from 'execa';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import type { RefPublisher } from '../deploy/pipeline.js';
 
@@ -55,20 +56,22 @@ export class Repos {
 
   /**
    * What `git-receive-pack` advertises for an app that has no repository yet: no refs, and the
-   * capabilities of an app's repository. A push asks for it first; answering it from an empty
-   * repository of Slipway's own (`.new.git`, not an app name) lets that push go on while nothing
-   * is created until its pack arrives.
+   * capabilities of an app's repository. A push asks for it first; answering it lets that push
+   * go on while nothing is created until its commands arrive. It is git's own answer, taken once
+   * from a configured empty repository made (and removed) for the purpose.
    */
   advertiseNew(): Promise<Buffer> {
     this.emptyAdvertisement ??= (async () => {
-      const dir = path.join(this.dir, '.new.git');
-      if (!existsSync(path.join(dir, 'HEAD'))) {
-        await mkdir(this.dir, { recursive: true });
+      const scratch = await mkdtemp(path.join(os.tmpdir(), 'slipway-empty-'));
+      try {
+        const dir = path.join(scratch, 'new.git');
         await execa('git', ['init', '--quiet', '--bare', '--initial-branch=main', dir]);
+        await this.configure(dir);
+        const { stdout } = await execa('git', ['receive-pack', '--stateless-rpc', '--advertise-refs', dir], { encoding: 'buffer' });
+        return Buffer.from(stdout);
+      } finally {
+        await rm(scratch, { recursive: true, force: true });
       }
-      await this.configure(dir);
-      const { stdout } = await execa('git', ['receive-pack', '--stateless-rpc', '--advertise-refs', dir], { encoding: 'buffer' });
-      return Buffer.from(stdout);
     })();
     // A failure is not kept: the next push tries again.
     this.emptyAdvertisement.catch(() => (this.emptyAdvertisement = undefined));
