@@ -201,7 +201,17 @@ function compile(path: string): { pattern: RegExp; names: string[] } {
 }
 
 function paramsOf(route: { names: string[] }, match: RegExpExecArray): Params {
-  return Object.fromEntries(route.names.map((name, i) => [name, decodeURIComponent(match[i + 1]!)]));
+  return Object.fromEntries(route.names.map((name, i) => [name, decodePathSegment(match[i + 1]!)]));
+}
+
+/** A path segment's %-escapes decoded; a malformed one is the client's mistake, not the server's. */
+function decodePathSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    const shown = segment.length > 60 ? `${segment.slice(0, 57)}...` : segment;
+    throw new ApiError(400, 'invalid_path', `the path segment "${shown}" has a malformed %-escape; write "%" itself as %25`);
+  }
 }
 
 /** Every failure as the API reports it: known ones with their own status and code, others as a 500. */

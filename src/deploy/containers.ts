@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { ContainerSpec, Mount, ResourceLimits, TerminalSize } from '../runtime/runtime.js';
 import type { Store } from '../store/store.js';
@@ -95,9 +95,23 @@ export class AppContainers {
     return this.store.listMounts(app).map((m) => {
       const source = this.volumeDir(app, m.path);
       // World-writable inside a 0700 data directory: whatever user the image runs as can write,
-      // and nobody else on the host can reach it.
-      mkdirSync(source, { recursive: true, mode: 0o777 });
+      // and nobody else on the host can reach it. (mkdir's mode alone went through the umask.)
+      ensureStorageDir(source);
       return { source, target: m.path };
     });
   }
+}
+
+/**
+ * A storage directory (`<data>/volumes/<app>/<mount>`) is bound into the app's containers, which
+ * run as whatever user their image declares: it must be writable by that user, whoever it is.
+ * It stays out of reach of other users on the host, because every directory above it is 0700.
+ */
+export const STORAGE_DIR_MODE = 0o777;
+
+/** Creates a storage directory (and its 0700 parents) when missing, and gives it its mode. */
+export function ensureStorageDir(dir: string): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const stats = lstatSync(dir);
+  if ((stats.mode & 0o7777) !== STORAGE_DIR_MODE) chmodSync(dir, STORAGE_DIR_MODE);
 }

@@ -1,6 +1,7 @@
 import { execa } from 'execa';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import type { RefPublisher } from '../deploy/pipeline.js';
 
@@ -49,6 +50,32 @@ export class Repos {
     })().finally(() => this.creating.delete(app));
     this.creating.set(app, creation);
     return creation;
+  }
+
+  private emptyAdvertisement: Promise<Buffer> | undefined;
+
+  /**
+   * What `git-receive-pack` advertises for an app that has no repository yet: no refs, and the
+   * capabilities of an app's repository. A push asks for it first; answering it lets that push
+   * go on while nothing is created until its commands arrive. It is git's own answer, taken once
+   * from a configured empty repository made (and removed) for the purpose.
+   */
+  advertiseNew(): Promise<Buffer> {
+    this.emptyAdvertisement ??= (async () => {
+      const scratch = await mkdtemp(path.join(os.tmpdir(), 'slipway-empty-'));
+      try {
+        const dir = path.join(scratch, 'new.git');
+        await execa('git', ['init', '--quiet', '--bare', '--initial-branch=main', dir]);
+        await this.configure(dir);
+        const { stdout } = await execa('git', ['receive-pack', '--stateless-rpc', '--advertise-refs', dir], { encoding: 'buffer' });
+        return Buffer.from(stdout);
+      } finally {
+        await rm(scratch, { recursive: true, force: true });
+      }
+    })();
+    // A failure is not kept: the next push tries again.
+    this.emptyAdvertisement.catch(() => (this.emptyAdvertisement = undefined));
+    return this.emptyAdvertisement;
   }
 
   /** Deletes the app's repository. */

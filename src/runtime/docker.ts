@@ -5,6 +5,7 @@ import { LineSplitter } from '../util/lines.js';
 import { BuildKitProgress } from './buildkit.js';
 import { DockerDemuxer, TerminalOutput } from './demux.js';
 import { DockerLogDecoder, sinceAfter, TerminalLogDecoder } from './docker-logs.js';
+import { redactError } from './redact.js';
 import {
   BuildFailedError,
   RuntimeUnavailableError,
@@ -102,14 +103,23 @@ export class DockerRuntime implements Runtime {
   }
 
   async startContainer(spec: ContainerSpec): Promise<ContainerRef> {
-    const container = await this.docker.createContainer(createOptions(spec));
+    const container = await this.create(spec);
     try {
-      await container.start();
+      await start(container, spec);
     } catch (error) {
       await container.remove({ force: true }).catch(() => undefined);
       throw error;
     }
     return { id: container.id, name: spec.name };
+  }
+
+  /** Creates the container; an engine error comes without the environment's values (redact.ts). */
+  private async create(spec: ContainerSpec): Promise<Docker.Container> {
+    try {
+      return await this.docker.createContainer(createOptions(spec));
+    } catch (error) {
+      throw redactError(error, spec.env);
+    }
   }
 
   async waitForExit(ref: ContainerRef): Promise<number> {
@@ -167,7 +177,7 @@ export class DockerRuntime implements Runtime {
   }
 
   async runOneOff(spec: ContainerSpec, onLine: (line: string) => void, timeoutMs: number): Promise<OneOffResult> {
-    const container = await this.docker.createContainer(createOptions(spec));
+    const container = await this.create(spec);
     try {
       const attached = (await container.attach({ stream: true, stdout: true, stderr: true })) as NodeJS.ReadableStream;
       const lines = new LineSplitter(onLine, 8192, PARTIAL_LINE_FLUSH_MS);
@@ -180,7 +190,7 @@ export class DockerRuntime implements Runtime {
         attached.on('error', () => resolve());
       });
 
-      await container.start();
+      await start(container, spec);
       // Asked after the start: "not-running" answers at once if the command already ended,
       // where a "next-exit" wait sent before the start can miss an exit that beats it.
       const exited = container.wait({ condition: 'not-running' }) as Promise<{ StatusCode: number }>;
@@ -204,7 +214,7 @@ export class DockerRuntime implements Runtime {
   }
 
   async attachOneOff(spec: ContainerSpec): Promise<AttachedOneOff> {
-    const container = await this.docker.createContainer(createOptions({ ...spec, stdin: true }));
+    const container = await this.create({ ...spec, stdin: true });
     const remove = (): Promise<void> => container.remove({ force: true }).catch(() => undefined);
     let attached: Duplex;
     try {
@@ -227,7 +237,7 @@ export class DockerRuntime implements Runtime {
       output.on('close', resolve);
     });
     try {
-      await container.start();
+      await start(container, spec);
       // This engine sizes a terminal only once its container runs (the command waits for it).
       const size = spec.tty?.size;
       if (size) await container.resize({ h: size.rows, w: size.cols });
@@ -424,6 +434,12 @@ function createOptions(spec: ContainerSpec): Docker.ContainerCreateOptions {
       // An init process forwards SIGTERM to the command and reaps zombies, so stopping is fast.
       Init: true,
       SecurityOpt: ['no-new-privileges'],
+      // Every container an app gets (processes, the postdeploy hook, one-offs) holds no
+      // capability at all: a web process on a port above 1024 needs none, and NET_RAW (in
+      // Docker's defaults) would let it capture loopback traffic, tokens included, on the host
+      // network. Root in the image stays uid 0 but cannot override file modes, chown, change
+      // user, open raw or packet sockets, or signal other users' processes.
+      CapDrop: ['ALL'],
       RestartPolicy: { Name: 'no' },
       ...(spec.limits?.memoryMb ? { Memory: spec.limits.memoryMb * 1024 * 1024, MemorySwap: spec.limits.memoryMb * 1024 * 1024 } : {}),
       ...(spec.limits?.cpus ? { NanoCpus: Math.round(spec.limits.cpus * 1e9) } : {}),
@@ -444,6 +460,15 @@ const AWAIT_TERMINAL_SIZE = [
   'sleep 0.05 2>/dev/null || break; slipway_n=$((slipway_n + 1)); done; unset slipway_n; fi',
 ].join(' ');
 
+
+/** Starts the container; an engine error comes without the environment's values (redact.ts). */
+async function start(container: Docker.Container, spec: ContainerSpec): Promise<void> {
+  try {
+    await container.start();
+  } catch (error) {
+    throw redactError(error, spec.env);
+  }
+}
 
 function statusOf(error: unknown): number | undefined {
   return typeof error === 'object' && error !== null && 'statusCode' in error

@@ -26,6 +26,8 @@ export interface ServerConfig {
 export interface ServerTimeouts extends Timeouts {
   /** How long a detached one-off may run before it is stopped (its container kept for its logs). */
   runMs: number;
+  /** How long a git request's body may go without a byte before the request is ended. */
+  gitBodyMs: number;
 }
 
 /** A setting that cannot be used; the message names it and says what is expected. */
@@ -36,7 +38,7 @@ export class ConfigError extends Error {
   }
 }
 
-const DEFAULT_TIMEOUTS_S = { boot: 60, hook: 20 * 60, stop: 30, drain: 30, run: 24 * 60 * 60 };
+const DEFAULT_TIMEOUTS_S = { boot: 60, hook: 20 * 60, stop: 30, drain: 30, run: 24 * 60 * 60, gitBody: 120 };
 const FILE_KEYS = ['data', 'port', 'routerPort', 'host', 'domain', 'stackImage', 'routerWorkers', 'maxPushMb', 'minFreeMb', 'tlsInFront', 'timeouts'];
 
 /** Flags win over environment variables, which win over the config file, which wins over defaults. */
@@ -85,6 +87,7 @@ export function loadServerConfig(argv: readonly string[], env: NodeJS.ProcessEnv
       stopMs: secondsSetting('timeouts.stop', pick(undefined, env.SLIPWAY_STOP_TIMEOUT, fileTimeouts.stop), DEFAULT_TIMEOUTS_S.stop),
       drainMs: secondsSetting('timeouts.drain', pick(undefined, env.SLIPWAY_DRAIN_TIMEOUT, fileTimeouts.drain), DEFAULT_TIMEOUTS_S.drain),
       runMs: secondsSetting('timeouts.run', pick(undefined, env.SLIPWAY_RUN_TIMEOUT, fileTimeouts.run), DEFAULT_TIMEOUTS_S.run),
+      gitBodyMs: secondsSetting('timeouts.gitBody', pick(undefined, env.SLIPWAY_GIT_BODY_TIMEOUT, fileTimeouts.gitBody), DEFAULT_TIMEOUTS_S.gitBody),
     },
   };
 }
@@ -117,7 +120,7 @@ function objectAt(file: Record<string, unknown>, key: string, name: string): Rec
   if (typeof value !== 'object' || Array.isArray(value)) {
     throw new ConfigError(`${name}: "${key}" must be a mapping such as { boot: 60, hook: 1200, stop: 30 }`);
   }
-  const known = ['boot', 'hook', 'stop', 'drain', 'run'];
+  const known = ['boot', 'hook', 'stop', 'drain', 'run', 'gitBody'];
   for (const k of Object.keys(value)) {
     if (!known.includes(k)) throw new ConfigError(`${name}: unknown setting "${key}.${k}"; expected ${known.join(', ')}`);
   }

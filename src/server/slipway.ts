@@ -29,6 +29,7 @@ import { Store } from '../store/store.js';
 import { loadAdminToken } from './admin-token.js';
 import type { ServerConfig } from './config.js';
 import { recover } from './recover.js';
+import { secureDataDir } from './data-modes.js';
 import { storageProblem } from './storage.js';
 
 /** The project's `hooks/` directory, next to `dist/` (or `src/`). */
@@ -52,7 +53,10 @@ export interface SlipwayOptions {
 
 /** The composition root: builds every part, wires them together, starts and stops them. */
 export async function startSlipway({ config, env, log, runtime = new DockerRuntime() }: SlipwayOptions): Promise<RunningSlipway> {
-  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  // Everything the server and its git processes create from now on is the server user's alone,
+  // and what an earlier version or a loose umask left readable is made so before the database opens.
+  process.umask(0o077);
+  for (const warning of secureDataDir(config.dataDir)) log(warning);
   // Temporary build files of deployments a crash interrupted go with them.
   const tmpDir = path.join(config.dataDir, 'tmp');
   rmSync(tmpDir, { recursive: true, force: true });
@@ -104,7 +108,7 @@ export async function startSlipway({ config, env, log, runtime = new DockerRunti
       );
     }
   };
-  const gitHttp = new GitHttp(repos, auth, store, () => storageProblem(config.dataDir, config.minFreeMb));
+  const gitHttp = new GitHttp(repos, auth, store, () => storageProblem(config.dataDir, config.minFreeMb), config.timeouts.gitBodyMs);
   const relay = new HookRelay(socketPath, repos, deployer, {
     pusherOf: (pid) => gitHttp.pusherOf(pid),
     stillValid: (identity) => auth.stillValid(identity),

@@ -42,7 +42,7 @@ const DEFAULTS: ServerConfig = {
   maxPushMb: 1024,
   minFreeMb: 200,
   tlsInFront: false,
-  timeouts: { bootMs: 60_000, hookMs: 1_200_000, stopMs: 30_000, drainMs: 30_000, runMs: 86_400_000 },
+  timeouts: { bootMs: 60_000, hookMs: 1_200_000, stopMs: 30_000, drainMs: 30_000, runMs: 86_400_000, gitBodyMs: 120_000 },
 };
 
 describe('loadServerConfig: defaults', () => {
@@ -83,6 +83,7 @@ describe('loadServerConfig: precedence flag > env > file > default', () => {
         '  stop: 13',
         '  drain: 14',
         '  run: 15',
+        '  gitBody: 16',
         '',
       ].join('\n'),
     );
@@ -100,6 +101,7 @@ describe('loadServerConfig: precedence flag > env > file > default', () => {
     SLIPWAY_STOP_TIMEOUT: '23',
     SLIPWAY_DRAIN_TIMEOUT: '24',
     SLIPWAY_RUN_TIMEOUT: '25',
+    SLIPWAY_GIT_BODY_TIMEOUT: '26',
   };
 
   const flags = ['--data', '/from/flag', '--port', '7003', '--router-port', '8003', '--host', '10.0.0.3', '--domain', 'flag.example'];
@@ -116,7 +118,7 @@ describe('loadServerConfig: precedence flag > env > file > default', () => {
       maxPushMb: 1024,
       minFreeMb: 200,
       tlsInFront: false,
-      timeouts: { bootMs: 11_000, hookMs: 12_000, stopMs: 13_000, drainMs: 14_000, runMs: 15_000 },
+      timeouts: { bootMs: 11_000, hookMs: 12_000, stopMs: 13_000, drainMs: 14_000, runMs: 15_000, gitBodyMs: 16_000 },
     });
   });
 
@@ -132,7 +134,7 @@ describe('loadServerConfig: precedence flag > env > file > default', () => {
       maxPushMb: 1024,
       minFreeMb: 200,
       tlsInFront: false,
-      timeouts: { bootMs: 21_000, hookMs: 22_000, stopMs: 23_000, drainMs: 24_000, runMs: 25_000 },
+      timeouts: { bootMs: 21_000, hookMs: 22_000, stopMs: 23_000, drainMs: 24_000, runMs: 25_000, gitBodyMs: 26_000 },
     });
   });
 
@@ -149,7 +151,7 @@ describe('loadServerConfig: precedence flag > env > file > default', () => {
       maxPushMb: 1024,
       minFreeMb: 200,
       tlsInFront: false,
-      timeouts: { bootMs: 21_000, hookMs: 22_000, stopMs: 23_000, drainMs: 24_000, runMs: 25_000 },
+      timeouts: { bootMs: 21_000, hookMs: 22_000, stopMs: 23_000, drainMs: 24_000, runMs: 25_000, gitBodyMs: 26_000 },
     });
   });
 
@@ -181,7 +183,7 @@ describe('loadServerConfig: precedence flag > env > file > default', () => {
 describe('loadServerConfig: values', () => {
   test('timeouts: {boot: 5} in YAML gives bootMs 5000 and keeps the other defaults', () => {
     const config = loadServerConfig(['--config', yamlFile('timeouts: {boot: 5}\n')], {});
-    expect(config.timeouts).toEqual({ bootMs: 5000, hookMs: 1_200_000, stopMs: 30_000, drainMs: 30_000, runMs: 86_400_000 });
+    expect(config.timeouts).toEqual({ bootMs: 5000, hookMs: 1_200_000, stopMs: 30_000, drainMs: 30_000, runMs: 86_400_000, gitBodyMs: 120_000 });
   });
 
   test('fractional seconds become whole milliseconds', () => {
@@ -250,7 +252,7 @@ describe('loadServerConfig: errors', () => {
   test('an unknown timeouts key is named', () => {
     const file = yamlFile('timeouts:\n  boot: 5\n  build: 10\n');
     const error = configError(() => loadServerConfig(['--config', file], {}));
-    expect(error.message).toBe(`${file}: unknown setting "timeouts.build"; expected boot, hook, stop, drain, run`);
+    expect(error.message).toBe(`${file}: unknown setting "timeouts.build"; expected boot, hook, stop, drain, run, gitBody`);
   });
 
   test('timeouts that is not a mapping', () => {
