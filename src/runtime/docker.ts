@@ -290,10 +290,6 @@ export class DockerRuntime implements Runtime {
     return true;
   }
 
-  async keepRunning(ref: ContainerRef): Promise<void> {
-    await this.docker.getContainer(ref.id).update({ RestartPolicy: { Name: 'unless-stopped' } });
-  }
-
   async stop(ref: ContainerRef, graceMs: number): Promise<void> {
     await this.stopped(ref, graceMs);
   }
@@ -392,7 +388,6 @@ const ENGINE_CALLS = [
   'readLogs',
   'runOneOff',
   'attachOneOff',
-  'keepRunning',
   'stop',
   'stopAndRemove',
   'listContainers',
@@ -424,7 +419,7 @@ function createOptions(spec: ContainerSpec): Docker.ContainerCreateOptions {
       // An init process forwards SIGTERM to the command and reaps zombies, so stopping is fast.
       Init: true,
       SecurityOpt: ['no-new-privileges'],
-      RestartPolicy: { Name: 'no' },
+      RestartPolicy: { Name: spec.restart ? 'unless-stopped' : 'no' },
       ...(spec.limits?.memoryMb ? { Memory: spec.limits.memoryMb * 1024 * 1024, MemorySwap: spec.limits.memoryMb * 1024 * 1024 } : {}),
       ...(spec.limits?.cpus ? { NanoCpus: Math.round(spec.limits.cpus * 1e9) } : {}),
       ...(spec.mounts?.length ? { Binds: spec.mounts.map((m) => `${m.source}:${m.target}`) } : {}),

@@ -10,6 +10,7 @@ import { Sessions } from '../api/sessions.js';
 import { TokenAuth } from '../auth/tokens.js';
 import { ImageBuilder } from '../build/builder.js';
 import { Deployer } from '../deploy/deployer.js';
+import { AppDestroyer } from '../deploy/destroyer.js';
 import { AppContainers, LABEL } from '../deploy/containers.js';
 import { Formation } from '../deploy/formation.js';
 import { OneOffs, type SweptOneOff } from '../run/oneoffs.js';
@@ -93,7 +94,16 @@ export async function startSlipway({ config, env, log, runtime = new DockerRunti
     refs: repos.publisher(),
     settings: { appUrl },
   });
-  const deployer = new Deployer(store, pipeline);
+  const deployer = new Deployer(store, pipeline, (error) => log(`deployment bookkeeping: ${String(error)}`));
+  const destroyer = new AppDestroyer({
+    store,
+    runtime,
+    deployer,
+    containers,
+    ports,
+    removeRepository: (app) => repos.remove(app),
+    stopMs: config.timeouts.stopMs,
+  });
   const formation = new Formation({ store, processes, traffic, gitDir: (app) => repos.pathFor(app) });
   const oneOffs = new OneOffs({ store, runtime, containers, ports, maxRunMs: config.timeouts.runMs, stopGraceMs: config.timeouts.stopMs });
   const sweepOneOffs = (): void => {
@@ -104,7 +114,7 @@ export async function startSlipway({ config, env, log, runtime = new DockerRunti
       );
     }
   };
-  const gitHttp = new GitHttp(repos, auth, store, () => storageProblem(config.dataDir, config.minFreeMb));
+  const gitHttp = new GitHttp(repos, auth, store, async (app) => deployer.closedFor(app)?.message ?? storageProblem(config.dataDir, config.minFreeMb));
   const relay = new HookRelay(socketPath, repos, deployer, {
     pusherOf: (pid) => gitHttp.pusherOf(pid),
     stillValid: (identity) => auth.stillValid(identity),
@@ -114,6 +124,7 @@ export async function startSlipway({ config, env, log, runtime = new DockerRunti
     store,
     auth,
     deployer,
+    destroyer,
     repos,
     runtime,
     containers,
@@ -192,13 +203,15 @@ export async function startSlipway({ config, env, log, runtime = new DockerRunti
     async stop() {
       stopWatching();
       clearInterval(sweeper);
+      // Deployments end first (within a bounded grace), while git and the API still carry their
+      // outcome to their clients, and the router still serves the apps.
+      await deployer.stop(config.timeouts.stopMs);
       // Upgraded connections are no longer the HTTP server's: the API ends them, and their one-offs.
       await api.close();
       http1.closeAllConnections();
       await new Promise<void>((resolve) => http1.close(() => resolve()));
-      await router.close();
       await relay.close();
-      await deployer.idle();
+      await router.close();
       store.close();
     },
   };
