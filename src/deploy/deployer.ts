@@ -20,7 +20,7 @@ export interface DeployRequest {
    * end it `aborted` with that sentence (a revoked token, a branch that moved). May name the
    * branch's commit to move it from, and a rollback's target picked now rather than when asked.
    */
-  admit?: (log: DeployLog) => Promise<Admission | void>;
+  admit?: (log: DeployLog, deployment: DeploymentRecord) => Promise<Admission | void>;
 }
 
 export interface Admission {
@@ -112,7 +112,7 @@ export class Deployer {
           try {
             const closedNow = this.closedFor(request.app);
             if (closedNow) throw new DeployRefused(`${closedNow.message}; deployment ${deployment.id} was not run`);
-            const admission = (await request.admit?.(log)) ?? {};
+            const admission = (await request.admit?.(log, deployment)) ?? {};
             if (admission.rollbackOf) {
               store.retargetRollback(request.app, deployment.id, admission.rollbackOf);
               job = { ...job, deployment: store.getDeployment(request.app, deployment.id)! };

@@ -162,9 +162,9 @@ export class HookRelay {
           ref: command.ref,
           commit: command.newOid,
           pushedBy: pusher?.name ?? null,
-          admit: async (log) => {
+          admit: async (log, deployment) => {
             try {
-              return await this.admit(app, command, pusher, log);
+              return await this.admit(app, deployment.id, command, pusher, log);
             } catch (error) {
               if (error instanceof DeployRefused) refusal = error;
               throw error;
@@ -192,9 +192,15 @@ export class HookRelay {
    * branch, and the branch must still be at the commit the push saw (a compare-and-swap), unless
    * the push was forced; a push that rewinds the branch says so.
    */
-  private async admit(app: string, command: PushCommand, pusher: Identity | undefined, log: { phase(text: string): void }): Promise<{ base: string | null }> {
+  private async admit(
+    app: string,
+    id: number,
+    command: PushCommand,
+    pusher: Identity | undefined,
+    log: { phase(text: string): void },
+  ): Promise<{ base: string | null }> {
     if (pusher !== undefined && !this.access.stillValid(pusher)) {
-      throw new DeployRefused(`The token "${pusher.name}" that pushed this deployment was revoked before it ran; push again with a valid token`);
+      throw new DeployRefused(`The token "${pusher.name}" that pushed deployment ${id} was revoked before it ran; push again with a valid token`);
     }
     const branch = branchName(command.ref);
     const other = command.ref === 'refs/heads/main' ? 'refs/heads/master' : 'refs/heads/main';
