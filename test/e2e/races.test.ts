@@ -1,8 +1,12 @@
 import { jest } from '@jest/globals';
 import Docker from 'dockerode';
 import { execa } from 'execa';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { TestApp, type PushResult } from '../support/app.js';
 import { appContainers, removeApp } from '../support/docker.js';
+import { cliRunner } from '../support/cli.js';
 import { busyboxApp, WEB } from '../support/fixtures.js';
 import { getApp, startGate, type Gate } from '../support/http.js';
 import { startServer, type TestServer } from '../support/server.js';
@@ -321,4 +325,19 @@ test('a response whose header lines end in a bare LF (busybox CGI) reaches the c
   await app.commit('cgi');
   expect((await app.push(server.remote('cgi-app'))).exitCode).toBe(0);
   expect(await getApp(server.routerPort, 'cgi-app', '/cgi-bin/hello')).toEqual({ status: 200, body: 'hello from cgi\n' });
+});
+
+test('deployments:info without an id shows the latest and marks the phase it failed in; the deployments table marks rollbacks', async () => {
+  const home = mkdtempSync(path.join(os.tmpdir(), 'slipway-home-'));
+  try {
+    const slipway = cliRunner(server, home);
+    const info = await slipway(['deployments:info', '-a', 'dies-app']);
+    expect(info.exitCode).toBe(0);
+    expect(info.stdout).toContain('Deployment 2 of dies-app: crashed-error');
+    expect(info.stdout).toMatch(/\nboot\s+\S+\npostdeploy\s+\S+\nswitch\s+failed after \S+\n/);
+    const list = await slipway(['deployments', '-a', 'queue-app']);
+    expect(list.stdout).toMatch(/\n4\s+success\s+[0-9a-f]{7} rollback of 2\s/);
+  } finally {
+    rmSync(home, { recursive: true, force: true });
+  }
 });
