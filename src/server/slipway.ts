@@ -206,10 +206,16 @@ export async function startSlipway({ config, env, log, runtime = new DockerRunti
       // Deployments end first (within a bounded grace), while git and the API still carry their
       // outcome to their clients, and the router still serves the apps.
       await deployer.stop(config.timeouts.stopMs);
+      log('deployments ended; closing git, the API and the router');
       // Upgraded connections are no longer the HTTP server's: the API ends them, and their one-offs.
       await api.close();
-      http1.closeAllConnections();
-      await new Promise<void>((resolve) => http1.close(() => resolve()));
+      // A push's verdict may still be on its way to its git client: answers in flight get a
+      // moment to end (followers of container logs never do), idle connections go at once.
+      const closed = new Promise<void>((resolve) => http1.close(() => resolve()));
+      http1.closeIdleConnections();
+      const cutOff = setTimeout(() => http1.closeAllConnections(), ANSWER_GRACE_MS);
+      await closed;
+      clearTimeout(cutOff);
       await relay.close();
       await router.close();
       store.close();
@@ -218,6 +224,7 @@ export async function startSlipway({ config, env, log, runtime = new DockerRunti
 }
 
 const SWEEP_EVERY_MS = 5 * 60 * 1000;
+const ANSWER_GRACE_MS = 5000;
 
 /** The server's log line for what a sweep did to a one-off. */
 function sweptLine(one: SweptOneOff, runMs: number): string {
