@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream';
 import type { Identity, TokenAuth } from '../auth/tokens.js';
 import type { AppContainers } from '../deploy/containers.js';
 import type { Deployer } from '../deploy/deployer.js';
+import type { AppDestroyer } from '../deploy/destroyer.js';
 import type { Formation } from '../deploy/formation.js';
 import type { Repos } from '../git/repos.js';
 import type { OneOffs } from '../run/oneoffs.js';
@@ -27,6 +28,7 @@ export interface ApiDeps {
   store: Store;
   auth: TokenAuth;
   deployer: Deployer;
+  destroyer: AppDestroyer;
   repos: Repos;
   runtime: Runtime;
   containers: AppContainers;

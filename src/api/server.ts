@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream';
 import type { AppRecord, DeploymentRecord } from '../store/store.js';
 import type { Identity } from '../auth/tokens.js';
 import { notFoundApp, type ApiDeps, type Handler, type Params, type RouteContext, type RouteOptions, type UpgradeHandler } from './context.js';
+import { DeployerClosedError } from '../deploy/deployer.js';
 import { DeployFailure } from '../deploy/failure.js';
 import { FormationError } from '../deploy/formation.js';
 import { RuntimeUnavailableError } from '../runtime/runtime.js';
@@ -220,6 +221,7 @@ function asApiError(error: unknown): ApiError {
   if (error instanceof FormationError) return new ApiError(error.reason === 'no_release' ? 409 : 400, error.reason, error.message);
   if (error instanceof DeployFailure) return new ApiError(422, error.status, error.message);
   if (error instanceof RuntimeUnavailableError) return new ApiError(503, 'engine_unavailable', error.message);
+  if (error instanceof DeployerClosedError) return new ApiError(503, 'unavailable', error.message);
   return new ApiError(500, 'internal', `the server failed: ${String(error)}; check its log`);
 }
 

@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { ContainerSpec, Mount, ResourceLimits, TerminalSize } from '../runtime/runtime.js';
 import type { Store } from '../store/store.js';
 import { containerEnv } from './env.js';
+import type { Timeouts } from './processes.js';
 
 export const LABEL = {
   app: 'slipway.app',
@@ -40,6 +41,22 @@ export interface ContainerPlan {
 }
 
 /**
+ * An app's configuration, read once when a deployment (or a scale, a restart) starts: every
+ * container it creates gets the same, even if someone changes the env meanwhile.
+ */
+export interface AppConfig {
+  app: string;
+  env: Record<string, string>;
+  limits: ResourceLimits;
+  /** Paths inside the containers where the app's storage is mounted. */
+  mountPaths: readonly string[];
+  timeouts: Timeouts;
+}
+
+/** What a container spec needs of the configuration. */
+export type SpecConfig = Pick<AppConfig, 'env' | 'limits' | 'mountPaths'>;
+
+/**
  * Turns "run this command of this release" into a full container spec, the same way for every
  * container of an app: its environment, Slipway's variables, its limits, its storage mounts and
  * the labels the rest of Slipway finds containers by.
@@ -51,19 +68,28 @@ export class AppContainers {
     private readonly volumesDir: string,
   ) {}
 
-  spec(plan: ContainerPlan): ContainerSpec {
-    const limits = this.limits(plan.app);
+  /** The app's env, limits and mounts as they are now. */
+  read(app: string): SpecConfig {
+    return { env: this.store.getEnv(app), limits: this.limits(app), mountPaths: this.store.listMounts(app).map((m) => m.path) };
+  }
+
+  /** `config` defaults to the app's configuration as it is now (a one-off). */
+  spec(plan: ContainerPlan, config: SpecConfig = this.read(plan.app)): ContainerSpec {
+    const { limits } = config;
     return {
       name: plan.name ?? `slipway-${plan.app}-${plan.deployment}-${plan.label}`,
       image: plan.image,
       command: plan.command,
       env: containerEnv(
-        { ...this.store.getEnv(plan.app), ...plan.extraEnv },
+        { ...config.env, ...plan.extraEnv },
         { app: plan.app, container: plan.label, port: plan.port, commit: plan.commit, stack: this.stack, memoryMb: limits.memoryMb },
       ),
       limits,
-      mounts: this.mounts(plan.app),
+      mounts: this.mounts(plan.app, config.mountPaths),
       stdin: plan.stdin ?? false,
+      // A process is restarted by the engine from its creation: one that dies after the switch
+      // comes back (the switch itself refuses a release whose containers died before it).
+      restart: plan.role === 'process',
       ...(plan.tty ? { tty: plan.tty } : {}),
       labels: {
         [LABEL.app]: plan.app,
@@ -91,13 +117,13 @@ export class AppContainers {
     return path.join(this.volumesDir, app);
   }
 
-  private mounts(app: string): Mount[] {
-    return this.store.listMounts(app).map((m) => {
-      const source = this.volumeDir(app, m.path);
+  private mounts(app: string, paths: readonly string[]): Mount[] {
+    return paths.map((target) => {
+      const source = this.volumeDir(app, target);
       // World-writable inside a 0700 data directory: whatever user the image runs as can write,
       // and nobody else on the host can reach it. (mkdir's mode alone went through the umask.)
       ensureStorageDir(source);
-      return { source, target: m.path };
+      return { source, target };
     });
   }
 }

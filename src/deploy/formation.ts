@@ -1,7 +1,7 @@
 import { CommitSource } from '../build/source.js';
 import { formatProcfile, parseProcfile, parseProcfileBytes, type Procfile } from '../procfile/parse.js';
 import type { DeploymentRecord, Store } from '../store/store.js';
-import { LABEL } from './containers.js';
+import { LABEL, type AppConfig } from './containers.js';
 import { DeployFailure } from './failure.js';
 import type { DeployLog } from './log.js';
 import { target, type ProcessContainer, type Processes, type TrafficSwitch } from './processes.js';
@@ -107,6 +107,7 @@ export class Formation {
     const release = await this.release(app);
     this.validate(release, counts);
     const { deployment } = release;
+    const config = this.deps.processes.config(app);
     const running = await this.running(app, deployment.id);
     const formation = this.deps.store.getFormation(app);
 
@@ -129,10 +130,10 @@ export class Formation {
         log.phase(`Starting ${plan.map((p) => p.label).join(', ')} (deployment ${deployment.id})`);
         await Promise.all(
           plan.map(async (p) => {
-            created.push(await this.deps.processes.start(this.startOf(release, p.type, p.label)));
+            created.push(await this.deps.processes.start(this.startOf(release, p.type, p.label), config));
           }),
         );
-        await this.deps.processes.waitForBoot(created, this.deps.processes.timeouts(app).bootMs, log);
+        await this.deps.processes.waitForBoot(created, config.timeouts.bootMs, log);
       }
     } catch (error) {
       await this.deps.processes.discard(created, log);
@@ -146,8 +147,7 @@ export class Formation {
       await this.deps.traffic.switchTo(app, deployment.id, targets);
     }
     this.deps.store.recordFormation(app, formation, targets);
-    await this.deps.processes.promote(created);
-    await this.deps.processes.retire(app, surplus, log);
+    await this.deps.processes.retire(surplus, config.timeouts, log);
     log.phase(`${app} now runs ${describe(formation)}`);
     return {
       formation: Object.fromEntries(formation),
@@ -161,6 +161,7 @@ export class Formation {
     const release = await this.release(app);
     if (type !== undefined) this.checkType(release, type);
     const { deployment } = release;
+    const config = this.deps.processes.config(app);
     const all = await this.running(app, deployment.id);
     const chosen = all.filter((c) => type === undefined || c.type === type);
     if (chosen.length === 0) {
@@ -172,8 +173,8 @@ export class Formation {
     const webRestarted: string[] = [];
     const othersRestarted: string[] = [];
     const outcomes = await Promise.allSettled([
-      this.rollWeb(release, all, chosen, webRestarted, log),
-      this.replaceOthers(release, chosen, othersRestarted, log),
+      this.rollWeb(release, config, all, chosen, webRestarted, log),
+      this.replaceOthers(release, config, chosen, othersRestarted, log),
     ]);
     const restarted = [...webRestarted, ...othersRestarted];
     const failure = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
@@ -188,43 +189,48 @@ export class Formation {
     return { restarted };
   }
 
-  private async rollWeb(release: Release, all: readonly ProcessContainer[], chosen: readonly ProcessContainer[], done: string[], log: DeployLog): Promise<void> {
+  private async rollWeb(
+    release: Release,
+    config: AppConfig,
+    all: readonly ProcessContainer[],
+    chosen: readonly ProcessContainer[],
+    done: string[],
+    log: DeployLog,
+  ): Promise<void> {
     const { app, id } = release.deployment;
     let web = sortByLabel(all.filter((c) => c.type === 'web'));
     for (const old of chosen.filter((c) => c.type === 'web')) {
       log.phase(`Restarting ${old.label}`);
-      const [fresh] = await this.replace(release, [old], log);
+      const [fresh] = await this.replace(release, config, [old], log);
       web = web.map((c) => (c === old ? fresh! : c));
       await this.deps.traffic.switchTo(app, id, web.map(target));
       this.deps.store.recordTargets(app, web.map(target));
-      await this.deps.processes.promote([fresh!]);
-      await this.deps.processes.retire(app, [old], log);
+      await this.deps.processes.retire([old], config.timeouts, log);
       done.push(old.label);
     }
   }
 
-  private async replaceOthers(release: Release, chosen: readonly ProcessContainer[], done: string[], log: DeployLog): Promise<void> {
+  private async replaceOthers(release: Release, config: AppConfig, chosen: readonly ProcessContainer[], done: string[], log: DeployLog): Promise<void> {
     const others = chosen.filter((c) => c.type !== 'web');
     if (others.length === 0) return;
     log.phase(`Restarting ${others.map((c) => c.label).join(', ')}`);
-    const fresh = await this.replace(release, others, log);
-    await this.deps.processes.promote(fresh);
-    await this.deps.processes.retire(release.deployment.app, others, log);
+    await this.replace(release, config, others, log);
+    await this.deps.processes.retire(others, config.timeouts, log);
     done.push(...others.map((c) => c.label));
   }
 
   /** Starts and boots a fresh container for each old one (same label); removes them all if one fails. */
-  private async replace(release: Release, old: readonly ProcessContainer[], log: DeployLog): Promise<ProcessContainer[]> {
+  private async replace(release: Release, config: AppConfig, old: readonly ProcessContainer[], log: DeployLog): Promise<ProcessContainer[]> {
     const generation = Date.now().toString(36);
     const fresh: ProcessContainer[] = [];
     try {
       await Promise.all(
         old.map(async (c) => {
           const start = this.startOf(release, c.type, c.label);
-          fresh.push(await this.deps.processes.start({ ...start, name: `slipway-${release.deployment.app}-${release.deployment.id}-${c.label}-r${generation}` }));
+          fresh.push(await this.deps.processes.start({ ...start, name: `slipway-${release.deployment.app}-${release.deployment.id}-${c.label}-r${generation}` }, config));
         }),
       );
-      await this.deps.processes.waitForBoot(fresh, this.deps.processes.timeouts(release.deployment.app).bootMs, log);
+      await this.deps.processes.waitForBoot(fresh, config.timeouts.bootMs, log);
     } catch (error) {
       await this.deps.processes.discard(fresh, log);
       throw error;

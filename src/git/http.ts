@@ -27,8 +27,8 @@ export class GitHttp {
     private readonly repos: Repos,
     private readonly auth: TokenAuth,
     private readonly store: Store,
-    /** Why pushes cannot be stored right now (disk full, read-only), if they cannot. */
-    private readonly storageProblem: () => Promise<string | undefined> = async () => undefined,
+    /** Why pushes to the app cannot be taken right now (disk full, app being destroyed, server stopping), if they cannot. */
+    private readonly pushProblem: (app: string) => Promise<string | undefined> = async () => undefined,
     /** How long a request body may go without a byte before the request is ended (timeouts.gitBody). */
     private readonly bodyIdleMs = 120_000,
   ) {
@@ -111,7 +111,7 @@ export class GitHttp {
     this.identities.set(req, identity);
     const push = endpoint === 'git-receive-pack' || url.searchParams.get('service') === 'git-receive-pack';
     if (push) {
-      const problem = await this.storageProblem();
+      const problem = await this.pushProblem(app);
       if (problem) {
         text(res, 503, `${problem}\n`);
         return;

@@ -6,6 +6,7 @@ import path from 'node:path';
 import type { RefPublisher } from '../deploy/pipeline.js';
 
 export const APP_NAME = /^[a-z][a-z0-9-]{1,38}$/;
+const ZERO_OID = '0000000000000000000000000000000000000000';
 
 export function appNameProblem(name: string): string | undefined {
   if (APP_NAME.test(name)) return undefined;
@@ -103,10 +104,24 @@ export class Repos {
   /** A RefPublisher that moves a branch to the commit that now serves. */
   publisher(): RefPublisher {
     return {
-      publish: async (app, ref, commit) => {
-        await execa('git', ['update-ref', ref, commit], { cwd: this.pathFor(app) });
+      publish: async (app, ref, commit, from) => {
+        // With the old value, git moves the branch only if it still is there (a compare-and-swap).
+        const expected = from === undefined ? [] : [from ?? ZERO_OID];
+        await execa('git', ['update-ref', ref, commit, ...expected], { cwd: this.pathFor(app) });
       },
     };
+  }
+
+  /** The commit `ref` names in the app's repository, or null when the branch does not exist. */
+  async branchCommit(app: string, ref: string): Promise<string | null> {
+    const { stdout, exitCode } = await execa('git', ['rev-parse', '--verify', '--quiet', `${ref}^{commit}`], { cwd: this.pathFor(app), reject: false });
+    return exitCode === 0 ? stdout.trim() : null;
+  }
+
+  /** Whether `ancestor` is `commit` or in its history. */
+  async contains(app: string, commit: string, ancestor: string): Promise<boolean> {
+    const { exitCode } = await execa('git', ['merge-base', '--is-ancestor', ancestor, commit], { cwd: this.pathFor(app), reject: false });
+    return exitCode === 0;
   }
 
   private async configure(dir: string): Promise<void> {

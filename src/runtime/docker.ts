@@ -300,10 +300,6 @@ export class DockerRuntime implements Runtime {
     return true;
   }
 
-  async keepRunning(ref: ContainerRef): Promise<void> {
-    await this.docker.getContainer(ref.id).update({ RestartPolicy: { Name: 'unless-stopped' } });
-  }
-
   async stop(ref: ContainerRef, graceMs: number): Promise<void> {
     await this.stopped(ref, graceMs);
   }
@@ -402,7 +398,6 @@ const ENGINE_CALLS = [
   'readLogs',
   'runOneOff',
   'attachOneOff',
-  'keepRunning',
   'stop',
   'stopAndRemove',
   'listContainers',
@@ -440,7 +435,7 @@ function createOptions(spec: ContainerSpec): Docker.ContainerCreateOptions {
       // network. Root in the image stays uid 0 but cannot override file modes, chown, change
       // user, open raw or packet sockets, or signal other users' processes.
       CapDrop: ['ALL'],
-      RestartPolicy: { Name: 'no' },
+      RestartPolicy: { Name: spec.restart ? 'unless-stopped' : 'no' },
       ...(spec.limits?.memoryMb ? { Memory: spec.limits.memoryMb * 1024 * 1024, MemorySwap: spec.limits.memoryMb * 1024 * 1024 } : {}),
       ...(spec.limits?.cpus ? { NanoCpus: Math.round(spec.limits.cpus * 1e9) } : {}),
       ...(spec.mounts?.length ? { Binds: spec.mounts.map((m) => `${m.source}:${m.target}`) } : {}),

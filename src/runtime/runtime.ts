@@ -29,8 +29,6 @@ export interface Runtime {
    * run`); the container is removed once it has ended and its output was read, or was killed.
    */
   attachOneOff(spec: ContainerSpec): Promise<AttachedOneOff>;
-  /** Lets the container restart on its own from now on (after it has been promoted). */
-  keepRunning(container: ContainerRef): Promise<void>;
   /** SIGTERM, then SIGKILL after `graceMs`; the container stays. Missing or stopped ones are not an error. */
   stop(container: ContainerRef, graceMs: number): Promise<void>;
   /** SIGTERM, SIGKILL after `graceMs`, then removal. Missing containers are not an error. */
@@ -95,6 +93,8 @@ export interface ContainerSpec {
   stdin?: boolean;
   /** Gives the command a terminal (one output stream, line editing, signals from keys), of this size if known. */
   tty?: { size?: TerminalSize };
+  /** The engine restarts the command whenever it exits (with backoff), until it is stopped. */
+  restart?: boolean;
 }
 
 /** A terminal's size, in character cells. */

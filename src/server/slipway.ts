@@ -10,6 +10,7 @@ import { Sessions } from '../api/sessions.js';
 import { TokenAuth } from '../auth/tokens.js';
 import { ImageBuilder } from '../build/builder.js';
 import { Deployer } from '../deploy/deployer.js';
+import { AppDestroyer } from '../deploy/destroyer.js';
 import { AppContainers, LABEL } from '../deploy/containers.js';
 import { Formation } from '../deploy/formation.js';
 import { OneOffs, type SweptOneOff } from '../run/oneoffs.js';
@@ -97,7 +98,16 @@ export async function startSlipway({ config, env, log, runtime = new DockerRunti
     refs: repos.publisher(),
     settings: { appUrl },
   });
-  const deployer = new Deployer(store, pipeline);
+  const deployer = new Deployer(store, pipeline, (error) => log(`deployment bookkeeping: ${String(error)}`));
+  const destroyer = new AppDestroyer({
+    store,
+    runtime,
+    deployer,
+    containers,
+    ports,
+    removeRepository: (app) => repos.remove(app),
+    stopMs: config.timeouts.stopMs,
+  });
   const formation = new Formation({ store, processes, traffic, gitDir: (app) => repos.pathFor(app) });
   const oneOffs = new OneOffs({ store, runtime, containers, ports, maxRunMs: config.timeouts.runMs, stopGraceMs: config.timeouts.stopMs });
   const sweepOneOffs = (): void => {
@@ -108,7 +118,13 @@ export async function startSlipway({ config, env, log, runtime = new DockerRunti
       );
     }
   };
-  const gitHttp = new GitHttp(repos, auth, store, () => storageProblem(config.dataDir, config.minFreeMb), config.timeouts.gitBodyMs);
+  const gitHttp = new GitHttp(
+    repos,
+    auth,
+    store,
+    async (app) => deployer.closedFor(app)?.message ?? storageProblem(config.dataDir, config.minFreeMb),
+    config.timeouts.gitBodyMs,
+  );
   const relay = new HookRelay(socketPath, repos, deployer, {
     pusherOf: (pid) => gitHttp.pusherOf(pid),
     stillValid: (identity) => auth.stillValid(identity),
@@ -118,6 +134,7 @@ export async function startSlipway({ config, env, log, runtime = new DockerRunti
     store,
     auth,
     deployer,
+    destroyer,
     repos,
     runtime,
     containers,
@@ -196,19 +213,28 @@ export async function startSlipway({ config, env, log, runtime = new DockerRunti
     async stop() {
       stopWatching();
       clearInterval(sweeper);
+      // Deployments end first (within a bounded grace), while git and the API still carry their
+      // outcome to their clients, and the router still serves the apps.
+      await deployer.stop(config.timeouts.stopMs);
+      log('deployments ended; closing git, the API and the router');
       // Upgraded connections are no longer the HTTP server's: the API ends them, and their one-offs.
       await api.close();
-      http1.closeAllConnections();
-      await new Promise<void>((resolve) => http1.close(() => resolve()));
-      await router.close();
+      // A push's verdict may still be on its way to its git client: answers in flight get a
+      // moment to end (followers of container logs never do), idle connections go at once.
+      const closed = new Promise<void>((resolve) => http1.close(() => resolve()));
+      http1.closeIdleConnections();
+      const cutOff = setTimeout(() => http1.closeAllConnections(), ANSWER_GRACE_MS);
+      await closed;
+      clearTimeout(cutOff);
       await relay.close();
-      await deployer.idle();
+      await router.close();
       store.close();
     },
   };
 }
 
 const SWEEP_EVERY_MS = 5 * 60 * 1000;
+const ANSWER_GRACE_MS = 5000;
 
 /** The server's log line for what a sweep did to a one-off. */
 function sweptLine(one: SweptOneOff, runMs: number): string {

@@ -237,6 +237,19 @@ export class Store {
     return this.getDeployment(app, insert())!;
   }
 
+  /** A queued rollback runs `from`'s image and Procfile: its target is picked when its turn comes. */
+  retargetRollback(app: string, id: number, from: DeploymentRecord): void {
+    this.stmt('UPDATE deployments SET commit_sha = ?, ref = ?, image = ?, procfile = ?, rollback_of = ? WHERE app = ? AND id = ?').run(
+      from.commit,
+      from.ref,
+      from.image,
+      from.procfile,
+      from.id,
+      app,
+      id,
+    );
+  }
+
   getDeployment(app: string, id: number): DeploymentRecord | undefined {
     const row = this.stmt('SELECT * FROM deployments WHERE app = ? AND id = ?').get(app, id) as DeploymentRow | undefined;
     return row && toDeployment(row);

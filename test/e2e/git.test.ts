@@ -20,6 +20,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await server?.stop();
   await removeApp(NAME);
+  await removeApp('master-app');
   app?.remove();
 });
 
@@ -91,12 +92,16 @@ test('a tag is accepted and not deployed', async () => {
   expect(refs.stdout).toContain('refs/tags/v1.0');
 });
 
-test('master deploys like main', async () => {
+test('master deploys like main, for an app that deploys from master; an app deploys from one of them', async () => {
   const sha = await app.commit('on master', { 'index.html': 'from master\n' });
-  const result = await app.push(server.remote(NAME), 'main:master');
+  const result = await app.push(server.remote('master-app'), 'main:master');
   expect(result.exitCode).toBe(0);
-  expect(await getApp(server.routerPort, NAME, '/version.txt')).toEqual({ status: 200, body: `${sha}\n` });
-  expect(await appContainers(NAME)).toHaveLength(1);
+  expect(await getApp(server.routerPort, 'master-app', '/version.txt')).toEqual({ status: 200, body: `${sha}\n` });
+  expect(await appContainers('master-app')).toHaveLength(1);
+  // NAME deploys from main: its master is refused, so that main keeps naming what serves.
+  const refused = await app.push(server.remote(NAME), 'main:master');
+  expect(refused.exitCode).not.toBe(0);
+  expect(refused.output).toContain(`${NAME} deploys from main, so master is not deployed; push to main: git push deploy master:main`);
 });
 
 test('a force push of an older commit rolls back to it', async () => {

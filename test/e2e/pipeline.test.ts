@@ -311,9 +311,11 @@ test('a failing Dockerfile fails with build-error and leaves no image', async ()
 });
 
 test('two overlapping pushes to one app deploy one after the other', async () => {
-  const first = newApp('queue-app', busyboxApp({ web: WEB, postdeploy: 'sleep 2; echo first-hook-done' }));
-  const shaA = await first.commit('A');
-  // A second clone pushes a different commit (forced: its history is unrelated) while A deploys.
+  const first = newApp('queue-app', busyboxApp({ web: WEB }));
+  const sha0 = await first.commit('first release');
+  expect((await first.push(server.remote('queue-app'))).exitCode).toBe(0);
+  const shaA = await first.commit('A', { Procfile: `web: ${WEB}\npostdeploy: sleep 2; echo first-hook-done\n` });
+  // A second clone pushes a different commit (forced: its history is unrelated to what it saw) while A deploys.
   const second = new TestApp(busyboxApp({ web: WEB, postdeploy: 'echo second-hook' }));
   apps.push(second);
   const shaB = await second.commit('B');
@@ -329,13 +331,14 @@ test('two overlapping pushes to one app deploy one after the other', async () =>
 
   expect(a.exitCode).toBe(0);
   expect(b.exitCode).toBe(0);
-  expect(b.remote.join('\n')).toContain('Deployment 2 is queued: another deployment of queue-app must finish first');
+  expect(b.remote.join('\n')).toContain('Deployment 3 is queued behind deployment 2 of queue-app');
   const list = await deployments('queue-app');
   expect(list.map((d) => [d.id, d.status, d.commit])).toEqual([
-    [2, 'success', shaB],
-    [1, 'success', shaA],
+    [3, 'success', shaB],
+    [2, 'success', shaA],
+    [1, 'success', sha0],
   ]);
-  const detailB = await server.api<{ phases: { phase: string; startedAt: string }[] }>('GET', '/api/apps/queue-app/deployments/2');
+  const detailB = await server.api<{ phases: { phase: string; startedAt: string }[] }>('GET', '/api/apps/queue-app/deployments/3');
   const bBuild = detailB.body.phases.find((p) => p.phase === 'build')!;
   expect(Date.parse(bBuild.startedAt)).toBeGreaterThanOrEqual(Date.parse(list[1]!.finishedAt!));
   expect(await serverRef('queue-app')).toBe(shaB);

@@ -33,13 +33,13 @@ test("watchers hear of a deployment's start, each of its phase lines (not its ou
   await deployer.deploy({ app: 'shop', gitDir: dir, ref: 'refs/heads/main', commit: 'a'.repeat(40), pushedBy: 'admin' }).done;
   expect(heard).toEqual(['shop', 'shop', 'shop', 'shop']);
 
-  await deployer.exclusive('blog', async () => 'scaled');
-  await expect(deployer.exclusive('blog', async () => Promise.reject(new Error('no')))).rejects.toThrow('no');
+  await deployer.exclusive('blog', 'a scale', async () => 'scaled');
+  await expect(deployer.exclusive('blog', 'a scale', async () => Promise.reject(new Error('no')))).rejects.toThrow('no');
   await new Promise((resolve) => setImmediate(resolve));
   expect(heard.slice(4)).toEqual(['blog', 'blog']);
 
   stop();
-  await deployer.exclusive('blog', async () => 'again');
+  await deployer.exclusive('blog', 'a scale', async () => 'again');
   await new Promise((resolve) => setImmediate(resolve));
   expect(heard).toHaveLength(6);
 });

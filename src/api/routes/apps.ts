@@ -1,4 +1,3 @@
-import { rm } from 'node:fs/promises';
 import { LABEL } from '../../deploy/containers.js';
 import { appNameProblem } from '../../git/repos.js';
 import type { AppRecord } from '../../store/store.js';
@@ -42,23 +41,6 @@ export function appRoutes(ctx: RouteContext): void {
     }
   };
 
-  /** Stops and removes everything the app has: containers, images, volumes, repository, records. */
-  const destroy = async (app: string): Promise<{ containers: number; images: number }> => {
-    const containers = await ctx.runtime.listContainers({ [LABEL.app]: app });
-    await Promise.all(containers.map((c) => ctx.runtime.stopAndRemove(c, 10_000)));
-    const images = new Set(
-      ctx.store
-        .listDeployments(app, 100_000)
-        .map((d) => d.image)
-        .filter((image): image is string => image !== null),
-    );
-    for (const image of images) await ctx.runtime.removeImage(image);
-    await rm(ctx.containers.appVolumesDir(app), { recursive: true, force: true });
-    await ctx.repos.remove(app);
-    ctx.store.deleteApp(app);
-    return { containers: containers.length, images: images.size };
-  };
-
   ctx.add('GET', '/api/apps', async () => {
     const running = await runningByApp();
     return { json: ctx.store.listApps().map((app) => appJson(app, running)) };
@@ -85,7 +67,7 @@ export function appRoutes(ctx: RouteContext): void {
         `destroying ${app} removes its containers, images, storage, repository and records; confirm with ?confirm=${app}`,
       );
     }
-    const removed = await ctx.deployer.exclusive(app, () => destroy(app));
+    const removed = await ctx.destroyer.destroy(app);
     return { json: { destroyed: app, ...removed } };
   });
 }
