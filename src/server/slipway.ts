@@ -9,6 +9,8 @@ import { Api } from '../api/server.js';
 import { Sessions } from '../api/sessions.js';
 import { TokenAuth } from '../auth/tokens.js';
 import { ImageBuilder } from '../build/builder.js';
+import { NpmRegistry } from '../build/registry.js';
+import { NodeToolchain } from '../build/toolchain.js';
 import { Deployer } from '../deploy/deployer.js';
 import { AppContainers, LABEL } from '../deploy/containers.js';
 import { Formation } from '../deploy/formation.js';
@@ -85,7 +87,13 @@ export async function startSlipway({ config, env, log, runtime = new DockerRunti
   const pipeline = new Pipeline({
     store,
     runtime,
-    builder: new ImageBuilder(runtime, config.stackImage, tmpDir),
+    builder: new ImageBuilder({
+      runtime,
+      stackImage: config.stackImage,
+      toolchain: new NodeToolchain(runtime, new NpmRegistry(config.npmRegistry), config.stackImage, config.buildCacheDir ?? path.join(config.dataDir, 'cache', 'build'), tmpDir),
+      npmRegistry: config.npmRegistry,
+      tmpRoot: tmpDir,
+    }),
     containers,
     ports,
     processes,
