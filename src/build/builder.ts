@@ -113,7 +113,7 @@ export class ImageBuilder {
   }
 
   private async plan(app: AppKind, input: BuildInput, out: BuildOutput): Promise<BuildPlan> {
-    const { stackImage, toolchain } = this.options;
+    const { toolchain } = this.options;
     switch (app.kind) {
       case 'node': {
         const node = resolveNode(app.node, await toolchain.nodeVersions(), this.now());
@@ -130,10 +130,13 @@ export class ImageBuilder {
       }
       case 'python':
         return this.pythonPlan(app, input);
-      case 'plain':
-        await this.stackInfo();
-        out.phase('No package.json, requirements.txt or index.html: the Procfile\'s commands run on the stack as they are');
-        return plainPlan(stackImage);
+      case 'plain': {
+        // Procfile commands often call node (a one-liner server, a hook): they get the LTS.
+        const node = resolveNode(undefined, await toolchain.nodeVersions(), this.now());
+        out.phase(`No package.json, requirements.txt or index.html: the Procfile's commands run on the stack, with Node ${node.version} (the newest Active LTS)`);
+        const npm = resolveNpm(undefined, await toolchain.npmReleases(), node.version);
+        return plainPlan(await this.base(node, npm, out));
+      }
       case 'dockerfile':
         throw new Error('a Dockerfile app has no generated plan');
     }

@@ -142,7 +142,7 @@ export function pythonPlan(stack: string, app: string, python: PythonApp, requir
   return { dockerfile: `${lines.join('\n')}\n`, steps };
 }
 
-/** A Procfile-only app: its source on the stack, its commands run as they are. */
-export function plainPlan(stack: string): BuildPlan {
-  return { dockerfile: [`FROM ${stack}`, 'WORKDIR /app', 'COPY . .', 'ARG SOURCE_VERSION', ''].join('\n'), steps: [] };
+/** A Procfile-only app: its source on the stack (with the LTS Node), its commands run as they are. */
+export function plainPlan(base: string): BuildPlan {
+  return { dockerfile: [`FROM ${base}`, 'WORKDIR /app', 'COPY . .', 'ARG SOURCE_VERSION', ''].join('\n'), steps: [] };
 }
