@@ -184,7 +184,7 @@ async function helloRows(slipway) {
     writeFileSync(path.join(repo, 'README.md'), `${readFileSync(path.join(repo, 'README.md'), 'utf8')}\nchanged\n`);
     const codeOnly = await deploy('code only');
     progress('examples/hello: one dependency added (ms@2.1.3)');
-    sh('npm', ['install', '--package-lock-only', '--no-audit', '--no-fund', '--loglevel=error', 'ms@2.1.3'], { cwd: repo });
+    sh('npm', ['install', '--package-lock-only', '--no-audit', '--no-fund', '--loglevel=error', '--omit-lockfile-registry-resolved=false', 'ms@2.1.3'], { cwd: repo });
     const oneDependency = await deploy('one dependency');
     return { first, codeOnly, oneDependency };
   } finally {

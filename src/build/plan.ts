@@ -94,7 +94,7 @@ export function nodePlan(base: string, app: string, node: NodeApp): BuildPlan {
   if (node.static) {
     const check = `node ${STATIC_SERVER} --check ${STATIC_ROOTS.join(' ')}`;
     lines.push(`RUN ${check}`);
-    steps.push({ marker: check, name: 'Static site' });
+    steps.push({ marker: check, name: 'Static server' });
   } else if (node.devDependencies && node.manager.name === 'npm') {
     const prune = 'npm prune --omit=dev --no-audit --no-fund';
     lines.push(`RUN ${prune}`);
@@ -108,7 +108,7 @@ export function staticPlan(base: string): BuildPlan {
   const check = `node ${STATIC_SERVER} --check .`;
   return {
     dockerfile: [`FROM ${base}`, 'WORKDIR /app', `COPY ${STATIC_SERVER_FILE} ${STATIC_SERVER}`, 'COPY . .', 'ARG SOURCE_VERSION', `RUN ${check}`, ''].join('\n'),
-    steps: [{ marker: check, name: 'Static site' }],
+    steps: [{ marker: check, name: 'Static server' }],
   };
 }
 
