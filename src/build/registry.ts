@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { BuildRefusedError } from './errors.js';
@@ -31,6 +32,8 @@ export class NpmRegistry {
 
   constructor(
     readonly url: string,
+    /** Where the last packument read is kept, so builds of known versions go on when the registry is away. */
+    private readonly cacheDir?: string,
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -44,6 +47,26 @@ export class NpmRegistry {
   }
 
   private async fetchPackument(name: string): Promise<Packument> {
+    const file = this.cacheDir === undefined ? undefined : path.join(this.cacheDir, `${name.replace('/', '+')}.packument.json`);
+    try {
+      const packument = await this.fetchFresh(name);
+      if (file !== undefined) {
+        await mkdir(path.dirname(file), { recursive: true });
+        await writeFile(`${file}.${process.pid}`, JSON.stringify(packument));
+        await rename(`${file}.${process.pid}`, file);
+      }
+      return packument;
+    } catch (error) {
+      if (file === undefined) throw error;
+      try {
+        return JSON.parse(await readFile(file, 'utf8')) as Packument;
+      } catch {
+        throw error;
+      }
+    }
+  }
+
+  private async fetchFresh(name: string): Promise<Packument> {
     const url = new URL(name.replace('/', '%2f'), this.base()).toString();
     let response: Response;
     try {

@@ -84,13 +84,14 @@ export async function startSlipway({ config, env, log, runtime = new DockerRunti
     drain: (targets, timeoutMs) => router.drain(targets, timeoutMs),
   };
   const processes = new Processes({ store, runtime, ports, containers, traffic, timeouts: config.timeouts });
+  const buildCache = config.buildCacheDir ?? path.join(config.dataDir, 'cache', 'build');
   const pipeline = new Pipeline({
     store,
     runtime,
     builder: new ImageBuilder({
       runtime,
       stackImage: config.stackImage,
-      toolchain: new NodeToolchain(runtime, new NpmRegistry(config.npmRegistry), config.stackImage, config.buildCacheDir ?? path.join(config.dataDir, 'cache', 'build'), tmpDir),
+      toolchain: new NodeToolchain(runtime, new NpmRegistry(config.npmRegistry, buildCache), config.stackImage, buildCache, tmpDir),
       npmRegistry: config.npmRegistry,
       tmpRoot: tmpDir,
     }),
