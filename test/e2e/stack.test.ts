@@ -38,7 +38,7 @@ function expectPushed(result: PushResult): void {
 const VERSION_SERVER = "require('http').createServer((q, s) => s.end(process.version + '\\n')).listen(process.env.PORT);";
 
 async function reason(app: string): Promise<string | null> {
-  const list = (await (await server.api('GET', `/api/apps/${app}/deployments`)).json()) as { reason: string | null }[];
+  const list = (await server.api<{ reason: string | null }[]>('GET', `/api/apps/${app}/deployments`)).body;
   return list[0]!.reason;
 }
 
