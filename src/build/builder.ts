@@ -70,7 +70,19 @@ export class ImageBuilder {
   /** The processes a commit without a Procfile runs, or undefined when none can be inferred. */
   async inferProcesses(source: CommitSource, entries: ReadonlySet<string>): Promise<InferredProcesses | undefined> {
     if (entries.has('Dockerfile')) return undefined;
-    return inferProcesses(await this.detect(source, entries));
+    const app = await this.detect(source, entries);
+    const inferred = inferProcesses(app);
+    if (inferred !== undefined) return inferred;
+    // Say what this kind of app needs rather than the general sentence.
+    if (app.kind === 'python') {
+      throw new BuildRefusedError(`There is no Procfile at the root of the commit, and a Python app needs one; add one with a line such as "web: gunicorn app:app" or "web: python app.py" and push again`);
+    }
+    if (app.kind === 'node') {
+      throw new BuildRefusedError(
+        'There is no Procfile at the root of the commit and package.json has no start script; add a start script (as for npm start) or a Procfile with a line such as "web: node server.js", and push again',
+      );
+    }
+    return undefined;
   }
 
   async build(input: BuildInput, out: BuildOutput): Promise<void> {

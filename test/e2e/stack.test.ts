@@ -332,10 +332,16 @@ test('a Python web app installs its requirements.txt into a virtual environment 
       'HTTPServer(("0.0.0.0", int(os.environ["PORT"])), Handler).serve_forever()',
     ].join('\n'),
     '.python-version': '2.7\n',
-    Procfile: 'web: python app.py\n',
   });
   try {
-    await app.commit('old python');
+    await app.commit('no Procfile');
+    const noProcfile = await app.push(server.remote('stack-python'));
+    expect(noProcfile.exitCode).not.toBe(0);
+    expect(text(noProcfile)).toContain(
+      ' !     There is no Procfile at the root of the commit, and a Python app needs one; add one with a line such as "web: gunicorn app:app" or "web: python app.py" and push again',
+    );
+
+    await app.commit('old python', { Procfile: 'web: python app.py\n' });
     const refused = await app.push(server.remote('stack-python'));
     expect(refused.exitCode).not.toBe(0);
     const sentence = /\.python-version asks for Python 2\.7, but the stack has Python (3\.\d+)\.\d+ only: ask for \1, or add a Dockerfile FROM the Python you need/;
