@@ -89,7 +89,7 @@ export function nodePlan(base: string, app: string, node: NodeApp): BuildPlan {
   if (node.scripts.build) {
     const build = node.manager.name === 'npm' ? 'npm run build' : `${node.manager.name} run build`;
     lines.push(`RUN ${build}`);
-    steps.push({ marker: `RUN ${build}`, name: build });
+    steps.push({ marker: build, name: build });
   }
   if (node.static) {
     const check = `node ${STATIC_SERVER} --check ${STATIC_ROOTS.join(' ')}`;

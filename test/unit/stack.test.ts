@@ -252,6 +252,9 @@ describe('plans', () => {
     );
     expect(failure).toBeInstanceOf(BuildRefusedError);
     expect((failure as Error).message).toBe('npm ci (package-lock.json) failed with exit code 1; its output is above');
+    // Docker 20.10's BuildKit words it differently; the step is found the same way.
+    const old = readableFailure(new BuildFailedError('executor failed running [/bin/sh -c npm run build]: exit code: 2'), plan);
+    expect((old as Error).message).toBe('npm run build failed with exit code 2; its output is above');
     const other = new BuildFailedError('no space left on device');
     expect(readableFailure(other, plan)).toBe(other);
   });
