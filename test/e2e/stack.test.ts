@@ -107,7 +107,7 @@ test('a range no Node release meets is a build-error naming the range and the ne
     const out = text(refused);
     expect(refused.exitCode).not.toBe(0);
     const sentence = /engines\.node ">=99" matches no Node release \(the newest is (\d+)\.\d+\.\d+\); change it, for example to "\1\.x"/;
-    expect(out).toMatch(new RegExp(` !     ${sentence.source}`));
+    expect(out).toMatch(new RegExp(`^!     ${sentence.source}$`, 'm'));
     expect(out).toContain('Fix the problem and push again: git push deploy master');
     expect(out).toContain('build-error');
     expect(await reason('stack-engines')).toMatch(new RegExp(`^${sentence.source}$`));
@@ -337,8 +337,8 @@ test('a Python web app installs its requirements.txt into a virtual environment 
     await app.commit('no Procfile');
     const noProcfile = await app.push(server.remote('stack-python'));
     expect(noProcfile.exitCode).not.toBe(0);
-    expect(text(noProcfile)).toContain(
-      ' !     There is no Procfile at the root of the commit, and a Python app needs one; add one with a line such as "web: gunicorn app:app" or "web: python app.py" and push again',
+    expect(text(noProcfile).split('\n')).toContain(
+      '!     There is no Procfile at the root of the commit, and a Python app needs one; add one with a line such as "web: gunicorn app:app" or "web: python app.py" and push again',
     );
 
     await app.commit('old python', { Procfile: 'web: python app.py\n' });
@@ -372,7 +372,7 @@ test('a Gemfile-only repository is refused in one sentence saying what is suppor
     expect(refused.exitCode).not.toBe(0);
     const sentence =
       'Found a Gemfile (Ruby) and no package.json, requirements.txt or pyproject.toml: the stack builds Node (package.json), Python (requirements.txt or pyproject.toml) and static sites (index.html); add a Dockerfile to build anything else';
-    expect(text(refused)).toContain(` !     ${sentence}`);
+    expect(text(refused).split('\n')).toContain(`!     ${sentence}`);
     expect(await reason('stack-ruby')).toBe(sentence);
   } finally {
     app.remove();
