@@ -11,7 +11,7 @@ import { ROOT, startServer, type TestServer } from '../support/server.js';
 
 // The server under test picks up SLIPWAY_STACK_IMAGE from the environment, as in production.
 const STACK_IMAGE = process.env.SLIPWAY_STACK_IMAGE ?? 'slipway/stack:trixie';
-const APPS = ['stack-hello', 'stack-engines', 'stack-sample', 'stack-yarn', 'stack-pnpm', 'stack-static', 'stack-python', 'stack-ruby'];
+const APPS = ['stack-hello', 'stack-engines', 'stack-sample', 'stack-yarn', 'stack-pnpm', 'stack-static', 'stack-spa', 'stack-python', 'stack-ruby'];
 
 let server: TestServer;
 
@@ -269,6 +269,29 @@ test('a static site (index.html, no package.json) is served with types, long cac
       'public, max-age=31536000, immutable',
     ]);
     expect((await getWithHeaders('/missing.css', host)).status).toBe(404);
+  } finally {
+    app.remove();
+  }
+}, 420_000);
+
+test('a package.json whose build writes dist/ and no start script is a static site; static.json turns on the single-page-app fallback', async () => {
+  const app = new TestApp({
+    'package.json': JSON.stringify({ name: 'spa', version: '1.0.0', scripts: { build: 'node build.js' } }),
+    'build.js': "require('fs').mkdirSync('dist', { recursive: true }); require('fs').writeFileSync('dist/index.html', '<!doctype html><title>spa</title>\\n');",
+    'static.json': JSON.stringify({ spa: true }),
+  });
+  try {
+    await app.commit('spa');
+    const pushed = await app.push(server.remote('stack-spa'));
+    expectPushed(pushed);
+    const out = text(pushed);
+    expect(out).toContain("-----> No Procfile: web: node /slipway/static.mjs dist build public (from package.json's build script and no start script: the static server)");
+    expect(out).toContain('-----> npm run build');
+    expect(out).toContain('serving dist/ with the single-page-app fallback');
+    const host = 'stack-spa.localhost';
+    const route = await getWithHeaders('/users/42', host);
+    expect([route.status, route.body]).toEqual([200, '<!doctype html><title>spa</title>\n']);
+    expect((await getWithHeaders('/missing.js', host)).status).toBe(404);
   } finally {
     app.remove();
   }
