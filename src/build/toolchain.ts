@@ -46,7 +46,8 @@ export class NodeToolchain {
     if (stackId === undefined) {
       throw new BuildRefusedError(`The stack image ${this.stackImage} is missing on this server; build it with scripts/setup, or add a Dockerfile to the app`);
     }
-    const stack = createHash('sha256').update(stackId).digest('hex').slice(0, 12);
+    // A rebuilt stack or a changed recipe makes a new base image rather than re-using a stale one.
+    const stack = createHash('sha256').update(stackId).update(baseDockerfile(this.stackImage)).digest('hex').slice(0, 12);
     const tag = `slipway/node:${node}-npm${npm}-${stack}`;
     return this.once(`image ${tag}`, async () => {
       if (await this.runtime.imageExists(tag)) return tag;

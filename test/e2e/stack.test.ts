@@ -117,7 +117,7 @@ test('a range no Node release meets is a build-error naming the range and the ne
   }
 }, 120_000);
 
-test("Heroku's node-js-sample layout (express, web: node index.js) with engines.node 22.x runs on Node 22", async () => {
+test("Heroku's node-js-sample layout (express, web: node index.js) with engines.node 22.x runs on Node 22, installed by the npm engines.npm asks for", async () => {
   const app = new TestApp({
     'package.json': JSON.stringify({
       name: 'node-js-sample',
@@ -125,7 +125,7 @@ test("Heroku's node-js-sample layout (express, web: node index.js) with engines.
       main: 'index.js',
       scripts: { start: 'node index.js' },
       dependencies: { express: '^4.21.2' },
-      engines: { node: '22.x' },
+      engines: { node: '22.x', npm: '10.x' },
     }),
     'index.js': [
       "const express = require('express');",
@@ -143,6 +143,7 @@ test("Heroku's node-js-sample layout (express, web: node index.js) with engines.
     const out = text(pushed);
     const version = /-----> Node (22\.\d+\.\d+) \(engines\.node "22\.x"\)/.exec(out)?.[1];
     expect(version).toBeDefined();
+    expect(out).toMatch(/-----> npm 10\.\d+\.\d+ \(engines\.npm "10\.x"\)/);
     expect(out).toContain('-----> npm install (no package-lock.json)');
     expect((await getApp(server.routerPort, 'stack-sample')).body).toBe(`Hello World on v${version}`);
   } finally {
