@@ -1,4 +1,5 @@
 import { ImageBuilder } from '../build/builder.js';
+import { BuildRefusedError } from '../build/errors.js';
 import { CommitSource } from '../build/source.js';
 import { formatProcfile, parseProcfile, parseProcfileBytes, ProcfileError, type Procfile } from '../procfile/parse.js';
 import type { PortAllocator } from '../runtime/ports.js';
@@ -137,10 +138,11 @@ export class Pipeline {
           ? 'Nothing was serving before, and nothing is now.'
           : `Deployment ${previous} keeps serving ${settings.appUrl(app)}`,
       );
+      const push = `git push deploy ${branchOf(job.deployment.ref)}`;
       log.error(
         job.deployment.rollbackOf === null
-          ? 'Fix the problem and push again: git push deploy main'
-          : 'Fix the problem and roll back again (slipway rollback), or push a fix: git push deploy main',
+          ? `Fix the problem and push again: ${push}`
+          : `Fix the problem and roll back again (slipway rollback), or push a fix: ${push}`,
       );
       log.error(`Deployment ${id} failed: ${failure.status} in the ${phase} phase after ${seconds(this.now() - startedAt)}: ${settings.appUrl(app)}`);
       return failure.status;
@@ -154,7 +156,7 @@ export class Pipeline {
     const info = await source.info();
     log.phase(`Deploying ${app}: deployment ${id}, commit ${info.sha.slice(0, 7)}${info.subject ? ` "${info.subject}"` : ''}`);
     const entries = await source.rootEntries();
-    const procfile = await this.readProcfile(source, entries);
+    const procfile = await this.readProcfile(source, entries, log);
     this.deps.store.setProcfile(app, id, formatProcfile(procfile));
     log.detail(`Procfile: ${describeProcfile(procfile)}`);
     const image = `slipway/${app}:${id}`;
@@ -180,8 +182,14 @@ export class Pipeline {
     return { image, procfile };
   }
 
-  private async readProcfile(source: CommitSource, entries: ReadonlySet<string>): Promise<Procfile> {
+  private async readProcfile(source: CommitSource, entries: ReadonlySet<string>, log: DeployLog): Promise<Procfile> {
     if (!entries.has('Procfile')) {
+      const inferred = await this.refusedAsFailure(() => this.deps.builder.inferProcesses(source, entries));
+      if (inferred !== undefined) {
+        const procfile = parseProcfile(inferred.procfile);
+        log.phase(`No Procfile: ${[...procfile.processes].map(([type, command]) => `${type}: ${command}`).join(', ')} (from ${inferred.from})`);
+        return procfile;
+      }
       throw new DeployFailure(
         'build-error',
         'There is no Procfile at the root of the commit; add one with a line such as "web: node server.js" and push again',
@@ -202,12 +210,17 @@ export class Pipeline {
     deployment: DeploymentRecord,
     log: DeployLog,
   ): Promise<void> {
+    await this.refusedAsFailure(() =>
+      this.deps.builder.build({ source, entries, app: deployment.app, tag, labels: { [LABEL.app]: deployment.app, [LABEL.deployment]: String(deployment.id) } }, log),
+    );
+  }
+
+  /** A refused build's sentence is the reason as it is; an engine's build failure says it is one. */
+  private async refusedAsFailure<T>(step: () => Promise<T>): Promise<T> {
     try {
-      await this.deps.builder.build(
-        { source, entries, tag, labels: { [LABEL.app]: deployment.app, [LABEL.deployment]: String(deployment.id) } },
-        (line) => log.detail(line),
-      );
+      return await step();
     } catch (error) {
+      if (error instanceof BuildRefusedError) throw new DeployFailure('build-error', error.message);
       if (error instanceof BuildFailedError) throw new DeployFailure('build-error', `The image build failed: ${error.message}`);
       throw error;
     }
@@ -356,4 +369,9 @@ function asFailure(error: unknown, phase: string): DeployFailure {
   if (error instanceof DeployFailure) return error;
   if (error instanceof RuntimeUnavailableError) return new DeployFailure('aborted', `${error.message} (during the ${phase} phase)`);
   return new DeployFailure('aborted', `The ${phase} phase stopped on an unexpected error: ${errorMessage(error)}`);
+}
+
+/** `refs/heads/master` → `master`, for the hint that says what to push again. */
+function branchOf(ref: string): string {
+  return ref.replace(/^refs\/heads\//, '');
 }

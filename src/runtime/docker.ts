@@ -64,6 +64,16 @@ export class DockerRuntime implements Runtime {
     }
   }
 
+  async imageInfo(image: string): Promise<{ id: string; labels: Record<string, string> } | null> {
+    try {
+      const info = (await this.docker.getImage(image).inspect()) as { Id: string; Config?: { Labels?: Record<string, string> | null } };
+      return { id: info.Id, labels: info.Config?.Labels ?? {} };
+    } catch (error) {
+      if (statusOf(error) === 404) return null;
+      throw error;
+    }
+  }
+
   async buildImage(request: BuildRequest, onLine: (line: string) => void): Promise<void> {
     // The types omit it, but dockerode hands a Buffer to the engine as a body with a length.
     const context = request.context as unknown as NodeJS.ReadableStream;
@@ -77,7 +87,7 @@ export class DockerRuntime implements Runtime {
       version: '2',
     } as Docker.ImageBuildOptions);
     const lines = new LineSplitter(onLine);
-    const progress = new BuildKitProgress((text) => lines.write(text));
+    const progress = new BuildKitProgress((text) => lines.write(text), request.steps);
     let failure: string | undefined;
     await new Promise<void>((resolve, reject) => {
       this.docker.modem.followProgress(
@@ -390,6 +400,7 @@ export class DockerRuntime implements Runtime {
 
 const ENGINE_CALLS = [
   'imageExists',
+  'imageInfo',
   'buildImage',
   'removeImage',
   'startContainer',

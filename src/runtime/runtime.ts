@@ -5,6 +5,8 @@ export interface Runtime {
   /** Throws RuntimeUnavailableError when the engine does not answer. */
   ping(): Promise<void>;
   imageExists(image: string): Promise<boolean>;
+  /** The image's content id (changes when it is rebuilt) and labels; null when there is none. */
+  imageInfo(image: string): Promise<{ id: string; labels: Record<string, string> } | null>;
   buildImage(request: BuildRequest, onLine: (line: string) => void): Promise<void>;
   removeImage(image: string): Promise<void>;
   /** Creates and starts a long-running container. */
@@ -76,6 +78,12 @@ export interface BuildRequest {
   dockerfile: string;
   labels: Record<string, string>;
   buildArgs: Record<string, string>;
+  /**
+   * Readable names for the Dockerfile's steps, keyed by a marker each step's instruction
+   * contains. When given, a step is announced by its name (a cached one with "(cached)") and
+   * steps without one are not announced; their output still is.
+   */
+  steps?: readonly { marker: string; name: string }[];
 }
 
 export interface ContainerSpec {

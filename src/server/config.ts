@@ -12,6 +12,10 @@ export interface ServerConfig {
   routerPort: number;
   domain: string;
   stackImage: string;
+  /** The npm registry builds install Node, npm, yarn, pnpm and packages from. */
+  npmRegistry: string;
+  /** Node and npm tarballs kept for builds, downloaded once (shared by every app); default DATA/cache/build. */
+  buildCacheDir?: string;
   /** Router processes sharing the router port; 0 runs the router inside the server process. */
   routerWorkers: number;
   /** The largest pack a push may send, in MiB (git's receive.maxInputSize). */
@@ -39,7 +43,7 @@ export class ConfigError extends Error {
 }
 
 const DEFAULT_TIMEOUTS_S = { boot: 60, hook: 20 * 60, stop: 30, drain: 30, run: 24 * 60 * 60, gitBody: 120 };
-const FILE_KEYS = ['data', 'port', 'routerPort', 'host', 'domain', 'stackImage', 'routerWorkers', 'maxPushMb', 'minFreeMb', 'tlsInFront', 'timeouts'];
+const FILE_KEYS = ['data', 'port', 'routerPort', 'host', 'domain', 'stackImage', 'npmRegistry', 'buildCacheDir', 'routerWorkers', 'maxPushMb', 'minFreeMb', 'tlsInFront', 'timeouts'];
 
 /** Flags win over environment variables, which win over the config file, which wins over defaults. */
 export function loadServerConfig(argv: readonly string[], env: NodeJS.ProcessEnv): ServerConfig {
@@ -68,7 +72,9 @@ export function loadServerConfig(argv: readonly string[], env: NodeJS.ProcessEnv
   const pick = (flag: string | undefined, envValue: string | undefined, fileValue: unknown): unknown =>
     flag ?? envValue ?? fileValue;
 
+  const buildCacheDir = optionalPath(stringSetting('buildCacheDir', pick(undefined, env.SLIPWAY_BUILD_CACHE, file.buildCacheDir)));
   return {
+    ...(buildCacheDir === undefined ? {} : { buildCacheDir }),
     dataDir: path.resolve(
       expandHome(stringSetting('data', pick(flags.data, env.SLIPWAY_DATA, file.data)) ?? path.join(os.homedir(), '.slipway')),
     ),
@@ -76,7 +82,8 @@ export function loadServerConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     port: portSetting('port', pick(flags.port, env.SLIPWAY_PORT, file.port)) ?? 7070,
     routerPort: portSetting('routerPort', pick(flags['router-port'], env.SLIPWAY_ROUTER_PORT, file.routerPort)) ?? 8080,
     domain: (stringSetting('domain', pick(flags.domain, env.SLIPWAY_DOMAIN, file.domain)) ?? 'localhost').toLowerCase(),
-    stackImage: stringSetting('stackImage', pick(undefined, env.SLIPWAY_STACK_IMAGE, file.stackImage)) ?? 'slipway/stack:bookworm',
+    stackImage: stringSetting('stackImage', pick(undefined, env.SLIPWAY_STACK_IMAGE, file.stackImage)) ?? 'slipway/stack:trixie',
+    npmRegistry: stringSetting('npmRegistry', pick(undefined, env.SLIPWAY_NPM_REGISTRY, file.npmRegistry)) ?? 'https://registry.npmjs.org/',
     routerWorkers: countSetting('routerWorkers', pick(undefined, env.SLIPWAY_ROUTER_WORKERS, file.routerWorkers)) ?? defaultRouterWorkers(),
     maxPushMb: sizeSetting('maxPushMb', pick(undefined, env.SLIPWAY_MAX_PUSH_MB, file.maxPushMb)) ?? 1024,
     minFreeMb: sizeSetting('minFreeMb', pick(undefined, env.SLIPWAY_MIN_FREE_MB, file.minFreeMb)) ?? 200,
@@ -90,6 +97,10 @@ export function loadServerConfig(argv: readonly string[], env: NodeJS.ProcessEnv
       gitBodyMs: secondsSetting('timeouts.gitBody', pick(undefined, env.SLIPWAY_GIT_BODY_TIMEOUT, fileTimeouts.gitBody), DEFAULT_TIMEOUTS_S.gitBody),
     },
   };
+}
+
+function optionalPath(value: string | undefined): string | undefined {
+  return value === undefined ? undefined : path.resolve(expandHome(value));
 }
 
 function readConfigFile(file: string): Record<string, unknown> {

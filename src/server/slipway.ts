@@ -9,6 +9,8 @@ import { Api } from '../api/server.js';
 import { Sessions } from '../api/sessions.js';
 import { TokenAuth } from '../auth/tokens.js';
 import { ImageBuilder } from '../build/builder.js';
+import { NpmRegistry } from '../build/registry.js';
+import { NodeToolchain } from '../build/toolchain.js';
 import { Deployer } from '../deploy/deployer.js';
 import { AppDestroyer } from '../deploy/destroyer.js';
 import { AppContainers, LABEL } from '../deploy/containers.js';
@@ -87,10 +89,17 @@ export async function startSlipway({ config, env, log, runtime = new DockerRunti
     drain: (targets, timeoutMs) => router.drain(targets, timeoutMs),
   };
   const processes = new Processes({ store, runtime, ports, containers, traffic, timeouts: config.timeouts });
+  const buildCache = config.buildCacheDir ?? path.join(config.dataDir, 'cache', 'build');
   const pipeline = new Pipeline({
     store,
     runtime,
-    builder: new ImageBuilder(runtime, config.stackImage, tmpDir),
+    builder: new ImageBuilder({
+      runtime,
+      stackImage: config.stackImage,
+      toolchain: new NodeToolchain(runtime, new NpmRegistry(config.npmRegistry, buildCache), config.stackImage, buildCache, tmpDir),
+      npmRegistry: config.npmRegistry,
+      tmpRoot: tmpDir,
+    }),
     containers,
     ports,
     processes,

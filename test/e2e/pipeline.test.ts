@@ -89,7 +89,7 @@ test('a push with web, worker and postdeploy builds, boots, runs the hook, then 
   expect(hookLine).toMatch(/PORT=\d+/);
   expect(hookLine).toContain(`CONTAINER_VERSION=${sha2}`);
   expect(hookLine).toContain(`SOURCE_VERSION=${sha2}`);
-  expect(hookLine).toContain('STACK=slipway-bookworm');
+  expect(hookLine).toContain('STACK=slipway-trixie');
   expect(hookLine).toContain('GREETING=hello world');
 
   // What really happened: the router serves the new commit, the web container has the same

@@ -37,7 +37,8 @@ const DEFAULTS: ServerConfig = {
   port: 7070,
   routerPort: 8080,
   domain: 'localhost',
-  stackImage: 'slipway/stack:bookworm',
+  stackImage: 'slipway/stack:trixie',
+  npmRegistry: 'https://registry.npmjs.org/',
   routerWorkers: os.availableParallelism() > 2 ? Math.min(os.availableParallelism() - 1, 4) : 0,
   maxPushMb: 1024,
   minFreeMb: 200,
@@ -114,6 +115,7 @@ describe('loadServerConfig: precedence flag > env > file > default', () => {
       routerPort: 8001,
       domain: 'file.example',
       stackImage: 'file/stack:1',
+      npmRegistry: 'https://registry.npmjs.org/',
       routerWorkers: 3,
       maxPushMb: 1024,
       minFreeMb: 200,
@@ -130,6 +132,7 @@ describe('loadServerConfig: precedence flag > env > file > default', () => {
       routerPort: 8002,
       domain: 'env.example',
       stackImage: 'env/stack:2',
+      npmRegistry: 'https://registry.npmjs.org/',
       routerWorkers: 0,
       maxPushMb: 1024,
       minFreeMb: 200,
@@ -147,6 +150,7 @@ describe('loadServerConfig: precedence flag > env > file > default', () => {
       domain: 'flag.example',
       // No flag exists for these, so the environment still wins.
       stackImage: 'env/stack:2',
+      npmRegistry: 'https://registry.npmjs.org/',
       routerWorkers: 0,
       maxPushMb: 1024,
       minFreeMb: 200,
@@ -245,7 +249,7 @@ describe('loadServerConfig: errors', () => {
     const file = yamlFile('port: 7070\nlisten: 0.0.0.0\n');
     const error = configError(() => loadServerConfig(['--config', file], {}));
     expect(error.message).toBe(
-      `${file}: unknown setting "listen"; the settings are data, port, routerPort, host, domain, stackImage, routerWorkers, maxPushMb, minFreeMb, tlsInFront, timeouts`,
+      `${file}: unknown setting "listen"; the settings are data, port, routerPort, host, domain, stackImage, npmRegistry, buildCacheDir, routerWorkers, maxPushMb, minFreeMb, tlsInFront, timeouts`,
     );
   });
 
