@@ -1,4 +1,5 @@
 import { LABEL } from '../deploy/containers.js';
+import { errorLine, phaseLine } from '../deploy/log.js';
 import type { RefPublisher } from '../deploy/pipeline.js';
 import type { PortAllocator } from '../runtime/ports.js';
 import type { ContainerInfo, Runtime } from '../runtime/runtime.js';
@@ -34,7 +35,7 @@ export async function recover(deps: RecoveryDeps): Promise<Recovery> {
     if (store.getApp(d.app)?.currentDeployment === d.id) {
       await deps.refs.publish(d.app, d.ref, d.commit);
       const note = `the server stopped after deployment ${d.id} took traffic; the previous containers were retired at restart`;
-      store.appendOutput(d.app, d.id, [`-----> ${note}`]);
+      store.appendOutput(d.app, d.id, [phaseLine(note)]);
       store.finishDeployment(d.app, d.id, 'success', null);
       notes.push(`${d.app}: ${note}`);
       continue;
@@ -43,7 +44,7 @@ export async function recover(deps: RecoveryDeps): Promise<Recovery> {
     await Promise.all(leftovers.map((c) => runtime.stopAndRemove(c, 0)));
     await runtime.removeImage(`slipway/${d.app}:${d.id}`);
     const reason = `The server stopped while deployment ${d.id} was ${d.status}; push again to deploy`;
-    store.appendOutput(d.app, d.id, [` !     Aborted: ${reason}`]);
+    store.appendOutput(d.app, d.id, [errorLine(`Aborted: ${reason}`)]);
     store.finishDeployment(d.app, d.id, 'aborted', reason);
     notes.push(`${d.app}: deployment ${d.id} was interrupted and is now aborted (${leftovers.length} container(s) removed)`);
   }
