@@ -12,6 +12,8 @@ import { getApp } from '../support/http.js';
 import { steadyLoad } from '../support/load.js';
 import { startServer, type TestServer } from '../support/server.js';
 
+// Every test here deploys, scales, restarts or rolls back real containers: each test and hook
+// gets up to 3 minutes (an explicit bound, so a slow machine is not a failure).
 jest.setTimeout(180_000);
 
 const NAME = 'shape-app';

@@ -18,7 +18,7 @@ afterAll(async () => {
   await server?.stop();
   await removeApp('stack-hello');
   await removeApp('stack-engines');
-});
+}, 60_000);
 
 test('the bundled example app (no Dockerfile) builds on the stack image, migrates its database on /data in its hook and serves it', async () => {
   expect((await server.api('POST', '/api/apps', { name: 'stack-hello' })).status).toBe(201);

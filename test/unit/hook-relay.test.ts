@@ -14,8 +14,8 @@ const TEST_TIMEOUT_MS = 15_000;
 let dir: string;
 beforeAll(() => {
   dir = mkdtempSync(path.join(os.tmpdir(), 'slipway-hook-test-'));
-});
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+}, TEST_TIMEOUT_MS);
+afterAll(() => rmSync(dir, { recursive: true, force: true }), TEST_TIMEOUT_MS);
 
 /** One pkt-line: its length in 4 hex digits (the 4 included), then the line. */
 function pkt(line: string): string {
