@@ -83,6 +83,13 @@ export class Formation {
     return text;
   }
 
+  /** How many containers of each of the release's process types the app runs, in Procfile order. */
+  async current(app: string): Promise<Map<string, number>> {
+    const release = await this.release(app);
+    const counts = this.deps.store.getFormation(app);
+    return new Map([...release.procfile.processes.keys()].map((type) => [type, counts.get(type) ?? 0]));
+  }
+
   /** Checks that the release's Procfile declares `type`; throws FormationError. */
   checkType(release: Release, type: string): void {
     if (release.procfile.processes.has(type)) return;

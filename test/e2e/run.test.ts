@@ -139,6 +139,14 @@ test("stdout and stderr are kept apart and the command's exit code is the CLI's"
   expect(await attachedOneOffs()).toEqual([]);
 }, 30_000);
 
+test('without --, the command starts at its first word and keeps its own options (as heroku run node -v)', async () => {
+  // -d would be --detached before the command; after its first word it is the command's.
+  const result = await slipway(['run', '-a', APP, 'ls', '-d', '/']);
+  expect([result.exitCode, result.stdout, result.stderr]).toEqual([0, '/\n', '']);
+  const withEnv = await slipway(['run', '-a', APP, '-e', 'WHO=you', 'sh', '-c', 'echo "hi $WHO"', '-e']);
+  expect([withEnv.exitCode, withEnv.stdout]).toEqual([0, 'hi you\n']);
+}, 60_000);
+
 test("the CLI's stdin reaches the command, its end included, byte for byte", async () => {
   const cat = await slipway(['run', '-a', APP, '--', 'cat'], { input: 'hi\n' });
   expect(cat.stdout).toBe('hi\n');
