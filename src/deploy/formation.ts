@@ -1,7 +1,7 @@
 import { CommitSource } from '../build/source.js';
 import { formatProcfile, parseProcfile, parseProcfileBytes, type Procfile } from '../procfile/parse.js';
 import type { DeploymentRecord, Store } from '../store/store.js';
-import { LABEL } from './containers.js';
+import { LABEL, replacementName } from './containers.js';
 import { DeployFailure } from './failure.js';
 import type { DeployLog } from './log.js';
 import { target, type ProcessContainer, type Processes, type TrafficSwitch } from './processes.js';
@@ -9,9 +9,14 @@ import { target, type ProcessContainer, type Processes, type TrafficSwitch } fro
 /** A bound on one type's containers, so that a typo cannot start thousands. */
 export const MAX_SCALE = 50;
 
-/** The release an app serves: the deployment, its image and its Procfile. */
+/**
+ * A release of an app: the image one deployment built from one commit, and the Procfile it runs.
+ * What scale, restart and one-offs start containers from (one-offs need no Procfile).
+ */
 export interface Release {
-  deployment: DeploymentRecord;
+  app: string;
+  deployment: number;
+  commit: string;
   image: string;
   procfile: Procfile;
 }
@@ -61,7 +66,8 @@ export class Formation {
     if (!deployment || deployment.image === null) {
       throw new FormationError('no_release', `${app} has no release running yet; deploy it first: git push deploy main`);
     }
-    return { deployment, image: deployment.image, procfile: parseProcfile(await this.procfileOf(deployment)) };
+    const procfile = parseProcfile(await this.procfileOf(deployment));
+    return { app, deployment: deployment.id, commit: deployment.commit, image: deployment.image, procfile };
   }
 
   /**
@@ -96,7 +102,7 @@ export class Formation {
     const types = [...release.procfile.processes.keys()];
     throw new FormationError(
       'unknown_type',
-      `the Procfile of deployment ${release.deployment.id} has no process type "${type}"; its types are ${types.join(', ') || 'none'}`,
+      `the Procfile of deployment ${release.deployment} has no process type "${type}"; its types are ${types.join(', ') || 'none'}`,
     );
   }
 
@@ -114,7 +120,7 @@ export class Formation {
     const release = await this.release(app);
     this.validate(release, counts);
     const { deployment } = release;
-    const running = await this.running(app, deployment.id);
+    const running = await this.running(app, deployment);
     const formation = this.deps.store.getFormation(app);
 
     const plan: { type: string; label: string }[] = [];
@@ -133,7 +139,7 @@ export class Formation {
     const created: ProcessContainer[] = [];
     try {
       if (plan.length > 0) {
-        log.phase(`Starting ${plan.map((p) => p.label).join(', ')} (deployment ${deployment.id})`);
+        log.phase(`Starting ${plan.map((p) => p.label).join(', ')} (deployment ${deployment})`);
         await Promise.all(
           plan.map(async (p) => {
             created.push(await this.deps.processes.start(this.startOf(release, p.type, p.label)));
@@ -150,7 +156,7 @@ export class Formation {
     const targets = sortByLabel(web).map(target);
     if (created.some((c) => c.type === 'web') || surplus.some((c) => c.type === 'web')) {
       log.phase(`Routing ${app} to ${web.length === 0 ? 'no web container' : web.map((c) => c.label).join(', ')}`);
-      await this.deps.traffic.switchTo(app, deployment.id, targets);
+      await this.deps.traffic.switchTo(app, deployment, targets);
     }
     this.deps.store.recordFormation(app, formation, targets);
     await this.deps.processes.promote(created);
@@ -167,8 +173,7 @@ export class Formation {
   async restart(app: string, type: string | undefined, log: DeployLog): Promise<RestartResult> {
     const release = await this.release(app);
     if (type !== undefined) this.checkType(release, type);
-    const { deployment } = release;
-    const all = await this.running(app, deployment.id);
+    const all = await this.running(app, release.deployment);
     const chosen = all.filter((c) => type === undefined || c.type === type);
     if (chosen.length === 0) {
       log.phase(`${app} has no ${type === undefined ? '' : `${type} `}containers to restart`);
@@ -196,7 +201,7 @@ export class Formation {
   }
 
   private async rollWeb(release: Release, all: readonly ProcessContainer[], chosen: readonly ProcessContainer[], done: string[], log: DeployLog): Promise<void> {
-    const { app, id } = release.deployment;
+    const { app, deployment: id } = release;
     let web = sortByLabel(all.filter((c) => c.type === 'web'));
     for (const old of chosen.filter((c) => c.type === 'web')) {
       log.phase(`Restarting ${old.label}`);
@@ -216,7 +221,7 @@ export class Formation {
     log.phase(`Restarting ${others.map((c) => c.label).join(', ')}`);
     const fresh = await this.replace(release, others, log);
     await this.deps.processes.promote(fresh);
-    await this.deps.processes.retire(release.deployment.app, others, log);
+    await this.deps.processes.retire(release.app, others, log);
     done.push(...others.map((c) => c.label));
   }
 
@@ -228,10 +233,10 @@ export class Formation {
       await Promise.all(
         old.map(async (c) => {
           const start = this.startOf(release, c.type, c.label);
-          fresh.push(await this.deps.processes.start({ ...start, name: `slipway-${release.deployment.app}-${release.deployment.id}-${c.label}-r${generation}` }));
+          fresh.push(await this.deps.processes.start({ ...start, name: replacementName(release.app, release.deployment, c.label, generation) }));
         }),
       );
-      await this.deps.processes.waitForBoot(fresh, this.deps.processes.timeouts(release.deployment.app).bootMs, log);
+      await this.deps.processes.waitForBoot(fresh, this.deps.processes.timeouts(release.app).bootMs, log);
     } catch (error) {
       await this.deps.processes.discard(fresh, log);
       throw error;
@@ -240,8 +245,8 @@ export class Formation {
   }
 
   private startOf(release: Release, type: string, label: string) {
-    const { deployment, image, procfile } = release;
-    return { app: deployment.app, deployment: deployment.id, commit: deployment.commit, image, type, label, command: procfile.processes.get(type)! };
+    const { app, deployment, commit, image, procfile } = release;
+    return { app, deployment, commit, image, type, label, command: procfile.processes.get(type)! };
   }
 
   private running(app: string, deployment: number): Promise<ProcessContainer[]> {

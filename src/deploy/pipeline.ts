@@ -4,7 +4,7 @@ import { formatProcfile, parseProcfile, parseProcfileBytes, ProcfileError, type 
 import type { PortAllocator } from '../runtime/ports.js';
 import { BuildFailedError, RuntimeUnavailableError, type Runtime } from '../runtime/runtime.js';
 import type { DeploymentRecord, Store } from '../store/store.js';
-import { LABEL, type AppContainers } from './containers.js';
+import { imageName, LABEL, type AppContainers } from './containers.js';
 import { DeployFailure, errorMessage, seconds } from './failure.js';
 import { target, type ProcessContainer, type Processes, type TrafficSwitch } from './processes.js';
 import type { DeployLog } from './log.js';
@@ -141,7 +141,7 @@ export class Pipeline {
     const procfile = await this.readProcfile(source, entries);
     this.deps.store.setProcfile(app, id, formatProcfile(procfile));
     log.detail(`Procfile: ${describeProcfile(procfile)}`);
-    const image = `slipway/${app}:${id}`;
+    const image = imageName(app, id);
     log.phase(`Building image with ${this.deps.builder.describe(entries)}`);
     await this.build(source, entries, image, job.deployment, log);
     this.deps.store.setImage(app, id, image);

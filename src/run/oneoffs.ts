@@ -1,10 +1,11 @@
-import { LABEL, type AppContainers } from '../deploy/containers.js';
+import { LABEL, oneOffName, type AppContainers } from '../deploy/containers.js';
+import type { Release as AppRelease } from '../deploy/formation.js';
 import type { PortAllocator } from '../runtime/ports.js';
 import type { AttachedOneOff, ContainerSpec, Runtime, TerminalSize } from '../runtime/runtime.js';
 import type { Store } from '../store/store.js';
 
 /** `attached` one-offs live as long as their client's connection; `detached` ones are kept for their logs. */
-export const RUN_MODE_LABEL = 'slipway.run';
+export const RUN_MODE_LABEL = LABEL.runMode;
 
 /** How long an ended detached one-off is kept for its logs to be read. */
 export const KEEP_FINISHED_MS = 60 * 60 * 1000;
@@ -12,12 +13,8 @@ export const KEEP_FINISHED_MS = 60 * 60 * 1000;
 /** How long a detached one-off may run by default (as Heroku's one-off dynos). */
 export const MAX_RUN_MS = 24 * 60 * 60 * 1000;
 
-/** The image a one-off runs: the app's current deployment's. */
-export interface Release {
-  deployment: number;
-  image: string;
-  commit: string;
-}
+/** The image a one-off runs: the app's current release's (its Procfile is not needed). */
+export type Release = Pick<AppRelease, 'deployment' | 'image' | 'commit'>;
 
 export interface OneOffDeps {
   store: Pick<Store, 'nextOneOff'>;
@@ -163,7 +160,7 @@ export class OneOffs {
       label: name,
       role: 'oneoff',
       port,
-      name: `slipway-${app}-run-${n}`,
+      name: oneOffName(app, n),
       stdin: mode === 'attached',
       ...(terminal ? { tty: terminal.size ? { size: terminal.size } : {} } : {}),
       ...(env || terminal ? { extraEnv: { ...(terminal ? { TERM: terminal.term } : {}), ...env } } : {}),

@@ -132,7 +132,7 @@ export async function startSlipway({ config, env, log, runtime = new DockerRunti
   try {
     await runtime.ping();
     const refs = repos.publisher();
-    const recovery = await recover({ store, runtime, ports, refs, stopGraceMs: config.timeouts.stopMs });
+    const recovery = await recover({ store, runtime, ports, refs, timeouts: config.timeouts });
     for (const note of recovery.notes) log(note);
     recovery.retireStrays().then(
       (notes) => notes.forEach(log),
