@@ -12,7 +12,7 @@ import { ImageBuilder } from '../build/builder.js';
 import { Deployer } from '../deploy/deployer.js';
 import { AppContainers, LABEL } from '../deploy/containers.js';
 import { Formation } from '../deploy/formation.js';
-import { OneOffs, type SweptOneOff } from '../run/oneoffs.js';
+import { OneOffs } from '../run/oneoffs.js';
 import { Pipeline } from '../deploy/pipeline.js';
 import { Processes, type TrafficSwitch } from '../deploy/processes.js';
 import { GitHttp } from '../git/http.js';
@@ -96,14 +96,7 @@ export async function startSlipway({ config, env, log, runtime = new DockerRunti
   const deployer = new Deployer(store, pipeline);
   const formation = new Formation({ store, processes, traffic, gitDir: (app) => repos.pathFor(app) });
   const oneOffs = new OneOffs({ store, runtime, containers, ports, maxRunMs: config.timeouts.runMs, stopGraceMs: config.timeouts.stopMs });
-  const sweepOneOffs = (): void => {
-    for (const app of store.listApps()) {
-      oneOffs.sweep(app.name).then(
-        (swept) => swept.forEach((one) => log(`${app.name}: ${sweptLine(one, config.timeouts.runMs)}`)),
-        (error: unknown) => log(`warning: could not sweep ${app.name}'s one-offs: ${String(error)}`),
-      );
-    }
-  };
+  const sweepOneOffs = (): void => oneOffs.sweepApps(store.listApps().map((app) => app.name), log);
   const gitHttp = new GitHttp(repos, auth, store, () => storageProblem(config.dataDir, config.minFreeMb));
   const relay = new HookRelay(socketPath, repos, deployer, {
     pusherOf: (pid) => gitHttp.pusherOf(pid),
@@ -175,7 +168,7 @@ export async function startSlipway({ config, env, log, runtime = new DockerRunti
   });
 
   // Detached one-offs that ran too long, or ended over an hour ago, without waiting for the next run.
-  const sweeper = setInterval(sweepOneOffs, Math.min(SWEEP_EVERY_MS, Math.max(1000, config.timeouts.runMs / 4)));
+  const sweeper = setInterval(sweepOneOffs, oneOffs.sweepEveryMs);
   sweeper.unref();
 
   await relay.listen();
@@ -202,15 +195,6 @@ export async function startSlipway({ config, env, log, runtime = new DockerRunti
       store.close();
     },
   };
-}
-
-const SWEEP_EVERY_MS = 5 * 60 * 1000;
-
-/** The server's log line for what a sweep did to a one-off. */
-function sweptLine(one: SweptOneOff, runMs: number): string {
-  if (one.reason === 'orphaned') return `removed ${one.container}, a one-off whose client left with the previous server`;
-  if (one.reason === 'expired') return `removed ${one.name} (${one.container}), a detached one-off that ended over an hour ago`;
-  return `stopped ${one.name} (${one.container}), a detached one-off that ran longer than ${runMs / 1000} s (timeouts.run); its logs stay for an hour`;
 }
 
 /** `slipway/stack:bookworm` → `slipway-bookworm`: the STACK apps see. */
