@@ -10,7 +10,8 @@ import { Sessions } from '../api/sessions.js';
 import { TokenAuth } from '../auth/tokens.js';
 import { ImageBuilder } from '../build/builder.js';
 import { Deployer } from '../deploy/deployer.js';
-import { AppContainers, LABEL } from '../deploy/containers.js';
+import { AppContainers } from '../deploy/containers.js';
+import { takeOutDeadWebContainers } from '../deploy/rotation.js';
 import { Formation } from '../deploy/formation.js';
 import { OneOffs } from '../run/oneoffs.js';
 import { Pipeline } from '../deploy/pipeline.js';
@@ -155,17 +156,7 @@ export async function startSlipway({ config, env, log, runtime = new DockerRunti
     if (!api.upgrade(req, socket, head)) socket.destroy();
   });
 
-  // A web container that dies leaves the rotation at once; Docker restarts it with backoff
-  // (restart policy), and the router takes it back when it accepts connections again.
-  const stopWatching = runtime.watch({ [LABEL.role]: 'process' }, (event) => {
-    const port = Number(event.labels[LABEL.port]);
-    if (event.action !== 'die' || event.labels[LABEL.type] !== 'web' || !(port > 0)) return;
-    // Only the container routed at that port: a retired one's late event must not take out the
-    // replacement that reuses its port. (Docker's event attributes carry the container's name.)
-    const name = event.labels.name ?? '';
-    const routed = store.getRoute(event.labels[LABEL.app] ?? '')?.targets.find((t) => t.port === port);
-    if (routed?.container === name) router.takeOut(routed);
-  });
+  const stopWatching = takeOutDeadWebContainers({ runtime, store, takeOut: (target) => router.takeOut(target) });
 
   // Detached one-offs that ran too long, or ended over an hour ago, without waiting for the next run.
   const sweeper = setInterval(sweepOneOffs, oneOffs.sweepEveryMs);
