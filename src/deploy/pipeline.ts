@@ -41,8 +41,8 @@ export interface DeployJob {
 }
 
 /**
- * The seed's order, exactly: build, start, wait for boot, postdeploy in a one-off container,
- * then switch traffic and retire the old containers. Everything a failed phase created is
+ * One deployment, in Scalingo's order for a postdeploy hook: build, start, wait for boot,
+ * postdeploy in a one-off container, then switch traffic and retire the old containers. Everything a failed phase created is
  * removed; the old containers are never touched before the switch.
  */
 export class Pipeline {

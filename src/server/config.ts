@@ -143,7 +143,7 @@ const SETTINGS = {
   tlsInFront: setting({ file: 'tlsInFront', env: 'SLIPWAY_TLS_IN_FRONT', kind: onOff, default: false, help: 'a TLS proxy terminates connections in front (silences the clear-text warning)' }),
 };
 
-/** The `timeouts:` mapping of the config file, in seconds; the peers' defaults. */
+/** The `timeouts:` mapping of the config file, in seconds; the defaults are Scalingo's and Heroku's. */
 const TIMEOUTS = {
   bootMs: setting({ file: 'timeouts.boot', env: 'SLIPWAY_BOOT_TIMEOUT', kind: seconds, default: 60_000, help: 'seconds a web container has to accept connections on $PORT' }),
   hookMs: setting({ file: 'timeouts.hook', env: 'SLIPWAY_HOOK_TIMEOUT', kind: seconds, default: 20 * 60_000, help: 'seconds the postdeploy hook has to finish' }),
