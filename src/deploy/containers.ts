@@ -12,7 +12,31 @@ export const LABEL = {
   container: 'slipway.container',
   port: 'slipway.port',
   role: 'slipway.role',
+  /** One-offs: `attached` (lives as long as its client's connection) or `detached` (kept for its logs). */
+  runMode: 'slipway.run',
 } as const;
+
+/** The image a deployment builds (and a rollback runs again). */
+export function imageName(app: string, deployment: number): string {
+  return `slipway/${app}:${deployment}`;
+}
+
+/**
+ * Engine names of containers: unique, and readable in `docker ps`. Slipway finds containers by
+ * their labels, never by these names.
+ */
+export function containerName(app: string, deployment: number, label: string): string {
+  return `slipway-${app}-${deployment}-${label}`;
+}
+
+/** A restart's replacement runs beside the container it replaces, so it needs a name of its own. */
+export function replacementName(app: string, deployment: number, label: string, generation: string): string {
+  return `${containerName(app, deployment, label)}-r${generation}`;
+}
+
+export function oneOffName(app: string, n: number): string {
+  return `slipway-${app}-run-${n}`;
+}
 
 /** `process`: a Procfile process that serves or works; `oneoff`: postdeploy and `run`. */
 export type Role = 'process' | 'oneoff';
@@ -30,7 +54,7 @@ export interface ContainerPlan {
   label: string;
   role: Role;
   port: number;
-  /** Defaults to `slipway-<app>-<deployment>-<label>`; a restart's replacement needs another. */
+  /** Defaults to containerName(); a restart's replacement and a one-off have their own. */
   name?: string;
   /** Variables for this container only (the release URLs the postdeploy hook gets). */
   extraEnv?: Record<string, string>;
@@ -77,7 +101,7 @@ export class AppContainers {
   spec(plan: ContainerPlan, config: SpecConfig = this.read(plan.app)): ContainerSpec {
     const { limits } = config;
     return {
-      name: plan.name ?? `slipway-${plan.app}-${plan.deployment}-${plan.label}`,
+      name: plan.name ?? containerName(plan.app, plan.deployment, plan.label),
       image: plan.image,
       command: plan.command,
       env: containerEnv(

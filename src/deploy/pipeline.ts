@@ -5,7 +5,7 @@ import { formatProcfile, parseProcfile, parseProcfileBytes, ProcfileError, type 
 import type { PortAllocator } from '../runtime/ports.js';
 import { BuildFailedError, RuntimeUnavailableError, type Runtime } from '../runtime/runtime.js';
 import type { DeploymentRecord, Store } from '../store/store.js';
-import { LABEL, type AppConfig, type AppContainers } from './containers.js';
+import { imageName, LABEL, type AppConfig, type AppContainers } from './containers.js';
 import { DeployFailure, errorMessage, seconds } from './failure.js';
 import { target, type ProcessContainer, type Processes, type TrafficSwitch } from './processes.js';
 import type { DeployLog } from './log.js';
@@ -50,8 +50,8 @@ export interface DeployJob {
 export const STOPPING_ABORT = 'The server is stopping; the deployment was stopped before its switch and nothing changed: push again';
 
 /**
- * The seed's order, exactly: build, start, wait for boot, postdeploy in a one-off container,
- * then switch traffic and retire the old containers. Everything a failed phase created is
+ * One deployment, in Scalingo's order for a postdeploy hook: build, start, wait for boot,
+ * postdeploy in a one-off container, then switch traffic and retire the old containers. Everything a failed phase created is
  * removed; the old containers are never touched before the switch.
  */
 export class Pipeline {
@@ -159,7 +159,7 @@ export class Pipeline {
     const procfile = await this.readProcfile(source, entries, log);
     this.deps.store.setProcfile(app, id, formatProcfile(procfile));
     log.detail(`Procfile: ${describeProcfile(procfile)}`);
-    const image = `slipway/${app}:${id}`;
+    const image = imageName(app, id);
     log.phase(`Building image with ${this.deps.builder.describe(entries)}`);
     await this.build(source, entries, image, job.deployment, log);
     this.deps.store.setImage(app, id, image);

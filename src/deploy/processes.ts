@@ -1,7 +1,7 @@
 import { canConnect, waitForPort } from '../runtime/boot.js';
 import type { PortAllocator } from '../runtime/ports.js';
 import type { ContainerRef, Runtime } from '../runtime/runtime.js';
-import type { RouteTarget, Store } from '../store/store.js';
+import type { AppSettings, RouteTarget, Store } from '../store/store.js';
 import { LABEL, type AppConfig, type AppContainers } from './containers.js';
 import { DeployFailure, errorMessage, seconds } from './failure.js';
 import type { DeployLog } from './log.js';
@@ -39,7 +39,7 @@ export interface ProcessStart {
   type: string;
   label: string;
   command: string;
-  /** Defaults to `slipway-<app>-<deployment>-<label>`; a restart's replacement needs its own. */
+  /** Defaults to containerName(); a restart's replacement needs its own (replacementName). */
   name?: string;
 }
 
@@ -198,15 +198,18 @@ export class Processes {
   }
 
   timeouts(app: string): Timeouts {
-    const own = this.deps.store.getApp(app)?.settings;
-    const base = this.deps.timeouts;
-    return {
-      bootMs: own?.bootTimeoutMs ?? base.bootMs,
-      hookMs: own?.hookTimeoutMs ?? base.hookMs,
-      stopMs: own?.stopTimeoutMs ?? base.stopMs,
-      drainMs: base.drainMs,
-    };
+    return appTimeouts(this.deps.store.getApp(app)?.settings, this.deps.timeouts);
   }
+}
+
+/** An app's timeouts: its own settings where it has them, else the server's (drain is the server's alone). */
+export function appTimeouts(own: AppSettings | undefined, base: Timeouts): Timeouts {
+  return {
+    bootMs: own?.bootTimeoutMs ?? base.bootMs,
+    hookMs: own?.hookTimeoutMs ?? base.hookMs,
+    stopMs: own?.stopTimeoutMs ?? base.stopMs,
+    drainMs: base.drainMs,
+  };
 }
 
 /** Where the router sends a web container's requests. */

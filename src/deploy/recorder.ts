@@ -1,5 +1,5 @@
 import type { Store } from '../store/store.js';
-import { isOwnLine, type DeployLog } from './log.js';
+import { detailLine, isOwnLine, type DeployLog } from './log.js';
 
 const MAX_STORED_BYTES = 8 * 1024 * 1024;
 
@@ -39,7 +39,7 @@ export function recordOutput(
   };
   const noteDropped = (): void => {
     if (dropped === 0) return;
-    batch.push(`       ... ${dropped} lines of output not stored: a deployment keeps its first ${maxBytes / 1024 / 1024} MB`);
+    batch.push(detailLine(`... ${dropped} lines of output not stored: a deployment keeps its first ${maxBytes / 1024 / 1024} MB`));
     dropped = 0;
   };
   const stopLines = log.onLine((line) => {

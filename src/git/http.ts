@@ -69,7 +69,10 @@ export class GitHttp {
     });
   }
 
-  /** Who is pushing through the git-receive-pack process `pid`. */
+  /**
+   * Who is pushing through the git-receive-pack process `pid`, while it runs. The hook relay
+   * (hooks/relay.cjs) runs under that process and sends its parent's pid; see RelayAccess.
+   */
   pusherOf(pid: number): Identity | undefined {
     return this.pushers.get(pid);
   }

@@ -2,7 +2,7 @@ import { rm } from 'node:fs/promises';
 import net from 'node:net';
 import type { Identity } from '../auth/tokens.js';
 import { DeployerClosedError, DeployRefused, type Deployer, type StartedDeployment } from '../deploy/deployer.js';
-import { isOwnLine } from '../deploy/log.js';
+import { detailLine, errorLine, isOwnLine } from '../deploy/log.js';
 import type { Repos } from './repos.js';
 
 const ZERO_OID = /^0+$/;
@@ -24,7 +24,11 @@ interface PushCommand {
 }
 
 export interface RelayAccess {
-  /** Who pushed through the git-receive-pack process the hook runs under. */
+  /**
+   * Who pushed, by the pid the hook sends: its parent process (hooks/proc-receive execs the
+   * relay, so that parent is the git-receive-pack the server spawned for an authenticated push
+   * and keeps, while it runs, with the token's identity). Undefined for a pid it did not spawn.
+   */
   pusherOf(pid: number): Identity | undefined;
   stillValid(identity: Identity): boolean;
   onError(error: unknown): void;
@@ -104,7 +108,7 @@ export class HookRelay {
         return;
       }
       if (skipped > 0) {
-        send({ type: 'line', text: `       ... ${skipped} lines not shown: the connection could not keep up (the full log is in the API, up to its limit)` });
+        send({ type: 'line', text: detailLine(`... ${skipped} lines not shown: the connection could not keep up (the full log is in the API, up to its limit)`) });
         skipped = 0;
       }
       send({ type: 'line', text });
@@ -124,7 +128,7 @@ export class HookRelay {
       if (DEPLOY_BRANCHES.has(command.ref) && !ZERO_OID.test(command.newOid)) {
         if (deployBranch !== undefined) {
           const [first, second] = [branchName(deployBranch), branchName(command.ref)];
-          sendLine(` !     ${second} is not deployed: push one deploy branch at a time (${first} was pushed with it, and ${app} deploys from ${first}).`);
+          sendLine(errorLine(`${second} is not deployed: push one deploy branch at a time (${first} was pushed with it, and ${app} deploys from ${first}).`));
           results.push({ ref: command.ref, ok: false, reason: `one deploy branch per push; ${first} was deployed` });
           continue;
         }
@@ -145,11 +149,11 @@ export class HookRelay {
   ): Promise<RefResult> {
     const branch = command.ref.replace(/^refs\/heads\//, '');
     if (!DEPLOY_BRANCHES.has(command.ref)) {
-      say(`!     ${branch} is not deployed: only main and master deploy. Push your branch as main: git push deploy ${branch}:main`);
+      say(errorLine(`${branch} is not deployed: only main and master deploy. Push your branch as main: git push deploy ${branch}:main`));
       return { ref: command.ref, ok: false, reason: 'only main and master deploy; run git push deploy HEAD:main' };
     }
     if (ZERO_OID.test(command.newOid)) {
-      say(`!     Deleting ${branch} is refused: it is what ${app} deploys from. Push a commit to it instead.`);
+      say(errorLine(`Deleting ${branch} is refused: it is what ${app} deploys from. Push a commit to it instead.`));
       return { ref: command.ref, ok: false, reason: `deleting ${branch} is refused; push a commit instead` };
     }
     let started: StartedDeployment;
@@ -175,11 +179,11 @@ export class HookRelay {
       );
     } catch (error) {
       if (error instanceof DeployerClosedError) {
-        say(` !     ${error.message}`);
+        say(errorLine(error.message));
         return { ref: command.ref, ok: false, reason: error.gitReason };
       }
       // The store could not record the deployment (disk full, read-only): nothing was started.
-      say(`!     Slipway could not record this deployment (${error instanceof Error ? error.message : String(error)}); check the server's disk and push again.`);
+      say(errorLine(`Slipway could not record this deployment (${error instanceof Error ? error.message : String(error)}); check the server's disk and push again.`));
       return { ref: command.ref, ok: false, reason: 'the server could not record the deployment' };
     }
     const status = await started.done;

@@ -13,9 +13,10 @@ import { NpmRegistry } from '../build/registry.js';
 import { NodeToolchain } from '../build/toolchain.js';
 import { Deployer } from '../deploy/deployer.js';
 import { AppDestroyer } from '../deploy/destroyer.js';
-import { AppContainers, LABEL } from '../deploy/containers.js';
+import { AppContainers } from '../deploy/containers.js';
+import { takeOutDeadWebContainers } from '../deploy/rotation.js';
 import { Formation } from '../deploy/formation.js';
-import { OneOffs, type SweptOneOff } from '../run/oneoffs.js';
+import { OneOffs } from '../run/oneoffs.js';
 import { Pipeline } from '../deploy/pipeline.js';
 import { Processes, type TrafficSwitch } from '../deploy/processes.js';
 import { GitHttp } from '../git/http.js';
@@ -119,14 +120,7 @@ export async function startSlipway({ config, env, log, runtime = new DockerRunti
   });
   const formation = new Formation({ store, processes, traffic, gitDir: (app) => repos.pathFor(app) });
   const oneOffs = new OneOffs({ store, runtime, containers, ports, maxRunMs: config.timeouts.runMs, stopGraceMs: config.timeouts.stopMs });
-  const sweepOneOffs = (): void => {
-    for (const app of store.listApps()) {
-      oneOffs.sweep(app.name).then(
-        (swept) => swept.forEach((one) => log(`${app.name}: ${sweptLine(one, config.timeouts.runMs)}`)),
-        (error: unknown) => log(`warning: could not sweep ${app.name}'s one-offs: ${String(error)}`),
-      );
-    }
-  };
+  const sweepOneOffs = (): void => oneOffs.sweepApps(store.listApps().map((app) => app.name), log);
   const gitHttp = new GitHttp(
     repos,
     auth,
@@ -162,7 +156,7 @@ export async function startSlipway({ config, env, log, runtime = new DockerRunti
   try {
     await runtime.ping();
     const refs = repos.publisher();
-    const recovery = await recover({ store, runtime, ports, refs, stopGraceMs: config.timeouts.stopMs });
+    const recovery = await recover({ store, runtime, ports, refs, timeouts: config.timeouts });
     for (const note of recovery.notes) log(note);
     recovery.retireStrays().then(
       (notes) => notes.forEach(log),
@@ -192,20 +186,10 @@ export async function startSlipway({ config, env, log, runtime = new DockerRunti
     if (!api.upgrade(req, socket, head)) socket.destroy();
   });
 
-  // A web container that dies leaves the rotation at once; Docker restarts it with backoff
-  // (restart policy), and the router takes it back when it accepts connections again.
-  const stopWatching = runtime.watch({ [LABEL.role]: 'process' }, (event) => {
-    const port = Number(event.labels[LABEL.port]);
-    if (event.action !== 'die' || event.labels[LABEL.type] !== 'web' || !(port > 0)) return;
-    // Only the container routed at that port: a retired one's late event must not take out the
-    // replacement that reuses its port. (Docker's event attributes carry the container's name.)
-    const name = event.labels.name ?? '';
-    const routed = store.getRoute(event.labels[LABEL.app] ?? '')?.targets.find((t) => t.port === port);
-    if (routed?.container === name) router.takeOut(routed);
-  });
+  const stopWatching = takeOutDeadWebContainers({ runtime, store, takeOut: (target) => router.takeOut(target) });
 
   // Detached one-offs that ran too long, or ended over an hour ago, without waiting for the next run.
-  const sweeper = setInterval(sweepOneOffs, Math.min(SWEEP_EVERY_MS, Math.max(1000, config.timeouts.runMs / 4)));
+  const sweeper = setInterval(sweepOneOffs, oneOffs.sweepEveryMs);
   sweeper.unref();
 
   await relay.listen();
@@ -242,15 +226,7 @@ export async function startSlipway({ config, env, log, runtime = new DockerRunti
   };
 }
 
-const SWEEP_EVERY_MS = 5 * 60 * 1000;
 const ANSWER_GRACE_MS = 5000;
-
-/** The server's log line for what a sweep did to a one-off. */
-function sweptLine(one: SweptOneOff, runMs: number): string {
-  if (one.reason === 'orphaned') return `removed ${one.container}, a one-off whose client left with the previous server`;
-  if (one.reason === 'expired') return `removed ${one.name} (${one.container}), a detached one-off that ended over an hour ago`;
-  return `stopped ${one.name} (${one.container}), a detached one-off that ran longer than ${runMs / 1000} s (timeouts.run); its logs stay for an hour`;
-}
 
 /** `slipway/stack:bookworm` → `slipway-bookworm`: the STACK apps see. */
 function stackName(image: string): string {

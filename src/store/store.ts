@@ -118,7 +118,10 @@ export class Store {
   private readonly statements = new Map<string, Database.Statement>();
   private readonly directoryListeners: (() => void)[] = [];
 
-  /** Prepared statements are cached: the router asks on its hot path. */
+  /**
+   * Each query is prepared once and reused: the same few run for every API request, deploy phase
+   * and container event, and preparing one costs more than running it.
+   */
   private stmt(sql: string): Database.Statement {
     let statement = this.statements.get(sql);
     if (!statement) {

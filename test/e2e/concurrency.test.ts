@@ -6,6 +6,8 @@ import { busyboxApp, WEB } from '../support/fixtures.js';
 import { getApp } from '../support/http.js';
 import { startServer, type TestServer } from '../support/server.js';
 
+// Every test here pushes to many apps at once through the real server, git and Docker: each
+// test and hook gets up to 5 minutes (an explicit bound, so a slow machine is not a failure).
 jest.setTimeout(300_000);
 
 let server: TestServer;

@@ -57,7 +57,7 @@ afterAll(async () => {
   await removeApp(REFS_APP);
   for (const app of apps) app.remove();
   if (home) rmSync(home, { recursive: true, force: true });
-});
+}, 60_000);
 
 test('the postdeploy hook cannot open a packet socket (and the first push creates the app)', async () => {
   const app = new TestApp({ Procfile: `web: ${WEB}\npostdeploy: ${PACKET_SOCKET} || true\n`, 'sniff.pl': SNIFF });

@@ -8,6 +8,8 @@ import { busyboxApp, WEB } from '../support/fixtures.js';
 import { getApp, startGate } from '../support/http.js';
 import { startServer, type TestServer } from '../support/server.js';
 
+// Every test here pushes with real git and builds and boots real containers: each test and
+// hook gets up to 3 minutes (an explicit bound, so a slow machine is not a failure).
 jest.setTimeout(180_000);
 
 let server: TestServer;

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ConfigError, loadServerConfig, type ServerConfig } from '../../src/server/config.js';
+import { ConfigError, loadServerConfig, settingsHelp, type ServerConfig } from '../../src/server/config.js';
 
 let dir: string;
 
@@ -39,6 +39,7 @@ const DEFAULTS: ServerConfig = {
   domain: 'localhost',
   stackImage: 'slipway/stack:trixie',
   npmRegistry: 'https://registry.npmjs.org/',
+  buildCacheDir: undefined,
   routerWorkers: os.availableParallelism() > 2 ? Math.min(os.availableParallelism() - 1, 4) : 0,
   maxPushMb: 1024,
   minFreeMb: 200,
@@ -351,5 +352,63 @@ describe('loadServerConfig: tlsInFront', () => {
     expect(loadServerConfig([], { SLIPWAY_TLS_IN_FRONT: '1' }).tlsInFront).toBe(true);
     expect(loadServerConfig(['--config', yamlFile('tlsInFront: true\n')], {}).tlsInFront).toBe(true);
     expect(configError(() => loadServerConfig([], { SLIPWAY_TLS_IN_FRONT: 'yes' })).message).toBe('"tlsInFront" must be true or false, not "yes"');
+  });
+});
+
+describe('loadServerConfig: where a bad value came from', () => {
+  test.each<[string, () => unknown, string]>([
+    ['a flag', () => loadServerConfig(['--port', '0'], {}), 'the --port flag'],
+    ['the environment', () => loadServerConfig([], { SLIPWAY_ROUTER_WORKERS: '65' }), 'SLIPWAY_ROUTER_WORKERS'],
+    ['the file', () => loadServerConfig(['--config', yamlFile('maxPushMb: 0\n')], {}), 'the file'],
+    ['a nested key in the file', () => loadServerConfig(['--config', yamlFile('timeouts: { run: -1 }\n')], {}), 'the file'],
+  ])('an error from %s names it', (_name, load, origin) => {
+    const error = configError(load);
+    const expected = origin === 'the file' ? expect.stringMatching(/config-\d+\.yaml$/) : origin;
+    expect(error.origin).toEqual(expected);
+    expect(error.explained).toBe(`${error.message} (from ${String(error.origin)})`);
+  });
+
+  test('the flag is named even when the environment and the file set the same setting', () => {
+    const error = configError(() => loadServerConfig(['--config', yamlFile('port: 7001\n'), '--port', 'http'], { SLIPWAY_PORT: '7002' }));
+    expect(error.origin).toBe('the --port flag');
+  });
+
+  test('an error about the file itself names the file in its message', () => {
+    const file = yamlFile('timeouts: 30\n');
+    const error = configError(() => loadServerConfig(['--config', file], {}));
+    expect(error.origin).toBeUndefined();
+    expect(error.explained).toBe(`${file}: "timeouts" must be a mapping such as { boot: 60, hook: 1200, stop: 30 }`);
+  });
+});
+
+describe('settingsHelp: derived from the settings the parser reads', () => {
+  const help = settingsHelp();
+  const variables = ['SLIPWAY_DATA', 'SLIPWAY_PORT', 'SLIPWAY_ROUTER_PORT', 'SLIPWAY_HOST', 'SLIPWAY_DOMAIN', 'SLIPWAY_STACK_IMAGE', 'SLIPWAY_ROUTER_WORKERS', 'SLIPWAY_MAX_PUSH_MB', 'SLIPWAY_MIN_FREE_MB', 'SLIPWAY_TLS_IN_FRONT', 'SLIPWAY_BOOT_TIMEOUT', 'SLIPWAY_HOOK_TIMEOUT', 'SLIPWAY_STOP_TIMEOUT', 'SLIPWAY_DRAIN_TIMEOUT', 'SLIPWAY_RUN_TIMEOUT', 'SLIPWAY_CONFIG'];
+
+  test.each(variables)('names %s, which the parser reads', (variable) => {
+    expect(help).toContain(variable);
+  });
+
+  test('every variable it names is one the parser reads (a bad value of each is refused)', () => {
+    for (const variable of [...help.matchAll(/SLIPWAY_[A-Z_]+/g)].map((m) => m[0]).filter((v) => v !== 'SLIPWAY_CONFIG')) {
+      expect(configError(() => loadServerConfig([], { [variable]: '' })).origin).toBe(variable);
+    }
+  });
+
+  test('every flag it shows is accepted, and every file key it shows is known', () => {
+    for (const [, name] of help.matchAll(/^ {2}--([a-z-]+) /gm)) {
+      if (name === 'config') continue;
+      expect(configError(() => loadServerConfig([`--${name!}`, ''], {})).origin).toBe(`the --${name!} flag`);
+    }
+    for (const [, key] of help.matchAll(/file ([a-zA-Z.]+),/g)) {
+      const [top, inner] = key!.split('.');
+      const text = inner === undefined ? `${top!}: 1\n` : `${top!}: { ${inner}: 1 }\n`;
+      expect(() => loadServerConfig(['--config', yamlFile(text)], {})).not.toThrow(/unknown setting/);
+    }
+  });
+
+  test('defaults are shown as the operator writes them (seconds, not milliseconds)', () => {
+    expect(help).toMatch(/SLIPWAY_HOOK_TIMEOUT +timeouts\.hook .*\(default 1200\)/);
+    expect(help).toMatch(/--port <n> .*default 7070\)/);
   });
 });

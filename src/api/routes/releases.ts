@@ -11,6 +11,10 @@ import { deploymentJson } from './deployments.js';
  * in the app's queue, after any deployment in progress.
  */
 export function releaseRoutes(ctx: RouteContext): void {
+  ctx.add('GET', '/api/apps/:app/formation', async (_req, p) => ({
+    json: Object.fromEntries(await ctx.formation.current(ctx.app(p).name)),
+  }));
+
   ctx.add('POST', '/api/apps/:app/scale', async (req, p) => {
     const app = ctx.app(p).name;
     const counts = scaleCounts(await readJsonObject(req));

@@ -80,8 +80,7 @@ function ttyOf(body: Record<string, unknown>): Terminal | undefined {
 
 /** The current deployment's image, or a 409 telling how to deploy first. */
 async function currentRelease(ctx: RouteContext, app: string): Promise<Release> {
-  const { deployment, image } = await ctx.formation.release(app);
-  return { deployment: deployment.id, image, commit: deployment.commit };
+  return ctx.formation.release(app);
 }
 
 /**
