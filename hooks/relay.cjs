@@ -6,7 +6,14 @@
 const net = require('node:net');
 const { execFileSync } = require('node:child_process');
 
+// Slipway's prefix for an error line: the same as the server's (VOICE.error in src/deploy/log.ts;
+// test/unit/hook-relay.test.ts checks they agree).
+const ERROR = ' !     ';
 const FLUSH = Symbol('flush');
+// A pkt-line is 4 hex digits giving its whole length (the 4 included), at most 65520 bytes;
+// "0000" is a flush. Anything else is not git talking: stop rather than guess.
+const PKT_LENGTH = /^[0-9a-f]{4}$/;
+const MAX_PKT = 65520;
 let buffered = Buffer.alloc(0);
 const waiting = [];
 const packets = [];
@@ -15,17 +22,29 @@ process.stdin.on('data', (chunk) => {
   buffered = Buffer.concat([buffered, chunk]);
   for (;;) {
     if (buffered.length < 4) break;
-    const size = parseInt(buffered.subarray(0, 4).toString('ascii'), 16);
+    const head = buffered.subarray(0, 4).toString('latin1');
+    const size = PKT_LENGTH.test(head) ? parseInt(head, 16) : NaN;
     if (size === 0) {
       packets.push(FLUSH);
       buffered = buffered.subarray(4);
       continue;
+    }
+    if (!(size >= 4 && size <= MAX_PKT)) {
+      say(`${ERROR}slipway hook: git sent a malformed pkt-line length ${JSON.stringify(head)}; nothing was deployed, push again`);
+      process.exit(1);
     }
     if (buffered.length < size) break;
     packets.push(buffered.subarray(4, size).toString('utf8').replace(/\n$/, ''));
     buffered = buffered.subarray(size);
   }
   while (waiting.length > 0 && packets.length > 0) waiting.shift()(packets.shift());
+});
+// Input that ends mid-conversation: git went away; there is nobody to answer.
+process.stdin.on('end', () => {
+  if (waiting.length > 0) {
+    say(`${ERROR}slipway hook: git closed the connection before sending the pushed commands; nothing was deployed`);
+    process.exit(1);
+  }
 });
 
 function nextPacket() {
@@ -70,7 +89,10 @@ function relay(commands) {
     const socket = net.connect(path);
     let rest = '';
     let result;
-    // The parent is git-receive-pack: the server knows which token started it.
+    // Who pushed: git-receive-pack runs hooks/proc-receive, which execs this script, so our
+    // parent is that git-receive-pack; the server started it for an authenticated request and
+    // keeps its pid with the token (GitHttp.pusherOf, src/git/http.ts) while it runs. The socket
+    // lives in the server's 0700 data directory: only the server's user can connect to it.
     socket.on('connect', () => socket.write(`${JSON.stringify({ gitDir: process.cwd(), commands, pusherPid: process.ppid })}\n`));
     socket.on('data', (chunk) => {
       rest += chunk.toString('utf8');
@@ -86,7 +108,7 @@ function relay(commands) {
     socket.on('close', () => {
       if (result) resolve(result);
       else {
-        say('!     The Slipway server stopped answering during the push; check its logs and push again.');
+        say(`${ERROR}The Slipway server stopped answering during the push; check its logs and push again.`);
         fail('slipway server unreachable');
       }
     });
@@ -106,6 +128,6 @@ function relay(commands) {
   await new Promise((resolve) => process.stderr.write('', resolve));
   process.stdout.write(Buffer.concat([...out, Buffer.from('0000')]), () => process.exit(0));
 })().catch((error) => {
-  say(`!     slipway hook: ${error && error.message ? error.message : error}`);
+  say(`${ERROR}slipway hook: ${error && error.message ? error.message : error}`);
   process.exit(1);
 });

@@ -1,18 +1,20 @@
 // Deploy benchmark: push-to-live with Slipway against the machine's floor — the same work done
 // by hand with the git and docker CLIs — plus Slipway's phase timeline, a no-change rebuild, a
-// first deploy, a push while 5 other apps deploy, hook-line latency, and the server's memory.
-// Loopback only; every loop is bounded.
+// first deploy, a push while 5 other apps deploy, hook-line latency, and the server's memory;
+// then examples/hello built on the stack (a real npm dependency): its first deploy, a code-only
+// change and one dependency added, counting the registry requests npm makes in each build.
+// Loopback only (the stack builds reach the npm registry); every loop is bounded.
 //
-// Usage: scripts/bench/deploy [--runs 10]   (progress on stderr; a table, then JSON on stdout)
+// Usage: scripts/bench/deploy [--runs 10] [--hello-only]   (progress on stderr; a table, then JSON on stdout)
 import { execFileSync } from 'node:child_process';
 import http from 'node:http';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { commit, freePort, makeRepo, percentile, progress, push, removeAppContainers, sh, startSlipway, table } from './lib/harness.mjs';
+import { commit, freePort, makeRepo, percentile, progress, push, removeAppContainers, ROOT, sh, startSlipway, table } from './lib/harness.mjs';
 
-const { values } = parseArgs({ options: { runs: { type: 'string', default: '10' } } });
+const { values } = parseArgs({ options: { runs: { type: 'string', default: '10' }, 'hello-only': { type: 'boolean', default: false } } });
 const RUNS = Number(values.runs);
 const BASE = 'slipway/test-busybox:latest';
 const DOCKERFILE = `FROM ${BASE}\nCOPY . /app\nWORKDIR /app\n`;
@@ -141,13 +143,83 @@ async function hookLatency(slipway) {
   }
 }
 
+// ---- examples/hello on the stack: first deploy, code-only change, one dependency added
+
+/** Polls (every 20 ms, at most 10 min) until examples/hello serves `sha`. */
+async function untilHelloServes(routerPort, app, sha) {
+  const deadline = performance.now() + 600_000;
+  while (performance.now() < deadline) {
+    const r = await httpGet(routerPort, `${app}.localhost`, '/');
+    if (r.status === 200 && r.body.includes(`version:   ${sha}`)) return performance.now();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error(`${app} never served ${sha}`);
+}
+
+async function helloRows(slipway) {
+  const app = 'bench-hello';
+  const post = (pathname, body) =>
+    fetch(`${slipway.url}${pathname}`, { method: 'POST', headers: { authorization: `Bearer ${slipway.token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  await post('/api/apps', { name: app });
+  await post(`/api/apps/${app}/storage`, { path: '/data' });
+  const repo = mkdtempSync(path.join(os.tmpdir(), 'slipway-bench-hello-'));
+  cpSync(path.join(ROOT, 'examples/hello'), repo, { recursive: true });
+  // npm prints each registry request at this level ("npm http fetch GET 200 <url> … (cache miss)").
+  writeFileSync(path.join(repo, '.npmrc'), 'loglevel=http\n');
+  sh('git', ['init', '-q', '-b', 'main'], { cwd: repo });
+  const deploy = async (label) => {
+    const sha = commit(repo, label);
+    const started = performance.now();
+    const pushed = push(repo, slipway.remote(app));
+    const live = await untilHelloServes(slipway.routerPort, app, sha);
+    const result = await pushed;
+    if (result.code !== 0) throw new Error(`hello push failed:\n${result.output}`);
+    const fetches = result.lines.filter((l) => /npm http fetch GET/.test(l.text));
+    return { ms: ms(live - started), registryRequests: fetches.length, installCached: result.lines.some((l) => /npm ci \(package-lock\.json\) \(cached\)/.test(l.text)) };
+  };
+  try {
+    progress('examples/hello: first deploy (Node and npm tarballs already cached or downloaded once)');
+    const first = await deploy('hello');
+    progress('examples/hello: a code-only change');
+    writeFileSync(path.join(repo, 'README.md'), `${readFileSync(path.join(repo, 'README.md'), 'utf8')}\nchanged\n`);
+    const codeOnly = await deploy('code only');
+    progress('examples/hello: one dependency added (ms@2.1.3)');
+    sh('npm', ['install', '--package-lock-only', '--no-audit', '--no-fund', '--loglevel=error', '--omit-lockfile-registry-resolved=false', 'ms@2.1.3'], { cwd: repo });
+    const oneDependency = await deploy('one dependency');
+    return { first, codeOnly, oneDependency };
+  } finally {
+    rmSync(repo, { recursive: true, force: true });
+  }
+}
+
 // ---- main
+
+if (values['hello-only']) {
+  const slipway = await startSlipway();
+  try {
+    const hello = await helloRows(slipway);
+    console.log(
+      table(
+        ['examples/hello on the stack', 'push-to-live ms', 'npm registry requests', 'install layer'],
+        [
+          ['first deploy of the app', hello.first.ms, hello.first.registryRequests, hello.first.installCached ? 'cached' : 'built'],
+          ['code-only change', hello.codeOnly.ms, hello.codeOnly.registryRequests, hello.codeOnly.installCached ? 'cached' : 'built'],
+          ['one dependency added', hello.oneDependency.ms, hello.oneDependency.registryRequests, hello.oneDependency.installCached ? 'cached' : 'built'],
+        ],
+      ),
+    );
+    console.log(`\n${JSON.stringify({ benchmark: 'deploy-hello', results: hello }, null, 2)}`);
+  } finally {
+    await slipway.stop(['bench-hello']);
+  }
+  process.exit(0);
+}
 
 const slipway = await startSlipway();
 const floor = floorSetup();
 const app = 'bench-deploy';
 const repo = makeRepo(APP_FILES);
-const apps = [app, 'bench-first', 'bench-latency', ...Array.from({ length: 5 }, (_, i) => `bench-other-${i + 1}`)];
+const apps = [app, 'bench-first', 'bench-latency', 'bench-hello', ...Array.from({ length: 5 }, (_, i) => `bench-other-${i + 1}`)];
 try {
   const idleRss = rssMb(slipway.child.pid);
   progress('First deploys (not counted): floor and Slipway');
@@ -186,6 +258,8 @@ try {
   progress('Hook line latency (200 lines from a Node hook on the stack image)');
   const latency = await hookLatency(slipway);
 
+  const hello = await helloRows(slipway);
+
   const phases = ['receive', 'build', 'start', 'boot', 'postdeploy', 'switch', 'retire'];
   const phaseMedians = Object.fromEntries(phases.map((p) => [p, ms(median(timelines.map((t) => t[p] ?? 0)))]));
   const results = {
@@ -199,6 +273,7 @@ try {
     whileFiveOthersDeployMs: ms(busy.toLive),
     hookLineLatencyMs: { lines: latency.lines, p50: ms(latency.p50), p99: ms(latency.p99), max: ms(latency.max) },
     serverRssMb: { idle: idleRss, peakWhileSixDeploy: peakRss },
+    hello: { ...hello, codeOnlyOverBusybox: Number((hello.codeOnly.ms / median(slipwayTimes)).toFixed(2)) },
   };
   const machine = `${os.cpus().length} cores (${os.cpus()[0]?.model.trim()}), ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, git ${sh('git', ['--version']).trim().split(' ').pop()}, Docker ${sh('docker', ['version', '--format', '{{.Server.Version}}']).trim()}`;
   console.log(`Deploy benchmark, ${RUNS} runs each (alternating, first not counted), on ${machine}\n`);
@@ -216,6 +291,10 @@ try {
         ['push while 5 other apps deploy', results.whileFiveOthersDeployMs, ''],
         ['hook line to git client p50 / p99', `${results.hookLineLatencyMs.p50} / ${results.hookLineLatencyMs.p99}`, ''],
         ['server RSS idle / during 6 deploys (MB)', `${idleRss} / ${peakRss}`, ''],
+        ['examples/hello: first deploy (npm requests)', `${hello.first.ms} (${hello.first.registryRequests})`, ''],
+        ['examples/hello: code-only change (npm requests)', `${hello.codeOnly.ms} (${hello.codeOnly.registryRequests})`, ''],
+        ['  ratio to the busybox push-to-live', results.hello.codeOnlyOverBusybox, ''],
+        ['examples/hello: one dependency added (npm requests)', `${hello.oneDependency.ms} (${hello.oneDependency.registryRequests})`, ''],
       ],
     ),
   );

@@ -1,8 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { TokenAuth } from '../auth/tokens.js';
+import type { Identity, TokenAuth } from '../auth/tokens.js';
 import type { AppContainers } from '../deploy/containers.js';
 import type { Deployer } from '../deploy/deployer.js';
+import type { AppDestroyer } from '../deploy/destroyer.js';
 import type { Formation } from '../deploy/formation.js';
 import type { Repos } from '../git/repos.js';
 import type { Notifications } from '../notify/notifications.js';
@@ -12,8 +13,10 @@ import type { OneOffs } from '../run/oneoffs.js';
 import type { PortAllocator } from '../runtime/ports.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { AppRecord, DeploymentRecord, Store } from '../store/store.js';
+import type { DashboardFiles } from './dashboard-files.js';
 import { ApiError } from './errors.js';
 import type { Reply } from './reply.js';
+import type { Sessions } from './sessions.js';
 
 export type Params = Record<string, string>;
 export type Handler = (req: IncomingMessage, params: Params, res: ServerResponse) => Promise<Reply> | Reply;
@@ -28,6 +31,7 @@ export interface ApiDeps {
   store: Store;
   auth: TokenAuth;
   deployer: Deployer;
+  destroyer: AppDestroyer;
   repos: Repos;
   runtime: Runtime;
   containers: AppContainers;
@@ -41,11 +45,20 @@ export interface ApiDeps {
   domain: string;
   /** Resolves once every router process has the directory as it is now (apps, domains, maintenance). */
   routersUpdated(): Promise<void>;
+  /** The web dashboard: its built files, its browser sessions, and whether cookies need TLS. */
+  dashboard: { files: DashboardFiles; sessions: Sessions; secureCookies: boolean };
+}
+
+export interface RouteOptions {
+  /** Reachable without a token or session (logging in). */
+  anonymous?: boolean;
 }
 
 /** A group of endpoints registers itself with `add`, and finds its app or deployment with the lookups. */
 export interface RouteContext extends ApiDeps {
-  add(method: string, path: string, handler: Handler): void;
+  add(method: string, path: string, handler: Handler, options?: RouteOptions): void;
+  /** Who made the request: its token's name, or the name its dashboard session logged in as. */
+  identity(req: IncomingMessage): Identity;
   /** An endpoint reached with `Upgrade: <protocol>` (e.g. `slipway run`'s two-way stream). */
   upgrade(protocol: string, path: string, handler: UpgradeHandler): void;
   /** The app named in the path, or a 404 saying how to create it. */

@@ -1,7 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { AppRecord, DeploymentRecord } from '../store/store.js';
-import { notFoundApp, type ApiDeps, type Handler, type Params, type RouteContext, type UpgradeHandler } from './context.js';
+import type { Identity } from '../auth/tokens.js';
+import { notFoundApp, type ApiDeps, type Handler, type Params, type RouteContext, type RouteOptions, type UpgradeHandler } from './context.js';
+import { DeployerClosedError } from '../deploy/deployer.js';
 import { DeployFailure } from '../deploy/failure.js';
 import { FormationError } from '../deploy/formation.js';
 import { RuntimeUnavailableError } from '../runtime/runtime.js';
@@ -11,12 +13,14 @@ import { appRoutes } from './routes/apps.js';
 import { deploymentRoutes } from './routes/deployments.js';
 import { domainRoutes } from './routes/domains.js';
 import { envRoutes } from './routes/env.js';
+import { eventRoutes } from './routes/events.js';
 import { logRoutes } from './routes/logs.js';
 import { notifierRoutes } from './routes/notifiers.js';
 import { cronRoutes } from './routes/cron.js';
 import { psRoutes } from './routes/ps.js';
 import { releaseRoutes } from './routes/releases.js';
 import { runRoutes } from './routes/run.js';
+import { sessionRoutes } from './routes/session.js';
 import { settingsRoutes } from './routes/settings.js';
 import { storageRoutes } from './routes/storage.js';
 import { tokenRoutes } from './routes/tokens.js';
@@ -28,6 +32,7 @@ interface RouteDef<H = Handler> {
   pattern: RegExp;
   names: string[];
   handler: H;
+  anonymous?: boolean;
 }
 
 /** Each group of endpoints lives in its own module under routes/. */
@@ -45,7 +50,12 @@ const ROUTE_GROUPS: ((ctx: RouteContext) => void)[] = [
   runRoutes,
   notifierRoutes,
   cronRoutes,
+  sessionRoutes,
+  eventRoutes,
 ];
+
+/** Methods that change nothing: a session's cookie alone is enough for them. */
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /** The JSON API under `/api`: authentication, routing to the groups' handlers, errors as JSON. */
 export class Api {
@@ -53,11 +63,18 @@ export class Api {
   private readonly upgrades: RouteDef<UpgradeHandler>[] = [];
   /** Upgraded connections still open, and when their handlers are done with them. */
   private readonly sessions = new Map<Duplex, Promise<void>>();
+  /** Who made each request being answered, found once by `authenticate`. */
+  private readonly identities = new WeakMap<IncomingMessage, Identity>();
 
   constructor(private readonly deps: ApiDeps) {
     const ctx: RouteContext = {
       ...deps,
-      add: (method, path, handler) => this.add(method, path, handler),
+      add: (method, path, handler, options) => this.add(method, path, handler, options),
+      identity: (req) => {
+        const identity = this.identities.get(req);
+        if (!identity) throw new ApiError(401, 'unauthorized', 'log in first');
+        return identity;
+      },
       upgrade: (protocol, path, handler) => void this.upgrades.push({ method: protocol.toLowerCase(), ...compile(path), handler }),
       app: (params) => this.app(params),
       deployment: (params) => this.deployment(params),
@@ -65,10 +82,10 @@ export class Api {
     for (const group of ROUTE_GROUPS) group(ctx);
   }
 
-  /** Handles `/api/...` requests; returns false for anything else. */
+  /** Handles `/api/...` requests, and GETs of the dashboard's pages; returns false for anything else. */
   handle(req: IncomingMessage, res: ServerResponse): boolean {
     const url = new URL(req.url ?? '/', 'http://slipway');
-    if (url.pathname !== '/api' && !url.pathname.startsWith('/api/')) return false;
+    if (url.pathname !== '/api' && !url.pathname.startsWith('/api/')) return this.deps.dashboard.files.handle(req, res);
     this.dispatch(req, res, url.pathname)
       .then((reply) => send(res, reply, operationFailure))
       .catch((error: unknown) => {
@@ -106,7 +123,10 @@ export class Api {
   }
 
   private async dispatchUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, pathname: string): Promise<void> {
-    this.authenticate(req);
+    // Tokens only: the dashboard does not run one-offs, and a cookie must not open a shell.
+    if (!this.deps.auth.fromRequest(req)) {
+      throw new ApiError(401, 'unauthorized', 'a valid token is required: send "Authorization: Bearer <token>"');
+    }
     const protocol = (req.headers.upgrade ?? '').toLowerCase();
     for (const route of this.upgrades) {
       const match = route.pattern.exec(pathname);
@@ -115,29 +135,47 @@ export class Api {
     throw new ApiError(404, 'not_found', `there is no ${protocol} endpoint at ${pathname}; see the README's API section`);
   }
 
+  /**
+   * A token (`Authorization`), or a dashboard session's cookie; a request that changes something
+   * with a cookie must also come from the dashboard's own page (Origin, CSRF token).
+   */
   private authenticate(req: IncomingMessage): void {
-    if (!this.deps.auth.fromRequest(req)) {
-      throw new ApiError(401, 'unauthorized', 'a valid token is required: send "Authorization: Bearer <token>"');
+    const byToken = this.deps.auth.fromRequest(req);
+    if (byToken) {
+      this.identities.set(req, byToken);
+      return;
     }
+    const { sessions } = this.deps.dashboard;
+    const session = sessions.fromRequest(req);
+    if (!session) {
+      throw new ApiError(401, 'unauthorized', 'a valid token is required: send "Authorization: Bearer <token>" (or log in to the dashboard)');
+    }
+    if (!SAFE_METHODS.has(req.method ?? '')) {
+      const problem = sessions.csrfProblem(req, session);
+      if (problem === 'origin') throw new ApiError(403, 'cross_site', 'this request came from another site; changes are made from the dashboard itself');
+      if (problem === 'token') throw new ApiError(403, 'csrf_token', 'the request lacks this session\'s CSRF token; reload the dashboard and try again');
+    }
+    this.identities.set(req, session.identity);
   }
 
   private async dispatch(req: IncomingMessage, res: ServerResponse, pathname: string): Promise<Reply> {
     if (pathname === '/api/health' && req.method === 'GET') return { json: { status: 'ok' } };
-    this.authenticate(req);
     let pathMatched = false;
     for (const route of this.routes) {
       const match = route.pattern.exec(pathname);
       if (!match) continue;
       pathMatched = true;
       if (route.method !== req.method) continue;
+      if (!route.anonymous) this.authenticate(req);
       return route.handler(req, paramsOf(route, match), res);
     }
+    this.authenticate(req);
     if (pathMatched) throw new ApiError(405, 'method_not_allowed', `${req.method} is not supported on ${pathname}`);
     throw new ApiError(404, 'not_found', `there is no API endpoint ${pathname}; see the README's API section`);
   }
 
-  private add(method: string, path: string, handler: Handler): void {
-    this.routes.push({ method, ...compile(path), handler });
+  private add(method: string, path: string, handler: Handler, options: RouteOptions = {}): void {
+    this.routes.push({ method, ...compile(path), handler, anonymous: options.anonymous === true });
   }
 
   private app(params: Params): AppRecord {
@@ -168,7 +206,17 @@ function compile(path: string): { pattern: RegExp; names: string[] } {
 }
 
 function paramsOf(route: { names: string[] }, match: RegExpExecArray): Params {
-  return Object.fromEntries(route.names.map((name, i) => [name, decodeURIComponent(match[i + 1]!)]));
+  return Object.fromEntries(route.names.map((name, i) => [name, decodePathSegment(match[i + 1]!)]));
+}
+
+/** A path segment's %-escapes decoded; a malformed one is the client's mistake, not the server's. */
+function decodePathSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    const shown = segment.length > 60 ? `${segment.slice(0, 57)}...` : segment;
+    throw new ApiError(400, 'invalid_path', `the path segment "${shown}" has a malformed %-escape; write "%" itself as %25`);
+  }
 }
 
 /** Every failure as the API reports it: known ones with their own status and code, others as a 500. */
@@ -177,6 +225,7 @@ function asApiError(error: unknown): ApiError {
   if (error instanceof FormationError) return new ApiError(error.reason === 'no_release' ? 409 : 400, error.reason, error.message);
   if (error instanceof DeployFailure) return new ApiError(422, error.status, error.message);
   if (error instanceof RuntimeUnavailableError) return new ApiError(503, 'engine_unavailable', error.message);
+  if (error instanceof DeployerClosedError) return new ApiError(503, 'unavailable', error.message);
   return new ApiError(500, 'internal', `the server failed: ${String(error)}; check its log`);
 }
 

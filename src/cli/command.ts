@@ -25,7 +25,32 @@ export interface Command {
   usage: string;
   example: string;
   options?: ParseArgsConfig['options'];
+  /**
+   * The arguments end with a command line (`slipway run node -v`): Slipway's options come first,
+   * and the command's first word (or `--`) ends them, so the command's own options stay its own.
+   */
+  endsWithCommand?: boolean;
   run(ctx: CommandContext): Promise<number | void>;
+}
+
+/**
+ * Splits arguments where a command line starts: after `--`, or at the first word that is
+ * neither an option nor the value of one (`-a APP`, `--env KEY=VALUE`), as `docker run` reads them.
+ */
+export function splitAtCommand(argv: readonly string[], options: NonNullable<ParseArgsConfig['options']>): { own: string[]; command: string[] } {
+  const takesValue = (arg: string): boolean => {
+    if (arg.startsWith('--')) return !arg.includes('=') && options[arg.slice(2)]?.type === 'string';
+    // A group of short options (-dA): only the last one can take the next word as its value.
+    const last = arg.at(-1);
+    return Object.values(options).some((o) => o.short === last && o.type === 'string') && arg.length >= 2;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--') return { own: argv.slice(0, i), command: argv.slice(i + 1) };
+    if (!arg.startsWith('-') || arg === '-') return { own: argv.slice(0, i), command: argv.slice(i) };
+    if (takesValue(arg)) i++;
+  }
+  return { own: [...argv], command: [] };
 }
 
 /** The first positional argument, or a usage error (exit 2) saying how to give it. */

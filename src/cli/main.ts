@@ -1,8 +1,9 @@
 import { parseArgs } from 'node:util';
 import { resolveApp } from './app-name.js';
 import { ApiClient } from './client.js';
-import type { Command, CommandContext } from './command.js';
+import { splitAtCommand, type Command, type CommandContext } from './command.js';
 import { appsCommands } from './commands/apps.js';
+import { dashboardCommands } from './commands/dashboard.js';
 import { deploymentCommands } from './commands/deployments.js';
 import { envCommands } from './commands/env.js';
 import { formationCommands } from './commands/formation.js';
@@ -18,7 +19,7 @@ import { loadConnection } from './connection.js';
 import { CliError } from './errors.js';
 import { makeOutput } from './output.js';
 
-export const COMMANDS: Command[] = [...appsCommands, ...envCommands, ...deploymentCommands, ...formationCommands, ...domainCommands, ...settingsCommands, ...storageCommands, ...logCommands, ...runCommands, ...notifierCommands, ...cronCommands, ...tokenCommands];
+export const COMMANDS: Command[] = [...appsCommands, ...envCommands, ...deploymentCommands, ...formationCommands, ...domainCommands, ...settingsCommands, ...storageCommands, ...logCommands, ...runCommands, ...notifierCommands, ...cronCommands, ...tokenCommands, ...dashboardCommands];
 
 const COMMON_OPTIONS = {
   app: { type: 'string', short: 'a' },
@@ -40,13 +41,24 @@ export function commandList(): string {
   return COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}${c.aliases ? ` (also ${c.aliases.join(', ')})` : ''}`).join('\n');
 }
 
+/**
+ * Node's sentence for an argument it could not parse, without the hint it adds to an unknown
+ * option (to quote it after `--`), which misleads: an unknown option is a typo of one of ours.
+ */
+function parseProblem(error: Error & { code?: string }): string {
+  const message = error.message.replace(/\.$/, '');
+  return error.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? message.replace(/\. To specify a positional argument .*$/s, '') : message;
+}
+
 /** Runs one app-management command; returns the exit code. */
 export async function runCommand(command: Command, argv: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<number> {
+  const known = { ...COMMON_OPTIONS, ...command.options };
+  const { own, command: commandLine } = command.endsWithCommand ? splitAtCommand(argv, known) : { own: argv, command: [] };
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, options: { ...COMMON_OPTIONS, ...command.options }, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: own, options: known, allowPositionals: true, strict: true });
   } catch (error) {
-    throw new CliError(`${(error as Error).message.replace(/\.$/, '')}. Usage: ${command.usage}`, 2);
+    throw new CliError(`${parseProblem(error as Error & { code?: string })}. Usage: ${command.usage}`, 2);
   }
   const options = parsed.values as Record<string, string | boolean | string[] | undefined>;
   const out = makeOutput(options.json === true, env);
@@ -56,7 +68,7 @@ export async function runCommand(command: Command, argv: string[], env: NodeJS.P
   }
   let client: ApiClient | undefined;
   const ctx: CommandContext = {
-    args: parsed.positionals,
+    args: [...parsed.positionals, ...commandLine],
     options,
     out,
     env,

@@ -1,3 +1,5 @@
+import { unvoiced } from '../deploy/log.js';
+
 /**
  * Progress of a long operation on stderr (stdout stays for the result): on a TTY, a spinner
  * beside the latest step, each finished step kept above it; elsewhere, one plain line per step.
@@ -27,7 +29,7 @@ export function makeProgress(title: string, stream: NodeJS.WriteStream = process
   return {
     line(text) {
       stream.write(`\r\u001b[2K${text}\n`);
-      current = text.trim() === '' ? current : text.replace(/^(-----> | !     |\s+)/, '');
+      current = text.trim() === '' ? current : unvoiced(text);
       draw();
     },
     done() {

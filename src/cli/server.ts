@@ -1,18 +1,11 @@
-import { ConfigError, loadServerConfig } from '../server/config.js';
+import { ConfigError, loadServerConfig, settingsHelp } from '../server/config.js';
 import { startSlipway } from '../server/slipway.js';
 
 export const SERVER_HELP = `Usage: slipway server [options]
 
 Starts Slipway: git and the JSON API on --port, app traffic on --router-port.
 
-Options:
-  --data <dir>          state directory (env SLIPWAY_DATA, default ~/.slipway)
-  --port <n>            git and API port (env SLIPWAY_PORT, default 7070)
-  --router-port <n>     app traffic port (env SLIPWAY_ROUTER_PORT, default 8080)
-  --host <addr>         address to bind (default 127.0.0.1)
-  --domain <name>       apps answer at <app>.<domain> (default localhost)
-  --config <file.yml>   the same settings in YAML, plus timeouts: { boot, hook, stop, drain } in seconds
-
+${settingsHelp()}
 Example:
   slipway server --data /var/lib/slipway --domain apps.example.com
 `;
@@ -27,7 +20,7 @@ export async function serverCommand(argv: string[]): Promise<number> {
     config = loadServerConfig(argv, process.env);
   } catch (error) {
     if (error instanceof ConfigError) {
-      process.stderr.write(`slipway server: ${error.message}\n`);
+      process.stderr.write(`slipway server: ${error.explained}\n`);
       return 2;
     }
     throw error;

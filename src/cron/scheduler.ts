@@ -1,5 +1,5 @@
 import { Cron } from 'croner';
-import { LABEL, type AppContainers } from '../deploy/containers.js';
+import { cronRunName, LABEL, type AppContainers } from '../deploy/containers.js';
 import type { DeploymentEvent } from '../deploy/deployer.js';
 import type { PortAllocator } from '../runtime/ports.js';
 import type { ContainerRef, Runtime } from '../runtime/runtime.js';
@@ -160,6 +160,8 @@ export class CronScheduler {
     try {
       const d = this.deps.store.getDeployment(app, run.deployment);
       if (!d?.image) throw new Error(`deployment ${run.deployment} has no image`);
+      // Only skips are recorded without a number, and they never start.
+      if (run.n === null) throw new Error('a skipped run has no container');
       port = await this.deps.ports.allocate();
       const spec = this.deps.containers.spec({
         app,
@@ -171,7 +173,7 @@ export class CronScheduler {
         label: `cron-${run.n}`,
         role: 'oneoff',
         port,
-        name: `slipway-${app}-cron-${run.n}`,
+        name: cronRunName(app, run.n),
       });
       const ref = await this.deps.runtime.startContainer(spec);
       this.deps.store.cron.setContainer(run.id, ref.name);

@@ -51,3 +51,30 @@ export function envNameProblem(name: string): string | undefined {
   }
   return undefined;
 }
+
+/**
+ * Sizes an environment can have: Linux refuses to start a process with a single variable over
+ * 128 KiB, or with all of them over a share of 2 MiB, so a larger value would be stored and then
+ * break every start of the app. The limits leave room under both.
+ */
+export const MAX_ENV_VALUE_BYTES = 32 * 1024;
+export const MAX_ENV_TOTAL_BYTES = 128 * 1024;
+
+/** Returns why `value` cannot be the value of `name`, or undefined when it can. */
+export function envValueProblem(name: string, value: string): string | undefined {
+  if (value.includes('\0')) {
+    return `the value of ${name} contains a NUL byte, which no process environment can hold; remove it (encode binary data, e.g. in base64)`;
+  }
+  const bytes = Buffer.byteLength(value);
+  if (bytes > MAX_ENV_VALUE_BYTES) {
+    return `the value of ${name} is ${bytes} bytes, over the ${MAX_ENV_VALUE_BYTES} a variable may hold; keep larger data in a file (e.g. on storage) and put its path in ${name}`;
+  }
+  return undefined;
+}
+
+/** Returns why the variables together are too large for a container, or undefined when they fit. */
+export function envTotalProblem(env: Record<string, string>): string | undefined {
+  const bytes = Object.entries(env).reduce((sum, [name, value]) => sum + Buffer.byteLength(name) + Buffer.byteLength(value) + 2, 0);
+  if (bytes <= MAX_ENV_TOTAL_BYTES) return undefined;
+  return `the variables would take ${bytes} bytes together, over the ${MAX_ENV_TOTAL_BYTES} an app's environment may take; remove some, or keep large values in files (e.g. on storage)`;
+}

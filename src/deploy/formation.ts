@@ -1,7 +1,7 @@
 import { CommitSource } from '../build/source.js';
 import { formatProcfile, parseProcfile, parseProcfileBytes, type Procfile } from '../procfile/parse.js';
 import type { DeploymentRecord, Store } from '../store/store.js';
-import { LABEL } from './containers.js';
+import { LABEL, replacementName, type AppConfig } from './containers.js';
 import { DeployFailure } from './failure.js';
 import type { DeployLog } from './log.js';
 import { target, type ProcessContainer, type Processes, type TrafficSwitch } from './processes.js';
@@ -9,9 +9,14 @@ import { target, type ProcessContainer, type Processes, type TrafficSwitch } fro
 /** A bound on one type's containers, so that a typo cannot start thousands. */
 export const MAX_SCALE = 50;
 
-/** The release an app serves: the deployment, its image and its Procfile. */
+/**
+ * A release of an app: the image one deployment built from one commit, and the Procfile it runs.
+ * What scale, restart and one-offs start containers from (one-offs need no Procfile).
+ */
 export interface Release {
-  deployment: DeploymentRecord;
+  app: string;
+  deployment: number;
+  commit: string;
   image: string;
   procfile: Procfile;
 }
@@ -61,7 +66,8 @@ export class Formation {
     if (!deployment || deployment.image === null) {
       throw new FormationError('no_release', `${app} has no release running yet; deploy it first: git push deploy main`);
     }
-    return { deployment, image: deployment.image, procfile: parseProcfile(await this.procfileOf(deployment)) };
+    const procfile = parseProcfile(await this.procfileOf(deployment));
+    return { app, deployment: deployment.id, commit: deployment.commit, image: deployment.image, procfile };
   }
 
   /**
@@ -83,13 +89,20 @@ export class Formation {
     return text;
   }
 
+  /** How many containers of each of the release's process types the app runs, in Procfile order. */
+  async current(app: string): Promise<Map<string, number>> {
+    const release = await this.release(app);
+    const counts = this.deps.store.getFormation(app);
+    return new Map([...release.procfile.processes.keys()].map((type) => [type, counts.get(type) ?? 0]));
+  }
+
   /** Checks that the release's Procfile declares `type`; throws FormationError. */
   checkType(release: Release, type: string): void {
     if (release.procfile.processes.has(type)) return;
     const types = [...release.procfile.processes.keys()];
     throw new FormationError(
       'unknown_type',
-      `the Procfile of deployment ${release.deployment.id} has no process type "${type}"; its types are ${types.join(', ') || 'none'}`,
+      `the Procfile of deployment ${release.deployment} has no process type "${type}"; its types are ${types.join(', ') || 'none'}`,
     );
   }
 
@@ -107,7 +120,8 @@ export class Formation {
     const release = await this.release(app);
     this.validate(release, counts);
     const { deployment } = release;
-    const running = await this.running(app, deployment.id);
+    const config = this.deps.processes.config(app);
+    const running = await this.running(app, deployment);
     const formation = this.deps.store.getFormation(app);
 
     const plan: { type: string; label: string }[] = [];
@@ -126,13 +140,13 @@ export class Formation {
     const created: ProcessContainer[] = [];
     try {
       if (plan.length > 0) {
-        log.phase(`Starting ${plan.map((p) => p.label).join(', ')} (deployment ${deployment.id})`);
+        log.phase(`Starting ${plan.map((p) => p.label).join(', ')} (deployment ${deployment})`);
         await Promise.all(
           plan.map(async (p) => {
-            created.push(await this.deps.processes.start(this.startOf(release, p.type, p.label)));
+            created.push(await this.deps.processes.start(this.startOf(release, p.type, p.label), config));
           }),
         );
-        await this.deps.processes.waitForBoot(created, this.deps.processes.timeouts(app).bootMs, log);
+        await this.deps.processes.waitForBoot(created, config.timeouts.bootMs, log);
       }
     } catch (error) {
       await this.deps.processes.discard(created, log);
@@ -143,11 +157,10 @@ export class Formation {
     const targets = sortByLabel(web).map(target);
     if (created.some((c) => c.type === 'web') || surplus.some((c) => c.type === 'web')) {
       log.phase(`Routing ${app} to ${web.length === 0 ? 'no web container' : web.map((c) => c.label).join(', ')}`);
-      await this.deps.traffic.switchTo(app, deployment.id, targets);
+      await this.deps.traffic.switchTo(app, deployment, targets);
     }
     this.deps.store.recordFormation(app, formation, targets);
-    await this.deps.processes.promote(created);
-    await this.deps.processes.retire(app, surplus, log);
+    await this.deps.processes.retire(surplus, config.timeouts, log);
     log.phase(`${app} now runs ${describe(formation)}`);
     return {
       formation: Object.fromEntries(formation),
@@ -160,8 +173,8 @@ export class Formation {
   async restart(app: string, type: string | undefined, log: DeployLog): Promise<RestartResult> {
     const release = await this.release(app);
     if (type !== undefined) this.checkType(release, type);
-    const { deployment } = release;
-    const all = await this.running(app, deployment.id);
+    const config = this.deps.processes.config(app);
+    const all = await this.running(app, release.deployment);
     const chosen = all.filter((c) => type === undefined || c.type === type);
     if (chosen.length === 0) {
       log.phase(`${app} has no ${type === undefined ? '' : `${type} `}containers to restart`);
@@ -172,8 +185,8 @@ export class Formation {
     const webRestarted: string[] = [];
     const othersRestarted: string[] = [];
     const outcomes = await Promise.allSettled([
-      this.rollWeb(release, all, chosen, webRestarted, log),
-      this.replaceOthers(release, chosen, othersRestarted, log),
+      this.rollWeb(release, config, all, chosen, webRestarted, log),
+      this.replaceOthers(release, config, chosen, othersRestarted, log),
     ]);
     const restarted = [...webRestarted, ...othersRestarted];
     const failure = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
@@ -188,43 +201,41 @@ export class Formation {
     return { restarted };
   }
 
-  private async rollWeb(release: Release, all: readonly ProcessContainer[], chosen: readonly ProcessContainer[], done: string[], log: DeployLog): Promise<void> {
-    const { app, id } = release.deployment;
+  private async rollWeb(release: Release, config: AppConfig, all: readonly ProcessContainer[], chosen: readonly ProcessContainer[], done: string[], log: DeployLog): Promise<void> {
+    const { app, deployment: id } = release;
     let web = sortByLabel(all.filter((c) => c.type === 'web'));
     for (const old of chosen.filter((c) => c.type === 'web')) {
       log.phase(`Restarting ${old.label}`);
-      const [fresh] = await this.replace(release, [old], log);
+      const [fresh] = await this.replace(release, config, [old], log);
       web = web.map((c) => (c === old ? fresh! : c));
       await this.deps.traffic.switchTo(app, id, web.map(target));
       this.deps.store.recordTargets(app, web.map(target));
-      await this.deps.processes.promote([fresh!]);
-      await this.deps.processes.retire(app, [old], log);
+      await this.deps.processes.retire([old], config.timeouts, log);
       done.push(old.label);
     }
   }
 
-  private async replaceOthers(release: Release, chosen: readonly ProcessContainer[], done: string[], log: DeployLog): Promise<void> {
+  private async replaceOthers(release: Release, config: AppConfig, chosen: readonly ProcessContainer[], done: string[], log: DeployLog): Promise<void> {
     const others = chosen.filter((c) => c.type !== 'web');
     if (others.length === 0) return;
     log.phase(`Restarting ${others.map((c) => c.label).join(', ')}`);
-    const fresh = await this.replace(release, others, log);
-    await this.deps.processes.promote(fresh);
-    await this.deps.processes.retire(release.deployment.app, others, log);
+    await this.replace(release, config, others, log);
+    await this.deps.processes.retire(others, config.timeouts, log);
     done.push(...others.map((c) => c.label));
   }
 
   /** Starts and boots a fresh container for each old one (same label); removes them all if one fails. */
-  private async replace(release: Release, old: readonly ProcessContainer[], log: DeployLog): Promise<ProcessContainer[]> {
+  private async replace(release: Release, config: AppConfig, old: readonly ProcessContainer[], log: DeployLog): Promise<ProcessContainer[]> {
     const generation = Date.now().toString(36);
     const fresh: ProcessContainer[] = [];
     try {
       await Promise.all(
         old.map(async (c) => {
           const start = this.startOf(release, c.type, c.label);
-          fresh.push(await this.deps.processes.start({ ...start, name: `slipway-${release.deployment.app}-${release.deployment.id}-${c.label}-r${generation}` }));
+          fresh.push(await this.deps.processes.start({ ...start, name: replacementName(release.app, release.deployment, c.label, generation) }, config));
         }),
       );
-      await this.deps.processes.waitForBoot(fresh, this.deps.processes.timeouts(release.deployment.app).bootMs, log);
+      await this.deps.processes.waitForBoot(fresh, config.timeouts.bootMs, log);
     } catch (error) {
       await this.deps.processes.discard(fresh, log);
       throw error;
@@ -233,8 +244,8 @@ export class Formation {
   }
 
   private startOf(release: Release, type: string, label: string) {
-    const { deployment, image, procfile } = release;
-    return { app: deployment.app, deployment: deployment.id, commit: deployment.commit, image, type, label, command: procfile.processes.get(type)! };
+    const { app, deployment, commit, image, procfile } = release;
+    return { app, deployment, commit, image, type, label, command: procfile.processes.get(type)! };
   }
 
   private running(app: string, deployment: number): Promise<ProcessContainer[]> {

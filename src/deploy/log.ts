@@ -10,14 +10,30 @@ export function sanitizeLine(line: string): string {
   return line.replace(CONTROL_CHARACTERS, '\uFFFD');
 }
 
+/**
+ * Slipway's voice in every line it writes for a user (a push, an operation, a deployment's log):
+ * `-----> ` for a phase, seven spaces for detail under it, ` !     ` for an error. The git hook
+ * (hooks/relay.cjs, CommonJS) writes its few error lines with the same prefix (a test checks it).
+ */
+export const VOICE = { phase: '-----> ', detail: '       ', error: ' !     ' } as const;
+
+export const phaseLine = (text: string): string => `${VOICE.phase}${text}`;
+export const detailLine = (text: string): string => `${VOICE.detail}${text}`;
+export const errorLine = (text: string): string => `${VOICE.error}${text}`;
+
+/** A line's text without its prefix or indentation (what a progress display shows). */
+export function unvoiced(line: string): string {
+  for (const prefix of [VOICE.phase, VOICE.error]) if (line.startsWith(prefix)) return line.slice(prefix.length);
+  return line.trimStart();
+}
+
 /** Slipway's own lines (phases and errors), as opposed to the output of a build or a hook. */
 export function isOwnLine(line: string): boolean {
-  return line.startsWith('-----> ') || line.startsWith(' !     ');
+  return line.startsWith(VOICE.phase) || line.startsWith(VOICE.error);
 }
 
 /**
- * One deployment's output, in one voice: `-----> ` for a phase, indented detail, `!     `
- * for errors. Every line is emitted as it is written; the relay to the git client, the
+ * One deployment's output, in Slipway's voice (VOICE). Every line is emitted as it is written; the relay to the git client, the
  * store and followers subscribe.
  */
 export class DeployLog {
@@ -33,15 +49,15 @@ export class DeployLog {
   }
 
   phase(text: string): void {
-    this.write(`-----> ${text}`);
+    this.write(phaseLine(text));
   }
 
   detail(text: string): void {
-    this.write(`       ${text}`);
+    this.write(detailLine(text));
   }
 
   error(text: string): void {
-    this.write(` !     ${text}`);
+    this.write(errorLine(text));
   }
 
   blank(): void {
@@ -66,7 +82,7 @@ export class DeployLog {
    * with each new one: nothing is missed between the two, since both happen in one call.
    */
   follow(listener: (line: string) => void): () => void {
-    if (this.dropped > 0) listener(`       ... ${this.dropped} earlier lines: see the full log once the deployment ends`);
+    if (this.dropped > 0) listener(detailLine(`... ${this.dropped} earlier lines: see the full log once the deployment ends`));
     for (const line of this.recent) listener(line);
     return this.onLine(listener);
   }

@@ -1,9 +1,9 @@
 import { describeProbe, untilHealthy, type HealthCheck, type ProbeResult } from '../health/probe.js';
-import { waitForPort } from '../runtime/boot.js';
+import { canConnect, waitForPort } from '../runtime/boot.js';
 import type { PortAllocator } from '../runtime/ports.js';
 import type { ContainerRef, Runtime } from '../runtime/runtime.js';
-import type { RouteTarget, Store } from '../store/store.js';
-import { LABEL, type AppContainers } from './containers.js';
+import type { AppSettings, RouteTarget, Store } from '../store/store.js';
+import { LABEL, type AppConfig, type AppContainers } from './containers.js';
 import { DeployFailure, errorMessage, seconds } from './failure.js';
 import type { DeployLog } from './log.js';
 
@@ -43,7 +43,7 @@ export interface ProcessStart {
   type: string;
   label: string;
   command: string;
-  /** Defaults to `slipway-<app>-<deployment>-<label>`; a restart's replacement needs its own. */
+  /** Defaults to containerName(); a restart's replacement needs its own (replacementName). */
   name?: string;
 }
 
@@ -67,10 +67,15 @@ export interface ProcessesDeps {
 export class Processes {
   constructor(private readonly deps: ProcessesDeps) {}
 
-  async start(p: ProcessStart): Promise<ProcessContainer> {
+  /** The app's configuration, read once for a whole deployment, scale or restart. */
+  config(app: string): AppConfig {
+    return { app, ...this.deps.containers.read(app), timeouts: this.timeouts(app) };
+  }
+
+  async start(p: ProcessStart, config: AppConfig): Promise<ProcessContainer> {
     const port = await this.deps.ports.allocate();
     try {
-      const ref = await this.deps.runtime.startContainer(this.deps.containers.spec({ ...p, role: 'process', port }));
+      const ref = await this.deps.runtime.startContainer(this.deps.containers.spec({ ...p, role: 'process', port }, config));
       return { app: p.app, ref, type: p.type, label: p.label, port };
     } catch (error) {
       this.deps.ports.release(port);
@@ -149,6 +154,35 @@ export class Processes {
     }
   }
 
+  /**
+   * Right before the router moves: every new container still runs, was never restarted (one
+   * that died during the boot wait or the hook and came back is not a release to switch to),
+   * and every web one still accepts connections. Throws a DeployFailure with its last lines.
+   */
+  async checkAlive(app: string, deployment: number, created: readonly ProcessContainer[], during: string): Promise<void> {
+    const states = new Map(
+      (await this.deps.runtime.describeContainers({ [LABEL.app]: app, [LABEL.deployment]: String(deployment), [LABEL.role]: 'process' })).map((c) => [c.id, c]),
+    );
+    for (const c of created) {
+      const state = states.get(c.ref.id);
+      let problem: string | undefined;
+      if (!state) problem = `${c.label} was removed ${during}`;
+      else if (state.state !== 'running' || state.restartCount > 0) {
+        const exited = state.exitCode === null ? 'exited' : `exited with code ${state.exitCode}`;
+        problem =
+          state.restartCount > 0
+            ? `${c.label} ${state.state === 'running' ? 'exited' : exited} ${during} (restarted ${state.restartCount} time${state.restartCount === 1 ? '' : 's'} since it booted)`
+            : `${c.label} ${exited} ${during}`;
+      } else if (c.type === 'web' && !(await canConnect(c.port, '127.0.0.1'))) {
+        problem = `${c.label} stopped accepting connections on port ${c.port} ${during}`;
+      }
+      if (problem !== undefined) {
+        const lines = state ? await this.deps.runtime.tailLogs(c.ref, LOG_LINES_ON_FAILURE) : [];
+        throw new DeployFailure('crashed-error', `${problem}; the release is not switched to`, logExcerpt(c.label, lines));
+      }
+    }
+  }
+
   /** The app's long-running containers whose labels pass `filter`, in label order (web-1, web-2, web-10). */
   async list(app: string, filter: (labels: Record<string, string>) => boolean = () => true): Promise<ProcessContainer[]> {
     const list = await this.deps.runtime.listContainers({ [LABEL.app]: app, [LABEL.role]: 'process' });
@@ -165,16 +199,16 @@ export class Processes {
   }
 
   /** Drains the web ones, then stops and removes them all, in parallel. */
-  async retire(app: string, old: readonly ProcessContainer[], log: DeployLog, what = ''): Promise<void> {
+  async retire(old: readonly ProcessContainer[], timeouts: Timeouts, log: DeployLog, what = ''): Promise<void> {
     if (old.length === 0) return;
-    const { drainMs, stopMs } = this.timeouts(app);
-    log.phase(`Stopping ${what}${old.map((c) => c.ref.name).join(', ')}`);
+    const { drainMs, stopMs } = timeouts;
+    log.phase(`Stopping ${what}${old.map((c) => c.label).join(', ')}`);
     await this.deps.traffic.drain(old.filter((c) => c.type === 'web').map(target), drainMs);
     const results = await Promise.allSettled(old.map((c) => this.deps.runtime.stopAndRemove(c.ref, stopMs)));
     results.forEach((result, i) => {
       const c = old[i]!;
       if (result.status === 'fulfilled') this.deps.ports.release(c.port);
-      else log.error(`could not remove ${c.ref.name}: ${errorMessage(result.reason)}; it will be removed at the next deploy`);
+      else log.error(`could not remove ${c.label} (${c.ref.name}): ${errorMessage(result.reason)}; it will be removed at the next deploy`);
     });
   }
 
@@ -193,11 +227,6 @@ export class Processes {
     }
   }
 
-  /** Lets promoted containers restart on their own from now on. */
-  async promote(created: readonly ProcessContainer[]): Promise<void> {
-    await Promise.all(created.map((c) => this.deps.runtime.keepRunning(c.ref)));
-  }
-
   /** The app's health check, if it set a healthcheckPath. */
   healthCheck(app: string): (HealthCheck & { intervalMs: number | null }) | undefined {
     const own = this.deps.store.getApp(app)?.settings;
@@ -211,15 +240,18 @@ export class Processes {
   }
 
   timeouts(app: string): Timeouts {
-    const own = this.deps.store.getApp(app)?.settings;
-    const base = this.deps.timeouts;
-    return {
-      bootMs: own?.bootTimeoutMs ?? base.bootMs,
-      hookMs: own?.hookTimeoutMs ?? base.hookMs,
-      stopMs: own?.stopTimeoutMs ?? base.stopMs,
-      drainMs: base.drainMs,
-    };
+    return appTimeouts(this.deps.store.getApp(app)?.settings, this.deps.timeouts);
   }
+}
+
+/** An app's timeouts: its own settings where it has them, else the server's (drain is the server's alone). */
+export function appTimeouts(own: AppSettings | undefined, base: Timeouts): Timeouts {
+  return {
+    bootMs: own?.bootTimeoutMs ?? base.bootMs,
+    hookMs: own?.hookTimeoutMs ?? base.hookMs,
+    stopMs: own?.stopTimeoutMs ?? base.stopMs,
+    drainMs: base.drainMs,
+  };
 }
 
 /** Where the router sends a web container's requests. */

@@ -1,5 +1,5 @@
 import type { Store } from '../store/store.js';
-import { isOwnLine, type DeployLog } from './log.js';
+import { detailLine, isOwnLine, type DeployLog } from './log.js';
 
 const MAX_STORED_BYTES = 8 * 1024 * 1024;
 
@@ -9,21 +9,37 @@ const MAX_STORED_BYTES = 8 * 1024 * 1024;
  * A hook may print without limit: past `maxBytes` its lines are counted, not stored, while
  * Slipway's own lines (phases, errors, the final status) are always kept.
  */
-export function recordOutput(store: Store, app: string, id: number, log: DeployLog, maxBytes = MAX_STORED_BYTES): () => void {
+export function recordOutput(
+  store: Store,
+  app: string,
+  id: number,
+  log: DeployLog,
+  maxBytes = MAX_STORED_BYTES,
+  onError: (error: unknown) => void = () => undefined,
+): () => void {
   let batch: string[] = [];
   let pending: NodeJS.Immediate | undefined;
   let stored = 0;
   let dropped = 0;
+  let failed = false;
   const flush = (): void => {
     if (pending) clearImmediate(pending);
     pending = undefined;
     const lines = batch;
     batch = [];
-    store.appendOutput(app, id, lines);
+    if (lines.length === 0 || failed) return;
+    try {
+      store.appendOutput(app, id, lines);
+    } catch (error) {
+      // The app was destroyed meanwhile (its records went with it), or the disk failed: the
+      // deployment goes on and its live followers still see every line.
+      failed = true;
+      onError(error);
+    }
   };
   const noteDropped = (): void => {
     if (dropped === 0) return;
-    batch.push(`       ... ${dropped} lines of output not stored: a deployment keeps its first ${maxBytes / 1024 / 1024} MB`);
+    batch.push(detailLine(`... ${dropped} lines of output not stored: a deployment keeps its first ${maxBytes / 1024 / 1024} MB`));
     dropped = 0;
   };
   const stopLines = log.onLine((line) => {

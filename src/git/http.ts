@@ -18,36 +18,61 @@ export class GitHttp {
   private readonly identities = new WeakMap<IncomingMessage, Identity>();
   /** git-receive-pack process id → who pushed: the hook runs as its child and names it. */
   private readonly pushers = new Map<number, Identity>();
+  /** The git process serving each POST whose commands were read, to end it if its body stalls. */
+  private readonly services = new WeakMap<IncomingMessage, ChildProcess | undefined>();
+  /** Pushes to an app that does not exist yet: it is created once their commands arrive. */
+  private readonly creating = new WeakMap<IncomingMessage, string>();
 
   constructor(
     private readonly repos: Repos,
     private readonly auth: TokenAuth,
     private readonly store: Store,
-    /** Why pushes cannot be stored right now (disk full, read-only), if they cannot. */
-    private readonly storageProblem: () => Promise<string | undefined> = async () => undefined,
+    /** Why pushes to the app cannot be taken right now (disk full, app being destroyed, server stopping), if they cannot. */
+    private readonly pushProblem: (app: string) => Promise<string | undefined> = async () => undefined,
+    /** How long a request body may go without a byte before the request is ended (timeouts.gitBody). */
+    private readonly bodyIdleMs = 120_000,
   ) {
     this.git = new Git(repos.dir, { autoCreate: false });
     const track = (action: PushAction): void => {
       const identity = this.identities.get(action.req);
+      this.services.set(action.req, undefined);
       action.once('service', (ps: ChildProcess) => {
         guard(ps);
+        this.services.set(action.req, ps);
         if (identity && ps.pid !== undefined) {
           const pid = ps.pid;
           this.pushers.set(pid, identity);
           ps.once('exit', () => this.pushers.delete(pid));
         }
       });
-      action.accept();
+      const app = this.creating.get(action.req);
+      if (app === undefined) {
+        action.accept();
+        return;
+      }
+      // The first push creates the app, once git's commands show it is one.
+      this.store.ensureApp(app);
+      this.repos.ensure(app).then(
+        () => action.accept(),
+        (error: unknown) => action.reject(500, `Slipway could not create the repository of ${app}: ${String(error)}\n`),
+      );
     };
     this.git.on('push', track);
     this.git.on('tag', track);
     this.git.on('fetch', (action: PushAction) => {
-      action.once('service', guard);
+      this.services.set(action.req, undefined);
+      action.once('service', (ps: ChildProcess) => {
+        guard(ps);
+        this.services.set(action.req, ps);
+      });
       action.accept();
     });
   }
 
-  /** Who is pushing through the git-receive-pack process `pid`. */
+  /**
+   * Who is pushing through the git-receive-pack process `pid`, while it runs. The hook relay
+   * (hooks/relay.cjs) runs under that process and sends its parent's pid; see RelayAccess.
+   */
   pusherOf(pid: number): Identity | undefined {
     return this.pushers.get(pid);
   }
@@ -89,18 +114,66 @@ export class GitHttp {
     this.identities.set(req, identity);
     const push = endpoint === 'git-receive-pack' || url.searchParams.get('service') === 'git-receive-pack';
     if (push) {
-      const problem = await this.storageProblem();
+      const problem = await this.pushProblem(app);
       if (problem) {
         text(res, 503, `${problem}\n`);
         return;
       }
-      this.store.ensureApp(app);
-      await this.repos.ensure(app);
+    }
+    if (push && endpoint === 'git-receive-pack') {
+      // Only the push itself creates the app: once its commands arrive (track, above).
+      if (!this.repos.exists(app)) this.creating.set(req, app);
     } else if (!this.repos.exists(app)) {
-      text(res, 404, `There is no app named ${app}; push to create it.\n`);
+      if (!push) {
+        text(res, 404, `There is no app named ${app}; create it (slipway apps:create ${app}) or push to it.\n`);
+        return;
+      }
+      // git's first question before a push, which refs there are, creates nothing: it is
+      // answered for an empty repository.
+      await this.advertiseNew(res);
       return;
     }
+    if (req.method === 'POST') this.boundBody(req, res);
     this.git.handle(req, res);
+  }
+
+  private async advertiseNew(res: ServerResponse): Promise<void> {
+    const refs = await this.repos.advertiseNew();
+    const banner = '# service=git-receive-pack\n';
+    const body = Buffer.concat([Buffer.from(`${(banner.length + 4).toString(16).padStart(4, '0')}${banner}0000`), refs]);
+    res.writeHead(200, {
+      'content-type': 'application/x-git-receive-pack-advertisement',
+      'cache-control': 'no-cache, max-age=0, must-revalidate',
+      'content-length': body.length,
+    });
+    res.end(body);
+  }
+
+  /**
+   * Push and fetch requests wait for their whole deployment, so no overall timeout fits them;
+   * their body, though, must keep coming: a body that stops for `bodyIdleMs` ends the request
+   * (and the git process reading it), and an empty one — no git command at all — is refused at once.
+   */
+  private boundBody(req: IncomingMessage, res: ServerResponse): void {
+    const seconds = Math.round(this.bodyIdleMs / 100) / 10;
+    req.setTimeout(this.bodyIdleMs, () => {
+      this.services.get(req)?.kill();
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      res.once('finish', () => req.socket.destroy());
+      text(res, 408, `The git request sent nothing for ${seconds} s, so Slipway ended it; push (or fetch) again.\n`);
+    });
+    req.once('end', () => {
+      req.socket.setTimeout(0);
+      // node-git-server waits for the commands in the body before it starts git: without any,
+      // it would wait forever. (The commands, when there are some, were read on the way here.)
+      setImmediate(() => {
+        if (this.services.has(req) || res.headersSent) return;
+        text(res, 400, 'The git request has no commands in its body; use git to push or fetch.\n');
+      });
+    });
   }
 }
 
@@ -117,6 +190,7 @@ function guard(ps: ChildProcess): void {
 interface PushAction {
   req: IncomingMessage;
   accept(): void;
+  reject(code: number, message: string): void;
   once(event: 'service', listener: (ps: ChildProcess) => void): void;
 }
 

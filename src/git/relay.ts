@@ -1,13 +1,21 @@
 import { rm } from 'node:fs/promises';
 import net from 'node:net';
 import type { Identity } from '../auth/tokens.js';
-import type { Deployer, StartedDeployment } from '../deploy/deployer.js';
-import { isOwnLine } from '../deploy/log.js';
+import { DeployerClosedError, DeployRefused, type Deployer, type StartedDeployment } from '../deploy/deployer.js';
+import { detailLine, errorLine, isOwnLine } from '../deploy/log.js';
 import type { Repos } from './repos.js';
 
 const ZERO_OID = /^0+$/;
 const MAX_QUEUED_BYTES = 4 * 1024 * 1024;
 const DEPLOY_BRANCHES = new Set(['refs/heads/main', 'refs/heads/master']);
+
+function branchName(ref: string): string {
+  return ref.replace(/^refs\/heads\//, '');
+}
+
+function short(commit: string | null): string {
+  return commit === null ? 'nothing (no branch)' : commit.slice(0, 7);
+}
 
 interface PushCommand {
   oldOid: string;
@@ -16,7 +24,11 @@ interface PushCommand {
 }
 
 export interface RelayAccess {
-  /** Who pushed through the git-receive-pack process the hook runs under. */
+  /**
+   * Who pushed, by the pid the hook sends: its parent process (hooks/proc-receive execs the
+   * relay, so that parent is the git-receive-pack the server spawned for an authenticated push
+   * and keeps, while it runs, with the token's identity). Undefined for a pid it did not spawn.
+   */
   pusherOf(pid: number): Identity | undefined;
   stillValid(identity: Identity): boolean;
   onError(error: unknown): void;
@@ -96,7 +108,7 @@ export class HookRelay {
         return;
       }
       if (skipped > 0) {
-        send({ type: 'line', text: `       ... ${skipped} lines not shown: the connection could not keep up (the full log is in the API, up to its limit)` });
+        send({ type: 'line', text: detailLine(`... ${skipped} lines not shown: the connection could not keep up (the full log is in the API, up to its limit)`) });
         skipped = 0;
       }
       send({ type: 'line', text });
@@ -105,10 +117,22 @@ export class HookRelay {
     const pusher = pusherPid === undefined ? undefined : this.access.pusherOf(pusherPid);
     const app = this.repos.appFor(gitDir);
     const results: RefResult[] = [];
+    let deployBranch: string | undefined;
     for (const command of commands) {
       if (!app) {
         results.push({ ref: command.ref, ok: false, reason: 'not a Slipway repository' });
         continue;
+      }
+      // main and master in one push would deploy one after the other, and leave the first
+      // naming a commit that does not serve: the second is refused.
+      if (DEPLOY_BRANCHES.has(command.ref) && !ZERO_OID.test(command.newOid)) {
+        if (deployBranch !== undefined) {
+          const [first, second] = [branchName(deployBranch), branchName(command.ref)];
+          sendLine(errorLine(`${second} is not deployed: push one deploy branch at a time (${first} was pushed with it, and ${app} deploys from ${first}).`));
+          results.push({ ref: command.ref, ok: false, reason: `one deploy branch per push; ${first} was deployed` });
+          continue;
+        }
+        deployBranch = command.ref;
       }
       results.push(await this.handle(app, gitDir, command, pusher, sendLine));
     }
@@ -125,14 +149,15 @@ export class HookRelay {
   ): Promise<RefResult> {
     const branch = command.ref.replace(/^refs\/heads\//, '');
     if (!DEPLOY_BRANCHES.has(command.ref)) {
-      say(`!     ${branch} is not deployed: only main and master deploy. Push your branch as main: git push deploy ${branch}:main`);
+      say(errorLine(`${branch} is not deployed: only main and master deploy. Push your branch as main: git push deploy ${branch}:main`));
       return { ref: command.ref, ok: false, reason: 'only main and master deploy; run git push deploy HEAD:main' };
     }
     if (ZERO_OID.test(command.newOid)) {
-      say(`!     Deleting ${branch} is refused: it is what ${app} deploys from. Push a commit to it instead.`);
+      say(errorLine(`Deleting ${branch} is refused: it is what ${app} deploys from. Push a commit to it instead.`));
       return { ref: command.ref, ok: false, reason: `deleting ${branch} is refused; push a commit instead` };
     }
     let started: StartedDeployment;
+    let refusal: DeployRefused | undefined;
     try {
       started = this.deployer.deploy(
         {
@@ -141,17 +166,69 @@ export class HookRelay {
           ref: command.ref,
           commit: command.newOid,
           pushedBy: pusher?.name ?? null,
-          // A token revoked while its push waited in the queue no longer deploys.
-          stillAuthorized: () => pusher === undefined || this.access.stillValid(pusher),
+          admit: async (log, deployment) => {
+            try {
+              return await this.admit(app, deployment.id, command, pusher, log);
+            } catch (error) {
+              if (error instanceof DeployRefused) refusal = error;
+              throw error;
+            }
+          },
         },
         say,
       );
     } catch (error) {
+      if (error instanceof DeployerClosedError) {
+        say(errorLine(error.message));
+        return { ref: command.ref, ok: false, reason: error.gitReason };
+      }
       // The store could not record the deployment (disk full, read-only): nothing was started.
-      say(`!     Slipway could not record this deployment (${error instanceof Error ? error.message : String(error)}); check the server's disk and push again.`);
+      say(errorLine(`Slipway could not record this deployment (${error instanceof Error ? error.message : String(error)}); check the server's disk and push again.`));
       return { ref: command.ref, ok: false, reason: 'the server could not record the deployment' };
     }
     const status = await started.done;
-    return status === 'success' ? { ref: command.ref, ok: true } : { ref: command.ref, ok: false, reason: status };
+    if (status === 'success') return { ref: command.ref, ok: true };
+    return { ref: command.ref, ok: false, reason: refusal?.gitReason ?? status };
+  }
+
+  /**
+   * When the push's turn comes: its token must still be valid, the app must deploy from this
+   * branch, and the branch must still be at the commit the push saw (a compare-and-swap), unless
+   * the push was forced; a push that rewinds the branch says so.
+   */
+  private async admit(
+    app: string,
+    id: number,
+    command: PushCommand,
+    pusher: Identity | undefined,
+    log: { phase(text: string): void },
+  ): Promise<{ base: string | null }> {
+    if (pusher !== undefined && !this.access.stillValid(pusher)) {
+      throw new DeployRefused(`The token "${pusher.name}" that pushed deployment ${id} was revoked before it ran; push again with a valid token`);
+    }
+    const branch = branchName(command.ref);
+    const other = command.ref === 'refs/heads/main' ? 'refs/heads/master' : 'refs/heads/main';
+    const current = await this.repos.branchCommit(app, command.ref);
+    if (current === null && (await this.repos.branchCommit(app, other)) !== null) {
+      throw new DeployRefused(
+        `${app} deploys from ${branchName(other)}, so ${branch} is not deployed; push to ${branchName(other)}: git push deploy ${branch}:${branchName(other)}`,
+        `${app} deploys from ${branchName(other)}`,
+      );
+    }
+    const saw = ZERO_OID.test(command.oldOid) ? null : command.oldOid;
+    if (current !== saw) {
+      // git lets a client send a commit that does not contain what it saw only when forced.
+      const forced = saw !== null && !(await this.repos.contains(app, command.newOid, saw));
+      if (!forced) {
+        throw new DeployRefused(
+          `${branch} is at ${short(current)}, not at ${short(saw)} as when this push started: another push moved it meanwhile, and deploying this one would drop its commits. Nothing was deployed; fetch first (git pull), then push again`,
+          'fetch first',
+        );
+      }
+    }
+    if (current !== null && !(await this.repos.contains(app, command.newOid, current))) {
+      log.phase(`Rewinding ${branch} from ${short(current)} to ${short(command.newOid)} (a forced push: commits of ${short(current)} that ${short(command.newOid)} lacks leave the branch)`);
+    }
+    return { base: current };
   }
 }

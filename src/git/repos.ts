@@ -1,10 +1,12 @@
 import { execa } from 'execa';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import type { RefPublisher } from '../deploy/pipeline.js';
 
 export const APP_NAME = /^[a-z][a-z0-9-]{1,38}$/;
+const ZERO_OID = '0000000000000000000000000000000000000000';
 
 export function appNameProblem(name: string): string | undefined {
   if (APP_NAME.test(name)) return undefined;
@@ -51,6 +53,32 @@ export class Repos {
     return creation;
   }
 
+  private emptyAdvertisement: Promise<Buffer> | undefined;
+
+  /**
+   * What `git-receive-pack` advertises for an app that has no repository yet: no refs, and the
+   * capabilities of an app's repository. A push asks for it first; answering it lets that push
+   * go on while nothing is created until its commands arrive. It is git's own answer, taken once
+   * from a configured empty repository made (and removed) for the purpose.
+   */
+  advertiseNew(): Promise<Buffer> {
+    this.emptyAdvertisement ??= (async () => {
+      const scratch = await mkdtemp(path.join(os.tmpdir(), 'slipway-empty-'));
+      try {
+        const dir = path.join(scratch, 'new.git');
+        await execa('git', ['init', '--quiet', '--bare', '--initial-branch=main', dir]);
+        await this.configure(dir);
+        const { stdout } = await execa('git', ['receive-pack', '--stateless-rpc', '--advertise-refs', dir], { encoding: 'buffer' });
+        return Buffer.from(stdout);
+      } finally {
+        await rm(scratch, { recursive: true, force: true });
+      }
+    })();
+    // A failure is not kept: the next push tries again.
+    this.emptyAdvertisement.catch(() => (this.emptyAdvertisement = undefined));
+    return this.emptyAdvertisement;
+  }
+
   /** Deletes the app's repository. */
   async remove(app: string): Promise<void> {
     await rm(this.pathFor(app), { recursive: true, force: true });
@@ -76,10 +104,24 @@ export class Repos {
   /** A RefPublisher that moves a branch to the commit that now serves. */
   publisher(): RefPublisher {
     return {
-      publish: async (app, ref, commit) => {
-        await execa('git', ['update-ref', ref, commit], { cwd: this.pathFor(app) });
+      publish: async (app, ref, commit, from) => {
+        // With the old value, git moves the branch only if it still is there (a compare-and-swap).
+        const expected = from === undefined ? [] : [from ?? ZERO_OID];
+        await execa('git', ['update-ref', ref, commit, ...expected], { cwd: this.pathFor(app) });
       },
     };
+  }
+
+  /** The commit `ref` names in the app's repository, or null when the branch does not exist. */
+  async branchCommit(app: string, ref: string): Promise<string | null> {
+    const { stdout, exitCode } = await execa('git', ['rev-parse', '--verify', '--quiet', `${ref}^{commit}`], { cwd: this.pathFor(app), reject: false });
+    return exitCode === 0 ? stdout.trim() : null;
+  }
+
+  /** Whether `ancestor` is `commit` or in its history. */
+  async contains(app: string, commit: string, ancestor: string): Promise<boolean> {
+    const { exitCode } = await execa('git', ['merge-base', '--is-ancestor', ancestor, commit], { cwd: this.pathFor(app), reject: false });
+    return exitCode === 0;
   }
 
   private async configure(dir: string): Promise<void> {

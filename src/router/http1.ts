@@ -13,6 +13,17 @@ const HOP_BY_HOP_LENGTHS = new Uint8Array(32);
 for (const name of [...HOP_BY_HOP, 'content-length']) HOP_BY_HOP_LENGTHS[name.length] = 1;
 const RESPONSE_HEAD = /^HTTP\/1\.[01] \d{3}(?: [\t\x20-\x7e\x80-\xff]*)?(?:\r\n[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[\t\x20-\x7e\x80-\xff]*)*$/;
 
+/**
+ * A head whose lines end in a bare LF, which RFC 9112 (2.2) lets a recipient accept (busybox's
+ * CGI sends them): its text with CRLF line ends, and the offset past its blank line.
+ */
+function bareLfHead(buf: Buffer, start: number): { text: string; end: number } | undefined {
+  const window = buf.toString('latin1', start, Math.min(buf.length, start + MAX_HEAD_BYTES + 4));
+  const blank = /\r?\n\r?\n/.exec(window);
+  if (!blank) return undefined;
+  return { text: window.slice(0, blank.index).replace(/\r?\n/g, '\r\n'), end: start + blank.index + blank[0].length };
+}
+
 export interface ResponseHead {
   status: number;
   /** The end-to-end headers as alternating names and values, in the order received. */
@@ -35,14 +46,19 @@ export interface ResponseHead {
  */
 export function parseResponseHead(buf: Buffer, start = 0): ResponseHead | null {
   const blank = buf.indexOf('\r\n\r\n', start, 'latin1');
-  if (blank < 0) {
-    if (buf.length - start > MAX_HEAD_BYTES) throw new MalformedResponse('response head too large');
-    return null;
+  let text = blank < 0 ? '' : buf.toString('latin1', start, blank);
+  let end = blank + 4;
+  if (blank < 0 || !RESPONSE_HEAD.test(text)) {
+    const bare = bareLfHead(buf, start);
+    if (bare) ({ text, end } = bare);
+    else if (blank < 0) {
+      if (buf.length - start > MAX_HEAD_BYTES) throw new MalformedResponse('response head too large');
+      return null;
+    }
   }
-  if (blank - start > MAX_HEAD_BYTES) throw new MalformedResponse('response head too large');
-  const text = buf.toString('latin1', start, blank);
+  if (end - 4 - start > MAX_HEAD_BYTES) throw new MalformedResponse('response head too large');
   // One pass checks the status line and every header line: token names, printable values, no
-  // bare CR or LF, no obsolete line folding, no whitespace before a colon.
+  // bare CR, no obsolete line folding, no whitespace before a colon.
   if (!RESPONSE_HEAD.test(text)) throw new MalformedResponse('malformed response head');
   const lines = text.split('\r\n');
   const statusLine = lines[0]!;
@@ -96,7 +112,7 @@ export function parseResponseHead(buf: Buffer, start = 0): ResponseHead | null {
   }
   if (named !== undefined) for (const name of named) dropHeader(headers, name);
   const keepAlive = !close && !untilClose && (!http10 || keepAliveToken);
-  return { status, headers, contentLength, chunked, untilClose, keepAlive, end: blank + 4 };
+  return { status, headers, contentLength, chunked, untilClose, keepAlive, end };
 }
 
 function parseLength(value: string): number {

@@ -1,10 +1,11 @@
-import { LABEL, type AppContainers } from '../deploy/containers.js';
+import { LABEL, oneOffName, type AppContainers } from '../deploy/containers.js';
+import type { Release as AppRelease } from '../deploy/formation.js';
 import type { PortAllocator } from '../runtime/ports.js';
 import type { AttachedOneOff, ContainerSpec, Runtime, TerminalSize } from '../runtime/runtime.js';
 import type { Store } from '../store/store.js';
 
 /** `attached` one-offs live as long as their client's connection; `detached` ones are kept for their logs. */
-export const RUN_MODE_LABEL = 'slipway.run';
+export const RUN_MODE_LABEL = LABEL.runMode;
 
 /** How long an ended detached one-off is kept for its logs to be read. */
 export const KEEP_FINISHED_MS = 60 * 60 * 1000;
@@ -12,12 +13,11 @@ export const KEEP_FINISHED_MS = 60 * 60 * 1000;
 /** How long a detached one-off may run by default (as Heroku's one-off dynos). */
 export const MAX_RUN_MS = 24 * 60 * 60 * 1000;
 
-/** The image a one-off runs: the app's current deployment's. */
-export interface Release {
-  deployment: number;
-  image: string;
-  commit: string;
-}
+/** How often the server sweeps every app's one-offs, at most. */
+const SWEEP_EVERY_MS = 5 * 60 * 1000;
+
+/** The image a one-off runs: the app's current release's (its Procfile is not needed). */
+export type Release = Pick<AppRelease, 'deployment' | 'image' | 'commit'>;
 
 export interface OneOffDeps {
   store: Pick<Store, 'nextOneOff'>;
@@ -114,6 +114,32 @@ export class OneOffs {
   }
 
   /**
+   * How often the server should sweep: every 5 minutes, or more often when detached one-offs may
+   * run only briefly (a quarter of timeouts.run, at least a second), so none outlives it by much.
+   */
+  get sweepEveryMs(): number {
+    return Math.min(SWEEP_EVERY_MS, Math.max(1000, (this.deps.maxRunMs ?? MAX_RUN_MS) / 4));
+  }
+
+  /** Sweeps the apps' one-offs in the background, telling `log` what it did in the server's words. */
+  sweepApps(apps: readonly string[], log: (line: string) => void): void {
+    for (const app of apps) {
+      this.sweep(app).then(
+        (swept) => swept.forEach((one) => log(`${app}: ${this.sweptLine(one)}`)),
+        (error: unknown) => log(`warning: could not sweep ${app}'s one-offs: ${String(error)}`),
+      );
+    }
+  }
+
+  /** The server's log line for what a sweep did to a one-off. */
+  sweptLine(one: SweptOneOff): string {
+    if (one.reason === 'orphaned') return `removed ${one.container}, a one-off whose client left with the previous server`;
+    if (one.reason === 'expired') return `removed ${one.name} (${one.container}), a detached one-off that ended over an hour ago`;
+    const runMs = this.deps.maxRunMs ?? MAX_RUN_MS;
+    return `stopped ${one.name} (${one.container}), a detached one-off that ran longer than ${runMs / 1000} s (timeouts.run); its logs stay for an hour`;
+  }
+
+  /**
    * Removes the app's one-offs nobody will read any more — detached ones that ended over an hour
    * ago, and attached ones no client is connected to (left by a server that stopped mid-run) —
    * and stops detached ones that ran too long (their logs stay for an hour).
@@ -163,7 +189,7 @@ export class OneOffs {
       label: name,
       role: 'oneoff',
       port,
-      name: `slipway-${app}-run-${n}`,
+      name: oneOffName(app, n),
       stdin: mode === 'attached',
       ...(terminal ? { tty: terminal.size ? { size: terminal.size } : {} } : {}),
       ...(env || terminal ? { extraEnv: { ...(terminal ? { TERM: terminal.term } : {}), ...env } } : {}),

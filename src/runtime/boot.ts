@@ -8,7 +8,8 @@ export async function waitForPort(port: number, signal: AbortSignal, intervalMs 
   }
 }
 
-function canConnect(port: number, host: string): Promise<boolean> {
+/** Whether something accepts a TCP connection on host:port right now. */
+export function canConnect(port: number, host: string): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = net.connect({ port, host });
     socket.once('connect', () => {

@@ -56,6 +56,8 @@ export class BuildKitProgress {
 
   constructor(
     private readonly onText: (text: string) => void,
+    /** Readable step names (see BuildRequest.steps); without them, BuildKit's own names. */
+    private readonly steps?: readonly { marker: string; name: string }[],
   ) {}
 
   /** `aux` is the base64 payload of a `moby.buildkit.trace` message. */
@@ -66,13 +68,10 @@ export class BuildKitProgress {
       const key = vertex.digest ?? name;
       // BuildKit's own bookkeeping steps say nothing a developer needs.
       if (name.startsWith('[internal]') || name === '' || this.announced.has(key)) continue;
-      if (vertex.cached) {
-        this.announced.add(key);
-        this.onText(`${name} (cached)\n`);
-      } else if (vertex.started) {
-        this.announced.add(key);
-        this.onText(`${name}\n`);
-      }
+      if (!vertex.cached && !vertex.started) continue;
+      this.announced.add(key);
+      const shown = this.steps === undefined ? name : this.steps.find((s) => name.includes(s.marker))?.name;
+      if (shown !== undefined) this.onText(vertex.cached ? `${shown} (cached)\n` : `${shown}\n`);
     }
     for (const log of status.logs ?? []) {
       if (log.msg && log.msg.length > 0) this.onText(Buffer.from(log.msg).toString('utf8'));

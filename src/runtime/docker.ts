@@ -5,6 +5,7 @@ import { LineSplitter } from '../util/lines.js';
 import { BuildKitProgress } from './buildkit.js';
 import { DockerDemuxer, TerminalOutput } from './demux.js';
 import { DockerLogDecoder, sinceAfter, TerminalLogDecoder } from './docker-logs.js';
+import { redactError } from './redact.js';
 import {
   BuildFailedError,
   RuntimeUnavailableError,
@@ -30,32 +31,38 @@ const PARTIAL_LINE_FLUSH_MS = 1000;
 
 /** Runtime backed by a Docker Engine through dockerode. Host networking only. */
 export class DockerRuntime implements Runtime {
-  constructor(private readonly docker: Docker = new Docker()) {
-    // Every call that reaches the engine reports an unreachable engine the same way, whichever
-    // method met it: one typed error whose message says how to bring the engine back.
-    for (const name of ENGINE_CALLS) {
-      const original = this[name] as (...args: unknown[]) => Promise<unknown>;
-      (this as Record<string, unknown>)[name] = async (...args: unknown[]): Promise<unknown> => {
-        try {
-          return await original.apply(this, args);
-        } catch (error) {
-          throw engineUnreachable(error) ? new RuntimeUnavailableError(error) : error;
-        }
-      };
+  /** The engine's client: used only inside `engine`, so no request can bypass its translation. */
+  readonly #docker: Docker;
+
+  constructor(docker: Docker = new Docker()) {
+    this.#docker = docker;
+  }
+
+  /**
+   * The one way to the engine. Every request (and every stream read from it) runs inside, so an
+   * unreachable engine is reported the same way whichever method met it: one typed error whose
+   * message says how to bring the engine back. The engine's own answers (404, 409…) pass as they are.
+   */
+  private async engine<T>(request: (docker: Docker) => Promise<T>): Promise<T> {
+    try {
+      return await request(this.#docker);
+    } catch (error) {
+      throw engineUnreachable(error) ? new RuntimeUnavailableError(error) : error;
     }
   }
 
   async ping(): Promise<void> {
     try {
-      await this.docker.ping();
+      await this.engine((docker) => docker.ping());
     } catch (error) {
-      throw new RuntimeUnavailableError(error);
+      // Whatever answers other than OK is not an engine Slipway can use.
+      throw error instanceof RuntimeUnavailableError ? error : new RuntimeUnavailableError(error);
     }
   }
 
   async imageExists(image: string): Promise<boolean> {
     try {
-      await this.docker.getImage(image).inspect();
+      await this.engine((docker) => docker.getImage(image).inspect());
       return true;
     } catch (error) {
       if (statusOf(error) === 404) return false;
@@ -63,31 +70,43 @@ export class DockerRuntime implements Runtime {
     }
   }
 
+  async imageInfo(image: string): Promise<{ id: string; labels: Record<string, string> } | null> {
+    try {
+      const info = (await this.engine((docker) => docker.getImage(image).inspect())) as { Id: string; Config?: { Labels?: Record<string, string> | null } };
+      return { id: info.Id, labels: info.Config?.Labels ?? {} };
+    } catch (error) {
+      if (statusOf(error) === 404) return null;
+      throw error;
+    }
+  }
+
   async buildImage(request: BuildRequest, onLine: (line: string) => void): Promise<void> {
     // The types omit it, but dockerode hands a Buffer to the engine as a body with a length.
     const context = request.context as unknown as NodeJS.ReadableStream;
-    const stream = await this.docker.buildImage(context, {
-      t: request.tag,
-      dockerfile: request.dockerfile,
-      labels: request.labels,
-      buildargs: request.buildArgs,
-      networkmode: 'host',
-      // BuildKit: about twice as fast here as the legacy builder, and labels cost no extra step.
-      version: '2',
-    } as Docker.ImageBuildOptions);
     const lines = new LineSplitter(onLine);
-    const progress = new BuildKitProgress((text) => lines.write(text));
+    const progress = new BuildKitProgress((text) => lines.write(text), request.steps);
     let failure: string | undefined;
-    await new Promise<void>((resolve, reject) => {
-      this.docker.modem.followProgress(
-        stream,
-        (error: Error | null) => (error ? reject(error) : resolve()),
-        (event: { id?: string; aux?: unknown; stream?: string; error?: string; errorDetail?: { message?: string } }) => {
-          if (event.id === 'moby.buildkit.trace' && typeof event.aux === 'string') progress.write(event.aux);
-          else if (event.stream && !/^Successfully tagged /.test(event.stream)) lines.write(event.stream);
-          if (event.error) failure = event.errorDetail?.message ?? event.error;
-        },
-      );
+    await this.engine(async (docker) => {
+      const stream = await docker.buildImage(context, {
+        t: request.tag,
+        dockerfile: request.dockerfile,
+        labels: request.labels,
+        buildargs: request.buildArgs,
+        networkmode: 'host',
+        // BuildKit: about twice as fast here as the legacy builder, and labels cost no extra step.
+        version: '2',
+      } as Docker.ImageBuildOptions);
+      await new Promise<void>((resolve, reject) => {
+        docker.modem.followProgress(
+          stream,
+          (error: Error | null) => (error ? reject(error) : resolve()),
+          (event: { id?: string; aux?: unknown; stream?: string; error?: string; errorDetail?: { message?: string } }) => {
+            if (event.id === 'moby.buildkit.trace' && typeof event.aux === 'string') progress.write(event.aux);
+            else if (event.stream && !/^Successfully tagged /.test(event.stream)) lines.write(event.stream);
+            if (event.error) failure = event.errorDetail?.message ?? event.error;
+          },
+        );
+      });
     });
     lines.end();
     if (failure !== undefined) throw new BuildFailedError(failure.trim());
@@ -95,25 +114,25 @@ export class DockerRuntime implements Runtime {
 
   async removeImage(image: string): Promise<void> {
     try {
-      await this.docker.getImage(image).remove({ force: true });
+      await this.engine((docker) => docker.getImage(image).remove({ force: true }));
     } catch (error) {
       if (statusOf(error) !== 404) throw error;
     }
   }
 
   async startContainer(spec: ContainerSpec): Promise<ContainerRef> {
-    const container = await this.docker.createContainer(createOptions(spec));
+    const id = await this.create(spec);
     try {
-      await container.start();
+      await this.start(id, spec);
     } catch (error) {
-      await container.remove({ force: true }).catch(() => undefined);
+      await this.remove(id);
       throw error;
     }
-    return { id: container.id, name: spec.name };
+    return { id, name: spec.name };
   }
 
   async waitForExit(ref: ContainerRef): Promise<number> {
-    const result = (await this.docker.getContainer(ref.id).wait()) as { StatusCode: number };
+    const result = (await this.engine((docker) => docker.getContainer(ref.id).wait())) as { StatusCode: number };
     return result.StatusCode;
   }
 
@@ -125,10 +144,9 @@ export class DockerRuntime implements Runtime {
 
   async readLogs(ref: ContainerRef, options: LogReadOptions, onEntry: (entry: LogEntry) => void, signal: AbortSignal): Promise<void> {
     if (signal.aborted) return;
-    const container = this.docker.getContainer(ref.id);
     let terminal: boolean;
     try {
-      terminal = ((await container.inspect()) as { Config: { Tty: boolean } }).Config.Tty;
+      terminal = ((await this.engine((docker) => docker.getContainer(ref.id).inspect())) as { Config: { Tty: boolean } }).Config.Tty;
     } catch (error) {
       if (statusOf(error) === 404) return;
       throw error;
@@ -144,20 +162,23 @@ export class DockerRuntime implements Runtime {
       ...(options.after === undefined ? {} : { since: sinceAfter(options.after) }),
       abortSignal: signal,
     };
+    const decode = new Writable({
+      objectMode: true,
+      write: (chunk: OutputChunk, _encoding, callback) => {
+        decoder.write(chunk);
+        callback();
+      },
+    });
     try {
       // Without follow the engine answers with one buffer, with follow a stream that ends when
-      // the container stops.
-      const source = options.follow
-        ? ((await container.logs({ ...query, follow: true })) as NodeJS.ReadableStream)
-        : Readable.from([(await container.logs({ ...query, follow: false })) as unknown as Buffer]);
-      const decode = new Writable({
-        objectMode: true,
-        write: (chunk: OutputChunk, _encoding, callback) => {
-          decoder.write(chunk);
-          callback();
-        },
+      // the container stops; the stream is read inside the engine's boundary too.
+      await this.engine(async (docker) => {
+        const container = docker.getContainer(ref.id);
+        const source = options.follow
+          ? ((await container.logs({ ...query, follow: true })) as NodeJS.ReadableStream)
+          : Readable.from([(await container.logs({ ...query, follow: false })) as unknown as Buffer]);
+        await pipeline(source, terminal ? new TerminalOutput() : new DockerDemuxer(), decode, { signal });
       });
-      await pipeline(source, terminal ? new TerminalOutput() : new DockerDemuxer(), decode, { signal });
       decoder.end();
     } catch (error) {
       // Removed meanwhile, or the reader went away: either way there is nothing more to read.
@@ -167,9 +188,10 @@ export class DockerRuntime implements Runtime {
   }
 
   async runOneOff(spec: ContainerSpec, onLine: (line: string) => void, timeoutMs: number): Promise<OneOffResult> {
-    const container = await this.docker.createContainer(createOptions(spec));
+    const id = await this.create(spec);
+    const container = this.container(id);
     try {
-      const attached = (await container.attach({ stream: true, stdout: true, stderr: true })) as NodeJS.ReadableStream;
+      const attached = (await container((c) => c.attach({ stream: true, stdout: true, stderr: true }))) as NodeJS.ReadableStream;
       const lines = new LineSplitter(onLine, 8192, PARTIAL_LINE_FLUSH_MS);
       // stdout and stderr go to the same place, in the order they arrive.
       const output = attached.pipe(new DockerDemuxer());
@@ -180,10 +202,10 @@ export class DockerRuntime implements Runtime {
         attached.on('error', () => resolve());
       });
 
-      await container.start();
+      await this.start(id, spec);
       // Asked after the start: "not-running" answers at once if the command already ended,
       // where a "next-exit" wait sent before the start can miss an exit that beats it.
-      const exited = container.wait({ condition: 'not-running' }) as Promise<{ StatusCode: number }>;
+      const exited = container((c) => c.wait({ condition: 'not-running' }) as Promise<{ StatusCode: number }>);
 
       let timer: NodeJS.Timeout | undefined;
       const timedOut = new Promise<'timeout'>((resolve) => {
@@ -192,24 +214,25 @@ export class DockerRuntime implements Runtime {
       const outcome = await Promise.race([exited, timedOut]);
       clearTimeout(timer);
       if (outcome === 'timeout') {
-        await container.kill().catch(() => undefined);
+        await container((c) => c.kill()).catch(() => undefined);
         await exited.catch(() => undefined);
       }
       await Promise.race([drained, delay(2000)]);
       lines.end();
       return outcome === 'timeout' ? { exitCode: null, timedOut: true } : { exitCode: outcome.StatusCode, timedOut: false };
     } finally {
-      await container.remove({ force: true }).catch(() => undefined);
+      await this.remove(id);
     }
   }
 
   async attachOneOff(spec: ContainerSpec): Promise<AttachedOneOff> {
-    const container = await this.docker.createContainer(createOptions({ ...spec, stdin: true }));
-    const remove = (): Promise<void> => container.remove({ force: true }).catch(() => undefined);
+    const id = await this.create({ ...spec, stdin: true });
+    const container = this.container(id);
+    const remove = (): Promise<void> => this.remove(id);
     let attached: Duplex;
     try {
       // Hijacked: the one connection carries stdin up and the multiplexed output down.
-      attached = (await container.attach({ stream: true, hijack: true, stdin: true, stdout: true, stderr: true })) as Duplex;
+      attached = (await container((c) => c.attach({ stream: true, hijack: true, stdin: true, stdout: true, stderr: true }))) as Duplex;
     } catch (error) {
       await remove();
       throw error;
@@ -227,17 +250,17 @@ export class DockerRuntime implements Runtime {
       output.on('close', resolve);
     });
     try {
-      await container.start();
+      await this.start(id, spec);
       // This engine sizes a terminal only once its container runs (the command waits for it).
       const size = spec.tty?.size;
-      if (size) await container.resize({ h: size.rows, w: size.cols });
+      if (size) await container((c) => c.resize({ h: size.rows, w: size.cols }));
     } catch (error) {
       attached.destroy();
       await remove();
       throw error;
     }
     // Asked after the start, like runOneOff: "not-running" answers at once if it already ended.
-    const exited = container.wait({ condition: 'not-running' }) as Promise<{ StatusCode: number }>;
+    const exited = container((c) => c.wait({ condition: 'not-running' }) as Promise<{ StatusCode: number }>);
     const exit = (async (): Promise<number> => {
       try {
         const { StatusCode } = await exited;
@@ -259,12 +282,12 @@ export class DockerRuntime implements Runtime {
     // Input that arrives after the command stopped reading goes nowhere, silently.
     stdin.on('error', () => undefined);
     return {
-      container: { id: container.id, name: spec.name },
+      container: { id, name: spec.name },
       stdin,
       output,
       exit,
       kill: async () => {
-        await container.kill().catch(() => undefined);
+        await container((c) => c.kill()).catch(() => undefined);
         output.destroy();
         attached.destroy();
         await exit.then(
@@ -273,25 +296,50 @@ export class DockerRuntime implements Runtime {
         );
       },
       resize: async ({ rows, cols }) => {
-        await container.resize({ h: rows, w: cols });
+        await container((c) => c.resize({ h: rows, w: cols }));
       },
     };
+  }
+
+  /** Creates the container; its id. */
+  /** Creates the container; an engine error comes without the environment's values (redact.ts). */
+  private async create(spec: ContainerSpec): Promise<string> {
+    try {
+      return (await this.engine((docker) => docker.createContainer(createOptions(spec)))).id;
+    } catch (error) {
+      throw redactError(error, spec.env);
+    }
+  }
+
+  /** Starts the container; an engine error comes without the environment's values (redact.ts). */
+  private async start(id: string, spec: ContainerSpec): Promise<void> {
+    try {
+      await this.engine((docker) => docker.getContainer(id).start());
+    } catch (error) {
+      throw redactError(error, spec.env);
+    }
+  }
+
+  /** Requests about one container, each through the engine's boundary. */
+  private container(id: string): <T>(request: (container: Docker.Container) => Promise<T>) => Promise<T> {
+    return (request) => this.engine((docker) => request(docker.getContainer(id)));
+  }
+
+  /** Removes a container this runtime created, whatever state it is in; a failure is not the caller's concern. */
+  private async remove(id: string): Promise<void> {
+    await this.engine((docker) => docker.getContainer(id).remove({ force: true })).catch(() => undefined);
   }
 
   /** Stops the container; false when it does not exist. */
   private async stopped(ref: ContainerRef, graceMs: number): Promise<boolean> {
     try {
-      await this.docker.getContainer(ref.id).stop({ t: Math.ceil(graceMs / 1000) });
+      await this.engine((docker) => docker.getContainer(ref.id).stop({ t: Math.ceil(graceMs / 1000) }));
     } catch (error) {
       const status = statusOf(error);
       if (status === 404) return false;
       if (status !== 304) throw error; // 304: already stopped
     }
     return true;
-  }
-
-  async keepRunning(ref: ContainerRef): Promise<void> {
-    await this.docker.getContainer(ref.id).update({ RestartPolicy: { Name: 'unless-stopped' } });
   }
 
   async stop(ref: ContainerRef, graceMs: number): Promise<void> {
@@ -301,7 +349,7 @@ export class DockerRuntime implements Runtime {
   async stopAndRemove(ref: ContainerRef, graceMs: number): Promise<void> {
     if (!(await this.stopped(ref, graceMs))) return;
     try {
-      await this.docker.getContainer(ref.id).remove({ force: true });
+      await this.engine((docker) => docker.getContainer(ref.id).remove({ force: true }));
     } catch (error) {
       // 409: removal already in progress.
       if (statusOf(error) !== 404 && statusOf(error) !== 409) throw error;
@@ -309,10 +357,12 @@ export class DockerRuntime implements Runtime {
   }
 
   async listContainers(labels: Record<string, string>): Promise<ContainerInfo[]> {
-    const list = await this.docker.listContainers({
-      all: true,
-      filters: { label: Object.entries(labels).map(([k, v]) => `${k}=${v}`) },
-    });
+    const list = await this.engine((docker) =>
+      docker.listContainers({
+        all: true,
+        filters: { label: Object.entries(labels).map(([k, v]) => `${k}=${v}`) },
+      }),
+    );
     return list.map((c) => ({
       id: c.Id,
       name: (c.Names[0] ?? c.Id).replace(/^\//, ''),
@@ -326,7 +376,7 @@ export class DockerRuntime implements Runtime {
     const described = await Promise.all(
       list.map(async (c): Promise<ContainerStatus | undefined> => {
         try {
-          const info = await this.docker.getContainer(c.id).inspect();
+          const info = await this.engine((docker) => docker.getContainer(c.id).inspect());
           const running = info.State.Running || info.State.Restarting;
           return {
             ...c,
@@ -351,9 +401,11 @@ export class DockerRuntime implements Runtime {
     const connect = async (): Promise<void> => {
       while (!stopped) {
         try {
-          const stream = (await this.docker.getEvents({
-            filters: { type: ['container'], event: ['start', 'die'], label: Object.entries(labels).map(([k, v]) => `${k}=${v}`) },
-          })) as NodeJS.ReadableStream;
+          const stream = (await this.engine((docker) =>
+            docker.getEvents({
+              filters: { type: ['container'], event: ['start', 'die'], label: Object.entries(labels).map(([k, v]) => `${k}=${v}`) },
+            }),
+          )) as NodeJS.ReadableStream;
           current = stream;
           const lines = new LineSplitter((line) => {
             if (line.trim() === '') return;
@@ -382,23 +434,6 @@ export class DockerRuntime implements Runtime {
   }
 }
 
-const ENGINE_CALLS = [
-  'imageExists',
-  'buildImage',
-  'removeImage',
-  'startContainer',
-  'waitForExit',
-  'tailLogs',
-  'readLogs',
-  'runOneOff',
-  'attachOneOff',
-  'keepRunning',
-  'stop',
-  'stopAndRemove',
-  'listContainers',
-  'describeContainers',
-] as const satisfies readonly (keyof Runtime)[];
-
 /** The engine's socket refuses, is missing, or dropped the connection mid-call. */
 function engineUnreachable(error: unknown): boolean {
   const code = typeof error === 'object' && error !== null ? (error as { code?: string }).code : undefined;
@@ -424,7 +459,13 @@ function createOptions(spec: ContainerSpec): Docker.ContainerCreateOptions {
       // An init process forwards SIGTERM to the command and reaps zombies, so stopping is fast.
       Init: true,
       SecurityOpt: ['no-new-privileges'],
-      RestartPolicy: { Name: 'no' },
+      // Every container an app gets (processes, the postdeploy hook, one-offs) holds no
+      // capability at all: a web process on a port above 1024 needs none, and NET_RAW (in
+      // Docker's defaults) would let it capture loopback traffic, tokens included, on the host
+      // network. Root in the image stays uid 0 but cannot override file modes, chown, change
+      // user, open raw or packet sockets, or signal other users' processes.
+      CapDrop: ['ALL'],
+      RestartPolicy: { Name: spec.restart ? 'unless-stopped' : 'no' },
       ...(spec.limits?.memoryMb ? { Memory: spec.limits.memoryMb * 1024 * 1024, MemorySwap: spec.limits.memoryMb * 1024 * 1024 } : {}),
       ...(spec.limits?.cpus ? { NanoCpus: Math.round(spec.limits.cpus * 1e9) } : {}),
       ...(spec.mounts?.length ? { Binds: spec.mounts.map((m) => `${m.source}:${m.target}`) } : {}),

@@ -5,6 +5,8 @@ export interface Runtime {
   /** Throws RuntimeUnavailableError when the engine does not answer. */
   ping(): Promise<void>;
   imageExists(image: string): Promise<boolean>;
+  /** The image's content id (changes when it is rebuilt) and labels; null when there is none. */
+  imageInfo(image: string): Promise<{ id: string; labels: Record<string, string> } | null>;
   buildImage(request: BuildRequest, onLine: (line: string) => void): Promise<void>;
   removeImage(image: string): Promise<void>;
   /** Creates and starts a long-running container. */
@@ -29,8 +31,6 @@ export interface Runtime {
    * run`); the container is removed once it has ended and its output was read, or was killed.
    */
   attachOneOff(spec: ContainerSpec): Promise<AttachedOneOff>;
-  /** Lets the container restart on its own from now on (after it has been promoted). */
-  keepRunning(container: ContainerRef): Promise<void>;
   /** SIGTERM, then SIGKILL after `graceMs`; the container stays. Missing or stopped ones are not an error. */
   stop(container: ContainerRef, graceMs: number): Promise<void>;
   /** SIGTERM, SIGKILL after `graceMs`, then removal. Missing containers are not an error. */
@@ -78,6 +78,12 @@ export interface BuildRequest {
   dockerfile: string;
   labels: Record<string, string>;
   buildArgs: Record<string, string>;
+  /**
+   * Readable names for the Dockerfile's steps, keyed by a marker each step's instruction
+   * contains. When given, a step is announced by its name (a cached one with "(cached)") and
+   * steps without one are not announced; their output still is.
+   */
+  steps?: readonly { marker: string; name: string }[];
 }
 
 export interface ContainerSpec {
@@ -95,6 +101,8 @@ export interface ContainerSpec {
   stdin?: boolean;
   /** Gives the command a terminal (one output stream, line editing, signals from keys), of this size if known. */
   tty?: { size?: TerminalSize };
+  /** The engine restarts the command whenever it exits (with backoff), until it is stopped. */
+  restart?: boolean;
 }
 
 /** A terminal's size, in character cells. */

@@ -3,102 +3,265 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import YAML from 'yaml';
-import type { Timeouts } from '../deploy/processes.js';
-
-export interface ServerConfig {
-  dataDir: string;
-  host: string;
-  port: number;
-  routerPort: number;
-  domain: string;
-  stackImage: string;
-  /** Router processes sharing the router port; 0 runs the router inside the server process. */
-  routerWorkers: number;
-  /** The largest pack a push may send, in MiB (git's receive.maxInputSize). */
-  maxPushMb: number;
-  /** Pushes are refused while the data directory's disk has less free, in MiB. */
-  minFreeMb: number;
-  /** A TLS proxy terminates connections in front of Slipway (silences the clear-text warning). */
-  tlsInFront: boolean;
-  /** Tests only: cron.json schedules have six fields, the first for seconds. */
-  cronSeconds: boolean;
-  timeouts: ServerTimeouts;
-}
-
-export interface ServerTimeouts extends Timeouts {
-  /** How long a detached one-off may run before it is stopped (its container kept for its logs). */
-  runMs: number;
-  /** One attempt to deliver a notification. */
-  notifyMs: number;
-  /** The first wait before a notification is sent again; later waits are 5, 25 and 125 times it. */
-  notifyRetryMs: number;
-  /** A cron job's run is stopped after this. */
-  cronMs: number;
-}
 
 /** A setting that cannot be used; the message names it and says what is expected. */
 export class ConfigError extends Error {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    /** Where the bad value came from (`the --port flag`, `SLIPWAY_PORT`, the config file's path), when one did. */
+    readonly origin?: string,
+  ) {
     super(message);
     this.name = 'ConfigError';
   }
+
+  /** The line for the operator: the message, and where the value came from. */
+  get explained(): string {
+    return this.origin === undefined ? this.message : `${this.message} (from ${this.origin})`;
+  }
 }
 
-const DEFAULT_TIMEOUTS_S = { boot: 60, hook: 20 * 60, stop: 30, drain: 30, run: 24 * 60 * 60, notify: 10, notifyRetry: 10, cron: 60 * 60 };
-const FILE_KEYS = ['data', 'port', 'routerPort', 'host', 'domain', 'stackImage', 'routerWorkers', 'maxPushMb', 'minFreeMb', 'tlsInFront', 'cronSeconds', 'timeouts'];
+/** How a setting's values are read and checked, and how its default is shown in the help. */
+interface Kind<T> {
+  /** A value from a flag or the environment (a string) or from YAML (any value); throws a ConfigError naming `key`. */
+  parse(value: unknown, key: string): T;
+  show(value: T): string;
+}
+
+/**
+ * One server setting: everything about it in one row. Parsing, validation, the config file's
+ * known keys and `slipway server --help` are all derived from the rows below, so a new setting
+ * is one new row (and its reader in the code that uses it).
+ */
+interface Setting<T> {
+  /** Its key in the config file; a dotted key lives in a mapping (`timeouts.boot`). */
+  file: string;
+  /** Its command-line flag, without the dashes (most settings have none). */
+  flag?: string;
+  env: string;
+  kind: Kind<T>;
+  default: T | (() => T);
+  /** The default as the help shows it, where `kind.show` would not say it well. */
+  shownDefault?: string;
+  /** The flag's argument in the help (`<n>`). */
+  arg?: string;
+  help: string;
+}
+
+function setting<T>(row: Setting<T>): Setting<T> {
+  return row;
+}
+
+const text: Kind<string> = {
+  parse(value, key) {
+    if (typeof value !== 'string' || value.trim() === '') throw new ConfigError(`"${key}" must be a non-empty string`);
+    return value.trim();
+  },
+  show: (value) => value,
+};
+
+const lowerText: Kind<string> = { parse: (value, key) => text.parse(value, key).toLowerCase(), show: (value) => value };
+
+const directory: Kind<string> = {
+  parse: (value, key) => path.resolve(expandHome(text.parse(value, key))),
+  show: (value) => value,
+};
+
+const port: Kind<number> = {
+  parse(value, key) {
+    const n = toNumber(value);
+    if (!Number.isInteger(n) || n < 1 || n > 65535) throw new ConfigError(`"${key}" must be a port number from 1 to 65535, not "${String(value)}"`);
+    return n;
+  },
+  show: String,
+};
+
+const count: Kind<number> = {
+  parse(value, key) {
+    const n = toNumber(value);
+    if (!Number.isInteger(n) || n < 0 || n > 64) throw new ConfigError(`"${key}" must be a whole number from 0 to 64, not "${String(value)}"`);
+    return n;
+  },
+  show: String,
+};
+
+const mebibytes: Kind<number> = {
+  parse(value, key) {
+    const n = toNumber(value);
+    if (!Number.isInteger(n) || n < 1 || n > 1024 * 1024) throw new ConfigError(`"${key}" must be a whole number of MiB from 1 to 1048576, not "${String(value)}"`);
+    return n;
+  },
+  show: String,
+};
+
+/** A directory that has a default elsewhere when unset. */
+const optionalDirectory: Kind<string | undefined> = {
+  parse: (value, key) => directory.parse(value, key),
+  show: (value) => value ?? '',
+};
+
+const onOff: Kind<boolean> = {
+  parse(value, key) {
+    if (value === true || value === 'true' || value === '1') return true;
+    if (value === false || value === 'false' || value === '0') return false;
+    throw new ConfigError(`"${key}" must be true or false, not "${String(value)}"`);
+  },
+  show: String,
+};
+
+/** Seconds in the file, the environment and the help; milliseconds in the program. */
+const seconds: Kind<number> = {
+  parse(value, key) {
+    const n = toNumber(value);
+    if (!Number.isFinite(n) || n < 0.001) throw new ConfigError(`"${key}" must be a positive number of seconds, not "${String(value)}"`);
+    return Math.round(n * 1000);
+  },
+  show: (ms) => String(ms / 1000),
+};
+
+/** The settings at the top of the config file. The order is the help's and the error messages'. */
+const SETTINGS = {
+  dataDir: setting({
+    file: 'data',
+    flag: 'data',
+    env: 'SLIPWAY_DATA',
+    kind: directory,
+    default: () => path.join(os.homedir(), '.slipway'),
+    shownDefault: '~/.slipway',
+    arg: '<dir>',
+    help: 'state directory: database, repositories, app storage',
+  }),
+  port: setting({ file: 'port', flag: 'port', env: 'SLIPWAY_PORT', kind: port, default: 7070, arg: '<n>', help: 'git and API port' }),
+  routerPort: setting({ file: 'routerPort', flag: 'router-port', env: 'SLIPWAY_ROUTER_PORT', kind: port, default: 8080, arg: '<n>', help: 'app traffic port' }),
+  host: setting({ file: 'host', flag: 'host', env: 'SLIPWAY_HOST', kind: text, default: '127.0.0.1', arg: '<addr>', help: 'address to bind both ports to' }),
+  domain: setting({ file: 'domain', flag: 'domain', env: 'SLIPWAY_DOMAIN', kind: lowerText, default: 'localhost', arg: '<name>', help: 'apps answer at <app>.<domain>' }),
+  stackImage: setting({ file: 'stackImage', env: 'SLIPWAY_STACK_IMAGE', kind: text, default: 'slipway/stack:trixie', help: 'image that apps without a Dockerfile are built on' }),
+  npmRegistry: setting({
+    file: 'npmRegistry',
+    env: 'SLIPWAY_NPM_REGISTRY',
+    kind: text,
+    default: 'https://registry.npmjs.org/',
+    help: 'npm registry builds install Node, npm, yarn, pnpm and packages from',
+  }),
+  buildCacheDir: setting({
+    file: 'buildCacheDir',
+    env: 'SLIPWAY_BUILD_CACHE',
+    kind: optionalDirectory,
+    default: undefined,
+    shownDefault: '<data>/cache/build',
+    help: 'Node and npm tarballs kept for builds, downloaded once and shared by every app',
+  }),
+  routerWorkers: setting({
+    file: 'routerWorkers',
+    env: 'SLIPWAY_ROUTER_WORKERS',
+    kind: count,
+    default: defaultRouterWorkers,
+    shownDefault: 'cores - 1, at most 4; 0 on 2 cores or fewer',
+    help: 'router processes sharing the router port; 0 runs the router in the server process',
+  }),
+  maxPushMb: setting({ file: 'maxPushMb', env: 'SLIPWAY_MAX_PUSH_MB', kind: mebibytes, default: 1024, help: "largest pack a push may send, in MiB (git's receive.maxInputSize)" }),
+  minFreeMb: setting({ file: 'minFreeMb', env: 'SLIPWAY_MIN_FREE_MB', kind: mebibytes, default: 200, help: "pushes are refused while the data directory's disk has less free, in MiB" }),
+  tlsInFront: setting({ file: 'tlsInFront', env: 'SLIPWAY_TLS_IN_FRONT', kind: onOff, default: false, help: 'a TLS proxy terminates connections in front (silences the clear-text warning)' }),
+  cronSeconds: setting({ file: 'cronSeconds', env: 'SLIPWAY_CRON_SECONDS', kind: onOff, default: false, help: 'tests only: cron.json schedules have six fields, the first for seconds' }),
+};
+
+/** The `timeouts:` mapping of the config file, in seconds; the defaults are Scalingo's and Heroku's. */
+const TIMEOUTS = {
+  bootMs: setting({ file: 'timeouts.boot', env: 'SLIPWAY_BOOT_TIMEOUT', kind: seconds, default: 60_000, help: 'seconds a web container has to accept connections on $PORT' }),
+  hookMs: setting({ file: 'timeouts.hook', env: 'SLIPWAY_HOOK_TIMEOUT', kind: seconds, default: 20 * 60_000, help: 'seconds the postdeploy hook has to finish' }),
+  stopMs: setting({ file: 'timeouts.stop', env: 'SLIPWAY_STOP_TIMEOUT', kind: seconds, default: 30_000, help: 'seconds from SIGTERM to SIGKILL for old containers' }),
+  drainMs: setting({ file: 'timeouts.drain', env: 'SLIPWAY_DRAIN_TIMEOUT', kind: seconds, default: 30_000, help: 'seconds in-flight requests to old containers have to end' }),
+  runMs: setting({ file: 'timeouts.run', env: 'SLIPWAY_RUN_TIMEOUT', kind: seconds, default: 24 * 60 * 60_000, help: 'seconds a detached one-off may run before it is stopped' }),
+  gitBodyMs: setting({ file: 'timeouts.gitBody', env: 'SLIPWAY_GIT_BODY_TIMEOUT', kind: seconds, default: 120_000, help: 'seconds a git request body may go without a byte before the request is ended' }),
+  notifyMs: setting({ file: 'timeouts.notify', env: 'SLIPWAY_NOTIFY_TIMEOUT', kind: seconds, default: 10_000, help: 'seconds one attempt to deliver a notification may take' }),
+  notifyRetryMs: setting({
+    file: 'timeouts.notifyRetry',
+    env: 'SLIPWAY_NOTIFY_RETRY',
+    kind: seconds,
+    default: 10_000,
+    help: 'seconds before a failed notification is sent again; later waits are 5, 25 and 125 times it',
+  }),
+  cronMs: setting({ file: 'timeouts.cron', env: 'SLIPWAY_CRON_TIMEOUT', kind: seconds, default: 60 * 60_000, help: "seconds a cron job's run may take before it is stopped" }),
+};
+
+type Values<T> = { [K in keyof T]: T[K] extends Setting<infer V> ? V : never };
+
+/** How long a boot, a hook, a stop, a drain and a detached one-off may take, in milliseconds. */
+export type ServerTimeouts = Values<typeof TIMEOUTS>;
+export type ServerConfig = Values<typeof SETTINGS> & { timeouts: ServerTimeouts };
+
+const ROWS: readonly Setting<unknown>[] = [...Object.values(SETTINGS), ...Object.values(TIMEOUTS)];
+
+/** The config file's keys: a top-level key, or a mapping's name with the keys it holds. */
+function fileKeys(): Map<string, string[]> {
+  const keys = new Map<string, string[]>();
+  for (const row of ROWS) {
+    const [top, inner] = row.file.split('.') as [string, string | undefined];
+    const known = keys.get(top) ?? [];
+    if (inner !== undefined) known.push(inner);
+    keys.set(top, known);
+  }
+  return keys;
+}
 
 /** Flags win over environment variables, which win over the config file, which wins over defaults. */
 export function loadServerConfig(argv: readonly string[], env: NodeJS.ProcessEnv): ServerConfig {
-  let parsed;
+  let flags: Record<string, string | boolean | undefined>;
   try {
-    parsed = parseArgs({
-      args: [...argv],
-      options: {
-        data: { type: 'string' },
-        port: { type: 'string' },
-        'router-port': { type: 'string' },
-        host: { type: 'string' },
-        domain: { type: 'string' },
-        config: { type: 'string' },
-      },
-      strict: true,
-    });
+    const options: Record<string, { type: 'string' }> = { config: { type: 'string' } };
+    for (const row of ROWS) if (row.flag !== undefined) options[row.flag] = { type: 'string' };
+    flags = parseArgs({ args: [...argv], options, strict: true }).values as Record<string, string | undefined>;
   } catch (error) {
     throw new ConfigError(`${(error as Error).message}; run "slipway server --help" for the options`);
   }
-  const flags = parsed.values;
-  const configFile = flags.config ?? env.SLIPWAY_CONFIG;
+  const configFile = typeof flags.config === 'string' ? flags.config : env.SLIPWAY_CONFIG;
   const file = configFile ? readConfigFile(configFile) : {};
-  const fileTimeouts = objectAt(file, 'timeouts', configFile ?? '');
 
-  const pick = (flag: string | undefined, envValue: string | undefined, fileValue: unknown): unknown =>
-    flag ?? envValue ?? fileValue;
-
-  return {
-    dataDir: path.resolve(
-      expandHome(stringSetting('data', pick(flags.data, env.SLIPWAY_DATA, file.data)) ?? path.join(os.homedir(), '.slipway')),
-    ),
-    host: stringSetting('host', pick(flags.host, env.SLIPWAY_HOST, file.host)) ?? '127.0.0.1',
-    port: portSetting('port', pick(flags.port, env.SLIPWAY_PORT, file.port)) ?? 7070,
-    routerPort: portSetting('routerPort', pick(flags['router-port'], env.SLIPWAY_ROUTER_PORT, file.routerPort)) ?? 8080,
-    domain: (stringSetting('domain', pick(flags.domain, env.SLIPWAY_DOMAIN, file.domain)) ?? 'localhost').toLowerCase(),
-    stackImage: stringSetting('stackImage', pick(undefined, env.SLIPWAY_STACK_IMAGE, file.stackImage)) ?? 'slipway/stack:bookworm',
-    routerWorkers: countSetting('routerWorkers', pick(undefined, env.SLIPWAY_ROUTER_WORKERS, file.routerWorkers)) ?? defaultRouterWorkers(),
-    maxPushMb: sizeSetting('maxPushMb', pick(undefined, env.SLIPWAY_MAX_PUSH_MB, file.maxPushMb)) ?? 1024,
-    minFreeMb: sizeSetting('minFreeMb', pick(undefined, env.SLIPWAY_MIN_FREE_MB, file.minFreeMb)) ?? 200,
-    tlsInFront: booleanSetting('tlsInFront', pick(undefined, env.SLIPWAY_TLS_IN_FRONT, file.tlsInFront)) ?? false,
-    cronSeconds: booleanSetting('cronSeconds', pick(undefined, env.SLIPWAY_CRON_SECONDS, file.cronSeconds)) ?? false,
-    timeouts: {
-      bootMs: secondsSetting('timeouts.boot', pick(undefined, env.SLIPWAY_BOOT_TIMEOUT, fileTimeouts.boot), DEFAULT_TIMEOUTS_S.boot),
-      hookMs: secondsSetting('timeouts.hook', pick(undefined, env.SLIPWAY_HOOK_TIMEOUT, fileTimeouts.hook), DEFAULT_TIMEOUTS_S.hook),
-      stopMs: secondsSetting('timeouts.stop', pick(undefined, env.SLIPWAY_STOP_TIMEOUT, fileTimeouts.stop), DEFAULT_TIMEOUTS_S.stop),
-      drainMs: secondsSetting('timeouts.drain', pick(undefined, env.SLIPWAY_DRAIN_TIMEOUT, fileTimeouts.drain), DEFAULT_TIMEOUTS_S.drain),
-      runMs: secondsSetting('timeouts.run', pick(undefined, env.SLIPWAY_RUN_TIMEOUT, fileTimeouts.run), DEFAULT_TIMEOUTS_S.run),
-      notifyMs: secondsSetting('timeouts.notify', pick(undefined, env.SLIPWAY_NOTIFY_TIMEOUT, fileTimeouts.notify), DEFAULT_TIMEOUTS_S.notify),
-      cronMs: secondsSetting('timeouts.cron', pick(undefined, env.SLIPWAY_CRON_TIMEOUT, fileTimeouts.cron), DEFAULT_TIMEOUTS_S.cron),
-      notifyRetryMs: secondsSetting('timeouts.notifyRetry', pick(undefined, env.SLIPWAY_NOTIFY_RETRY, fileTimeouts.notifyRetry), DEFAULT_TIMEOUTS_S.notifyRetry),
-    },
+  const resolve = <T>(row: Setting<T>): T => {
+    const [top, inner] = row.file.split('.') as [string, string | undefined];
+    const fromFile = inner === undefined ? file[top] : (file[top] as Record<string, unknown> | undefined)?.[inner];
+    const flagValue = row.flag === undefined ? undefined : flags[row.flag];
+    const given: [unknown, string][] = [
+      [flagValue, `the --${row.flag} flag`],
+      [env[row.env], row.env],
+      [fromFile, configFile ?? ''],
+    ];
+    const found = given.find(([value]) => value !== undefined && value !== null);
+    if (found === undefined) return defaultOf(row);
+    try {
+      return row.kind.parse(found[0], row.file);
+    } catch (error) {
+      throw error instanceof ConfigError ? new ConfigError(error.message, found[1]) : error;
+    }
   };
+  const values = <T extends Record<string, Setting<unknown>>>(table: T): Values<T> =>
+    Object.fromEntries(Object.entries(table).map(([name, row]) => [name, resolve(row)])) as Values<T>;
+
+  return { ...values(SETTINGS), timeouts: values(TIMEOUTS) };
+}
+
+/** The settings part of `slipway server --help`, from the same rows the parser reads. */
+export function settingsHelp(): string {
+  const shown = (row: Setting<unknown>): string =>
+    row.shownDefault ?? row.kind.show(defaultOf(row));
+  const withFlag = ROWS.filter((row) => row.flag !== undefined);
+  const withoutFlag = ROWS.filter((row) => row.flag === undefined);
+  const flagColumn = (row: Setting<unknown>): string => `--${row.flag} ${row.arg ?? '<value>'}`;
+  const flagWidth = Math.max('--config <file.yml>'.length, ...withFlag.map((row) => flagColumn(row).length)) + 2;
+  const envWidth = Math.max(...withoutFlag.map((row) => row.env.length)) + 2;
+  const fileWidth = Math.max(...withoutFlag.map((row) => row.file.length)) + 2;
+  return [
+    'Options (each also from its environment variable or config file key):',
+    `  ${'--config <file.yml>'.padEnd(flagWidth)}these settings in YAML (env SLIPWAY_CONFIG)`,
+    ...withFlag.map((row) => `  ${flagColumn(row).padEnd(flagWidth)}${row.help} (env ${row.env}, file ${row.file}, default ${shown(row)})`),
+    '',
+    'Settings without a flag (environment variable, config file key):',
+    ...withoutFlag.map((row) => `  ${row.env.padEnd(envWidth)}${row.file.padEnd(fileWidth)}${row.help} (default ${shown(row)})`),
+    '',
+    'A flag wins over the environment, which wins over the config file. A dotted key is nested in',
+    'the file: timeouts: { boot: 120 }.',
+    '',
+  ].join('\n');
 }
 
 function readConfigFile(file: string): Record<string, unknown> {
@@ -117,29 +280,31 @@ function readConfigFile(file: string): Record<string, unknown> {
   if (value === null || value === undefined) return {};
   if (typeof value !== 'object' || Array.isArray(value)) throw new ConfigError(`${file} must be a YAML mapping of settings`);
   const settings = value as Record<string, unknown>;
-  for (const key of Object.keys(settings)) {
-    if (!FILE_KEYS.includes(key)) throw new ConfigError(`${file}: unknown setting "${key}"; the settings are ${FILE_KEYS.join(', ')}`);
+  const known = fileKeys();
+  for (const [key, inner] of Object.entries(settings)) {
+    const innerKeys = known.get(key);
+    if (innerKeys === undefined) throw new ConfigError(`${file}: unknown setting "${key}"; the settings are ${[...known.keys()].join(', ')}`);
+    if (innerKeys.length > 0) checkMapping(file, key, inner, innerKeys);
   }
   return settings;
 }
 
-function objectAt(file: Record<string, unknown>, key: string, name: string): Record<string, unknown> {
-  const value = file[key];
-  if (value === undefined || value === null) return {};
+function checkMapping(file: string, key: string, value: unknown, known: readonly string[]): void {
+  if (value === undefined || value === null) return;
   if (typeof value !== 'object' || Array.isArray(value)) {
-    throw new ConfigError(`${name}: "${key}" must be a mapping such as { boot: 60, hook: 1200, stop: 30 }`);
+    const example = ROWS.filter((row) => row.file.startsWith(`${key}.`))
+      .slice(0, 3)
+      .map((row) => `${row.file.slice(key.length + 1)}: ${row.kind.show(defaultOf(row))}`)
+      .join(', ');
+    throw new ConfigError(`${file}: "${key}" must be a mapping such as { ${example} }`);
   }
-  const known = ['boot', 'hook', 'stop', 'drain', 'run', 'notify', 'notifyRetry', 'cron'];
   for (const k of Object.keys(value)) {
-    if (!known.includes(k)) throw new ConfigError(`${name}: unknown setting "${key}.${k}"; expected ${known.join(', ')}`);
+    if (!known.includes(k)) throw new ConfigError(`${file}: unknown setting "${key}.${k}"; expected ${known.join(', ')}`);
   }
-  return value as Record<string, unknown>;
 }
 
-function stringSetting(key: string, value: unknown): string | undefined {
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'string' || value.trim() === '') throw new ConfigError(`"${key}" must be a non-empty string`);
-  return value.trim();
+function defaultOf<T>(row: Setting<T>): T {
+  return typeof row.default === 'function' ? (row.default as () => T)() : row.default;
 }
 
 /** A number from YAML, or a decimal string from a flag or the environment; anything else is NaN. */
@@ -149,34 +314,6 @@ function toNumber(value: unknown): number {
   return Number.NaN;
 }
 
-function portSetting(key: string, value: unknown): number | undefined {
-  if (value === undefined || value === null) return undefined;
-  const n = toNumber(value);
-  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new ConfigError(`"${key}" must be a port number from 1 to 65535, not "${String(value)}"`);
-  return n;
-}
-
-function booleanSetting(key: string, value: unknown): boolean | undefined {
-  if (value === undefined || value === null) return undefined;
-  if (value === true || value === 'true' || value === '1') return true;
-  if (value === false || value === 'false' || value === '0') return false;
-  throw new ConfigError(`"${key}" must be true or false, not "${String(value)}"`);
-}
-
-function sizeSetting(key: string, value: unknown): number | undefined {
-  if (value === undefined || value === null) return undefined;
-  const n = toNumber(value);
-  if (!Number.isInteger(n) || n < 1 || n > 1024 * 1024) throw new ConfigError(`"${key}" must be a whole number of MiB from 1 to 1048576, not "${String(value)}"`);
-  return n;
-}
-
-function countSetting(key: string, value: unknown): number | undefined {
-  if (value === undefined || value === null) return undefined;
-  const n = toNumber(value);
-  if (!Number.isInteger(n) || n < 0 || n > 64) throw new ConfigError(`"${key}" must be a whole number from 0 to 64, not "${String(value)}"`);
-  return n;
-}
-
 /**
  * Router processes pay off only with cores to spare beside the apps and the load itself: on
  * two cores the in-process router measured faster (scripts/bench/router).
@@ -184,13 +321,6 @@ function countSetting(key: string, value: unknown): number | undefined {
 function defaultRouterWorkers(): number {
   const cores = os.availableParallelism();
   return cores > 2 ? Math.min(cores - 1, 4) : 0;
-}
-
-function secondsSetting(key: string, value: unknown, fallback: number): number {
-  if (value === undefined || value === null) return fallback * 1000;
-  const n = toNumber(value);
-  if (!Number.isFinite(n) || n < 0.001) throw new ConfigError(`"${key}" must be a positive number of seconds, not "${String(value)}"`);
-  return Math.round(n * 1000);
 }
 
 function expandHome(p: string): string {

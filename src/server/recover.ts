@@ -1,5 +1,7 @@
-import { LABEL } from '../deploy/containers.js';
+import { imageName, LABEL } from '../deploy/containers.js';
+import { errorLine, phaseLine } from '../deploy/log.js';
 import type { RefPublisher } from '../deploy/pipeline.js';
+import { appTimeouts, type Timeouts } from '../deploy/processes.js';
 import type { PortAllocator } from '../runtime/ports.js';
 import type { ContainerInfo, Runtime } from '../runtime/runtime.js';
 import type { Store } from '../store/store.js';
@@ -9,7 +11,8 @@ export interface RecoveryDeps {
   runtime: Runtime;
   ports: PortAllocator;
   refs: RefPublisher;
-  stopGraceMs: number;
+  /** The server's; an app's own settings override them. */
+  timeouts: Timeouts;
 }
 
 /**
@@ -34,16 +37,16 @@ export async function recover(deps: RecoveryDeps): Promise<Recovery> {
     if (store.getApp(d.app)?.currentDeployment === d.id) {
       await deps.refs.publish(d.app, d.ref, d.commit);
       const note = `the server stopped after deployment ${d.id} took traffic; the previous containers were retired at restart`;
-      store.appendOutput(d.app, d.id, [`-----> ${note}`]);
+      store.appendOutput(d.app, d.id, [phaseLine(note)]);
       store.finishDeployment(d.app, d.id, 'success', null);
       notes.push(`${d.app}: ${note}`);
       continue;
     }
     const leftovers = await runtime.listContainers({ [LABEL.app]: d.app, [LABEL.deployment]: String(d.id) });
     await Promise.all(leftovers.map((c) => runtime.stopAndRemove(c, 0)));
-    await runtime.removeImage(`slipway/${d.app}:${d.id}`);
+    await runtime.removeImage(imageName(d.app, d.id));
     const reason = `The server stopped while deployment ${d.id} was ${d.status}; push again to deploy`;
-    store.appendOutput(d.app, d.id, [` !     Aborted: ${reason}`]);
+    store.appendOutput(d.app, d.id, [errorLine(`Aborted: ${reason}`)]);
     store.finishDeployment(d.app, d.id, 'aborted', reason);
     notes.push(`${d.app}: deployment ${d.id} was interrupted and is now aborted (${leftovers.length} container(s) removed)`);
   }
@@ -70,8 +73,7 @@ async function retireStrays(deps: RecoveryDeps, strays: readonly ContainerInfo[]
   return Promise.all(
     strays.map(async (c) => {
       const app = c.labels[LABEL.app] ?? '';
-      const grace = deps.store.getApp(app)?.settings.stopTimeoutMs ?? deps.stopGraceMs;
-      await deps.runtime.stopAndRemove(c, grace);
+      await deps.runtime.stopAndRemove(c, appTimeouts(deps.store.getApp(app)?.settings, deps.timeouts).stopMs);
       const port = Number(c.labels[LABEL.port]);
       if (port > 0) deps.ports.release(port);
       return `${app}: removed ${c.name}, left over from a retire, restart or scale that did not finish`;

@@ -4,13 +4,19 @@ import type net from 'node:net';
 import path from 'node:path';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import { DashboardFiles } from '../api/dashboard-files.js';
 import { Api } from '../api/server.js';
+import { Sessions } from '../api/sessions.js';
 import { TokenAuth } from '../auth/tokens.js';
 import { ImageBuilder } from '../build/builder.js';
+import { NpmRegistry } from '../build/registry.js';
+import { NodeToolchain } from '../build/toolchain.js';
 import { Deployer } from '../deploy/deployer.js';
-import { AppContainers, LABEL } from '../deploy/containers.js';
+import { AppDestroyer } from '../deploy/destroyer.js';
+import { AppContainers } from '../deploy/containers.js';
+import { takeOutDeadWebContainers } from '../deploy/rotation.js';
 import { Formation } from '../deploy/formation.js';
-import { OneOffs, type SweptOneOff } from '../run/oneoffs.js';
+import { OneOffs } from '../run/oneoffs.js';
 import { Pipeline } from '../deploy/pipeline.js';
 import { Processes, type TrafficSwitch } from '../deploy/processes.js';
 import { GitHttp } from '../git/http.js';
@@ -32,10 +38,13 @@ import { Store } from '../store/store.js';
 import { loadAdminToken } from './admin-token.js';
 import type { ServerConfig } from './config.js';
 import { recover } from './recover.js';
+import { secureDataDir } from './data-modes.js';
 import { storageProblem } from './storage.js';
 
 /** The project's `hooks/` directory, next to `dist/` (or `src/`). */
 const HOOKS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../hooks');
+/** The dashboard's built files: `npm run build` puts them in dist/dashboard. */
+const DASHBOARD_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../dashboard');
 
 export interface RunningSlipway {
   apiUrl: string;
@@ -53,7 +62,10 @@ export interface SlipwayOptions {
 
 /** The composition root: builds every part, wires them together, starts and stops them. */
 export async function startSlipway({ config, env, log, runtime = new DockerRuntime() }: SlipwayOptions): Promise<RunningSlipway> {
-  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  // Everything the server and its git processes create from now on is the server user's alone,
+  // and what an earlier version or a loose umask left readable is made so before the database opens.
+  process.umask(0o077);
+  for (const warning of secureDataDir(config.dataDir)) log(warning);
   // Temporary build files of deployments a crash interrupted go with them.
   const tmpDir = path.join(config.dataDir, 'tmp');
   rmSync(tmpDir, { recursive: true, force: true });
@@ -83,10 +95,17 @@ export async function startSlipway({ config, env, log, runtime = new DockerRunti
     drain: (targets, timeoutMs) => router.drain(targets, timeoutMs),
   };
   const processes = new Processes({ store, runtime, ports, containers, traffic, timeouts: config.timeouts, appHost: (app) => `${app}.${config.domain}` });
+  const buildCache = config.buildCacheDir ?? path.join(config.dataDir, 'cache', 'build');
   const pipeline = new Pipeline({
     store,
     runtime,
-    builder: new ImageBuilder(runtime, config.stackImage, tmpDir),
+    builder: new ImageBuilder({
+      runtime,
+      stackImage: config.stackImage,
+      toolchain: new NodeToolchain(runtime, new NpmRegistry(config.npmRegistry, buildCache), config.stackImage, buildCache, tmpDir),
+      npmRegistry: config.npmRegistry,
+      tmpRoot: tmpDir,
+    }),
     containers,
     ports,
     processes,
@@ -95,7 +114,16 @@ export async function startSlipway({ config, env, log, runtime = new DockerRunti
     settings: { appUrl },
     checkRelease: cronReleaseCheck(store, { seconds: config.cronSeconds }),
   });
-  const deployer = new Deployer(store, pipeline);
+  const deployer = new Deployer(store, pipeline, (error) => log(`deployment bookkeeping: ${String(error)}`));
+  const destroyer = new AppDestroyer({
+    store,
+    runtime,
+    deployer,
+    containers,
+    ports,
+    removeRepository: (app) => repos.remove(app),
+    stopMs: config.timeouts.stopMs,
+  });
   const notifications = new Notifications({
     store,
     runtime,
@@ -120,21 +148,20 @@ export async function startSlipway({ config, env, log, runtime = new DockerRunti
   const health = new HealthMonitor({
     routes: () => store.listRoutes(),
     check: (app) => processes.healthCheck(app),
-    exclusive: (app, task) => deployer.exclusive(app, task),
+    exclusive: (app, task) => deployer.exclusive(app, 'a health check', task),
     route: (app, deployment, targets) => router.switchTo(app, deployment, targets),
     log,
   });
   const formation = new Formation({ store, processes, traffic, gitDir: (app) => repos.pathFor(app) });
   const oneOffs = new OneOffs({ store, runtime, containers, ports, maxRunMs: config.timeouts.runMs, stopGraceMs: config.timeouts.stopMs });
-  const sweepOneOffs = (): void => {
-    for (const app of store.listApps()) {
-      oneOffs.sweep(app.name).then(
-        (swept) => swept.forEach((one) => log(`${app.name}: ${sweptLine(one, config.timeouts.runMs)}`)),
-        (error: unknown) => log(`warning: could not sweep ${app.name}'s one-offs: ${String(error)}`),
-      );
-    }
-  };
-  const gitHttp = new GitHttp(repos, auth, store, () => storageProblem(config.dataDir, config.minFreeMb));
+  const sweepOneOffs = (): void => oneOffs.sweepApps(store.listApps().map((app) => app.name), log);
+  const gitHttp = new GitHttp(
+    repos,
+    auth,
+    store,
+    async (app) => deployer.closedFor(app)?.message ?? storageProblem(config.dataDir, config.minFreeMb),
+    config.timeouts.gitBodyMs,
+  );
   const relay = new HookRelay(socketPath, repos, deployer, {
     pusherOf: (pid) => gitHttp.pusherOf(pid),
     stillValid: (identity) => auth.stillValid(identity),
@@ -144,6 +171,7 @@ export async function startSlipway({ config, env, log, runtime = new DockerRunti
     store,
     auth,
     deployer,
+    destroyer,
     repos,
     runtime,
     containers,
@@ -157,6 +185,7 @@ export async function startSlipway({ config, env, log, runtime = new DockerRunti
     domain: config.domain,
     // The latest update: each one carries the whole directory, so it covers those before it.
     routersUpdated: () => directorySynced,
+    dashboard: { files: new DashboardFiles(DASHBOARD_DIR), sessions: new Sessions((id) => auth.stillValid(id)), secureCookies: config.tlsInFront },
   });
 
   // The last switched routes serve again at once, whatever recovery finds.
@@ -164,7 +193,7 @@ export async function startSlipway({ config, env, log, runtime = new DockerRunti
   try {
     await runtime.ping();
     const refs = repos.publisher();
-    const recovery = await recover({ store, runtime, ports, refs, stopGraceMs: config.timeouts.stopMs });
+    const recovery = await recover({ store, runtime, ports, refs, timeouts: config.timeouts });
     for (const note of recovery.notes) log(note);
     recovery.retireStrays().then(
       (notes) => notes.forEach(log),
@@ -194,20 +223,10 @@ export async function startSlipway({ config, env, log, runtime = new DockerRunti
     if (!api.upgrade(req, socket, head)) socket.destroy();
   });
 
-  // A web container that dies leaves the rotation at once; Docker restarts it with backoff
-  // (restart policy), and the router takes it back when it accepts connections again.
-  const stopWatching = runtime.watch({ [LABEL.role]: 'process' }, (event) => {
-    const port = Number(event.labels[LABEL.port]);
-    if (event.action !== 'die' || event.labels[LABEL.type] !== 'web' || !(port > 0)) return;
-    // Only the container routed at that port: a retired one's late event must not take out the
-    // replacement that reuses its port. (Docker's event attributes carry the container's name.)
-    const name = event.labels.name ?? '';
-    const routed = store.getRoute(event.labels[LABEL.app] ?? '')?.targets.find((t) => t.port === port);
-    if (routed?.container === name) router.takeOut(routed);
-  });
+  const stopWatching = takeOutDeadWebContainers({ runtime, store, takeOut: (target) => router.takeOut(target) });
 
   // Detached one-offs that ran too long, or ended over an hour ago, without waiting for the next run.
-  const sweeper = setInterval(sweepOneOffs, Math.min(SWEEP_EVERY_MS, Math.max(1000, config.timeouts.runMs / 4)));
+  const sweeper = setInterval(sweepOneOffs, oneOffs.sweepEveryMs);
   sweeper.unref();
 
   notifications.start();
@@ -227,29 +246,30 @@ export async function startSlipway({ config, env, log, runtime = new DockerRunti
     async stop() {
       stopWatching();
       clearInterval(sweeper);
-      // Upgraded connections are no longer the HTTP server's: the API ends them, and their one-offs.
-      await api.close();
-      http1.closeAllConnections();
-      await new Promise<void>((resolve) => http1.close(() => resolve()));
-      await router.close();
-      await relay.close();
-      await deployer.idle();
       cron.stop();
       health.stop();
+      // Deployments end first (within a bounded grace), while git and the API still carry their
+      // outcome to their clients, and the router still serves the apps.
+      await deployer.stop(config.timeouts.stopMs);
+      log('deployments ended; closing git, the API and the router');
+      // Upgraded connections are no longer the HTTP server's: the API ends them, and their one-offs.
+      await api.close();
+      // A push's verdict may still be on its way to its git client: answers in flight get a
+      // moment to end (followers of container logs never do), idle connections go at once.
+      const closed = new Promise<void>((resolve) => http1.close(() => resolve()));
+      http1.closeIdleConnections();
+      const cutOff = setTimeout(() => http1.closeAllConnections(), ANSWER_GRACE_MS);
+      await closed;
+      clearTimeout(cutOff);
+      await relay.close();
       await notifications.stop();
+      await router.close();
       store.close();
     },
   };
 }
 
-const SWEEP_EVERY_MS = 5 * 60 * 1000;
-
-/** The server's log line for what a sweep did to a one-off. */
-function sweptLine(one: SweptOneOff, runMs: number): string {
-  if (one.reason === 'orphaned') return `removed ${one.container}, a one-off whose client left with the previous server`;
-  if (one.reason === 'expired') return `removed ${one.name} (${one.container}), a detached one-off that ended over an hour ago`;
-  return `stopped ${one.name} (${one.container}), a detached one-off that ran longer than ${runMs / 1000} s (timeouts.run); its logs stay for an hour`;
-}
+const ANSWER_GRACE_MS = 5000;
 
 /** `slipway/stack:bookworm` → `slipway-bookworm`: the STACK apps see. */
 function stackName(image: string): string {

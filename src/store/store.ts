@@ -137,7 +137,10 @@ export class Store {
   private readonly statements = new Map<string, Database.Statement>();
   private readonly directoryListeners: (() => void)[] = [];
 
-  /** Prepared statements are cached: the router asks on its hot path. */
+  /**
+   * Each query is prepared once and reused: the same few run for every API request, deploy phase
+   * and container event, and preparing one costs more than running it.
+   */
   private stmt(sql: string): Database.Statement {
     let statement = this.statements.get(sql);
     if (!statement) {
@@ -256,6 +259,19 @@ export class Store {
       return next;
     });
     return this.getDeployment(app, insert())!;
+  }
+
+  /** A queued rollback runs `from`'s image and Procfile: its target is picked when its turn comes. */
+  retargetRollback(app: string, id: number, from: DeploymentRecord): void {
+    this.stmt('UPDATE deployments SET commit_sha = ?, ref = ?, image = ?, procfile = ?, rollback_of = ? WHERE app = ? AND id = ?').run(
+      from.commit,
+      from.ref,
+      from.image,
+      from.procfile,
+      from.id,
+      app,
+      id,
+    );
   }
 
   getDeployment(app: string, id: number): DeploymentRecord | undefined {

@@ -9,7 +9,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await server?.stop();
-});
+}, 60_000);
 
 test('health answers without a token; everything else needs one', async () => {
   expect((await fetch(`${server.url}/api/health`)).status).toBe(200);
@@ -20,7 +20,7 @@ test('health answers without a token; everything else needs one', async () => {
     headers: { authorization: `Basic ${Buffer.from(`anyone:${server.token}`).toString('base64')}` },
   });
   expect(basic.status).toBe(200);
-});
+}, 60_000);
 
 test('env: set, list, remove; changes apply all or nothing', async () => {
   expect(await server.api('PATCH', '/api/apps/api-app/env', { A: '1', B: 'two words' })).toEqual({
@@ -37,7 +37,7 @@ test('env: set, list, remove; changes apply all or nothing', async () => {
   const notString = await server.api<{ message: string }>('PATCH', '/api/apps/api-app/env', { N: 5 });
   expect(notString.body.message).toBe('the value of N must be a string, or null to remove it');
   expect(await server.api('GET', '/api/apps/api-app/env')).toEqual({ status: 200, body: { B: 'two words' } });
-});
+}, 60_000);
 
 test('malformed and oversized bodies get clear errors', async () => {
   const malformed = await server.api<{ error: string }>('PATCH', '/api/apps/api-app/env', '{not json');
@@ -47,7 +47,7 @@ test('malformed and oversized bodies get clear errors', async () => {
   const huge = await server.api<{ error: string }>('PATCH', '/api/apps/api-app/env', JSON.stringify({ A: 'x'.repeat(2 * 1024 * 1024) }));
   expect(huge.status).toBe(413);
   expect(huge.body.error).toBe('body_too_large');
-});
+}, 60_000);
 
 test('unknown apps, deployments and endpoints answer 404 with a code', async () => {
   expect(await server.api('GET', '/api/apps/nope/deployments')).toEqual({
@@ -57,14 +57,14 @@ test('unknown apps, deployments and endpoints answer 404 with a code', async () 
   expect((await server.api<{ error: string }>('GET', '/api/apps/api-app/deployments/99')).body.error).toBe('deployment_not_found');
   expect((await server.api<{ error: string }>('GET', '/api/nothing')).status).toBe(404);
   expect((await server.api<{ error: string }>('DELETE', '/api/apps/api-app/env')).status).toBe(405);
-});
+}, 60_000);
 
 test('app names are validated on creation', async () => {
   const bad = await server.api<{ error: string; message: string }>('POST', '/api/apps', { name: '../etc' });
   expect(bad.status).toBe(400);
   expect(bad.body.message).toContain('is not a valid app name');
   expect((await server.api('POST', '/api/apps', { name: 'api-app' })).status).toBe(409);
-});
+}, 60_000);
 
 test('settings validate their values', async () => {
   const bad = await server.api<{ message: string }>('PATCH', '/api/apps/api-app/settings', { bootTimeout: -1 });
@@ -75,7 +75,7 @@ test('settings validate their values', async () => {
     status: 200,
     body: { bootTimeout: null, hookTimeout: 90, stopTimeout: null, memory: null, cpus: null, healthcheckTimeout: null, healthcheckInterval: null, healthcheckPath: null },
   });
-});
+}, 60_000);
 
 test('custom domains: add, list, refuse duplicates and bad names, remove', async () => {
   expect((await server.api('POST', '/api/apps', { name: 'other-app' })).status).toBe(201);
@@ -91,4 +91,4 @@ test('custom domains: add, list, refuse duplicates and bad names, remove', async
   expect((await server.api('DELETE', '/api/apps/api-app/domains/www.example.test')).status).toBe(200);
   expect((await server.api('GET', '/api/apps/api-app/domains')).body).toEqual([]);
   expect((await server.api('DELETE', '/api/apps/api-app/domains/www.example.test')).status).toBe(404);
-});
+}, 60_000);

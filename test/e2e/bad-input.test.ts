@@ -24,7 +24,7 @@ afterAll(async () => {
   await server?.stop();
   await removeApp(NAME);
   app?.remove();
-});
+}, 60_000);
 
 const procfileRows: [string, string | Buffer, string][] = [
   ['a line without a colon', 'web node server.js\n', 'Procfile line 1: expected "type: command" but found no colon in "web node server.js"'],
@@ -88,7 +88,7 @@ test('request paths that try to leave the repositories directory create nothing 
   const repos = path.join(server.dataDir, 'repos');
   expect(readdirSync(repos).sort()).toEqual([`${NAME}.git`]);
   expect(existsSync(path.join(server.dataDir, 'etc.git'))).toBe(false);
-});
+}, 60_000);
 
 const apiRows: [string, string, unknown, number, string][] = [
   ['an env name starting with a digit', 'PATCH', { '1BAD': 'x' }, 400, '"1BAD" is not a valid variable name'],
@@ -107,4 +107,4 @@ test.each(apiRows)('the API refuses %s, and stores nothing', async (_case, metho
   expect(res.status).toBe(status);
   expect(res.body.message).toContain(message);
   expect(await server.api('GET', `/api/apps/${NAME}/env`)).toEqual(before);
-});
+}, 60_000);

@@ -28,7 +28,7 @@ afterAll(async () => {
   await removeApp('cli-app');
   app?.remove();
   rmSync(home, { recursive: true, force: true });
-});
+}, 60_000);
 
 
 test('apps:create, apps, apps:info, in words and in JSON', async () => {
@@ -42,7 +42,7 @@ test('apps:create, apps, apps:info, in words and in JSON', async () => {
   expect(json.map((a) => a.name)).toEqual(['cli-app']);
   const info = JSON.parse((await slipway(['apps:info', '-a', 'cli-app', '--json'])).stdout) as { name: string; settings: object };
   expect(info).toMatchObject({ name: 'cli-app', currentDeployment: null, settings: { bootTimeout: null } });
-});
+}, 60_000);
 
 test('git:remote adds a deploy remote that pushes; the app then comes from that remote', async () => {
   const added = await slipway(['git:remote', '-a', 'cli-app'], { cwd: app.dir });
@@ -100,7 +100,7 @@ test('env: set, hidden unless revealed, unset; bad input gets one sentence and a
   const reserved = await slipway(['env:set', 'PORT=80', '-a', 'cli-app']);
   expect(reserved.exitCode).toBe(1);
   expect(reserved.stderr).toBe('slipway: PORT is set by Slipway in every container and cannot be changed; choose another name.\n');
-});
+}, 120_000);
 
 test('domains: add, list, remove, with the router following at once; bad or taken domains get one sentence', async () => {
   const added = await slipway(['domains:add', 'WWW.Example.TEST.', '-a', 'cli-app']);
@@ -122,7 +122,7 @@ test('domains: add, list, remove, with the router following at once; bad or take
   expect((await slipway(['domains', '-a', 'cli-app'])).stdout).toBe('cli-app has no custom domains: slipway domains:add www.example.com -a cli-app\n');
   const gone = await slipway(['domains:remove', 'www.example.test', '-a', 'cli-app']);
   expect([gone.exitCode, gone.stderr]).toEqual([1, 'slipway: cli-app has no domain www.example.test; list them with GET /api/apps/cli-app/domains.\n']);
-}, 30_000);
+}, 60_000);
 
 test('settings: set, shown, applied to the containers of the next restart, unset; bad values get one sentence', async () => {
   const set = await slipway(['settings:set', 'memory=64', 'cpus=0.5', 'hookTimeout=600', '-a', 'cli-app']);
@@ -211,7 +211,7 @@ test('errors: unknown app, bad token, no app, unknown command or option; --help 
   const help = await slipway(['env:set', '--help']);
   expect(help.stdout).toContain('Usage: slipway env:set KEY=VALUE... [-a APP]');
   expect(help.stdout).toContain('Example:\n  slipway env:set DATABASE_URL=');
-});
+}, 60_000);
 
 test('login saves the connection (0600) after checking it; a bad token is not saved', async () => {
   const bad = await slipway(['login', '--url', server.url, '--token', 'wrong'], { token: null });
@@ -222,7 +222,7 @@ test('login saves the connection (0600) after checking it; a bad token is not sa
   expect(statSync(file).mode & 0o777).toBe(0o600);
   const after = await slipway(['apps', '--json'], { token: null });
   expect(after.exitCode).toBe(0);
-});
+}, 60_000);
 
 test('tokens: create (shown once), list, revoke', async () => {
   const created = JSON.parse((await slipway(['tokens:create', 'deployer', '--json'])).stdout) as { token: string };
@@ -232,7 +232,7 @@ test('tokens: create (shown once), list, revoke', async () => {
   expect((await slipway(['tokens'], { token: created.token })).stderr).toBe('slipway: Only the admin token can manage tokens.\n');
   expect((await slipway(['tokens:revoke', 'deployer'])).stdout).toBe('Revoked deployer.\n');
   expect((await slipway(['apps'], { token: created.token })).exitCode).toBe(1);
-});
+}, 60_000);
 
 test('deployments:logs --follow streams a running deployment from a second terminal, live, to its end', async () => {
   const gate = await startGate();

@@ -6,6 +6,8 @@ import { busyboxApp, WEB } from '../support/fixtures.js';
 import { getApp } from '../support/http.js';
 import { startServer, type TestServer } from '../support/server.js';
 
+// Every test here pushes to many apps at once through the real server, git and Docker: each
+// test and hook gets up to 5 minutes (an explicit bound, so a slow machine is not a failure).
 jest.setTimeout(300_000);
 
 let server: TestServer;
@@ -37,18 +39,25 @@ test('10 pushes to one app at once deploy one at a time, and all end with a stat
       return { clone, sha: await clone.commit(`push ${i}`) };
     }),
   );
-  // Unrelated histories: each is a force push, which deploys like any push.
+  // A first release, which every push below then sees as the branch's commit.
+  const base = new TestApp(busyboxApp({ web: WEB }));
+  apps.push(base);
+  await base.commit('base');
+  expect((await base.push(server.remote('busy-app'))).exitCode).toBe(0);
+  // Unrelated histories: each is a force push (it does not contain the commit it saw), so each
+  // deploys over the one before it, and says it rewinds the branch.
   const results = await Promise.all(clones.map(({ clone }) => clone.push(server.remote('busy-app'), 'main', { args: ['--force'] })));
   // Each failure shows what git printed.
   expect(results.filter((r) => r.exitCode !== 0).map((r) => r.output)).toEqual([]);
   expect(results.filter((r) => r.remote.some((l) => l.includes('is queued'))).length).toBeGreaterThanOrEqual(8);
+  expect(results.every((r) => r.remote.some((l) => l.startsWith('-----> Rewinding main from')))).toBe(true);
 
   const list = (await server.api<DeploymentJson[]>('GET', '/api/apps/busy-app/deployments')).body;
-  expect(list.map((d) => d.id)).toEqual([10, 9, 8, 7, 6, 5, 4, 3, 2, 1]);
+  expect(list.map((d) => d.id)).toEqual([11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1]);
   expect(list.every((d) => d.status === 'success')).toBe(true);
-  expect(new Set(list.map((d) => d.commit))).toEqual(new Set(clones.map((c) => c.sha)));
+  expect(new Set(list.slice(0, 10).map((d) => d.commit))).toEqual(new Set(clones.map((c) => c.sha)));
   // Serialised: each deployment started building only after the one before it had finished.
-  for (let id = 2; id <= 10; id++) {
+  for (let id = 2; id <= 11; id++) {
     const detail = await server.api<{ phases: { phase: string; startedAt: string }[] }>('GET', `/api/apps/busy-app/deployments/${id}`);
     const previous = await server.api<{ finishedAt: string }>('GET', `/api/apps/busy-app/deployments/${id - 1}`);
     const build = detail.body.phases.find((p) => p.phase === 'build')!;

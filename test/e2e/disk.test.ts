@@ -79,4 +79,4 @@ test('a read-only data directory is reported with what to do', async () => {
     await execa('umount', [readOnly]);
     rmSync(readOnly, { recursive: true, force: true });
   }
-});
+}, 60_000);

@@ -1,4 +1,5 @@
 import { execa } from 'execa';
+import { existsSync, readFileSync } from 'node:fs';
 import { TestApp } from '../support/app.js';
 import { removeApp } from '../support/docker.js';
 import { busyboxApp, WEB } from '../support/fixtures.js';
@@ -13,6 +14,8 @@ import { ROOT, startServer, type TestServer } from '../support/server.js';
 let server: TestServer;
 let app: TestApp;
 const NAME = 'engine-app';
+/** Where scripts/setup's dockerd (the default one) writes its process id. */
+const MAIN_DOCKERD_PIDFILE = '/var/run/docker.pid';
 
 async function engineAnswers(): Promise<boolean> {
   const { exitCode } = await execa('docker', ['info'], { reject: false, timeout: 10_000 });
@@ -24,15 +27,16 @@ async function startEngine(): Promise<void> {
   await execa('bash', [`${ROOT}/scripts/setup`], { env: { SLIPWAY_SKIP_STACK: '1' } });
 }
 
+/**
+ * Stops the machine's own dockerd by its pid file, never by name: the Swarm test cluster's node
+ * engines (scripts/cluster) are dockerd processes too, and must outlive this test.
+ */
 async function stopEngine(): Promise<void> {
-  await execa('pkill', ['-TERM', '-x', 'dockerd'], { reject: false });
-  for (let i = 0; i < 120 && (await engineAnswers()); i++) await new Promise((resolve) => setTimeout(resolve, 250));
-  // dockerd removes its pid file last: wait for it, so the restart does not trip over it.
-  for (let i = 0; i < 120; i++) {
-    const { exitCode } = await execa('pgrep', ['-x', 'dockerd'], { reject: false });
-    if (exitCode !== 0) return;
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
+  const pid = Number(readFileSync(MAIN_DOCKERD_PIDFILE, 'utf8').trim());
+  if (!Number.isInteger(pid) || pid <= 1) throw new Error(`${MAIN_DOCKERD_PIDFILE} does not hold a process id`);
+  process.kill(pid, 'SIGTERM');
+  // dockerd removes its pid file last: wait for the process to end, so the restart does not trip over it.
+  for (let i = 0; i < 240 && existsSync(`/proc/${pid}`); i++) await new Promise((resolve) => setTimeout(resolve, 250));
 }
 
 async function servesSoon(sha: string, attempts: number): Promise<boolean> {

@@ -7,6 +7,8 @@ import { BUSYBOX_DOCKERFILE, busyboxApp, WEB } from '../support/fixtures.js';
 import { getApp } from '../support/http.js';
 import { startServer, type TestServer } from '../support/server.js';
 
+// Every test here kills and restarts the real server mid-deploy and pushes again: each test and
+// hook gets up to 3 minutes (an explicit bound, so a slow machine is not a failure).
 jest.setTimeout(180_000);
 
 let server: TestServer;

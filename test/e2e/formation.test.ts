@@ -12,6 +12,8 @@ import { getApp } from '../support/http.js';
 import { steadyLoad } from '../support/load.js';
 import { startServer, type TestServer } from '../support/server.js';
 
+// Every test here deploys, scales, restarts or rolls back real containers: each test and hook
+// gets up to 3 minutes (an explicit bound, so a slow machine is not a failure).
 jest.setTimeout(180_000);
 
 const NAME = 'shape-app';
@@ -102,6 +104,9 @@ test('scale web=2 worker=0 starts, boots and routes the new web container and st
   const words = await slipway(['scale', 'worker=1', '-a', NAME]);
   expect(words.stdout).toBe('Scaled shape-app to web=2 worker=1.\n');
   expect((await ps()).map((c) => c.name)).toEqual(['web-1', 'web-2', 'worker-1']);
+  // With no TYPE=COUNT, scale shows the formation (as heroku ps:scale does).
+  expect(await slipway(['scale', '-a', NAME])).toMatchObject({ exitCode: 0, stdout: 'web=2 worker=1\n' });
+  expect(JSON.parse((await slipway(['scale', '-a', NAME, '--json'])).stdout as string)).toEqual({ web: 2, worker: 1 });
 
   // The next deploy keeps the counts.
   commits.push(await app.commit('v3', { 'index.html': 'v3\n' }));
@@ -115,7 +120,6 @@ test('scale refuses undefined types, bad counts and an app without a release, ch
     [['scale', 'wrker=1'], 1, 'The Procfile of deployment 3 has no process type "wrker"; its types are web, worker.'],
     [['scale', 'web=51'], 1, 'web=51 is not a valid count; use a whole number from 0 to 50.'],
     [['scale', 'web=two'], 2, '"web=two" is not TYPE=COUNT; write it as e.g. web=2.'],
-    [['scale'], 2, 'Give at least one TYPE=COUNT: e.g. slipway scale web=2 worker=0.'],
     [['restart', 'wrker'], 1, 'The Procfile of deployment 3 has no process type "wrker"; its types are web, worker.'],
   ];
   for (const [args, code, message] of cases) {
@@ -126,6 +130,8 @@ test('scale refuses undefined types, bad counts and an app without a release, ch
   expect((await slipway(['apps:create', 'empty-app'])).exitCode).toBe(0);
   const empty = await slipway(['scale', 'web=1', '-a', 'empty-app']);
   expect([empty.exitCode, empty.stderr]).toEqual([1, 'slipway: empty-app has no release running yet; deploy it first: git push deploy main.\n']);
+  const shown = await slipway(['scale', '-a', 'empty-app']);
+  expect([shown.exitCode, shown.stderr]).toEqual([1, 'slipway: empty-app has no release running yet; deploy it first: git push deploy main.\n']);
   expect((await slipway(['apps:destroy', 'empty-app', '--confirm', 'empty-app'])).exitCode).toBe(0);
 });
 

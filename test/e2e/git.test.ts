@@ -20,8 +20,9 @@ beforeAll(async () => {
 afterAll(async () => {
   await server?.stop();
   await removeApp(NAME);
+  await removeApp('master-app');
   app?.remove();
-});
+}, 60_000);
 
 async function deploymentCount(): Promise<number> {
   const res = await server.api<unknown[]>('GET', `/api/apps/${NAME}/deployments`);
@@ -39,13 +40,13 @@ test('a push without a token is refused with 401 and creates nothing', async () 
   } finally {
     other.remove();
   }
-});
+}, 180_000);
 
 test('a push with a wrong token is refused', async () => {
   const result = await app.push(server.remote(NAME, 'not-the-token'));
   expect(result.exitCode).not.toBe(0);
   expect(result.output).toContain('Authentication failed');
-});
+}, 180_000);
 
 test('the repository can be cloned with a token, not without', async () => {
   const anonymous = await execa('git', ['ls-remote', `http://127.0.0.1:${server.port}/${NAME}.git`], {
@@ -55,13 +56,13 @@ test('the repository can be cloned with a token, not without', async () => {
   expect(anonymous.exitCode).not.toBe(0);
   const withToken = await execa('git', ['ls-remote', server.remote(NAME)]);
   expect(withToken.stdout).toContain('refs/heads/main');
-});
+}, 60_000);
 
 test('an invalid app name is refused with a message saying what names are allowed', async () => {
   const result = await app.push(`http://git:${server.token}@127.0.0.1:${server.port}/My_App.git`);
   expect(result.exitCode).not.toBe(0);
   expect(result.output).toContain('is not a valid app name');
-});
+}, 180_000);
 
 test('another branch is refused with a reason that says how to deploy it', async () => {
   const before = await deploymentCount();
@@ -71,14 +72,14 @@ test('another branch is refused with a reason that says how to deploy it', async
   expect(await deploymentCount()).toBe(before);
   const refs = await execa('git', ['ls-remote', server.remote(NAME)]);
   expect(refs.stdout).not.toContain('refs/heads/feature');
-});
+}, 180_000);
 
 test('deleting main is refused', async () => {
   const result = await app.push(server.remote(NAME), ':main');
   expect(result.exitCode).not.toBe(0);
   expect(result.output).toContain('! [remote rejected] main (deleting main is refused; push a commit instead)');
   expect(await getApp(server.routerPort, NAME, '/index.html')).toEqual({ status: 200, body: 'hello\n' });
-});
+}, 180_000);
 
 test('a tag is accepted and not deployed', async () => {
   const before = await deploymentCount();
@@ -89,15 +90,19 @@ test('a tag is accepted and not deployed', async () => {
   expect(await deploymentCount()).toBe(before);
   const refs = await execa('git', ['ls-remote', server.remote(NAME)]);
   expect(refs.stdout).toContain('refs/tags/v1.0');
-});
+}, 180_000);
 
-test('master deploys like main', async () => {
+test('master deploys like main, for an app that deploys from master; an app deploys from one of them', async () => {
   const sha = await app.commit('on master', { 'index.html': 'from master\n' });
-  const result = await app.push(server.remote(NAME), 'main:master');
+  const result = await app.push(server.remote('master-app'), 'main:master');
   expect(result.exitCode).toBe(0);
-  expect(await getApp(server.routerPort, NAME, '/version.txt')).toEqual({ status: 200, body: `${sha}\n` });
-  expect(await appContainers(NAME)).toHaveLength(1);
-});
+  expect(await getApp(server.routerPort, 'master-app', '/version.txt')).toEqual({ status: 200, body: `${sha}\n` });
+  expect(await appContainers('master-app')).toHaveLength(1);
+  // NAME deploys from main: its master is refused, so that main keeps naming what serves.
+  const refused = await app.push(server.remote(NAME), 'main:master');
+  expect(refused.exitCode).not.toBe(0);
+  expect(refused.output).toContain(`${NAME} deploys from main, so master is not deployed; push to main: git push deploy master:main`);
+}, 180_000);
 
 test('a force push of an older commit rolls back to it', async () => {
   const older = await app.git('rev-parse', 'HEAD');
@@ -107,4 +112,4 @@ test('a force push of an older commit rolls back to it', async () => {
   const result = await app.push(server.remote(NAME), `${older}:refs/heads/main`, { args: ['--force'] });
   expect(result.exitCode).toBe(0);
   expect(await getApp(server.routerPort, NAME, '/version.txt')).toEqual({ status: 200, body: `${older}\n` });
-});
+}, 180_000);

@@ -18,7 +18,7 @@ afterAll(async () => {
   await server?.stop();
   for (const name of ['loop-app', 'big-app', 'binary-app', 'loud-limits-app']) await removeApp(name);
   for (const app of apps) app.remove();
-});
+}, 60_000);
 
 interface Process {
   name: string;

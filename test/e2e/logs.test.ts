@@ -52,7 +52,7 @@ afterAll(async () => {
   await removeApp(EMPTY);
   app?.remove();
   if (home) rmSync(home, { recursive: true, force: true });
-});
+}, 60_000);
 
 /** Runs the real CLI (dist/cli.js), never on a TTY. */
 function slipway(args: string[]) {
@@ -126,7 +126,7 @@ test('the backlog: both containers interleaved in time order, each line prefixed
   expectConsecutive(ticks(lines));
   expect(lines.filter((l) => l.container === 'worker-1').every((l) => /^tick \d+$/.test(l.line))).toBe(true);
   expect(result.stdout).not.toContain('\u001b[');
-});
+}, 60_000);
 
 test('--lines N (-n N) is the last N lines over all the containers; the default is 100', async () => {
   const five = await slipway(['logs', '-a', NAME, '--lines', '5']);
@@ -163,7 +163,7 @@ test('--type and --ps keep only the matching containers', async () => {
 
   const both = human((await slipway(['logs', '-a', NAME, '--type', 'web', '--ps', 'web-1'])).stdout);
   expect(both.map((l) => l.container)).toEqual(['web-1', 'web-1', 'web-1']);
-});
+}, 60_000);
 
 test('--json: one JSON object per line, with the container, type, deployment and stream', async () => {
   const result = await slipway(['logs', '-a', NAME, '--json', '-n', '10000']);
@@ -191,13 +191,13 @@ test('--json: one JSON object per line, with the container, type, deployment and
   expect(api.headers.get('content-type')).toBe('application/x-ndjson; charset=utf-8');
   const body = await api.text();
   expect(body.trimEnd().split('\n').map((l) => (JSON.parse(l) as LogJson).container)).toEqual(['worker-1', 'worker-1']);
-});
+}, 60_000);
 
 test('-t (--tail, as heroku logs --tail) follows as --follow does', async () => {
   const tail = spawnSlipway(['logs', '-a', NAME, '-t', '--json', '-n', '1']);
   const live = (): number => tail.lines.filter((l) => l.includes('"container":"worker-1"')).length;
   await until(() => live() >= 3, 'live worker lines with -t');
-});
+}, 180_000);
 
 test('--follow streams new lines live, picks up the containers of a new deployment and a restart, and survives the old ones going', async () => {
   const follow = spawnSlipway(['logs', '-a', NAME, '--follow', '--json', '-n', '1']);
@@ -283,7 +283,7 @@ test('a --type or --ps that matches nothing prints nothing, and says which exist
   expect(ps.stderr).toMatch(new RegExp(`^${NAME} has no container named "web-9"; its containers are one-off-\\d+, web-1, worker-1\\n$`));
   const api = await server.api('GET', `/api/apps/${NAME}/logs?type=api`);
   expect([api.status, api.body]).toEqual([200, '']);
-});
+}, 60_000);
 
 test('an app without containers: a hint on stderr and exit 0; following, the hint and a wait for them', async () => {
   const result = await slipway(['logs', '-a', EMPTY]);
@@ -296,7 +296,7 @@ test('an app without containers: a hint on stderr and exit 0; following, the hin
   follow.child.kill('SIGINT');
   await follow.exited;
   expect(follow.lines).toEqual([]);
-});
+}, 180_000);
 
 test('errors: an unknown app, and --lines that is not a whole number from 1 to 10000', async () => {
   const unknown = await slipway(['logs', '-a', 'nope']);
@@ -310,7 +310,7 @@ test('errors: an unknown app, and --lines that is not a whole number from 1 to 1
     const api = await server.api<{ error: string; message: string }>('GET', `/api/apps/${NAME}/logs?lines=${encodeURIComponent(bad)}`);
     expect([api.status, api.body]).toEqual([400, { error: 'invalid_lines', message: `lines must be a whole number from 1 to 10000, not "${bad}"` }]);
   }
-});
+}, 60_000);
 
 // Last: it stops the server.
 test('when the server shuts down, a following CLI exits and says how to carry on', async () => {

@@ -8,6 +8,8 @@ import { busyboxApp, WEB } from '../support/fixtures.js';
 import { getApp, startGate } from '../support/http.js';
 import { startServer, type TestServer } from '../support/server.js';
 
+// Every test here pushes with real git and builds and boots real containers: each test and
+// hook gets up to 3 minutes (an explicit bound, so a slow machine is not a failure).
 jest.setTimeout(180_000);
 
 let server: TestServer;
@@ -89,7 +91,7 @@ test('a push with web, worker and postdeploy builds, boots, runs the hook, then 
   expect(hookLine).toMatch(/PORT=\d+/);
   expect(hookLine).toContain(`CONTAINER_VERSION=${sha2}`);
   expect(hookLine).toContain(`SOURCE_VERSION=${sha2}`);
-  expect(hookLine).toContain('STACK=slipway-bookworm');
+  expect(hookLine).toContain('STACK=slipway-trixie');
   expect(hookLine).toContain('GREETING=hello world');
 
   // What really happened: the router serves the new commit, the web container has the same
@@ -311,9 +313,11 @@ test('a failing Dockerfile fails with build-error and leaves no image', async ()
 });
 
 test('two overlapping pushes to one app deploy one after the other', async () => {
-  const first = newApp('queue-app', busyboxApp({ web: WEB, postdeploy: 'sleep 2; echo first-hook-done' }));
-  const shaA = await first.commit('A');
-  // A second clone pushes a different commit (forced: its history is unrelated) while A deploys.
+  const first = newApp('queue-app', busyboxApp({ web: WEB }));
+  const sha0 = await first.commit('first release');
+  expect((await first.push(server.remote('queue-app'))).exitCode).toBe(0);
+  const shaA = await first.commit('A', { Procfile: `web: ${WEB}\npostdeploy: sleep 2; echo first-hook-done\n` });
+  // A second clone pushes a different commit (forced: its history is unrelated to what it saw) while A deploys.
   const second = new TestApp(busyboxApp({ web: WEB, postdeploy: 'echo second-hook' }));
   apps.push(second);
   const shaB = await second.commit('B');
@@ -329,13 +333,14 @@ test('two overlapping pushes to one app deploy one after the other', async () =>
 
   expect(a.exitCode).toBe(0);
   expect(b.exitCode).toBe(0);
-  expect(b.remote.join('\n')).toContain('Deployment 2 is queued: another deployment of queue-app must finish first');
+  expect(b.remote.join('\n')).toContain('Deployment 3 is queued behind deployment 2 of queue-app');
   const list = await deployments('queue-app');
   expect(list.map((d) => [d.id, d.status, d.commit])).toEqual([
-    [2, 'success', shaB],
-    [1, 'success', shaA],
+    [3, 'success', shaB],
+    [2, 'success', shaA],
+    [1, 'success', sha0],
   ]);
-  const detailB = await server.api<{ phases: { phase: string; startedAt: string }[] }>('GET', '/api/apps/queue-app/deployments/2');
+  const detailB = await server.api<{ phases: { phase: string; startedAt: string }[] }>('GET', '/api/apps/queue-app/deployments/3');
   const bBuild = detailB.body.phases.find((p) => p.phase === 'build')!;
   expect(Date.parse(bBuild.startedAt)).toBeGreaterThanOrEqual(Date.parse(list[1]!.finishedAt!));
   expect(await serverRef('queue-app')).toBe(shaB);

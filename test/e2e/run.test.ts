@@ -39,7 +39,7 @@ afterAll(async () => {
   await removeApp(TIMED_APP);
   app?.remove();
   if (home) rmSync(home, { recursive: true, force: true });
-});
+}, 60_000);
 
 
 /** The app's attached one-offs the engine still has, running or not. */
@@ -138,6 +138,14 @@ test("stdout and stderr are kept apart and the command's exit code is the CLI's"
   expect(line.exitCode).toBe(0);
   expect(await attachedOneOffs()).toEqual([]);
 }, 30_000);
+
+test('without --, the command starts at its first word and keeps its own options (as heroku run node -v)', async () => {
+  // -d would be --detached before the command; after its first word it is the command's.
+  const result = await slipway(['run', '-a', APP, 'ls', '-d', '/']);
+  expect([result.exitCode, result.stdout, result.stderr]).toEqual([0, '/\n', '']);
+  const withEnv = await slipway(['run', '-a', APP, '-e', 'WHO=you', 'sh', '-c', 'echo "hi $WHO"', '-e']);
+  expect([withEnv.exitCode, withEnv.stdout]).toEqual([0, 'hi you\n']);
+}, 60_000);
 
 test("the CLI's stdin reaches the command, its end included, byte for byte", async () => {
   const cat = await slipway(['run', '-a', APP, '--', 'cat'], { input: 'hi\n' });
@@ -301,7 +309,7 @@ test('the API: a plain POST starts a detached one-off; a command is required', a
     expect(await attachedRefusal({ command: 'true', tty })).toEqual({ status: 400, body: wrongTty });
   }
   expect(await attachedOneOffs()).toEqual([]);
-});
+}, 60_000);
 
 /** An attached run's request that the server refuses: its status and JSON error. */
 function attachedRefusal(body: unknown): Promise<{ status: number; body: unknown }> {
@@ -330,7 +338,7 @@ test('--help shows the usage and an example', async () => {
   expect(result.stdout).toContain(`Usage: ${USAGE}\n`);
   expect(result.stdout).toContain("Example:\n  slipway run -a my-app -- sh -c 'rake db:migrate && rake db:seed'\n");
   expect((await slipway(['help'])).stdout).toMatch(/\n {2}run +run a command in a one-off container/);
-});
+}, 60_000);
 
 test('usage errors exit 2 and name the usage', async () => {
   const missing = await slipway(['run', '-a', APP]);
@@ -340,7 +348,7 @@ test('usage errors exit 2 and name the usage', async () => {
     2,
     `slipway: --json goes with --detached (it prints the one-off's name); an attached run prints the command's own output. Usage: ${USAGE}\n`,
   ]);
-});
+}, 60_000);
 
 test('an unknown app, an app with nothing deployed and a bad token each get one sentence and exit 1', async () => {
   for (const detached of [[], ['--detached']]) {
@@ -366,7 +374,7 @@ test('an unknown app, an app with nothing deployed and a bad token each get one 
     ]);
   }
   expect(await attachedOneOffs()).toEqual([]);
-}, 30_000);
+}, 60_000);
 
 test('an attached one-off left by a server that crashed mid-run is removed when the server starts again', async () => {
   const child = slipway(['run', '-a', APP, '--', 'sleep', '100']);

@@ -1,6 +1,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { startServer, type TestServer } from '../support/server.js';
+import { execa } from 'execa';
+import { CLI, startServer, type TestServer } from '../support/server.js';
 
 /** The server answers health checks a moment before it has printed its start-up lines. */
 async function started(server: TestServer, starts = 1): Promise<string> {
@@ -47,4 +48,20 @@ test('binding beyond loopback warns, unless a TLS proxy is declared in front', a
   } finally {
     await local.stop();
   }
+}, 60_000);
+
+test('slipway server --help lists every setting; a bad value is refused naming where it came from, exit 2', async () => {
+  const help = await execa(process.execPath, [CLI, 'server', '--help'], { reject: false });
+  expect(help.exitCode).toBe(0);
+  for (const name of ['--host <addr>', 'SLIPWAY_HOST', 'SLIPWAY_ROUTER_WORKERS', 'SLIPWAY_MAX_PUSH_MB', 'timeouts.run', 'SLIPWAY_RUN_TIMEOUT']) {
+    expect(help.stdout).toContain(name);
+  }
+  const bad = await execa(process.execPath, [CLI, 'server', '--router-port', '80x'], { reject: false, env: { SLIPWAY_DATA: '/nonexistent/never-created' } });
+  expect([bad.exitCode, bad.stdout, bad.stderr]).toEqual([
+    2,
+    '',
+    'slipway server: "routerPort" must be a port number from 1 to 65535, not "80x" (from the --router-port flag)',
+  ]);
+  const fromEnv = await execa(process.execPath, [CLI, 'server'], { reject: false, env: { SLIPWAY_RUN_TIMEOUT: 'soon' } });
+  expect([fromEnv.exitCode, fromEnv.stderr]).toEqual([2, 'slipway server: "timeouts.run" must be a positive number of seconds, not "soon" (from SLIPWAY_RUN_TIMEOUT)']);
 }, 60_000);

@@ -17,7 +17,7 @@ afterAll(async () => {
   await server?.stop();
   await removeApp('token-app');
   for (const app of apps) app.remove();
-});
+}, 60_000);
 
 async function createToken(name: string): Promise<string> {
   const res = await server.api<{ name: string; token: string }>('POST', '/api/tokens', { name });

@@ -8,6 +8,8 @@ import { getApp } from '../support/http.js';
 import { steadyLoad } from '../support/load.js';
 import { startServer, type TestServer } from '../support/server.js';
 
+// Every test here deploys under steady load through the real router: each test and hook gets
+// up to 5 minutes (an explicit bound, so a slow machine is not a failure).
 jest.setTimeout(300_000);
 
 let server: TestServer;

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ConfigError, loadServerConfig, type ServerConfig } from '../../src/server/config.js';
+import { ConfigError, loadServerConfig, settingsHelp, type ServerConfig } from '../../src/server/config.js';
 
 let dir: string;
 
@@ -37,13 +37,15 @@ const DEFAULTS: ServerConfig = {
   port: 7070,
   routerPort: 8080,
   domain: 'localhost',
-  stackImage: 'slipway/stack:bookworm',
+  stackImage: 'slipway/stack:trixie',
+  npmRegistry: 'https://registry.npmjs.org/',
+  buildCacheDir: undefined,
   routerWorkers: os.availableParallelism() > 2 ? Math.min(os.availableParallelism() - 1, 4) : 0,
   maxPushMb: 1024,
   minFreeMb: 200,
   tlsInFront: false,
   cronSeconds: false,
-  timeouts: { bootMs: 60_000, hookMs: 1_200_000, stopMs: 30_000, drainMs: 30_000, runMs: 86_400_000, notifyMs: 10_000, notifyRetryMs: 10_000, cronMs: 3_600_000 },
+  timeouts: { bootMs: 60_000, hookMs: 1_200_000, stopMs: 30_000, drainMs: 30_000, runMs: 86_400_000, gitBodyMs: 120_000, notifyMs: 10_000, notifyRetryMs: 10_000, cronMs: 3_600_000 },
 };
 
 describe('loadServerConfig: defaults', () => {
@@ -84,6 +86,7 @@ describe('loadServerConfig: precedence flag > env > file > default', () => {
         '  stop: 13',
         '  drain: 14',
         '  run: 15',
+        '  gitBody: 16',
         '',
       ].join('\n'),
     );
@@ -101,6 +104,7 @@ describe('loadServerConfig: precedence flag > env > file > default', () => {
     SLIPWAY_STOP_TIMEOUT: '23',
     SLIPWAY_DRAIN_TIMEOUT: '24',
     SLIPWAY_RUN_TIMEOUT: '25',
+    SLIPWAY_GIT_BODY_TIMEOUT: '26',
   };
 
   const flags = ['--data', '/from/flag', '--port', '7003', '--router-port', '8003', '--host', '10.0.0.3', '--domain', 'flag.example'];
@@ -113,13 +117,13 @@ describe('loadServerConfig: precedence flag > env > file > default', () => {
       routerPort: 8001,
       domain: 'file.example',
       stackImage: 'file/stack:1',
+      npmRegistry: 'https://registry.npmjs.org/',
       routerWorkers: 3,
       maxPushMb: 1024,
       minFreeMb: 200,
       tlsInFront: false,
       cronSeconds: false,
-  cronSeconds: false,
-      timeouts: { bootMs: 11_000, hookMs: 12_000, stopMs: 13_000, drainMs: 14_000, runMs: 15_000, notifyMs: 10_000, notifyRetryMs: 10_000, cronMs: 3_600_000 },
+      timeouts: { bootMs: 11_000, hookMs: 12_000, stopMs: 13_000, drainMs: 14_000, runMs: 15_000, gitBodyMs: 16_000, notifyMs: 10_000, notifyRetryMs: 10_000, cronMs: 3_600_000 },
     });
   });
 
@@ -131,13 +135,13 @@ describe('loadServerConfig: precedence flag > env > file > default', () => {
       routerPort: 8002,
       domain: 'env.example',
       stackImage: 'env/stack:2',
+      npmRegistry: 'https://registry.npmjs.org/',
       routerWorkers: 0,
       maxPushMb: 1024,
       minFreeMb: 200,
       tlsInFront: false,
       cronSeconds: false,
-  cronSeconds: false,
-      timeouts: { bootMs: 21_000, hookMs: 22_000, stopMs: 23_000, drainMs: 24_000, runMs: 25_000, notifyMs: 10_000, notifyRetryMs: 10_000, cronMs: 3_600_000 },
+      timeouts: { bootMs: 21_000, hookMs: 22_000, stopMs: 23_000, drainMs: 24_000, runMs: 25_000, gitBodyMs: 26_000, notifyMs: 10_000, notifyRetryMs: 10_000, cronMs: 3_600_000 },
     });
   });
 
@@ -150,13 +154,13 @@ describe('loadServerConfig: precedence flag > env > file > default', () => {
       domain: 'flag.example',
       // No flag exists for these, so the environment still wins.
       stackImage: 'env/stack:2',
+      npmRegistry: 'https://registry.npmjs.org/',
       routerWorkers: 0,
       maxPushMb: 1024,
       minFreeMb: 200,
       tlsInFront: false,
       cronSeconds: false,
-  cronSeconds: false,
-      timeouts: { bootMs: 21_000, hookMs: 22_000, stopMs: 23_000, drainMs: 24_000, runMs: 25_000, notifyMs: 10_000, notifyRetryMs: 10_000, cronMs: 3_600_000 },
+      timeouts: { bootMs: 21_000, hookMs: 22_000, stopMs: 23_000, drainMs: 24_000, runMs: 25_000, gitBodyMs: 26_000, notifyMs: 10_000, notifyRetryMs: 10_000, cronMs: 3_600_000 },
     });
   });
 
@@ -188,7 +192,7 @@ describe('loadServerConfig: precedence flag > env > file > default', () => {
 describe('loadServerConfig: values', () => {
   test('timeouts: {boot: 5} in YAML gives bootMs 5000 and keeps the other defaults', () => {
     const config = loadServerConfig(['--config', yamlFile('timeouts: {boot: 5}\n')], {});
-    expect(config.timeouts).toEqual({ bootMs: 5000, hookMs: 1_200_000, stopMs: 30_000, drainMs: 30_000, runMs: 86_400_000, notifyMs: 10_000, notifyRetryMs: 10_000, cronMs: 3_600_000 });
+    expect(config.timeouts).toEqual({ bootMs: 5000, hookMs: 1_200_000, stopMs: 30_000, drainMs: 30_000, runMs: 86_400_000, gitBodyMs: 120_000, notifyMs: 10_000, notifyRetryMs: 10_000, cronMs: 3_600_000 });
   });
 
   test('fractional seconds become whole milliseconds', () => {
@@ -250,14 +254,14 @@ describe('loadServerConfig: errors', () => {
     const file = yamlFile('port: 7070\nlisten: 0.0.0.0\n');
     const error = configError(() => loadServerConfig(['--config', file], {}));
     expect(error.message).toBe(
-      `${file}: unknown setting "listen"; the settings are data, port, routerPort, host, domain, stackImage, routerWorkers, maxPushMb, minFreeMb, tlsInFront, cronSeconds, timeouts`,
+      `${file}: unknown setting "listen"; the settings are data, port, routerPort, host, domain, stackImage, npmRegistry, buildCacheDir, routerWorkers, maxPushMb, minFreeMb, tlsInFront, cronSeconds, timeouts`,
     );
   });
 
   test('an unknown timeouts key is named', () => {
     const file = yamlFile('timeouts:\n  boot: 5\n  build: 10\n');
     const error = configError(() => loadServerConfig(['--config', file], {}));
-    expect(error.message).toBe(`${file}: unknown setting "timeouts.build"; expected boot, hook, stop, drain, run, notify, notifyRetry, cron`);
+    expect(error.message).toBe(`${file}: unknown setting "timeouts.build"; expected boot, hook, stop, drain, run, gitBody, notify, notifyRetry, cron`);
   });
 
   test('timeouts that is not a mapping', () => {
@@ -352,5 +356,63 @@ describe('loadServerConfig: tlsInFront', () => {
     expect(loadServerConfig([], { SLIPWAY_TLS_IN_FRONT: '1' }).tlsInFront).toBe(true);
     expect(loadServerConfig(['--config', yamlFile('tlsInFront: true\n')], {}).tlsInFront).toBe(true);
     expect(configError(() => loadServerConfig([], { SLIPWAY_TLS_IN_FRONT: 'yes' })).message).toBe('"tlsInFront" must be true or false, not "yes"');
+  });
+});
+
+describe('loadServerConfig: where a bad value came from', () => {
+  test.each<[string, () => unknown, string]>([
+    ['a flag', () => loadServerConfig(['--port', '0'], {}), 'the --port flag'],
+    ['the environment', () => loadServerConfig([], { SLIPWAY_ROUTER_WORKERS: '65' }), 'SLIPWAY_ROUTER_WORKERS'],
+    ['the file', () => loadServerConfig(['--config', yamlFile('maxPushMb: 0\n')], {}), 'the file'],
+    ['a nested key in the file', () => loadServerConfig(['--config', yamlFile('timeouts: { run: -1 }\n')], {}), 'the file'],
+  ])('an error from %s names it', (_name, load, origin) => {
+    const error = configError(load);
+    const expected = origin === 'the file' ? expect.stringMatching(/config-\d+\.yaml$/) : origin;
+    expect(error.origin).toEqual(expected);
+    expect(error.explained).toBe(`${error.message} (from ${String(error.origin)})`);
+  });
+
+  test('the flag is named even when the environment and the file set the same setting', () => {
+    const error = configError(() => loadServerConfig(['--config', yamlFile('port: 7001\n'), '--port', 'http'], { SLIPWAY_PORT: '7002' }));
+    expect(error.origin).toBe('the --port flag');
+  });
+
+  test('an error about the file itself names the file in its message', () => {
+    const file = yamlFile('timeouts: 30\n');
+    const error = configError(() => loadServerConfig(['--config', file], {}));
+    expect(error.origin).toBeUndefined();
+    expect(error.explained).toBe(`${file}: "timeouts" must be a mapping such as { boot: 60, hook: 1200, stop: 30 }`);
+  });
+});
+
+describe('settingsHelp: derived from the settings the parser reads', () => {
+  const help = settingsHelp();
+  const variables = ['SLIPWAY_DATA', 'SLIPWAY_PORT', 'SLIPWAY_ROUTER_PORT', 'SLIPWAY_HOST', 'SLIPWAY_DOMAIN', 'SLIPWAY_STACK_IMAGE', 'SLIPWAY_ROUTER_WORKERS', 'SLIPWAY_MAX_PUSH_MB', 'SLIPWAY_MIN_FREE_MB', 'SLIPWAY_TLS_IN_FRONT', 'SLIPWAY_BOOT_TIMEOUT', 'SLIPWAY_HOOK_TIMEOUT', 'SLIPWAY_STOP_TIMEOUT', 'SLIPWAY_DRAIN_TIMEOUT', 'SLIPWAY_RUN_TIMEOUT', 'SLIPWAY_CONFIG'];
+
+  test.each(variables)('names %s, which the parser reads', (variable) => {
+    expect(help).toContain(variable);
+  });
+
+  test('every variable it names is one the parser reads (a bad value of each is refused)', () => {
+    for (const variable of [...help.matchAll(/SLIPWAY_[A-Z_]+/g)].map((m) => m[0]).filter((v) => v !== 'SLIPWAY_CONFIG')) {
+      expect(configError(() => loadServerConfig([], { [variable]: '' })).origin).toBe(variable);
+    }
+  });
+
+  test('every flag it shows is accepted, and every file key it shows is known', () => {
+    for (const [, name] of help.matchAll(/^ {2}--([a-z-]+) /gm)) {
+      if (name === 'config') continue;
+      expect(configError(() => loadServerConfig([`--${name!}`, ''], {})).origin).toBe(`the --${name!} flag`);
+    }
+    for (const [, key] of help.matchAll(/file ([a-zA-Z.]+),/g)) {
+      const [top, inner] = key!.split('.');
+      const text = inner === undefined ? `${top!}: 1\n` : `${top!}: { ${inner}: 1 }\n`;
+      expect(() => loadServerConfig(['--config', yamlFile(text)], {})).not.toThrow(/unknown setting/);
+    }
+  });
+
+  test('defaults are shown as the operator writes them (seconds, not milliseconds)', () => {
+    expect(help).toMatch(/SLIPWAY_HOOK_TIMEOUT +timeouts\.hook .*\(default 1200\)/);
+    expect(help).toMatch(/--port <n> .*default 7070\)/);
   });
 });

@@ -1,4 +1,4 @@
-import { containerEnv, envNameProblem, RESERVED_ENV, type InjectedEnv } from '../../src/deploy/env.js';
+import { containerEnv, envNameProblem, envTotalProblem, envValueProblem, MAX_ENV_TOTAL_BYTES, MAX_ENV_VALUE_BYTES, RESERVED_ENV, type InjectedEnv } from '../../src/deploy/env.js';
 
 const injected: InjectedEnv = {
   app: 'shop',
@@ -96,5 +96,30 @@ describe('envNameProblem', () => {
     for (const name of Object.keys(containerEnv({}, injected))) {
       expect(envNameProblem(name)).toMatch(/is set by Slipway/);
     }
+  });
+});
+
+describe('envValueProblem and envTotalProblem', () => {
+  test('a NUL byte is refused with one sentence', () => {
+    expect(envValueProblem('SECRET', 'a\0b')).toBe(
+      'the value of SECRET contains a NUL byte, which no process environment can hold; remove it (encode binary data, e.g. in base64)',
+    );
+  });
+
+  test('a value is limited to 32 KiB, counted in UTF-8 bytes', () => {
+    expect(envValueProblem('K', 'x'.repeat(MAX_ENV_VALUE_BYTES))).toBeUndefined();
+    expect(envValueProblem('K', `${'x'.repeat(MAX_ENV_VALUE_BYTES - 1)}é`)).toBe(
+      'the value of K is 32769 bytes, over the 32768 a variable may hold; keep larger data in a file (e.g. on storage) and put its path in K',
+    );
+    expect(envValueProblem('K', 'multi\nline\tvalues are fine')).toBeUndefined();
+  });
+
+  test('all variables together are limited to 128 KiB (name, "=", value and the terminating NUL each)', () => {
+    const value = 'x'.repeat(MAX_ENV_TOTAL_BYTES / 4 - 3);
+    const fits = { A: value, B: value, C: value, D: value };
+    expect(envTotalProblem(fits)).toBeUndefined();
+    expect(envTotalProblem({ ...fits, E: '' })).toBe(
+      "the variables would take 131075 bytes together, over the 131072 an app's environment may take; remove some, or keep large values in files (e.g. on storage)",
+    );
   });
 });

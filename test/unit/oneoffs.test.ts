@@ -151,6 +151,44 @@ describe('OneOffs', () => {
     expect(removed).toEqual([]);
   });
 
+  test("sweeping every app tells the server's log what it did, in words, and a failure as a warning", async () => {
+    const { oneOffs } = setup([
+      status('old-detached', 'detached', iso(KEEP_FINISHED_MS + 1000)),
+      status('orphan-attached', 'attached', null, iso(1000)),
+      status('long-detached', 'detached', null, iso(MAX_RUN_MS + 1000)),
+    ]);
+    const lines: string[] = [];
+    oneOffs.sweepApps(['my-app'], (line) => lines.push(line));
+    await flush();
+    expect(lines).toEqual([
+      'my-app: removed old-detached (old-detached), a detached one-off that ended over an hour ago',
+      'my-app: removed orphan-attached, a one-off whose client left with the previous server',
+      'my-app: stopped long-detached (long-detached), a detached one-off that ran longer than 86400 s (timeouts.run); its logs stay for an hour',
+    ]);
+    const { oneOffs: failing } = setup([], { describeContainers: () => Promise.reject(new Error('engine away')) });
+    const warnings: string[] = [];
+    failing.sweepApps(['a', 'b'], (line) => warnings.push(line));
+    await flush();
+    expect(warnings).toEqual(["warning: could not sweep a's one-offs: Error: engine away", "warning: could not sweep b's one-offs: Error: engine away"]);
+  });
+
+  test('the server sweeps every 5 minutes, or every quarter of a shorter run timeout (at least every second)', () => {
+    const unused = (): never => {
+      throw new Error('not used by sweepEveryMs');
+    };
+    const every = (maxRunMs?: number): number =>
+      new OneOffs({
+        store: { nextOneOff: unused },
+        containers: { spec: unused },
+        ports: { allocate: unused, release: unused },
+        runtime: { attachOneOff: unused, startContainer: unused, waitForExit: unused, describeContainers: unused, stop: unused, stopAndRemove: unused },
+        ...(maxRunMs === undefined ? {} : { maxRunMs }),
+      }).sweepEveryMs;
+    expect(every()).toBe(5 * 60 * 1000);
+    expect(every(8000)).toBe(2000);
+    expect(every(100)).toBe(1000);
+  });
+
   test('an attached one-off of this server is never swept while it runs', async () => {
     const existing: ContainerStatus[] = [];
     const { oneOffs, removed, attached } = setup(existing);

@@ -1,6 +1,7 @@
 import net from 'node:net';
 import { PassThrough } from 'node:stream';
 import { attach } from '../../src/cli/attach.js';
+import { splitAtCommand } from '../../src/cli/command.js';
 import { commandLine } from '../../src/cli/commands/run.js';
 import { CliError } from '../../src/cli/errors.js';
 import { encodeExit, encodeFrame, FRAME, FrameDecoder, type Frame } from '../../src/run/protocol.js';
@@ -13,6 +14,29 @@ describe('commandLine', () => {
   test('several arguments each arrive whole, quoted for the shell', () => {
     expect(commandLine(['sh', '-c', "echo out; echo it's >&2; exit 3"])).toBe(`sh -c 'echo out; echo it'\\''s >&2; exit 3'`);
     expect(commandLine(['echo', '', 'a=b', '/tmp/x.txt', '$HOME'])).toBe(`echo '' a=b /tmp/x.txt '$HOME'`);
+  });
+});
+
+describe('splitAtCommand (slipway run: its options, then the command)', () => {
+  const options = {
+    app: { type: 'string', short: 'a' },
+    env: { type: 'string', short: 'e', multiple: true },
+    detached: { type: 'boolean', short: 'd' },
+    json: { type: 'boolean' },
+  } as const;
+
+  test.each<[string[], string[], string[]]>([
+    [['node', '-v'], [], ['node', '-v']],
+    [['-a', 'my-app', 'node', '-v'], ['-a', 'my-app'], ['node', '-v']],
+    [['--app', 'my-app', '-e', 'A=1', '--env=B=2', '-d', 'ls', '-d', '/'], ['--app', 'my-app', '-e', 'A=1', '--env=B=2', '-d'], ['ls', '-d', '/']],
+    [['--app=my-app', '--json', 'echo', '--json'], ['--app=my-app', '--json'], ['echo', '--json']],
+    [['-da', 'my-app', 'rake', 'db:seed'], ['-da', 'my-app'], ['rake', 'db:seed']],
+    [['-a', 'my-app', '--', '-weird-name', '-x'], ['-a', 'my-app'], ['-weird-name', '-x']],
+    [['-a', 'my-app', '--', 'sh', '-c', 'echo -- done'], ['-a', 'my-app'], ['sh', '-c', 'echo -- done']],
+    [['-a', 'my-app'], ['-a', 'my-app'], []],
+    [['--bogus', 'ls'], ['--bogus'], ['ls']],
+  ])('%j: own %j, command %j', (argv, own, command) => {
+    expect(splitAtCommand(argv, options)).toEqual({ own, command });
   });
 });
 

@@ -1,4 +1,3 @@
-import { rm } from 'node:fs/promises';
 import { LABEL } from '../../deploy/containers.js';
 import { appNameProblem } from '../../git/repos.js';
 import type { AppRecord } from '../../store/store.js';
@@ -9,33 +8,43 @@ import { iso } from '../reply.js';
 
 /** Apps: list, create, show, destroy. */
 export function appRoutes(ctx: RouteContext): void {
-  const appJson = (app: AppRecord): object => ({
-    name: app.name,
-    url: ctx.appUrl(app.name),
-    createdAt: iso(app.createdAt),
-    currentDeployment: app.currentDeployment,
-    maintenance: app.maintenance,
-    deploying: ctx.store.listDeployments(app.name, 1).some((d) => ctx.deployer.liveLog(app.name, d.id) !== undefined),
-  });
-
-  /** Stops and removes everything the app has: containers, images, volumes, repository, records. */
-  const destroy = async (app: string): Promise<{ containers: number; images: number }> => {
-    const containers = await ctx.runtime.listContainers({ [LABEL.app]: app });
-    await Promise.all(containers.map((c) => ctx.runtime.stopAndRemove(c, 10_000)));
-    const images = new Set(
-      ctx.store
-        .listDeployments(app, 100_000)
-        .map((d) => d.image)
-        .filter((image): image is string => image !== null),
-    );
-    for (const image of images) await ctx.runtime.removeImage(image);
-    await rm(ctx.containers.appVolumesDir(app), { recursive: true, force: true });
-    await ctx.repos.remove(app);
-    ctx.store.deleteApp(app);
-    return { containers: containers.length, images: images.size };
+  const appJson = (app: AppRecord, running?: ReadonlyMap<string, number>): object => {
+    const latest = ctx.store.listDeployments(app.name, 1)[0];
+    const formation = ctx.store.getFormation(app.name);
+    return {
+      name: app.name,
+      url: ctx.appUrl(app.name),
+      createdAt: iso(app.createdAt),
+      currentDeployment: app.currentDeployment,
+      maintenance: app.maintenance,
+      deploying: latest !== undefined && ctx.deployer.liveLog(app.name, latest.id) !== undefined,
+      latestDeployment: latest ? { id: latest.id, status: latest.status, createdAt: iso(latest.createdAt), finishedAt: latest.finishedAt === null ? null : iso(latest.finishedAt) } : null,
+      // For the dashboard: process containers running, out of the formation's total.
+      containers: {
+        running: running ? (running.get(app.name) ?? 0) : null,
+        expected: [...formation.values()].reduce((sum, n) => sum + n, 0),
+      },
+      formation: Object.fromEntries(formation),
+    };
+  };
+  /** Running process containers per app, in one engine call; undefined while the engine is down. */
+  const runningByApp = async (): Promise<Map<string, number> | undefined> => {
+    try {
+      const counts = new Map<string, number>();
+      for (const c of await ctx.runtime.listContainers({ [LABEL.role]: 'process' })) {
+        const app = c.labels[LABEL.app];
+        if (app !== undefined && c.state === 'running') counts.set(app, (counts.get(app) ?? 0) + 1);
+      }
+      return counts;
+    } catch {
+      return undefined;
+    }
   };
 
-  ctx.add('GET', '/api/apps', () => ({ json: ctx.store.listApps().map(appJson) }));
+  ctx.add('GET', '/api/apps', async () => {
+    const running = await runningByApp();
+    return { json: ctx.store.listApps().map((app) => appJson(app, running)) };
+  });
   ctx.add('POST', '/api/apps', async (req) => {
     const { name } = await readJsonObject(req);
     if (typeof name !== 'string') throw new ApiError(400, 'invalid_app_name', 'send the new app\'s name as {"name": "my-app"}');
@@ -43,9 +52,12 @@ export function appRoutes(ctx: RouteContext): void {
     if (problem) throw new ApiError(400, 'invalid_app_name', problem);
     if (ctx.store.getApp(name)) throw new ApiError(409, 'app_exists', `an app named ${name} already exists; choose another name`);
     await ctx.repos.ensure(name);
-    return { status: 201, json: appJson(ctx.store.ensureApp(name)) };
+    return { status: 201, json: appJson(ctx.store.ensureApp(name), new Map()) };
   });
-  ctx.add('GET', '/api/apps/:app', (_req, p) => ({ json: appJson(ctx.app(p)) }));
+  ctx.add('GET', '/api/apps/:app', async (_req, p) => {
+    const app = ctx.app(p);
+    return { json: appJson(app, await runningByApp()) };
+  });
   ctx.add('DELETE', '/api/apps/:app', async (req, p) => {
     const app = ctx.app(p).name;
     if (query(req).get('confirm') !== app) {
@@ -55,7 +67,7 @@ export function appRoutes(ctx: RouteContext): void {
         `destroying ${app} removes its containers, images, storage, repository and records; confirm with ?confirm=${app}`,
       );
     }
-    const removed = await ctx.deployer.exclusive(app, () => destroy(app));
+    const removed = await ctx.destroyer.destroy(app);
     return { json: { destroyed: app, ...removed } };
   });
 }

@@ -1,3 +1,4 @@
+import { CommitSubjects } from '../../git/subjects.js';
 import type { DeploymentRecord } from '../../store/store.js';
 import { query, type RouteContext } from '../context.js';
 import { iso } from '../reply.js';
@@ -19,18 +20,32 @@ export function deploymentJson(d: DeploymentRecord): object {
 
 /** Deployments: list, detail with the phase timeline, output (live with ?follow=1). */
 export function deploymentRoutes(ctx: RouteContext): void {
-  ctx.add('GET', '/api/apps/:app/deployments', (_req, p) => ({
-    json: ctx.store.listDeployments(ctx.app(p).name).map(deploymentJson),
-  }));
-  ctx.add('GET', '/api/apps/:app/deployments/:id', (_req, p) => {
-    const d = ctx.deployment(p);
-    const phases = ctx.store.listPhases(d.app, d.id).map((ph) => ({
+  const subjects = new CommitSubjects();
+  const withSubjects = async (app: string, list: DeploymentRecord[]): Promise<object[]> => {
+    const found = await subjects.of(ctx.repos.pathFor(app), list.map((d) => d.commit));
+    return list.map((d) => ({ ...deploymentJson(d), subject: found.get(d.commit) ?? null }));
+  };
+  const phasesJson = (d: DeploymentRecord): object[] =>
+    ctx.store.listPhases(d.app, d.id).map((ph) => ({
       phase: ph.phase,
       startedAt: iso(ph.startedAt),
       finishedAt: ph.finishedAt === null ? null : iso(ph.finishedAt),
       durationMs: ph.finishedAt === null ? null : ph.finishedAt - ph.startedAt,
+      // The phase a failed deployment stopped in (the dashboard marks its bar).
+      failed: ph.finishedAt === null && d.finishedAt !== null && d.status !== 'success',
     }));
-    return { json: { ...deploymentJson(d), phases } };
+
+  ctx.add('GET', '/api/apps/:app/deployments', async (req, p) => {
+    const app = ctx.app(p).name;
+    const list = ctx.store.listDeployments(app);
+    const json = await withSubjects(app, list);
+    // With ?phases=1, each one's phases too (the dashboard's timelines), in one answer.
+    return { json: query(req).has('phases') ? json.map((d, i) => ({ ...d, phases: phasesJson(list[i]!) })) : json };
+  });
+  ctx.add('GET', '/api/apps/:app/deployments/:id', async (_req, p) => {
+    const d = ctx.deployment(p);
+    const [json] = await withSubjects(d.app, [d]);
+    return { json: { ...json, phases: phasesJson(d) } };
   });
   ctx.add('GET', '/api/apps/:app/deployments/:id/output', (req, p) => {
     const d = ctx.deployment(p);

@@ -1,3 +1,4 @@
+import { DeployRefused } from '../../deploy/deployer.js';
 import type { DeploymentRecord } from '../../store/store.js';
 import { readJsonObject } from '../body.js';
 import type { RouteContext } from '../context.js';
@@ -10,12 +11,16 @@ import { deploymentJson } from './deployments.js';
  * in the app's queue, after any deployment in progress.
  */
 export function releaseRoutes(ctx: RouteContext): void {
+  ctx.add('GET', '/api/apps/:app/formation', async (_req, p) => ({
+    json: Object.fromEntries(await ctx.formation.current(ctx.app(p).name)),
+  }));
+
   ctx.add('POST', '/api/apps/:app/scale', async (req, p) => {
     const app = ctx.app(p).name;
     const counts = scaleCounts(await readJsonObject(req));
     // Checked before answering, so that a typo gets a 400 rather than a failed operation.
     ctx.formation.validate(await ctx.formation.release(app), counts);
-    return { operation: (log) => ctx.deployer.exclusive(app, () => ctx.formation.scale(app, counts, log)) };
+    return { operation: (log) => ctx.deployer.exclusive(app, 'a scale', () => ctx.formation.scale(app, counts, log), log) };
   });
 
   ctx.add('POST', '/api/apps/:app/restart', async (req, p) => {
@@ -26,7 +31,7 @@ export function releaseRoutes(ctx: RouteContext): void {
     }
     const release = await ctx.formation.release(app);
     if (type !== undefined) ctx.formation.checkType(release, type);
-    return { operation: (log) => ctx.deployer.exclusive(app, () => ctx.formation.restart(app, type, log)) };
+    return { operation: (log) => ctx.deployer.exclusive(app, 'a restart', () => ctx.formation.restart(app, type, log), log) };
   });
 
   ctx.add('POST', '/api/apps/:app/rollback', async (req, p) => {
@@ -35,14 +40,29 @@ export function releaseRoutes(ctx: RouteContext): void {
     if (deployment !== undefined && (typeof deployment !== 'number' || !Number.isInteger(deployment))) {
       throw new ApiError(400, 'invalid_deployment', 'send the deployment to roll back to as {"deployment": 7}, or {} for the previous one');
     }
-    const target = rollbackTarget(ctx, app, deployment);
-    // Deployments from before Slipway kept Procfiles get theirs from the repository now.
-    const from = { ...target, procfile: await ctx.formation.procfileOf(target) };
-    const pushedBy = ctx.auth.fromRequest(req)?.name ?? null;
+    // Checked now, so that a wrong request gets its answer at once; picked again when its turn
+    // comes, since a deployment queued before it may change what "the previous one" is.
+    const asked = await rollbackSource(ctx, app, deployment);
+    const pushedBy = ctx.identity(req).name;
     return {
       operation: async (log) => {
         const started = ctx.deployer.deploy(
-          { app, gitDir: ctx.repos.pathFor(app), ref: from.ref, commit: from.commit, pushedBy, rollbackOf: from },
+          {
+            app,
+            gitDir: ctx.repos.pathFor(app),
+            ref: asked.ref,
+            commit: asked.commit,
+            pushedBy,
+            rollbackOf: asked,
+            admit: async () => {
+              try {
+                return { rollbackOf: await rollbackSource(ctx, app, deployment) };
+              } catch (error) {
+                if (error instanceof ApiError) throw new DeployRefused(`The rollback was not run: ${error.message}`);
+                throw error;
+              }
+            },
+          },
           (line) => log.write(line),
         );
         const status = await started.done;
@@ -66,6 +86,12 @@ function scaleCounts(body: Record<string, unknown>): Map<string, number> {
       return [type, count];
     }),
   );
+}
+
+/** The rollback's source with its Procfile (deployments from before Slipway kept them get theirs from the repository). */
+async function rollbackSource(ctx: RouteContext, app: string, id: number | undefined): Promise<DeploymentRecord> {
+  const target = rollbackTarget(ctx, app, id);
+  return { ...target, procfile: await ctx.formation.procfileOf(target) };
 }
 
 /** The deployment asked for, or the last successful one before the current; its image must still be kept. */

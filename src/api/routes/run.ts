@@ -6,7 +6,7 @@ import { readJsonObject } from '../body.js';
 import type { RouteContext } from '../context.js';
 import { ApiError } from '../errors.js';
 import { acceptUpgrade, readUpgradeBody } from '../upgrade.js';
-import { envVariables } from './env.js';
+import { envVariables, totalWithin } from './env.js';
 
 /**
  * `slipway run`. `POST /api/apps/:app/run` `{"command": "…", "env": {…}}` starts a detached one-off and
@@ -26,7 +26,7 @@ export function runRoutes(ctx: RouteContext): void {
     if (body.tty !== undefined) {
       throw new ApiError(400, 'invalid_tty', 'a detached one-off has no terminal: leave out "tty", or run it attached');
     }
-    const env = envOf(body);
+    const env = envOf(body, ctx.store.getEnv(app));
     return { status: 201, json: await oneOffs.detach(app, await currentRelease(ctx, app), { command, env }) };
   });
 
@@ -35,7 +35,7 @@ export function runRoutes(ctx: RouteContext): void {
     const { body, rest } = await readUpgradeBody(req, socket, head);
     const app = ctx.app(p).name;
     const command = commandOf(body);
-    const env = envOf(body);
+    const env = envOf(body, ctx.store.getEnv(app));
     const terminal = ttyOf(body);
     const { name, oneOff } = await oneOffs.attach(app, await currentRelease(ctx, app), { command, env, terminal });
     acceptUpgrade(socket, RUN_PROTOCOL, { 'slipway-one-off': name, 'slipway-container': oneOff.container.name });
@@ -52,13 +52,15 @@ function commandOf(body: Record<string, unknown>): string {
 }
 
 /** Variables for this run only, on top of the app's: `{"DEBUG": "1"}`. */
-function envOf(body: Record<string, unknown>): Record<string, string> | undefined {
+function envOf(body: Record<string, unknown>, appEnv: Record<string, string>): Record<string, string> | undefined {
   const { env } = body;
   if (env === undefined) return undefined;
   if (typeof env !== 'object' || env === null || Array.isArray(env)) {
     throw new ApiError(400, 'invalid_env', 'give the variables for this run as an object of strings: {"env": {"DEBUG": "1"}}');
   }
-  return envVariables(env as Record<string, unknown>, false);
+  const variables = envVariables(env as Record<string, unknown>, false);
+  totalWithin({ ...appEnv, ...variables });
+  return variables;
 }
 
 /** The terminal an attached run asks for, if any, and its size when the client knows it. */
@@ -78,8 +80,7 @@ function ttyOf(body: Record<string, unknown>): Terminal | undefined {
 
 /** The current deployment's image, or a 409 telling how to deploy first. */
 async function currentRelease(ctx: RouteContext, app: string): Promise<Release> {
-  const { deployment, image } = await ctx.formation.release(app);
-  return { deployment: deployment.id, image, commit: deployment.commit };
+  return ctx.formation.release(app);
 }
 
 /**

@@ -10,7 +10,7 @@ const TOKEN_NAME = /^[A-Za-z0-9_-]{1,40}$/;
 /** Named tokens: admin only. */
 export function tokenRoutes(ctx: RouteContext): void {
   const adminOnly = (req: IncomingMessage): void => {
-    if (ctx.auth.fromRequest(req)?.name !== ADMIN) {
+    if (ctx.identity(req).name !== ADMIN) {
       throw new ApiError(403, 'forbidden', 'only the admin token can manage tokens');
     }
   };

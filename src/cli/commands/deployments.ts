@@ -7,6 +7,7 @@ interface DeploymentJson {
   status: string;
   reason: string | null;
   commit: string;
+  rollbackOf: number | null;
   pushedBy: string | null;
   createdAt: string;
   finishedAt: string | null;
@@ -14,9 +15,9 @@ interface DeploymentJson {
 
 interface DeploymentDetail extends DeploymentJson {
   ref: string;
-  rollbackOf: number | null;
   image: string | null;
-  phases: { phase: string; startedAt: string; finishedAt: string | null; durationMs: number | null }[];
+  /** `failed`: the phase a failed deployment stopped in. */
+  phases: { phase: string; failed: boolean; startedAt: string; finishedAt: string | null; durationMs: number | null }[];
 }
 
 function deploymentId(args: string[]): number {
@@ -43,7 +44,7 @@ export const deploymentCommands: Command[] = [
           list.map((d) => [
             d.id,
             statusColor(ctx.out, d.status),
-            d.commit.slice(0, 7),
+            d.rollbackOf === null ? d.commit.slice(0, 7) : `${d.commit.slice(0, 7)} rollback of ${d.rollbackOf}`,
             d.pushedBy,
             ago(d.createdAt),
             d.finishedAt ? duration(Date.parse(d.finishedAt) - Date.parse(d.createdAt)) : 'running',
@@ -56,11 +57,18 @@ export const deploymentCommands: Command[] = [
     name: 'deployments:info',
     aliases: ['releases:info'],
     summary: 'one deployment and its phase timeline',
-    usage: 'slipway deployments:info ID [-a APP] [--json]',
+    usage: 'slipway deployments:info [ID] [-a APP] [--json]',
     example: 'slipway deployments:info 7 -a my-app',
     async run(ctx) {
       const name = await ctx.app();
-      const id = deploymentId(ctx.args);
+      // Without an id: the latest, as heroku releases:info does.
+      let id: number;
+      if (ctx.args.length > 0) id = deploymentId(ctx.args);
+      else {
+        const [latest] = await ctx.api().json<DeploymentJson[]>('GET', `/api/apps/${name}/deployments`);
+        if (!latest) throw new CliError(`${name} has no deployments yet: git push deploy main.`, 1);
+        id = latest.id;
+      }
       const d = await ctx.api().json<DeploymentDetail>('GET', `/api/apps/${name}/deployments/${id}`);
       if (ctx.out.json) return printJson(ctx.out, d);
       ctx.out.write(
@@ -71,7 +79,17 @@ export const deploymentCommands: Command[] = [
           ...(d.rollbackOf === null ? [] : [`Image       of deployment ${d.rollbackOf} (not rebuilt)`]),
           ...(d.reason ? [`Reason      ${d.reason}`] : []),
           '',
-          table(['PHASE', 'DURATION'], d.phases.map((p) => [p.phase, p.durationMs === null ? 'running' : duration(p.durationMs)])),
+          table(
+            ['PHASE', 'DURATION'],
+            d.phases.map((p) => [
+              p.phase,
+              p.failed
+                ? `failed after ${duration(Math.max(0, Date.parse(d.finishedAt ?? p.startedAt) - Date.parse(p.startedAt)))}`
+                : p.durationMs === null
+                  ? 'running'
+                  : duration(p.durationMs),
+            ]),
+          ),
         ].join('\n'),
       );
     },

@@ -10,7 +10,6 @@ interface ScaleResult {
 }
 
 function parseCounts(args: string[]): Record<string, number> {
-  if (args.length === 0) throw new CliError('Give at least one TYPE=COUNT: e.g. slipway scale web=2 worker=0.', 2);
   const counts: Record<string, number> = {};
   for (const arg of args) {
     const match = /^([A-Za-z][A-Za-z0-9_-]*)=(\d+)$/.exec(arg);
@@ -33,11 +32,19 @@ export const formationCommands: Command[] = [
   {
     name: 'scale',
     aliases: ['ps:scale'],
-    summary: 'set how many containers of each process type run (boot-checked, routed, no downtime)',
-    usage: 'slipway scale TYPE=COUNT... [-a APP] [--json]',
+    summary: 'set how many containers of each process type run (boot-checked, routed, no downtime); without TYPE=COUNT, show them',
+    usage: 'slipway scale [TYPE=COUNT...] [-a APP] [--json]',
     example: 'slipway scale web=2 worker=0 -a my-app',
     async run(ctx) {
       const app = await ctx.app();
+      if (ctx.args.length === 0) {
+        // As heroku ps:scale with no arguments: the current formation.
+        const formation = await ctx.api().json<Record<string, number>>('GET', `/api/apps/${encodeURIComponent(app)}/formation`);
+        if (ctx.out.json) return printJson(ctx.out, formation);
+        const entries = Object.entries(formation);
+        ctx.out.write(entries.length === 0 ? `${app} runs no processes.\n` : `${entries.map(([type, count]) => `${type}=${count}`).join(' ')}\n`);
+        return;
+      }
       const counts = parseCounts(ctx.args);
       const result = await withProgress(`Scaling ${app}`, (onLine) =>
         ctx.api().operation<ScaleResult>(`/api/apps/${app}/scale`, counts, onLine),

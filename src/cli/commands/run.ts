@@ -7,6 +7,7 @@ import { printJson } from '../output.js';
 import { shellQuote } from '../shell.js';
 import { assignments } from './env.js';
 
+// `--` is optional (`slipway run node -v`): the command's first word ends Slipway's options too.
 const USAGE = 'slipway run [-a APP] [-e KEY=VALUE]... [--detached] [--json] [--no-tty] -- COMMAND...';
 
 interface DetachedJson {
@@ -21,6 +22,7 @@ export const runCommands: Command[] = [
     usage: USAGE,
     example: "slipway run -a my-app -- sh -c 'rake db:migrate && rake db:seed'",
     options: { detached: { type: 'boolean', short: 'd' }, 'no-tty': { type: 'boolean' }, env: { type: 'string', short: 'e', multiple: true } },
+    endsWithCommand: true,
     async run(ctx) {
       if (ctx.args.length === 0) throw new CliError(`Give the command to run after --: ${USAGE}`, 2);
       const detached = ctx.options.detached === true;

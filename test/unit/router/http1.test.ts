@@ -54,6 +54,15 @@ describe('parseResponseHead', () => {
     expect(head.contentLength).toBe(3);
   });
 
+  test('lines ended by a bare LF are accepted (RFC 9112 2.2; busybox CGI sends them), mixed or not; a bare CR is not', () => {
+    const bare = b('HTTP/1.1 200 OK\nContent-Type: text/plain\nContent-Length: 2\n\nhi');
+    expect(parseResponseHead(bare)).toMatchObject({ status: 200, contentLength: 2, headers: ['Content-Type', 'text/plain', 'Content-Length', '2'], end: bare.length - 2 });
+    const mixed = b('HTTP/1.1 200 OK\r\nX-A: 1\nContent-Length: 4\r\n\nbody\r\n\r\n');
+    expect(parseResponseHead(mixed)).toMatchObject({ contentLength: 4, headers: ['X-A', '1', 'Content-Length', '4'], end: mixed.indexOf('body') });
+    expect(parseResponseHead(b('HTTP/1.1 200 OK\nX-A: 1\n'))).toBeNull();
+    expect(() => parseResponseHead(b('HTTP/1.1 200 OK\rX-A: 1\n\n'))).toThrow(MalformedResponse);
+  });
+
   test.each([
     ['a bad status line', 'HTTP/2 200 OK\r\n\r\n'],
     ['a non-numeric status', 'HTTP/1.1 2x0 OK\r\n\r\n'],
