@@ -37,6 +37,8 @@ export class Deployer {
   constructor(
     private readonly store: Store,
     private readonly pipeline: Pipeline,
+    /** Nothing runs before this settles: the server's recovery, which must see no new container. */
+    private readonly ready: Promise<unknown> = Promise.resolve(),
   ) {}
 
   /** `onLine` is subscribed before the first line is written, so it sees the whole log. */
@@ -61,6 +63,7 @@ export class Deployer {
     }
     const done = this.queue
       .run(request.app, async () => {
+        await this.ready;
         if (request.stillAuthorized && !request.stillAuthorized()) {
           const reason = `The token "${request.pushedBy}" that pushed deployment ${deployment.id} was revoked before it ran; push again with a valid token`;
           log.error(reason);
@@ -82,7 +85,10 @@ export class Deployer {
 
   /** Runs `task` in the app's queue: after its running and queued deployments, before later ones. */
   exclusive<T>(app: string, task: () => Promise<T>): Promise<T> {
-    const done = this.queue.run(app, task);
+    const done = this.queue.run(app, async () => {
+      await this.ready;
+      return task();
+    });
     done.then(
       () => this.changes.emit('change', app),
       () => this.changes.emit('change', app),

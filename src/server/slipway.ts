@@ -19,9 +19,8 @@ import { GitHttp } from '../git/http.js';
 import { HookRelay } from '../git/relay.js';
 import { ConnectionCap } from '../net/connection-cap.js';
 import { Repos } from '../git/repos.js';
-import { RouterCluster } from '../router/cluster.js';
-import type { RouterHandle } from '../router/handle.js';
-import { LocalRouter } from '../router/local.js';
+import { RouterLink } from '../router/link.js';
+import { routerSocket } from '../router/pidfile.js';
 import { DockerRuntime } from '../runtime/docker.js';
 import { PortAllocator } from '../runtime/ports.js';
 import type { Runtime } from '../runtime/runtime.js';
@@ -30,6 +29,7 @@ import { loadAdminToken } from './admin-token.js';
 import type { ServerConfig } from './config.js';
 import { recover } from './recover.js';
 import { secureDataDir } from './data-modes.js';
+import { ensureRouter } from './router-process.js';
 import { storageProblem } from './storage.js';
 
 /** The project's `hooks/` directory, next to `dist/` (or `src/`). */
@@ -70,10 +70,7 @@ export async function startSlipway({ config, env, log, runtime = new DockerRunti
   const portSuffix = config.routerPort === 80 ? '' : `:${config.routerPort}`;
   const appUrl = (app: string): string => `http://${app}.${config.domain}${portSuffix}`;
 
-  const router: RouterHandle =
-    config.routerWorkers > 0
-      ? new RouterCluster(config.routerWorkers, config.domain, log, undefined, config.tlsInFront)
-      : new LocalRouter(config.domain, undefined, { tlsInFront: config.tlsInFront, log });
+  const router = new RouterLink(routerSocket(config.dataDir), log);
   let directorySynced: Promise<void> = Promise.resolve();
   const syncDirectory = (): void => {
     directorySynced = router.setDirectory(store.directory()).catch((error: unknown) => log(`router update failed: ${String(error)}`));
@@ -97,7 +94,9 @@ export async function startSlipway({ config, env, log, runtime = new DockerRunti
     refs: repos.publisher(),
     settings: { appUrl },
   });
-  const deployer = new Deployer(store, pipeline);
+  // Deploys, scales and restarts wait for recovery: it must not take their new containers for strays.
+  let recovered!: () => void;
+  const deployer = new Deployer(store, pipeline, new Promise<void>((resolve) => (recovered = resolve)));
   const formation = new Formation({ store, processes, traffic, gitDir: (app) => repos.pathFor(app) });
   const oneOffs = new OneOffs({ store, runtime, containers, ports, maxRunMs: config.timeouts.runMs, stopGraceMs: config.timeouts.stopMs });
   const sweepOneOffs = (): void => {
@@ -131,22 +130,13 @@ export async function startSlipway({ config, env, log, runtime = new DockerRunti
     dashboard: { files: new DashboardFiles(DASHBOARD_DIR), sessions: new Sessions((id) => auth.stillValid(id)), secureCookies: config.tlsInFront },
   });
 
-  // The last switched routes serve again at once, whatever recovery finds.
-  for (const route of store.listRoutes()) await router.switchTo(route.app, route.deployment, route.targets);
-  try {
-    await runtime.ping();
-    const refs = repos.publisher();
-    const recovery = await recover({ store, runtime, ports, refs, stopGraceMs: config.timeouts.stopMs });
-    for (const note of recovery.notes) log(note);
-    recovery.retireStrays().then(
-      (notes) => notes.forEach(log),
-      (error: unknown) => log(`warning: could not remove leftover containers: ${String(error)}`),
-    );
+  await startRouter(router, store, config, env, log);
+  // Routes already serve: recovery runs behind them, whatever it finds and however many apps.
+  recoverInBackground({ store, runtime, ports, refs: repos.publisher(), stopGraceMs: config.timeouts.stopMs }, log).finally(() => {
+    recovered();
     // One-offs whose client was connected to the server that stopped: nobody can reach them.
     sweepOneOffs();
-  } catch (error) {
-    log(`warning: ${(error as Error).message}`);
-  }
+  });
   await repos.configureAll();
 
   const http1 = http.createServer((req, res) => {
@@ -183,7 +173,6 @@ export async function startSlipway({ config, env, log, runtime = new DockerRunti
   sweeper.unref();
 
   await relay.listen();
-  await router.listen(config.routerPort, config.host);
   await new Promise<void>((resolve, reject) => {
     http1.once('error', reject);
     http1.listen(config.port, config.host, () => resolve());
@@ -209,6 +198,30 @@ export async function startSlipway({ config, env, log, runtime = new DockerRunti
 }
 
 const SWEEP_EVERY_MS = 5 * 60 * 1000;
+
+/**
+ * Opens the channel the router process follows, with the last switched routes to give it, then
+ * makes sure a router process runs (it may have outlived the previous server, or start now).
+ */
+async function startRouter(router: RouterLink, store: Store, config: ServerConfig, env: NodeJS.ProcessEnv, log: (line: string) => void): Promise<void> {
+  for (const route of store.listRoutes()) void router.switchTo(route.app, route.deployment, route.targets);
+  await router.listen();
+  await ensureRouter(config, env, log);
+}
+
+/** Finishes what the previous server left (recover.ts); never throws. */
+async function recoverInBackground(deps: Parameters<typeof recover>[0], log: (line: string) => void): Promise<void> {
+  try {
+    const recovery = await recover(deps);
+    for (const note of recovery.notes) log(note);
+    recovery.retireStrays().then(
+      (notes) => notes.forEach(log),
+      (error: unknown) => log(`warning: could not remove leftover containers: ${String(error)}`),
+    );
+  } catch (error) {
+    log(`warning: ${(error as Error).message}`);
+  }
+}
 
 /** The server's log line for what a sweep did to a one-off. */
 function sweptLine(one: SweptOneOff, runMs: number): string {
