@@ -1,5 +1,6 @@
 import { ConfigError, loadServerConfig } from '../server/config.js';
 import { RouterRunningError, runRouterProcess } from '../router/process.js';
+import { ensureRouter } from '../server/router-process.js';
 
 export const ROUTER_HELP = `Usage: slipway router [options]
 
@@ -10,6 +11,8 @@ router process (an upgrade) without dropping a request; SIGTERM finishes the req
 and stops.
 
 Options:
+  --detach              start the router in the background and exit once it serves (for
+                        systemd's Type=forking; the pid is in <data>/router.pid)
   --data <dir>          the server's state directory (env SLIPWAY_DATA, default ~/.slipway)
   --router-port <n>     app traffic port (env SLIPWAY_ROUTER_PORT, default 8080)
   --host <addr>         address to bind (env SLIPWAY_HOST, default 127.0.0.1)
@@ -25,9 +28,13 @@ export async function routerCommand(argv: string[]): Promise<number> {
     process.stdout.write(ROUTER_HELP);
     return 0;
   }
+  const detach = argv.includes('--detach');
   let config;
   try {
-    config = loadServerConfig(argv, process.env);
+    config = loadServerConfig(
+      argv.filter((a) => a !== '--detach'),
+      process.env,
+    );
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`slipway router: ${error.message}\n`);
@@ -38,6 +45,10 @@ export async function routerCommand(argv: string[]): Promise<number> {
   const log = (line: string): void => {
     process.stdout.write(`${new Date().toISOString()} ${line}\n`);
   };
+  if (detach) {
+    await ensureRouter(config, process.env, log);
+    return 0;
+  }
   try {
     await runRouterProcess({
       dataDir: config.dataDir,

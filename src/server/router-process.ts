@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runningRouter } from '../router/pidfile.js';
@@ -27,6 +27,7 @@ export async function ensureRouter(config: ServerConfig, env: NodeJS.ProcessEnv,
     log(`router ${running} already serves ${config.dataDir}; using it (restart it to change its settings)`);
     return;
   }
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const logFile = path.join(config.dataDir, 'router.log');
   const out = openSync(logFile, 'a', 0o600);
   const child = spawn(
