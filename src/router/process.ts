@@ -51,12 +51,33 @@ export async function runRouterProcess(options: RouterProcessOptions): Promise<v
     if (other !== undefined && other !== process.pid) throw new RouterRunningError(dataDir, other);
   }
 
+  // Signals from the start (SIGHUP would otherwise end the process); acted on once it serves.
+  const signals: ('stop' | 'replace')[] = [];
+  let onSignal = (how: 'stop' | 'replace'): void => void signals.push(how);
+  process.on('SIGTERM', () => onSignal('stop'));
+  process.on('SIGINT', () => onSignal('stop'));
+  process.on('SIGHUP', () => onSignal('replace'));
+
   const instance = new RouterInstance(options.domain);
   const started = Date.now();
   const snapshot = readRoutingSnapshot(path.join(dataDir, 'slipway.db'));
   await instance.apply({ type: 'state', ...snapshot });
-  if (handingOver) await instance.listenOn(await handoverSocket());
-  else await instance.listen(options.port, options.host);
+  const workers = new RouterWorkers(options.domain, () => instance.state(), log);
+  const channel = new ServerChannel(routerSocket(dataDir), log, async (command) => {
+    await Promise.all([instance.apply(command), workers.apply(command)]);
+  });
+  if (handingOver) {
+    const socket = handoverSocket();
+    // The router being replaced keeps serving meanwhile: take the server's latest state (the
+    // recorded routes may lag a switch in progress) before taking connections, if a server runs.
+    channel.connect();
+    await Promise.race([channel.synced, new Promise((resolve) => setTimeout(resolve, 2000))]);
+    await instance.listenOn(await socket);
+  } else {
+    // A fresh start serves the recorded routes at once; the server's state follows.
+    await instance.listen(options.port, options.host);
+    channel.connect();
+  }
   writeRouterPid(dataDir, process.pid);
   log(`router ${process.pid} serving ${snapshot.routes.length} app(s) on ${options.host}:${options.port} after ${Date.now() - started} ms (pid in ${routerPidFile(dataDir)})`);
   if (handingOver) {
@@ -66,14 +87,8 @@ export async function runRouterProcess(options: RouterProcessOptions): Promise<v
 
   // Node has no API for a listening socket's descriptor; the handle is what child_process sends.
   const socketHandle = (instance.server as unknown as { _handle: object })._handle;
-  const workers = new RouterWorkers(socketHandle, options.domain, () => instance.state(), log);
-  const channel = new ServerChannel(routerSocket(dataDir), log, async (command) => {
-    await Promise.all([instance.apply(command), workers.apply(command)]);
-  });
-  channel.connect();
-
   // Each worker starts from this router's state at the time, then gets the commands after it.
-  await workers.start(Math.max(0, options.processes - 1));
+  await workers.start(Math.max(0, options.processes - 1), socketHandle);
 
   await new Promise<void>((resolve) => {
     let leaving = false;
@@ -95,9 +110,8 @@ export async function runRouterProcess(options: RouterProcessOptions): Promise<v
       removeRouterPid(dataDir, process.pid);
       resolve();
     };
-    process.on('SIGTERM', () => void leave('stop'));
-    process.on('SIGINT', () => void leave('stop'));
-    process.on('SIGHUP', () => void leave('replace'));
+    onSignal = (how) => void leave(how);
+    for (const how of signals.splice(0)) onSignal(how);
   });
 }
 
@@ -149,6 +163,9 @@ class ServerChannel {
   private closed = false;
   private wasConnected = false;
   private timer: NodeJS.Timeout | undefined;
+  private onSynced!: () => void;
+  /** Settles when the first whole state from a server has been applied. */
+  readonly synced = new Promise<void>((resolve) => (this.onSynced = resolve));
 
   constructor(
     private readonly socketPath: string,
@@ -177,7 +194,10 @@ class ServerChannel {
       socket,
       (request) => {
         this.apply(request).then(
-          () => sendMessage(socket, { type: 'done', id: request.id } satisfies RouterReply),
+          () => {
+            if (request.type === 'state') this.onSynced();
+            sendMessage(socket, { type: 'done', id: request.id } satisfies RouterReply);
+          },
           (error: unknown) => sendMessage(socket, { type: 'failed', id: request.id, message: String(error) } satisfies RouterReply),
         );
       },

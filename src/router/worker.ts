@@ -11,7 +11,8 @@ let instance: RouterInstance | undefined;
 const early: ToWorker[] = [];
 
 function reply(message: FromWorker): void {
-  process.send?.(message);
+  // The router process may be gone (then 'disconnect' ends this one).
+  if (process.connected) process.send?.(message);
 }
 
 async function handle(message: ToWorker, socket: object | undefined): Promise<void> {

@@ -21,16 +21,17 @@ export class RouterWorkers {
   private readonly workers = new Set<Worker>();
   private nextId = 1;
   private stopping = false;
+  /** The listening socket's handle, passed to each worker. */
+  private socketHandle: object | undefined;
 
   constructor(
-    /** The listening socket's handle, passed to each worker. */
-    private readonly socketHandle: object,
     private readonly domain: string,
     private readonly state: () => RouterCommand,
     private readonly log: (line: string) => void,
   ) {}
 
-  async start(count: number): Promise<void> {
+  async start(count: number, socketHandle: object): Promise<void> {
+    this.socketHandle = socketHandle;
     await Promise.all(Array.from({ length: count }, () => this.spawn()));
   }
 
