@@ -55,6 +55,7 @@ export async function routerCommand(argv: string[]): Promise<number> {
       port: config.routerPort,
       host: config.host,
       domain: config.domain,
+      tlsInFront: config.tlsInFront,
       processes: config.routerWorkers,
       drainMs: config.timeouts.drainMs,
       log,

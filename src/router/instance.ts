@@ -2,7 +2,10 @@ import type net from 'node:net';
 import type { Directory } from './handle.js';
 import { DirectoryView } from './directory.js';
 import type { RouterCommand } from './messages.js';
-import { Router } from './proxy.js';
+import { Router, type RouterOptions } from './proxy.js';
+
+/** The router's settings (its directory is its own). */
+export type InstanceOptions = Pick<RouterOptions, 'domain' | 'upstreamTimeoutMs' | 'tlsInFront' | 'log'>;
 
 /**
  * One router: the proxy and its copy of the directory, changed only through `apply`. The router
@@ -12,13 +15,12 @@ export class RouterInstance {
   private readonly directory = new DirectoryView();
   private readonly router: Router;
 
-  constructor(domain: string, upstreamTimeoutMs?: number) {
+  constructor(options: InstanceOptions) {
     this.router = new Router({
-      domain,
+      ...options,
       appExists: this.directory.appExists,
       appForCustomDomain: this.directory.appForCustomDomain,
       inMaintenance: this.directory.inMaintenance,
-      upstreamTimeoutMs,
     });
   }
 

@@ -27,7 +27,7 @@ export type RouterReply = { type: 'done'; id: number } | { type: 'failed'; id: n
 /** From the router process to one of its workers (the listening socket comes with `listen`). */
 export type ToWorker =
   | RouterRequest
-  | { id: number; type: 'listen'; domain: string; upstreamTimeoutMs?: number }
+  | { id: number; type: 'listen'; domain: string; tlsInFront: boolean }
   | { id: number; type: 'retire'; timeoutMs: number };
 
 export type FromWorker = { type: 'ready' } | RouterReply;

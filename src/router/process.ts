@@ -13,6 +13,8 @@ export interface RouterProcessOptions {
   port: number;
   host: string;
   domain: string;
+  /** A TLS proxy in front sets X-Forwarded-Proto (see RouterOptions). */
+  tlsInFront: boolean;
   /** Processes accepting on the router port, this one included (0 or 1: this one alone). */
   processes: number;
   /** How long a replaced or stopping router waits for its connections' last requests. */
@@ -58,11 +60,11 @@ export async function runRouterProcess(options: RouterProcessOptions): Promise<v
   process.on('SIGINT', () => onSignal('stop'));
   process.on('SIGHUP', () => onSignal('replace'));
 
-  const instance = new RouterInstance(options.domain);
+  const instance = new RouterInstance({ domain: options.domain, tlsInFront: options.tlsInFront, log });
   const started = Date.now();
   const snapshot = readRoutingSnapshot(path.join(dataDir, 'slipway.db'));
   await instance.apply({ type: 'state', ...snapshot });
-  const workers = new RouterWorkers(options.domain, () => instance.state(), log);
+  const workers = new RouterWorkers(options.domain, options.tlsInFront, () => instance.state(), log);
   const channel = new ServerChannel(routerSocket(dataDir), log, async (command) => {
     await Promise.all([instance.apply(command), workers.apply(command)]);
   });

@@ -18,7 +18,7 @@ function reply(message: FromWorker): void {
 async function handle(message: ToWorker, socket: object | undefined): Promise<void> {
   switch (message.type) {
     case 'listen': {
-      const created = new RouterInstance(message.domain, message.upstreamTimeoutMs);
+      const created = new RouterInstance({ domain: message.domain, tlsInFront: message.tlsInFront, log: (line) => console.error(line) });
       for (const command of early.splice(0)) if (command.type !== 'listen' && command.type !== 'retire') await created.apply(command);
       if (!socket) throw new Error('the router process sent no listening socket');
       await created.listenOn(socket);

@@ -5,7 +5,7 @@ import type { FromWorker, RouterCommand, ToWorker } from './messages.js';
 
 const WORKER_SCRIPT = path.join(path.dirname(fileURLToPath(import.meta.url)), 'worker.js');
 
-type Sendable = RouterCommand | { type: 'listen'; domain: string; upstreamTimeoutMs?: number } | { type: 'retire'; timeoutMs: number };
+type Sendable = RouterCommand | { type: 'listen'; domain: string; tlsInFront: boolean } | { type: 'retire'; timeoutMs: number };
 
 interface Worker {
   child: ChildProcess;
@@ -26,6 +26,7 @@ export class RouterWorkers {
 
   constructor(
     private readonly domain: string,
+    private readonly tlsInFront: boolean,
     private readonly state: () => RouterCommand,
     private readonly log: (line: string) => void,
   ) {}
@@ -72,7 +73,7 @@ export class RouterWorkers {
     // The whole state first, in the same tick as joining the set: no command falls in between.
     this.workers.add(worker);
     const state = this.send(worker, this.state());
-    const listening = this.send(worker, { type: 'listen', domain: this.domain }, this.socketHandle);
+    const listening = this.send(worker, { type: 'listen', domain: this.domain, tlsInFront: this.tlsInFront }, this.socketHandle);
     await Promise.all([state, listening]);
   }
 

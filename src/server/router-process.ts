@@ -36,7 +36,7 @@ export async function ensureRouter(config: ServerConfig, env: NodeJS.ProcessEnv,
     {
       detached: true,
       stdio: ['ignore', out, out],
-      env: { ...env, SLIPWAY_ROUTER_WORKERS: String(config.routerWorkers), SLIPWAY_DRAIN_TIMEOUT: String(config.timeouts.drainMs / 1000) },
+      env: { ...env, SLIPWAY_ROUTER_WORKERS: String(config.routerWorkers), SLIPWAY_DRAIN_TIMEOUT: String(config.timeouts.drainMs / 1000), SLIPWAY_TLS_IN_FRONT: String(config.tlsInFront) },
     },
   );
   closeSync(out);

@@ -98,7 +98,7 @@ describe('RouterLink (the server side of the channel)', () => {
 
 describe('RouterInstance (what the router process and each worker hold)', () => {
   test('the directory drops the routes of apps that are gone, in one place', async () => {
-    const instance = new RouterInstance('test.local');
+    const instance = new RouterInstance({ domain: 'test.local' });
     await instance.apply({
       type: 'state',
       directory: { apps: ['shop', 'blog'], domains: [], maintenance: [] },
@@ -123,7 +123,7 @@ describe('Router.retire (handing the port over)', () => {
     const upstream = http.createServer((_req, res) => res.end('hi'));
     await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
     const port = (upstream.address() as net.AddressInfo).port;
-    const instance = new RouterInstance('test.local');
+    const instance = new RouterInstance({ domain: 'test.local' });
     await instance.apply({ type: 'state', directory: { apps: ['shop'], domains: [], maintenance: [] }, routes: [{ app: 'shop', deployment: 1, targets: [target(port)] }] });
     await instance.listen(0, '127.0.0.1');
     const routerPort = (instance.server.address() as net.AddressInfo).port;
