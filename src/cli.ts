@@ -5,7 +5,8 @@ import { COMMANDS, commandList, findCommand, runCommand } from './cli/main.js';
 const HELP = `Usage: slipway <command> [options]
 
 Commands:
-  server${' '.repeat(Math.max(2, Math.max(...COMMANDS.map((c) => c.name.length)) - 4))}start the Slipway server (git, API and router)
+  server${' '.repeat(Math.max(2, Math.max(...COMMANDS.map((c) => c.name.length)) - 4))}start the Slipway server (git and API; starts the router if none runs)
+  router${' '.repeat(Math.max(2, Math.max(...COMMANDS.map((c) => c.name.length)) - 4))}run the router on its own (app traffic; outlives the server)
 ${commandList()}
 
 Connection: SLIPWAY_URL (default http://127.0.0.1:7070) and SLIPWAY_TOKEN, or slipway login.
@@ -17,6 +18,7 @@ async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   // The server pulls in Docker, SQLite and git modules: the other commands start without them.
   if (name === 'server') return (await import('./cli/server.js')).serverCommand(rest);
+  if (name === 'router') return (await import('./cli/router.js')).routerCommand(rest);
   if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
     process.stdout.write(HELP);
     return 0;

@@ -90,6 +90,8 @@ export class Deployer {
     private readonly store: Store,
     private readonly pipeline: Pipeline,
     private readonly onError: (error: unknown) => void = () => undefined,
+    /** Nothing runs before this settles: the server's recovery, which must see no new container. */
+    private readonly ready: Promise<unknown> = Promise.resolve(),
   ) {}
 
   /** `onLine` is subscribed before the first line is written, so it sees the whole log. Throws DeployerClosedError. */
@@ -115,6 +117,7 @@ export class Deployer {
       .run(
         request.app,
         async (): Promise<FinalStatus> => {
+          await this.ready;
           let job = { deployment, gitDir: request.gitDir, signal: abort.signal, base: undefined as string | null | undefined };
           try {
             const closedNow = this.closedFor(request.app);
@@ -191,7 +194,14 @@ export class Deployer {
     if (closed) return Promise.reject(closed);
     const ahead = this.queue.pending(app);
     if (ahead.length > 0) log?.phase(`Waiting for ${listed(ahead)} of ${app} to finish`);
-    const done = this.queue.run(app, task, what);
+    const done = this.queue.run(
+      app,
+      async () => {
+        await this.ready;
+        return task();
+      },
+      what,
+    );
     done.then(
       () => this.changes.emit('change', app),
       () => this.changes.emit('change', app),

@@ -38,6 +38,11 @@ export interface RouterOptions {
 }
 
 const NOTHING_REFUSED: ReadonlySet<string> = new Set();
+/** A retiring router closes a connection that has had no request for this long. */
+const RETIRE_IDLE_MS = 1000;
+
+/** The routing table as requests use it: reading routes, counting requests in flight. */
+export type RouteReader = Pick<RouteTable, 'apps' | 'entries' | 'deploymentOf' | 'isDown' | 'isRouted' | 'activeRequests' | 'begin' | 'end'>;
 const HOST_CACHE_LIMIT = 1024;
 
 /** A drain in progress: resolved when its targets have nothing in flight, or at its deadline. */
@@ -54,7 +59,8 @@ interface Drain {
  * path (fast-path.ts), upgraded connections become tunnels (tunnel.ts).
  */
 export class Router {
-  readonly table = new RouteTable();
+  /** Changed only through switchTo and keepApps: this router is its one writer. */
+  private readonly routes = new RouteTable();
   /** Accepts every connection; plain requests take the fast path, the rest go to `http`. */
   readonly server: net.Server;
   /** Node's HTTP server, for every request the fast path does not take (bodies, upgrades, …). */
@@ -85,6 +91,7 @@ export class Router {
   private readonly exchangeHost: ExchangeHost;
   private readonly fastHost: FastPathHost;
   private closed = false;
+  private retiring = false;
 
   constructor(private readonly options: RouterOptions) {
     this.suffix = `.${options.domain.toLowerCase()}`;
@@ -96,7 +103,7 @@ export class Router {
     this.heads = { tlsInFront: options.tlsInFront ?? false, requestId: () => ids.next() };
     this.exchangeHost = {
       timeoutMs,
-      begin: (target) => this.table.begin(target),
+      begin: (target) => this.routes.begin(target),
       end: (target) => this.ended(target),
       refused: (target) => this.takeOut(target),
       retry: (app, res, incoming, exchanges, body, refused, attempt) => this.forward(app, res, incoming, exchanges, body, refused, attempt),
@@ -157,6 +164,49 @@ export class Router {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
+  /** Points the app at new targets: from the next request on, every request goes to them. */
+  switchTo(app: string, deployment: number, targets: readonly RouteTarget[]): void {
+    this.routes.set(app, deployment, targets);
+  }
+
+  /** Drops the routes of apps that no longer exist. */
+  keepApps(exists: (app: string) => boolean): void {
+    for (const app of this.routes.apps()) if (!exists(app)) this.routes.delete(app);
+  }
+
+  /** The routing table without its writes: those go through switchTo and keepApps. */
+  get table(): RouteReader {
+    return this.routes;
+  }
+
+  /**
+   * Hands the port over (another process listens on it too) without dropping a request: stops
+   * accepting, answers each connection's next request with `Connection: close`, closes
+   * connections that stay idle, and closes once every connection has gone, or after `timeoutMs`.
+   */
+  async retire(timeoutMs: number): Promise<void> {
+    this.retiring = true;
+    this.server.close();
+    this.http.closeIdleConnections();
+    const deadline = Date.now() + timeoutMs;
+    let idleSince = new Map<net.Socket, number>();
+    while (this.clients.size > 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      // Nothing in flight for a while: no request is coming. (One that just went quiet may have
+      // a request on its way, which closing it would fail.)
+      const now = Date.now();
+      const next = new Map<net.Socket, number>();
+      for (const [socket, exchanges] of this.clients) {
+        if (this.tunnels.has(socket) || exchanges.list().length > 0) continue;
+        const since = idleSince.get(socket) ?? now;
+        if (now - since >= RETIRE_IDLE_MS) socket.end();
+        else next.set(socket, since);
+      }
+      idleSince = next;
+    }
+    await this.close();
+  }
+
   /**
    * Resolves when the targets have no request in flight, or after `timeoutMs`. Their upgraded
    * connections (WebSockets) are closed at once, as kamal-proxy does: they would hold the drain
@@ -165,7 +215,7 @@ export class Router {
   drain(targets: readonly RouteTarget[], timeoutMs: number): Promise<void> {
     const keys = new Set(targets.map(targetKey));
     for (const tunnel of [...this.tunnels.values()]) if (keys.has(targetKey(tunnel.target))) tunnel.close();
-    if (this.table.activeRequests(targets) === 0) return Promise.resolve();
+    if (this.routes.activeRequests(targets) === 0) return Promise.resolve();
     return new Promise((resolve) => {
       const drain: Drain = {
         keys,
@@ -187,26 +237,26 @@ export class Router {
    */
   takeOut(target: RouteTarget): void {
     const key = targetKey(target);
-    this.table.markDown(key);
+    this.routes.markDown(key);
     if (this.probing.has(key)) return;
     this.probing.add(key);
     const stop = new AbortController();
     const watch = setInterval(() => {
-      if (this.closed || !this.table.isRouted(key)) stop.abort();
+      if (this.closed || !this.routes.isRouted(key)) stop.abort();
     }, 200);
     void waitForPort(target.port, stop.signal, 100, target.host).finally(() => {
       clearInterval(watch);
       this.probing.delete(key);
       // Back in rotation when it answers; forgotten when no route uses it any more.
-      this.table.markUp(key);
+      this.routes.markUp(key);
     });
   }
 
   /** A request (or tunnel) to the target ended: a drain waiting for it may be over. */
   private ended(target: RouteTarget): void {
-    this.table.end(target);
+    this.routes.end(target);
     if (this.drains.size === 0) return;
-    for (const drain of [...this.drains]) if (this.table.activeRequests(drain.targets) === 0) drain.done();
+    for (const drain of [...this.drains]) if (this.routes.activeRequests(drain.targets) === 0) drain.done();
   }
 
   /**
@@ -243,7 +293,7 @@ export class Router {
   private knownApp(hostHeader: string | undefined): string | undefined {
     const app = this.appFor(hostHeader);
     if (app === undefined) return undefined;
-    return this.table.deploymentOf(app) !== undefined || this.options.appExists(app) ? app : undefined;
+    return this.routes.deploymentOf(app) !== undefined || this.options.appExists(app) ? app : undefined;
   }
 
   private appFor(hostHeader: string | undefined): string | undefined {
@@ -266,6 +316,7 @@ export class Router {
 
   /** A request the fast path parsed. */
   private routeSimple(request: SimpleRequest, res: RawResponse, socket: net.Socket, exchanges: ClientExchanges<Exchange>): void {
+    if (this.retiring) res.closeAfter();
     const app = this.knownApp(request.host);
     if (app === undefined) {
       notFoundPage(res, request.host);
@@ -280,6 +331,7 @@ export class Router {
     const exchanges = this.clients.get(req.socket);
     if (exchanges === undefined) return; // the client is already gone
     this.owe(req.socket, res);
+    if (this.retiring) res.shouldKeepAlive = false;
     const host = hostOf(req.rawHeaders);
     if (host === false) {
       twoHostsPage(res as Sink);
@@ -299,7 +351,7 @@ export class Router {
       maintenancePage(res, app);
       return;
     }
-    const target = this.table.pick(app, refused);
+    const target = this.routes.pick(app, refused);
     if (!target) {
       notRunningPage(res, app);
       return;

@@ -30,6 +30,8 @@ export class RawResponse implements Sink {
   private head = '';
   private chunked = false;
   private done = false;
+  /** The connection ends with this response (the router is handing its port over). */
+  private closing = false;
 
   constructor(
     private readonly socket: net.Socket,
@@ -56,9 +58,14 @@ export class RawResponse implements Sink {
       head += 'Transfer-Encoding: chunked\r\n';
       this.chunked = true;
     }
-    this.head = `${head}Connection: keep-alive\r\nKeep-Alive: timeout=${KEEP_ALIVE_MS / 1000}\r\n\r\n`;
+    this.head = this.closing ? `${head}Connection: close\r\n\r\n` : `${head}Connection: keep-alive\r\nKeep-Alive: timeout=${KEEP_ALIVE_MS / 1000}\r\n\r\n`;
     this.headersSent = true;
     return this;
+  }
+
+  /** Says `Connection: close` and ends the connection after this response. */
+  closeAfter(): void {
+    this.closing = true;
   }
 
   get writableLength(): number {
@@ -82,6 +89,10 @@ export class RawResponse implements Sink {
     if (this.chunked) socket.write('0\r\n\r\n', 'latin1');
     socket.uncork();
     this.done = true;
+    if (this.closing) {
+      socket.end();
+      return this;
+    }
     this.onEnd();
     return this;
   }

@@ -33,6 +33,11 @@ export class RouteTable {
     this.prune();
   }
 
+  /** Every app's route, to hand the whole table to another process. */
+  entries(): { app: string; deployment: number; targets: RouteTarget[] }[] {
+    return [...this.routes].map(([app, route]) => ({ app, deployment: route.deployment, targets: [...route.targets] }));
+  }
+
   apps(): string[] {
     return [...this.routes.keys()];
   }

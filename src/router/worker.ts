@@ -1,57 +1,48 @@
 /**
- * A router worker process: one of several sharing the router port (Node's cluster), each a
- * full reverse proxy whose routing table the server keeps in step over IPC.
+ * A router worker process: one of several accepting on the router's listening socket (which the
+ * router process opened and sent along), each a full reverse proxy that the router process keeps
+ * in step with the server's commands.
  */
 import type { FromWorker, ToWorker } from './messages.js';
-import { DirectoryView } from './directory.js';
-import { Router } from './proxy.js';
+import { RouterInstance } from './instance.js';
 
-const directory = new DirectoryView();
-let router: Router | undefined;
+let instance: RouterInstance | undefined;
+/** Commands that came before `listen`: the state the worker starts from. */
+const early: ToWorker[] = [];
 
 function reply(message: FromWorker): void {
-  process.send?.(message);
+  // The router process may be gone (then 'disconnect' ends this one).
+  if (process.connected) process.send?.(message);
 }
 
-async function handle(message: ToWorker): Promise<void> {
+async function handle(message: ToWorker, socket: object | undefined): Promise<void> {
   switch (message.type) {
-    case 'listen':
-      router = new Router({
-        domain: message.domain,
-        appExists: directory.appExists,
-        appForCustomDomain: directory.appForCustomDomain,
-        inMaintenance: directory.inMaintenance,
-        upstreamTimeoutMs: message.upstreamTimeoutMs,
-        tlsInFront: message.tlsInFront,
-      });
-      await router.listen(message.port, message.host);
+    case 'listen': {
+      const created = new RouterInstance({ domain: message.domain, tlsInFront: message.tlsInFront, log: (line) => console.error(line) });
+      for (const command of early.splice(0)) if (command.type !== 'listen' && command.type !== 'retire') await created.apply(command);
+      if (!socket) throw new Error('the router process sent no listening socket');
+      await created.listenOn(socket);
+      instance = created;
       return;
-    case 'route':
-      router?.table.set(message.app, message.deployment, message.targets);
-      return;
-    case 'directory':
-      directory.apply(message.directory, router?.table);
-      return;
-    case 'drain':
-      await router?.drain(message.targets, message.timeoutMs);
-      return;
-    case 'take-out':
-      router?.takeOut(message.target);
-      return;
-    case 'close':
-      await router?.close();
+    }
+    case 'retire':
+      await instance?.retire(message.timeoutMs);
       reply({ type: 'done', id: message.id });
       process.exit(0);
+      return;
+    default:
+      if (instance) await instance.apply(message);
+      else early.push(message);
   }
 }
 
-process.on('message', (message: ToWorker) => {
-  handle(message).then(
+process.on('message', (message: ToWorker, socket: object | undefined) => {
+  handle(message, socket).then(
     () => reply({ type: 'done', id: message.id }),
     (error: unknown) => reply({ type: 'failed', id: message.id, message: error instanceof Error ? error.message : String(error) }),
   );
 });
-// The server going away takes its router workers with it.
+// The router process going away (killed) takes its workers with it; a new one starts its own.
 process.on('disconnect', () => process.exit(0));
 // Messages that arrive before a listener exists are dropped: say when this one is listening.
 reply({ type: 'ready' });

@@ -4,7 +4,7 @@ import type { RefPublisher } from '../deploy/pipeline.js';
 import { appTimeouts, type Timeouts } from '../deploy/processes.js';
 import type { PortAllocator } from '../runtime/ports.js';
 import type { ContainerInfo, Runtime } from '../runtime/runtime.js';
-import type { Store } from '../store/store.js';
+import type { DeploymentRecord, Store } from '../store/store.js';
 
 export interface RecoveryDeps {
   store: Store;
@@ -29,11 +29,17 @@ export interface Recovery {
   retireStrays(): Promise<string[]>;
 }
 
-export async function recover(deps: RecoveryDeps): Promise<Recovery> {
+export function recover(deps: RecoveryDeps): Promise<Recovery> {
+  // Taken now, before anything is awaited: a deployment queued after this call is not one the
+  // previous server left.
+  return finish(deps, deps.store.listUnfinishedDeployments());
+}
+
+async function finish(deps: RecoveryDeps, unfinished: readonly DeploymentRecord[]): Promise<Recovery> {
   const { store, runtime, ports } = deps;
   const notes: string[] = [];
 
-  for (const d of store.listUnfinishedDeployments()) {
+  for (const d of unfinished) {
     if (store.getApp(d.app)?.currentDeployment === d.id) {
       await deps.refs.publish(d.app, d.ref, d.commit);
       const note = `the server stopped after deployment ${d.id} took traffic; the previous containers were retired at restart`;

@@ -28,9 +28,8 @@ import { cronReleaseCheck } from '../cron/release.js';
 import { CronScheduler } from '../cron/scheduler.js';
 import { HealthMonitor } from '../health/monitor.js';
 import { Repos } from '../git/repos.js';
-import { RouterCluster } from '../router/cluster.js';
-import type { RouterHandle } from '../router/handle.js';
-import { LocalRouter } from '../router/local.js';
+import { RouterLink } from '../router/link.js';
+import { routerSocket } from '../router/pidfile.js';
 import { DockerRuntime } from '../runtime/docker.js';
 import { PortAllocator } from '../runtime/ports.js';
 import type { Runtime } from '../runtime/runtime.js';
@@ -39,6 +38,7 @@ import { loadAdminToken } from './admin-token.js';
 import type { ServerConfig } from './config.js';
 import { recover } from './recover.js';
 import { secureDataDir } from './data-modes.js';
+import { ensureRouter } from './router-process.js';
 import { storageProblem } from './storage.js';
 
 /** The project's `hooks/` directory, next to `dist/` (or `src/`). */
@@ -79,10 +79,7 @@ export async function startSlipway({ config, env, log, runtime = new DockerRunti
   const portSuffix = config.routerPort === 80 ? '' : `:${config.routerPort}`;
   const appUrl = (app: string): string => `http://${app}.${config.domain}${portSuffix}`;
 
-  const router: RouterHandle =
-    config.routerWorkers > 0
-      ? new RouterCluster(config.routerWorkers, config.domain, log, undefined, config.tlsInFront)
-      : new LocalRouter(config.domain, undefined, { tlsInFront: config.tlsInFront, log });
+  const router = new RouterLink(routerSocket(config.dataDir), log);
   let directorySynced: Promise<void> = Promise.resolve();
   const syncDirectory = (): void => {
     directorySynced = router.setDirectory(store.directory()).catch((error: unknown) => log(`router update failed: ${String(error)}`));
@@ -114,7 +111,14 @@ export async function startSlipway({ config, env, log, runtime = new DockerRunti
     settings: { appUrl },
     checkRelease: cronReleaseCheck(store, { seconds: config.cronSeconds }),
   });
-  const deployer = new Deployer(store, pipeline, (error) => log(`deployment bookkeeping: ${String(error)}`));
+  // Deploys, scales and restarts wait for recovery: it must not take their new containers for strays.
+  let recovered!: () => void;
+  const deployer = new Deployer(
+    store,
+    pipeline,
+    (error) => log(`deployment bookkeeping: ${String(error)}`),
+    new Promise<void>((resolve) => (recovered = resolve)),
+  );
   const destroyer = new AppDestroyer({
     store,
     runtime,
@@ -188,22 +192,13 @@ export async function startSlipway({ config, env, log, runtime = new DockerRunti
     dashboard: { files: new DashboardFiles(DASHBOARD_DIR), sessions: new Sessions((id) => auth.stillValid(id)), secureCookies: config.tlsInFront },
   });
 
-  // The last switched routes serve again at once, whatever recovery finds.
-  for (const route of store.listRoutes()) await router.switchTo(route.app, route.deployment, route.targets);
-  try {
-    await runtime.ping();
-    const refs = repos.publisher();
-    const recovery = await recover({ store, runtime, ports, refs, timeouts: config.timeouts });
-    for (const note of recovery.notes) log(note);
-    recovery.retireStrays().then(
-      (notes) => notes.forEach(log),
-      (error: unknown) => log(`warning: could not remove leftover containers: ${String(error)}`),
-    );
+  await startRouter(router, store, config, env, log);
+  // Routes already serve: recovery runs behind them, whatever it finds and however many apps.
+  recoverInBackground({ store, runtime, ports, refs: repos.publisher(), timeouts: config.timeouts }, log).finally(() => {
+    recovered();
     // One-offs whose client was connected to the server that stopped: nobody can reach them.
     sweepOneOffs();
-  } catch (error) {
-    log(`warning: ${(error as Error).message}`);
-  }
+  });
   await repos.configureAll();
 
   const http1 = http.createServer((req, res) => {
@@ -233,7 +228,6 @@ export async function startSlipway({ config, env, log, runtime = new DockerRunti
   health.start();
   await cron.start().catch((error: unknown) => log(`warning: could not start the cron jobs: ${String(error)}`));
   await relay.listen();
-  await router.listen(config.routerPort, config.host);
   await new Promise<void>((resolve, reject) => {
     http1.once('error', reject);
     http1.listen(config.port, config.host, () => resolve());
@@ -249,9 +243,9 @@ export async function startSlipway({ config, env, log, runtime = new DockerRunti
       cron.stop();
       health.stop();
       // Deployments end first (within a bounded grace), while git and the API still carry their
-      // outcome to their clients, and the router still serves the apps.
+      // outcome to their clients. The router is its own process and serves the apps throughout.
       await deployer.stop(config.timeouts.stopMs);
-      log('deployments ended; closing git, the API and the router');
+      log('deployments ended; closing git, the API and the channel to the router (which keeps serving the apps)');
       // Upgraded connections are no longer the HTTP server's: the API ends them, and their one-offs.
       await api.close();
       // A push's verdict may still be on its way to its git client: answers in flight get a
@@ -270,6 +264,31 @@ export async function startSlipway({ config, env, log, runtime = new DockerRunti
 }
 
 const ANSWER_GRACE_MS = 5000;
+
+/**
+ * Opens the channel the router process follows, with the last switched routes to give it, then
+ * makes sure a router process runs (it may have outlived the previous server, or start now).
+ */
+async function startRouter(router: RouterLink, store: Store, config: ServerConfig, env: NodeJS.ProcessEnv, log: (line: string) => void): Promise<void> {
+  for (const route of store.listRoutes()) void router.switchTo(route.app, route.deployment, route.targets);
+  await router.listen();
+  await ensureRouter(config, env, log);
+}
+
+/** Finishes what the previous server left (recover.ts); never throws. */
+async function recoverInBackground(deps: Parameters<typeof recover>[0], log: (line: string) => void): Promise<void> {
+  try {
+    await deps.runtime.ping();
+    const recovery = await recover(deps);
+    for (const note of recovery.notes) log(note);
+    recovery.retireStrays().then(
+      (notes) => notes.forEach(log),
+      (error: unknown) => log(`warning: could not remove leftover containers: ${String(error)}`),
+    );
+  } catch (error) {
+    log(`warning: ${(error as Error).message}`);
+  }
+}
 
 /** `slipway/stack:bookworm` → `slipway-bookworm`: the STACK apps see. */
 function stackName(image: string): string {

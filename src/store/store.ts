@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
 import type { Database as Db } from 'better-sqlite3';
+import { readDirectory, readRoutes, type DirectoryRecord } from './routing.js';
 import { MIGRATIONS } from './schema.js';
 import { NotifierStore } from './notifiers.js';
 import { CronStore } from './cron.js';
@@ -179,12 +180,8 @@ export class Store {
   }
 
   /** Every app name, every custom domain with its app, and the apps in maintenance. */
-  directory(): { apps: string[]; domains: [string, string][]; maintenance: string[] } {
-    const rows = this.stmt('SELECT name, maintenance FROM apps').all() as { name: string; maintenance: number }[];
-    const domains = (this.stmt('SELECT domain, app FROM domains').all() as { domain: string; app: string }[]).map(
-      (r): [string, string] => [r.domain, r.app],
-    );
-    return { apps: rows.map((r) => r.name), domains, maintenance: rows.filter((r) => r.maintenance === 1).map((r) => r.name) };
+  directory(): DirectoryRecord {
+    return readDirectory(this.db);
   }
 
   private directoryChanged(): void {
@@ -477,7 +474,7 @@ export class Store {
   }
 
   listRoutes(): RouteRecord[] {
-    return (this.stmt('SELECT app, deployment, targets FROM routes').all() as RouteRow[]).map(toRoute);
+    return readRoutes(this.db);
   }
 }
 

@@ -54,6 +54,17 @@ async function pushAndCrashAt(marker: string): Promise<void> {
   await crashed;
   expect(result.exitCode).not.toBe(0);
   await server.restart();
+  await recovered();
+}
+
+/**
+ * Recovery runs behind the server's start (the router serves throughout): waits, at most ~30 s,
+ * until it has finished the deployment the crash interrupted.
+ */
+async function recovered(): Promise<void> {
+  for (let i = 0; i < 300 && ['queued', 'building', 'starting'].includes((await latest()).status); i++) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }
 
 beforeAll(async () => {

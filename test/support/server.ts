@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -19,10 +19,17 @@ export interface TestServer {
   output(): string;
   /** The server process's id (for reading its memory use). */
   pid(): number;
-  /** SIGKILL, as a crash would: no cleanup runs. */
+  /** SIGKILL, as a crash would: no cleanup runs (the router process keeps serving). */
   crash(): Promise<void>;
+  /** The router process's id (from <data>/router.pid). */
+  routerPid(): number | undefined;
+  /** SIGHUP to the router: a new router process takes over; resolves once the old one exited. */
+  replaceRouter(): Promise<number>;
   /** Starts the server again on the same data, ports and token. */
   restart(): Promise<void>;
+  /** Stops the server (SIGTERM) and waits for it to exit; the router keeps running. */
+  stopServer(): Promise<void>;
+  /** Stops the server and its router, and removes the data directory. */
   stop(): Promise<void>;
 }
 
@@ -60,6 +67,39 @@ function spawnServer(dataDir: string, port: number, routerPort: number, token: s
   child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
   child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
   return { child, output: () => output };
+}
+
+function readRouterPid(dataDir: string): number | undefined {
+  try {
+    return Number(readFileSync(path.join(dataDir, 'router.pid'), 'utf8').trim()) || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function until(what: string, done: () => boolean, ms = 30_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function stopProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode === null && child.signalCode === null) {
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    await exited;
+  }
 }
 
 async function untilHealthy(url: string, spawned: Spawned): Promise<void> {
@@ -116,15 +156,28 @@ export async function startServer(options: { env?: Record<string, string>; args?
       spawned.child.kill('SIGKILL');
       if (spawned.child.exitCode === null && spawned.child.signalCode === null) await new Promise((r) => spawned.child.once('exit', r));
     },
+    routerPid: () => readRouterPid(dataDir),
+    async replaceRouter() {
+      const old = readRouterPid(dataDir);
+      if (old === undefined) throw new Error('no router runs');
+      process.kill(old, 'SIGHUP');
+      await until('the new router', () => (readRouterPid(dataDir) ?? old) !== old);
+      await until('the old router to exit', () => !alive(old));
+      return readRouterPid(dataDir)!;
+    },
     async restart() {
       previousOutput += spawned.output();
       spawned = spawnServer(dataDir, port, routerPort, token, options);
       await untilHealthy(url, spawned);
     },
+    stopServer: () => stopProcess(spawned.child),
     async stop() {
-      if (spawned.child.exitCode === null && spawned.child.signalCode === null) {
-        spawned.child.kill('SIGTERM');
-        await new Promise((r) => spawned.child.once('exit', r));
+      await stopProcess(spawned.child);
+      // The router outlives the server by design; the test's is stopped here so nothing leaks.
+      const router = readRouterPid(dataDir);
+      if (router !== undefined && alive(router)) {
+        process.kill(router, 'SIGTERM');
+        await until('the router to stop', () => !alive(router)).catch(() => process.kill(router, 'SIGKILL'));
       }
       rmSync(dataDir, { recursive: true, force: true });
     },

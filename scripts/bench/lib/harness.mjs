@@ -1,6 +1,6 @@
 // Shared by the benchmarks: a real Slipway server on free ports, real git pushes, cleanup.
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -56,12 +56,54 @@ export async function startSlipway(extraEnv = {}) {
     remote: (app) => `http://git:${token}@127.0.0.1:${port}/${app}.git`,
     api: async (pathname) => (await fetch(`${url}${pathname}`, { headers: { authorization: `Bearer ${token}` } })).json(),
     async stop(apps = []) {
-      child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
+      // `this.child`: a benchmark may have started the server again.
+      if (this.child.exitCode === null && this.child.signalCode === null) {
+        this.child.kill('SIGTERM');
+        await new Promise((r) => this.child.once('exit', r));
+      }
+      await stopRouter(dataDir);
       for (const app of apps) removeAppContainers(app);
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** The router process outlives the server by design: a benchmark stops its own. */
+export async function stopRouter(dataDir) {
+  let pid;
+  try {
+    pid = Number(readFileSync(path.join(dataDir, 'router.pid'), 'utf8').trim());
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    return;
+  }
+  for (let i = 0; i < 200; i++) {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Resident memory of a process and its children (the router's workers), in MB. */
+export function rssMb(pid) {
+  const pids = [pid];
+  try {
+    pids.push(...sh('pgrep', ['-P', String(pid)]).split('\n').filter(Boolean).map(Number));
+  } catch {
+    // no children
+  }
+  let kb = 0;
+  for (const p of pids) {
+    try {
+      kb += Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0);
+    } catch {
+      // gone
+    }
+  }
+  return kb / 1024;
 }
 
 export function removeAppContainers(app) {

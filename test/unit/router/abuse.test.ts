@@ -19,7 +19,7 @@ describe('pipelining', () => {
 
     const up = await textUpstream('still here');
     world.known.add('shop');
-    world.router.table.set('shop', 1, [up.target]);
+    world.router.switchTo('shop', 1, [up.target]);
     expect((await get('shop')).text).toBe('still here');
   }, 30_000);
 
@@ -28,7 +28,7 @@ describe('pipelining', () => {
     world.known.add('shop');
     world.known.add('closed');
     world.maintenance.add('closed');
-    world.router.table.set('shop', 1, [up.target]);
+    world.router.switchTo('shop', 1, [up.target]);
     const client = await rawClient();
     const one = 'GET /a HTTP/1.1\r\nHost: shop.test.local\r\n\r\nGET /b HTTP/1.1\r\nHost: closed.test.local\r\n\r\n';
     client.socket.write(one.repeat(300));
@@ -45,7 +45,7 @@ describe('errors in the router', () => {
     world.customDomains.set('fine.example', 'shop');
     const up = await textUpstream('ok');
     world.known.add('shop');
-    world.router.table.set('shop', 1, [up.target]);
+    world.router.switchTo('shop', 1, [up.target]);
     // A dependency that throws stands for any bug in the router's request handling.
     const lookup = world.customDomains.get.bind(world.customDomains);
     world.customDomains.get = (host: string) => {
@@ -74,8 +74,8 @@ describe('upgrades', () => {
     world.known.add('other');
     world.known.add('closed');
     world.maintenance.add('closed');
-    world.router.table.set('chat', 1, [chat.target]);
-    world.router.table.set('other', 1, [other.target]);
+    world.router.switchTo('chat', 1, [chat.target]);
+    world.router.switchTo('other', 1, [other.target]);
     const client = await rawClient();
     client.socket.write(
       'GET /ws HTTP/1.1\r\nHost: chat.test.local\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n' +
@@ -140,7 +140,7 @@ describe('forwarding headers', () => {
   async function seenHeaders(headers: http.OutgoingHttpHeaders, body?: string): Promise<http.IncomingHttpHeaders> {
     const up = await textUpstream('ok');
     world.known.add('shop');
-    world.router.table.set('shop', 1, [up.target]);
+    world.router.switchTo('shop', 1, [up.target]);
     await send({ host: `shop.${DOMAIN}`, headers, method: body === undefined ? 'GET' : 'POST', body });
     return up.seen[0]!.headers;
   }
@@ -161,7 +161,7 @@ describe('forwarding headers', () => {
   test('two Host headers get 400, on either path, and reach no app', async () => {
     const up = await textUpstream('ok');
     world.known.add('shop');
-    world.router.table.set('shop', 1, [up.target]);
+    world.router.switchTo('shop', 1, [up.target]);
     for (const head of [
       'GET / HTTP/1.1\r\nHost: shop.test.local\r\nHost: other.test.local\r\n\r\n',
       'POST / HTTP/1.1\r\nHost: shop.test.local\r\nHost: other.test.local\r\nContent-Length: 0\r\n\r\n',
@@ -178,7 +178,7 @@ describe('forwarding headers', () => {
   test('a TAB or other control character inside the request target gets 400 and reaches no app', async () => {
     const up = await textUpstream('ok');
     world.known.add('shop');
-    world.router.table.set('shop', 1, [up.target]);
+    world.router.switchTo('shop', 1, [up.target]);
     for (const target of ['/a\tb', '/a\x01b', '/a\x7fb']) {
       const client = await rawClient();
       client.socket.write(`GET ${target} HTTP/1.1\r\nHost: shop.test.local\r\n\r\n`);

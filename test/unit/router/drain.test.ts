@@ -24,11 +24,11 @@ describe('drain', () => {
     });
     const b = await textUpstream('B');
     world.known.add('app');
-    world.router.table.set('app', 1, [a.target]);
+    world.router.switchTo('app', 1, [a.target]);
 
     const slow = send({ host: 'app.test.local', path: '/slow' });
     await withTimeout(arrived.promise, 2000, 'the slow request never reached upstream A');
-    world.router.table.set('app', 2, [b.target]);
+    world.router.switchTo('app', 2, [b.target]);
     expect((await get('app')).text).toBe('B');
     expect(world.router.table.activeRequests([a.target])).toBe(1);
 
@@ -47,7 +47,7 @@ describe('drain', () => {
     const arrived = deferred();
     const hung = await upstream(() => arrived.resolve()); // never answers
     world.known.add('app');
-    world.router.table.set('app', 1, [hung.target]);
+    world.router.switchTo('app', 1, [hung.target]);
 
     const pending = send({ host: 'app.test.local', path: '/hang' });
     pending.catch(() => undefined); // destroyed in afterEach
@@ -75,7 +75,7 @@ describe('drain', () => {
       });
     }
     world.known.add('chat');
-    world.router.table.set('chat', 1, [old.target]);
+    world.router.switchTo('chat', 1, [old.target]);
     const open = (): Promise<{ release: string; socket: net.Socket }> =>
       withTimeout(
         new Promise((resolve, reject) => {
@@ -96,7 +96,7 @@ describe('drain', () => {
     const closedByRouter = new Promise<void>((resolve) => first.socket.once('close', () => resolve()));
     expect(world.router.table.activeRequests([old.target])).toBe(1);
 
-    world.router.table.set('chat', 2, [next.target]);
+    world.router.switchTo('chat', 2, [next.target]);
     // A drain timeout far beyond this test's: it must end because the WebSocket was closed.
     await world.router.drain([old.target], 60_000);
     await closedByRouter;
@@ -115,7 +115,7 @@ describe('drain', () => {
     });
     const next = await textUpstream('new');
     world.known.add('chat');
-    world.router.table.set('chat', 1, [old.target]);
+    world.router.switchTo('chat', 1, [old.target]);
     const req = http.request({ host: '127.0.0.1', port: world.routerPort, path: '/ws', headers: { host: 'chat.test.local', connection: 'Upgrade', upgrade: 'websocket' } });
     clientRequests.push(req);
     const closed = new Promise<void>((resolve) => {
@@ -125,7 +125,7 @@ describe('drain', () => {
     req.end();
     await withTimeout(asked.promise, 3000, 'the upgrade never reached the old target');
 
-    world.router.table.set('chat', 2, [next.target]);
+    world.router.switchTo('chat', 2, [next.target]);
     const drained = world.router.drain([old.target], 60_000);
     expect(world.router.table.activeRequests([old.target])).toBe(1);
     accept();

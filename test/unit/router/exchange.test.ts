@@ -18,7 +18,7 @@ describe('failover', () => {
     const dead: RouteTarget = { host: '127.0.0.1', port: deadPort, container: 'web-dead' };
     const live = await textUpstream('live');
     world.known.add('shop');
-    world.router.table.set('shop', 1, [dead, live.target]);
+    world.router.switchTo('shop', 1, [dead, live.target]);
 
     // The first pick is the dead target: the request must be retried on the live one.
     const bodies: string[] = [];
@@ -58,7 +58,7 @@ describe('failover', () => {
       });
     });
     world.known.add('shop');
-    world.router.table.set('shop', 1, [dead, live.target]);
+    world.router.switchTo('shop', 1, [dead, live.target]);
 
     const refused = await send({ host: 'shop.test.local', method: 'POST', path: '/orders', body: 'item=1', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
 
@@ -77,7 +77,7 @@ describe('failover', () => {
   test('a GET to an app whose only target refuses gets 503 after the retry finds nothing', async () => {
     const deadPort = await closedPort();
     world.known.add('shop');
-    world.router.table.set('shop', 1, [{ host: '127.0.0.1', port: deadPort, container: 'web-dead' }]);
+    world.router.switchTo('shop', 1, [{ host: '127.0.0.1', port: deadPort, container: 'web-dead' }]);
 
     const reply = await get('shop');
 
@@ -90,7 +90,7 @@ describe('upstream errors', () => {
   test('an upstream that drops the connection before answering gives a 502 page naming the app, without a stack trace', async () => {
     const up = await upstream((req) => req.socket.destroy());
     world.known.add('crashy');
-    world.router.table.set('crashy', 1, [up.target]);
+    world.router.switchTo('crashy', 1, [up.target]);
 
     const reply = await get('crashy', '/boom');
 
@@ -109,7 +109,7 @@ describe('upstream errors', () => {
     const arrived = deferred();
     const up = await upstream(() => arrived.resolve()); // never answers
     world.known.add('slowpoke');
-    timed.table.set('slowpoke', 1, [up.target]);
+    timed.switchTo('slowpoke', 1, [up.target]);
 
     const started = Date.now();
     const reply = await send({ host: 'slowpoke.test.local', port });
@@ -132,7 +132,7 @@ describe('upstream errors', () => {
       else res.end('fast');
     });
     world.known.add('shop');
-    world.router.table.set('shop', 1, [up.target]);
+    world.router.switchTo('shop', 1, [up.target]);
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
     agents.push(agent);
 
@@ -155,7 +155,7 @@ describe('upstream errors', () => {
       setTimeout(() => res.end('data: 2\n\n'), 600);
     });
     world.known.add('feed');
-    world.router.table.set('feed', 1, [up.target]);
+    world.router.switchTo('feed', 1, [up.target]);
     const reply = await send({ host: 'feed.test.local' });
     expect(reply.text).toBe('data: 1\n\ndata: 2\n\n');
   });
@@ -177,7 +177,7 @@ describe('streaming bodies', () => {
       req.on('end', () => res.end(JSON.stringify({ received, sha256: upstreamHash.digest('hex') })));
     });
     world.known.add('files');
-    world.router.table.set('files', 1, [up.target]);
+    world.router.switchTo('files', 1, [up.target]);
 
     const clientHash = createHash('sha256');
     let sent = 0;
@@ -236,7 +236,7 @@ describe('streaming bodies', () => {
       })().catch(() => res.destroy());
     });
     world.known.add('files');
-    world.router.table.set('files', 1, [up.target]);
+    world.router.switchTo('files', 1, [up.target]);
 
     const { status, bytes, sha256 } = await new Promise<{ status: number; bytes: number; sha256: string }>((resolve, reject) => {
       const req = http.get({ host: '127.0.0.1', port: world.routerPort, path: '/big', headers: { host: 'files.test.local' }, agent: false }, (res) => {
@@ -281,7 +281,7 @@ describe('streaming bodies', () => {
       })().catch(() => res.destroy());
     });
     world.known.add('files');
-    world.router.table.set('files', 1, [up.target]);
+    world.router.switchTo('files', 1, [up.target]);
     const agent = new http.Agent({ keepAlive: true });
     agents.push(agent);
 

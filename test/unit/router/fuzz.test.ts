@@ -68,14 +68,14 @@ async function setUp(extra: { headersTimeoutMs: number; upstreamTimeoutMs: numbe
   const chat = await textUpstream('no upgrade');
   for (const app of ['shop', 'closed', 'idle', 'chat', 'a', 'b']) world.known.add(app);
   world.maintenance.add('closed');
-  world.router.table.set('shop', 1, [shop.target]);
-  world.router.table.set('chat', 1, [chat.target]);
+  world.router.switchTo('shop', 1, [shop.target]);
+  world.router.switchTo('chat', 1, [chat.target]);
 }
 
 async function stillServes(): Promise<void> {
   const up = await textUpstream('alive');
   world.known.add('alive');
-  world.router.table.set('alive', 1, [up.target]);
+  world.router.switchTo('alive', 1, [up.target]);
   expect((await get('alive')).text).toBe('alive');
 }
 

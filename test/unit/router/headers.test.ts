@@ -20,7 +20,7 @@ describe('headers', () => {
   test('the upstream sees X-Forwarded-For/-Proto/-Host and a generated UUID X-Request-Id', async () => {
     const up = await echoUpstream();
     world.known.add('shop');
-    world.router.table.set('shop', 1, [up.target]);
+    world.router.switchTo('shop', 1, [up.target]);
 
     await send({ host: 'shop.test.local:8080' });
     await send({ host: 'shop.test.local' });
@@ -39,7 +39,7 @@ describe('headers', () => {
   test('X-Forwarded-For is appended to; a client X-Request-Id is preserved', async () => {
     const up = await echoUpstream();
     world.known.add('shop');
-    world.router.table.set('shop', 1, [up.target]);
+    world.router.switchTo('shop', 1, [up.target]);
 
     await send({ host: 'shop.test.local', headers: { 'x-forwarded-for': '203.0.113.7, 198.51.100.2', 'x-request-id': 'req-abc-123' } });
 
@@ -51,7 +51,7 @@ describe('headers', () => {
   test('hop-by-hop request headers are not forwarded; end-to-end ones are', async () => {
     const up = await echoUpstream();
     world.known.add('shop');
-    world.router.table.set('shop', 1, [up.target]);
+    world.router.switchTo('shop', 1, [up.target]);
 
     const reply = await send({
       host: 'shop.test.local',
@@ -87,7 +87,7 @@ describe('headers', () => {
       res.end('{"id":42,"name":"thing"}');
     });
     world.known.add('shop');
-    world.router.table.set('shop', 1, [up.target]);
+    world.router.switchTo('shop', 1, [up.target]);
 
     const reply = await send({ host: 'shop.test.local', method: 'POST', path: '/things', body: 'name=thing' });
 
@@ -102,7 +102,7 @@ describe('headers', () => {
   test('headers named in Connection are not forwarded', async () => {
     const up = await textUpstream('ok');
     world.known.add('shop');
-    world.router.table.set('shop', 1, [up.target]);
+    world.router.switchTo('shop', 1, [up.target]);
     await send({ host: 'shop.test.local', headers: { connection: 'close, x-secret', 'x-secret': 'hop only', 'x-kept': 'yes' } });
     expect(up.seen[0]?.headers['x-secret']).toBeUndefined();
     expect(up.seen[0]?.headers['x-kept']).toBe('yes');

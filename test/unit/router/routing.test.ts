@@ -16,8 +16,8 @@ describe('routing by Host', () => {
     const up = await textUpstream('hello from shop');
     const other = await textUpstream('hello from blog');
     world.known.add('shop').add('blog');
-    world.router.table.set('shop', 1, [up.target]);
-    world.router.table.set('blog', 1, [other.target]);
+    world.router.switchTo('shop', 1, [up.target]);
+    world.router.switchTo('blog', 1, [other.target]);
 
     const reply = await send({ host: 'shop.test.local', path: '/cart/items?id=7&q=a%20b', method: 'DELETE' });
 
@@ -33,7 +33,7 @@ describe('routing by Host', () => {
   test('a Host with a port, in upper case, or with a trailing dot reaches the same app', async () => {
     const up = await textUpstream('shop');
     world.known.add('shop');
-    world.router.table.set('shop', 1, [up.target]);
+    world.router.switchTo('shop', 1, [up.target]);
 
     for (const host of ['shop.test.local:8080', 'SHOP.Test.LOCAL', 'Shop.TEST.local:443', 'shop.test.local.']) {
       const reply = await send({ host });
@@ -46,7 +46,7 @@ describe('routing by Host', () => {
     const up = await textUpstream('shop via custom domain');
     world.known.add('shop');
     world.customDomains.set('www.shop.example', 'shop');
-    world.router.table.set('shop', 1, [up.target]);
+    world.router.switchTo('shop', 1, [up.target]);
 
     const plain = await send({ host: 'www.shop.example' });
     const withPort = await send({ host: 'WWW.Shop.Example:8443' });
@@ -60,7 +60,7 @@ describe('routing by Host', () => {
   test('an unknown host gets 404 with a short HTML page', async () => {
     const up = await textUpstream('never');
     world.known.add('shop');
-    world.router.table.set('shop', 1, [up.target]);
+    world.router.switchTo('shop', 1, [up.target]);
 
     for (const host of ['nope.test.local', 'unknown.example', 'test.local']) {
       const reply = await send({ host });
@@ -86,7 +86,7 @@ describe('routing by Host', () => {
   test('an app in maintenance gets a 503 maintenance page, fast path, Node\'s server and upgrades alike, until it is back', async () => {
     const up = await textUpstream('served');
     world.known.add('shop');
-    world.router.table.set('shop', 1, [up.target]);
+    world.router.switchTo('shop', 1, [up.target]);
     world.maintenance.add('shop');
 
     for (const reply of [await get('shop'), await send({ host: 'shop.test.local', method: 'POST', body: 'order' })]) {
@@ -118,8 +118,8 @@ describe('routing by Host', () => {
     const a = await textUpstream('a');
     const b = await textUpstream('b');
     world.known.add('a').add('b').add('a.b');
-    world.router.table.set('a', 1, [a.target]);
-    world.router.table.set('b', 1, [b.target]);
+    world.router.switchTo('a', 1, [a.target]);
+    world.router.switchTo('b', 1, [b.target]);
 
     const reply = await send({ host: 'a.b.test.local' });
 
@@ -137,7 +137,7 @@ describe('load balancing', () => {
     const a = await textUpstream('A');
     const b = await textUpstream('B');
     world.known.add('shop');
-    world.router.table.set('shop', 1, [a.target, b.target]);
+    world.router.switchTo('shop', 1, [a.target, b.target]);
 
     const bodies: string[] = [];
     for (let i = 0; i < 10; i++) bodies.push((await get('shop')).text);
@@ -153,7 +153,7 @@ describe('switching deployments', () => {
     const a = await textUpstream('A');
     const b = await textUpstream('B');
     world.known.add('a');
-    world.router.table.set('a', 1, [a.target]);
+    world.router.switchTo('a', 1, [a.target]);
     let connections = 0;
     world.router.server.on('connection', () => connections++);
     const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
@@ -185,7 +185,7 @@ describe('switching deployments', () => {
     const workers = [worker(), worker(), worker(), worker()];
 
     expect(await until(() => outcomes.length >= 40, 2000)).toBe(true);
-    world.router.table.set('a', 2, [b.target]);
+    world.router.switchTo('a', 2, [b.target]);
     switched = true;
     await Promise.all(workers);
 

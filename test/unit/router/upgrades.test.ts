@@ -23,7 +23,7 @@ describe('upgrades and streaming responses', () => {
       socket.pipe(socket);
     });
     world.known.add('chat');
-    world.router.table.set('chat', 1, [up.target]);
+    world.router.switchTo('chat', 1, [up.target]);
 
     const { res, socket, head } = await withTimeout(
       new Promise<{ res: http.IncomingMessage; socket: net.Socket; head: Buffer }>((resolve, reject) => {
@@ -94,7 +94,7 @@ describe('upgrades and streaming responses', () => {
       void release.promise.then(() => res.end('event: tick\ndata: second\n\n'));
     });
     world.known.add('feed');
-    world.router.table.set('feed', 1, [up.target]);
+    world.router.switchTo('feed', 1, [up.target]);
 
     let received = '';
     let ended = false;
@@ -130,7 +130,7 @@ describe('upgrades and streaming responses', () => {
     const up = await textUpstream('plain');
     echoUpgrades(up);
     world.known.add('chat');
-    world.router.table.set('chat', 1, [up.target]);
+    world.router.switchTo('chat', 1, [up.target]);
     expect(await upgradeStatus('chat.test.local')).toBe(101);
     await withTimeout(world.router.close(), 2000, 'world.router.close() with an open upgrade');
   });
@@ -140,7 +140,7 @@ describe('upgrades and streaming responses', () => {
     const live = await textUpstream('plain');
     echoUpgrades(live);
     world.known.add('chat');
-    world.router.table.set('chat', 1, [dead, live.target]);
+    world.router.switchTo('chat', 1, [dead, live.target]);
     expect(await upgradeStatus('chat.test.local')).toBe(101);
     expect(world.router.table.isDown(targetKey(dead))).toBe(true);
   });

@@ -27,7 +27,7 @@ async function listen<T extends net.Server>(server: T): Promise<T> {
 
 function route(server: net.Server): void {
   const target: RouteTarget = { host: '127.0.0.1', port: portOf(server), container: 'web-1' };
-  router.table.set('app', 1, [target]);
+  router.switchTo('app', 1, [target]);
 }
 
 /** A raw upstream: each connection gets `reply` written once its request head has arrived. */

@@ -1,0 +1,112 @@
+import { rm } from 'node:fs/promises';
+import net from 'node:net';
+import type { RouteTarget } from '../store/store.js';
+import { onMessages, sendMessage } from './channel.js';
+import type { Directory, RouterHandle } from './handle.js';
+import type { RouteRecordMessage, RouterCommand, RouterReply, RouterRequest } from './messages.js';
+
+interface Connection {
+  socket: net.Socket;
+  pending: Map<number, () => void>;
+}
+
+/**
+ * The server's side of its channel to the router process (a unix socket in the data directory,
+ * which the router connects to and reconnects to). The server keeps what the routers must know,
+ * gives it whole to each router that connects, then every change; a change resolves once every
+ * connected router applied it (two are connected while one replaces the other). With no router
+ * connected, changes resolve at once: a router that starts reads the recorded routes, then
+ * connects and gets the rest.
+ */
+export class RouterLink implements RouterHandle {
+  private readonly server: net.Server;
+  private readonly connections = new Set<Connection>();
+  private readonly routes = new Map<string, RouteRecordMessage>();
+  private directory: Directory = { apps: [], domains: [], maintenance: [] };
+  private nextId = 1;
+
+  constructor(
+    private readonly socketPath: string,
+    private readonly log: (line: string) => void,
+  ) {
+    this.server = net.createServer((socket) => this.accept(socket));
+  }
+
+  async listen(): Promise<void> {
+    await rm(this.socketPath, { force: true });
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.socketPath, () => resolve());
+    });
+  }
+
+  /** How many router processes are connected. */
+  get connected(): number {
+    return this.connections.size;
+  }
+
+  async switchTo(app: string, deployment: number, targets: RouteTarget[]): Promise<void> {
+    this.routes.set(app, { app, deployment, targets });
+    await this.broadcast({ type: 'route', app, deployment, targets });
+  }
+
+  async drain(targets: readonly RouteTarget[], timeoutMs: number): Promise<void> {
+    await this.broadcast({ type: 'drain', targets: [...targets], timeoutMs });
+  }
+
+  takeOut(target: RouteTarget): void {
+    void this.broadcast({ type: 'take-out', target });
+  }
+
+  async setDirectory(directory: Directory): Promise<void> {
+    this.directory = directory;
+    const apps = new Set(directory.apps);
+    // What a router that connects later is told: deleted apps' routes are not (its own table
+    // drops them when it applies the directory).
+    for (const app of this.routes.keys()) if (!apps.has(app)) this.routes.delete(app);
+    await this.broadcast({ type: 'directory', directory });
+  }
+
+  /** Closes the channel; the routers keep serving their last routes and reconnect to the next server. */
+  async close(): Promise<void> {
+    for (const connection of this.connections) connection.socket.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await rm(this.socketPath, { force: true });
+  }
+
+  private accept(socket: net.Socket): void {
+    const connection: Connection = { socket, pending: new Map() };
+    this.connections.add(connection);
+    socket.on('error', () => undefined);
+    socket.once('close', () => {
+      this.connections.delete(connection);
+      // A router that went away has nothing left to apply; a new one gets the whole state.
+      for (const resolve of connection.pending.values()) resolve();
+      connection.pending.clear();
+    });
+    onMessages<RouterReply>(
+      socket,
+      (reply) => {
+        const resolve = connection.pending.get(reply.id);
+        if (!resolve) return;
+        connection.pending.delete(reply.id);
+        if (reply.type === 'failed') this.log(`router: ${reply.message}`);
+        resolve();
+      },
+      (line) => this.log(`router: unreadable message ${JSON.stringify(line.slice(0, 100))}`),
+    );
+    void this.send(connection, { type: 'state', directory: this.directory, routes: [...this.routes.values()] });
+  }
+
+  private broadcast(command: RouterCommand): Promise<unknown> {
+    return Promise.all([...this.connections].map((c) => this.send(c, command)));
+  }
+
+  private send(connection: Connection, command: RouterCommand): Promise<void> {
+    const id = this.nextId++;
+    return new Promise<void>((resolve) => {
+      connection.pending.set(id, resolve);
+      sendMessage(connection.socket, { ...command, id } satisfies RouterRequest);
+    });
+  }
+}

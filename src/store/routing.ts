@@ -1,0 +1,45 @@
+import Database from 'better-sqlite3';
+import type { RouteRecord, RouteTarget } from './store.js';
+
+/** What a router needs from the store: the apps (404 versus 503), custom domains, maintenance. */
+export interface DirectoryRecord {
+  apps: string[];
+  /** Custom domain → app. */
+  domains: [string, string][];
+  maintenance: string[];
+}
+
+/** The queries both the server's Store and the router process's read-only view run. */
+export function readDirectory(db: Database.Database): DirectoryRecord {
+  const rows = db.prepare('SELECT name, maintenance FROM apps').all() as { name: string; maintenance: number }[];
+  const domains = (db.prepare('SELECT domain, app FROM domains').all() as { domain: string; app: string }[]).map(
+    (r): [string, string] => [r.domain, r.app],
+  );
+  return { apps: rows.map((r) => r.name), domains, maintenance: rows.filter((r) => r.maintenance === 1).map((r) => r.name) };
+}
+
+export function readRoutes(db: Database.Database): RouteRecord[] {
+  const rows = db.prepare('SELECT app, deployment, targets FROM routes').all() as { app: string; deployment: number; targets: string }[];
+  return rows.map((row) => ({ app: row.app, deployment: row.deployment, targets: JSON.parse(row.targets) as RouteTarget[] }));
+}
+
+/**
+ * The last routes and directory the server recorded, read without writing anything (the router
+ * process starts from them before the server is up). A data directory the server never used
+ * routes nothing yet.
+ */
+export function readRoutingSnapshot(dbFile: string): { directory: DirectoryRecord; routes: RouteRecord[] } {
+  let db: Database.Database;
+  try {
+    db = new Database(dbFile, { readonly: true, fileMustExist: true });
+  } catch (error) {
+    if ((error as { code?: string }).code === 'SQLITE_CANTOPEN') return { directory: { apps: [], domains: [], maintenance: [] }, routes: [] };
+    throw error;
+  }
+  try {
+    db.pragma('busy_timeout = 5000');
+    return db.transaction(() => ({ directory: readDirectory(db), routes: readRoutes(db) }))();
+  } finally {
+    db.close();
+  }
+}
