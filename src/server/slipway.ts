@@ -153,7 +153,7 @@ export async function startSlipway({ config, env, log, runtime = new DockerRunti
     routes: () => store.listRoutes(),
     check: (app) => processes.healthCheck(app),
     exclusive: (app, task) => deployer.exclusive(app, 'a health check', task),
-    route: (app, deployment, targets) => router.switchTo(app, deployment, targets),
+    route: (app, deployment, targets) => traffic.switchTo(app, deployment, targets),
     log,
   });
   const formation = new Formation({ store, processes, traffic, gitDir: (app) => repos.pathFor(app) });

@@ -38,7 +38,7 @@ afterAll(async () => {
   await removeApp(APP);
   app?.remove();
   if (home) rmSync(home, { recursive: true, force: true });
-});
+}, 60_000);
 
 async function cron(): Promise<CronJson> {
   return (await server.api<CronJson>('GET', `/api/apps/${APP}/cron`)).body;

@@ -35,7 +35,7 @@ afterAll(async () => {
   await removeApp(APP);
   app?.remove();
   if (home) rmSync(home, { recursive: true, force: true });
-});
+}, 60_000);
 
 test('with healthcheckPath, a release whose check answers 500 is refused (timeout-error) with the answer shown, and the old one keeps serving', async () => {
   expect((await server.api('POST', '/api/apps', { name: APP })).status).toBe(201);

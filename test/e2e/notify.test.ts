@@ -87,7 +87,7 @@ afterAll(async () => {
   await removeApp(APP);
   for (const app of apps) app.remove();
   if (home) rmSync(home, { recursive: true, force: true });
-});
+}, 60_000);
 
 interface DeliveryJson {
   id: string;
