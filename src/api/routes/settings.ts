@@ -61,7 +61,6 @@ const SETTINGS: Record<string, SettingSpec> = {
 /** A path of printable ASCII without spaces, starting with a slash: what goes on the request line. */
 const HEALTH_PATH = /^\/[\x21-\x7e]{0,1023}$/;
 
-
 /** Per-app time and resource limits, and maintenance mode. */
 export function settingsRoutes(ctx: RouteContext): void {
   ctx.add('GET', '/api/apps/:app/settings', (_req, p) => ({ json: settingsJson(ctx.app(p)) }));
