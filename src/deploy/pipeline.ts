@@ -97,7 +97,7 @@ export class Pipeline {
 
       phase = 'boot';
       store.startPhase(app, id, 'boot');
-      await abortable(this.deps.processes.waitForBoot(created, config.timeouts.bootMs, log), signal);
+      await abortable(this.deps.processes.waitForBoot(created, config, log), signal);
       store.finishPhase(app, id, 'boot');
 
       if (procfile.postdeploy !== undefined) {

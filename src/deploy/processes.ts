@@ -69,7 +69,7 @@ export class Processes {
 
   /** The app's configuration, read once for a whole deployment, scale or restart. */
   config(app: string): AppConfig {
-    return { app, ...this.deps.containers.read(app), timeouts: this.timeouts(app) };
+    return { app, ...this.deps.containers.read(app), timeouts: this.timeouts(app), health: this.healthCheck(app) };
   }
 
   async start(p: ProcessStart, config: AppConfig): Promise<ProcessContainer> {
@@ -87,10 +87,11 @@ export class Processes {
    * Resolves once every web container accepts connections and, when the app sets a
    * healthcheckPath, answers it with 2xx or 3xx; throws a DeployFailure on a crash or timeout.
    */
-  async waitForBoot(containers: readonly ProcessContainer[], timeoutMs: number, log: DeployLog): Promise<void> {
+  async waitForBoot(containers: readonly ProcessContainer[], config: Pick<AppConfig, 'timeouts' | 'health'>, log: DeployLog): Promise<void> {
     if (containers.length === 0) return;
+    const timeoutMs = config.timeouts.bootMs;
     const web = containers.filter((c) => c.type === 'web');
-    const health = web.length > 0 ? this.healthCheck(web[0]!.app) : undefined;
+    const health = web.length > 0 ? config.health : undefined;
     for (const c of web) {
       log.phase(health ? `Waiting for ${c.label} to answer GET ${health.path} on port ${c.port}` : `Waiting for ${c.label} to accept connections on port ${c.port}`);
     }
