@@ -103,11 +103,12 @@ export class Deployer {
     const ahead = this.queue.pending(request.app);
     const deployment = store.createDeployment(request.app, request);
     const log = new DeployLog();
-    const unsubscribe = onLine ? log.onLine(onLine) : () => undefined;
     const key = `${request.app}/${deployment.id}`;
     this.live.set(key, log);
     const abort = new AbortController();
+    // The store hears each line first: what the client sees is already kept if the server dies.
     const stopRecording = recordOutput(store, request.app, deployment.id, log, undefined, this.onError);
+    const unsubscribe = onLine ? log.onLine(onLine) : () => undefined;
     const changed = (): boolean => this.changes.emit('change', request.app);
     // Slipway's own lines mark its phases and its end: where a watcher's picture goes stale.
     const stopWatching = log.onLine((line) => void (isOwnLine(line) && changed()));

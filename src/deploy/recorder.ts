@@ -4,8 +4,10 @@ import { detailLine, isOwnLine, type DeployLog } from './log.js';
 const MAX_STORED_BYTES = 8 * 1024 * 1024;
 
 /**
- * Copies a deployment's output into the store: the lines written in one turn of the event
- * loop go in one transaction, so loud output costs few writes and a crash loses next to nothing.
+ * Copies a deployment's output into the store. The first line after a quiet moment is stored at
+ * once, before anyone else sees it (the recorder subscribes first), so a line a git client has
+ * seen survives a crash right after it; the rest of that turn of the event loop goes in one
+ * transaction, so loud output costs few writes.
  * A hook may print without limit: past `maxBytes` its lines are counted, not stored, while
  * Slipway's own lines (phases, errors, the final status) are always kept.
  */
@@ -18,13 +20,12 @@ export function recordOutput(
   onError: (error: unknown) => void = () => undefined,
 ): () => void {
   let batch: string[] = [];
-  let pending: NodeJS.Immediate | undefined;
+  /** Set while a burst of lines is being batched: until the end of the current turn. */
+  let burst: NodeJS.Immediate | undefined;
   let stored = 0;
   let dropped = 0;
   let failed = false;
   const flush = (): void => {
-    if (pending) clearImmediate(pending);
-    pending = undefined;
     const lines = batch;
     batch = [];
     if (lines.length === 0 || failed) return;
@@ -51,8 +52,13 @@ export function recordOutput(
     if (own) noteDropped();
     stored += line.length + 1;
     batch.push(line);
-    if (batch.length >= 500) flush();
-    else pending ??= setImmediate(flush);
+    if (burst === undefined) {
+      flush();
+      burst = setImmediate(() => {
+        burst = undefined;
+        flush();
+      });
+    } else if (batch.length >= 500) flush();
   });
   const stopEnd = log.onEnd(() => {
     noteDropped();
@@ -61,6 +67,7 @@ export function recordOutput(
   return () => {
     stopLines();
     stopEnd();
+    if (burst) clearImmediate(burst);
     flush();
   };
 }

@@ -144,10 +144,13 @@ test(
       // The hook's bar runs and grows with the clock while the hook waits at the gate.
       const bar = page.locator('[data-phase="postdeploy"][data-state="running"]');
       const before = Number(await bar.getAttribute('data-ms'));
-      // An expression evaluated in the page (the test's own types have no DOM).
       await page.waitForFunction(
-        `Number(document.querySelector('[data-phase="postdeploy"][data-state="running"]')?.getAttribute('data-ms')) > ${before + 300}`,
-        undefined,
+        (ms) => {
+          // Runs in the page; the test's own types have no DOM.
+          const page = globalThis as unknown as { document: { querySelector(selector: string): { getAttribute(name: string): string | null } | null } };
+          return Number(page.document.querySelector('[data-phase="postdeploy"][data-state="running"]')?.getAttribute('data-ms')) > ms + 300;
+        },
+        before,
         { timeout: UI_TIMEOUT },
       );
       for (const phase of ['build', 'start', 'boot']) expect(await page.locator(`[data-phase="${phase}"]`).getAttribute('data-state')).toBe('done');

@@ -119,7 +119,9 @@ async function untilHealthy(url: string, spawned: Spawned): Promise<void> {
 
 /** Starts the real server (dist/cli.js) in its own process, on free ports and a fresh data dir. */
 export async function startServer(options: { env?: Record<string, string>; args?: string[] } = {}): Promise<TestServer> {
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'slipway-test-'));
+  // A test may put the data directory elsewhere (its own disk): the router's pid file is there.
+  const given = options.args?.indexOf('--data') ?? -1;
+  const dataDir = given >= 0 && options.args![given + 1] ? options.args![given + 1]! : mkdtempSync(path.join(os.tmpdir(), 'slipway-test-'));
   const port = await freePort();
   const routerPort = await freePort();
   const token = `test-token-${Math.random().toString(36).slice(2)}`;

@@ -11,16 +11,29 @@ function fakeStore(): { store: Store; batches: string[][] } {
 
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-test('lines written in one turn of the event loop are stored in one batch', async () => {
+test('the first line after a quiet moment is stored at once; the rest of that turn in one batch', async () => {
   const { store, batches } = fakeStore();
   const log = new DeployLog();
   recordOutput(store, 'a', 1, log);
   log.phase('Building');
+  expect(batches).toEqual([['-----> Building']]);
   log.detail('one');
   log.detail('two');
-  expect(batches).toEqual([]);
   await nextTurn();
-  expect(batches).toEqual([['-----> Building', '       one', '       two']]);
+  expect(batches).toEqual([['-----> Building'], ['       one', '       two']]);
+  await nextTurn();
+  log.detail('three');
+  expect(batches).toEqual([['-----> Building'], ['       one', '       two'], ['       three']]);
+});
+
+test('the recorder stores a line before later subscribers see it', () => {
+  const { store, batches } = fakeStore();
+  const log = new DeployLog();
+  recordOutput(store, 'a', 1, log);
+  const storedWhenSeen: number[] = [];
+  log.onLine(() => storedWhenSeen.push(batches.flat().length));
+  log.detail('seen');
+  expect(storedWhenSeen).toEqual([1]);
 });
 
 test('past the limit, output lines are counted, not stored; Slipway lines are always kept', async () => {
