@@ -17,7 +17,19 @@ import { loadConnection } from './connection.js';
 import { CliError } from './errors.js';
 import { makeOutput } from './output.js';
 
-export const COMMANDS: Command[] = [...appsCommands, ...envCommands, ...deploymentCommands, ...formationCommands, ...domainCommands, ...settingsCommands, ...storageCommands, ...logCommands, ...runCommands, ...tokenCommands, ...dashboardCommands];
+export const COMMANDS: Command[] = [
+  ...appsCommands,
+  ...envCommands,
+  ...deploymentCommands,
+  ...formationCommands,
+  ...domainCommands,
+  ...settingsCommands,
+  ...storageCommands,
+  ...logCommands,
+  ...runCommands,
+  ...tokenCommands,
+  ...dashboardCommands,
+];
 
 const COMMON_OPTIONS = {
   app: { type: 'string', short: 'a' },

@@ -88,14 +88,10 @@ export class Processes {
     let timer: NodeJS.Timeout | undefined;
     type Outcome = { kind: 'booted' } | { kind: 'timeout' } | { kind: 'crashed'; container: ProcessContainer; code: number };
     const booted: Promise<Outcome> = (
-      web.length > 0
-        ? Promise.all(web.map((c) => waitForPort(c.port, stop.signal)))
-        : new Promise((resolve) => setTimeout(resolve, NO_WEB_WATCH_MS))
+      web.length > 0 ? Promise.all(web.map((c) => waitForPort(c.port, stop.signal))) : new Promise((resolve) => setTimeout(resolve, NO_WEB_WATCH_MS))
     ).then(() => ({ kind: 'booted' }));
     const crashed: Promise<Outcome> = Promise.race(
-      containers.map((c) =>
-        this.deps.runtime.waitForExit(c.ref).then((code): Outcome => ({ kind: 'crashed', container: c, code })),
-      ),
+      containers.map((c) => this.deps.runtime.waitForExit(c.ref).then((code): Outcome => ({ kind: 'crashed', container: c, code }))),
     );
     const timedOut = new Promise<Outcome>((resolve) => {
       timer = setTimeout(() => resolve({ kind: 'timeout' }), timeoutMs);

@@ -341,7 +341,11 @@ describe('loadServerConfig: only real numbers count', () => {
     ['a list as router port', () => loadServerConfig(['--config', yamlFile('routerPort: [8081]\n')], {}), '"routerPort" must be a port number'],
     ['a hexadecimal port in the environment', () => loadServerConfig([], { SLIPWAY_PORT: '0x50' }), '"port" must be a port number'],
     ['a boolean timeout', () => loadServerConfig(['--config', yamlFile('timeouts: { boot: true }\n')], {}), '"timeouts.boot" must be a positive number'],
-    ['a timeout that rounds to 0 ms', () => loadServerConfig(['--config', yamlFile('timeouts: { boot: 0.0001 }\n')], {}), '"timeouts.boot" must be a positive number'],
+    [
+      'a timeout that rounds to 0 ms',
+      () => loadServerConfig(['--config', yamlFile('timeouts: { boot: 0.0001 }\n')], {}),
+      '"timeouts.boot" must be a positive number',
+    ],
   ])('%s is refused', (_name, load, message) => {
     expect(configError(load).message).toContain(message);
   });
@@ -383,7 +387,24 @@ describe('loadServerConfig: where a bad value came from', () => {
 
 describe('settingsHelp: derived from the settings the parser reads', () => {
   const help = settingsHelp();
-  const variables = ['SLIPWAY_DATA', 'SLIPWAY_PORT', 'SLIPWAY_ROUTER_PORT', 'SLIPWAY_HOST', 'SLIPWAY_DOMAIN', 'SLIPWAY_STACK_IMAGE', 'SLIPWAY_ROUTER_WORKERS', 'SLIPWAY_MAX_PUSH_MB', 'SLIPWAY_MIN_FREE_MB', 'SLIPWAY_TLS_IN_FRONT', 'SLIPWAY_BOOT_TIMEOUT', 'SLIPWAY_HOOK_TIMEOUT', 'SLIPWAY_STOP_TIMEOUT', 'SLIPWAY_DRAIN_TIMEOUT', 'SLIPWAY_RUN_TIMEOUT', 'SLIPWAY_CONFIG'];
+  const variables = [
+    'SLIPWAY_DATA',
+    'SLIPWAY_PORT',
+    'SLIPWAY_ROUTER_PORT',
+    'SLIPWAY_HOST',
+    'SLIPWAY_DOMAIN',
+    'SLIPWAY_STACK_IMAGE',
+    'SLIPWAY_ROUTER_WORKERS',
+    'SLIPWAY_MAX_PUSH_MB',
+    'SLIPWAY_MIN_FREE_MB',
+    'SLIPWAY_TLS_IN_FRONT',
+    'SLIPWAY_BOOT_TIMEOUT',
+    'SLIPWAY_HOOK_TIMEOUT',
+    'SLIPWAY_STOP_TIMEOUT',
+    'SLIPWAY_DRAIN_TIMEOUT',
+    'SLIPWAY_RUN_TIMEOUT',
+    'SLIPWAY_CONFIG',
+  ];
 
   test.each(variables)('names %s, which the parser reads', (variable) => {
     expect(help).toContain(variable);
