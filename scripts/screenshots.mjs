@@ -41,7 +41,12 @@ async function gate() {
 mkdirSync(OUT, { recursive: true });
 const slipway = await startSlipway({ SLIPWAY_DOMAIN: 'example.test' });
 const browser = await launchBrowser();
-const repo = makeRepo({ Dockerfile: DOCKERFILE, Procfile: `web: ${WEB}\nworker: ${WORKER}\npostdeploy: sh migrate.sh\n`, 'migrate.sh': MIGRATE, 'index.html': 'v1\n' });
+const repo = makeRepo({
+  Dockerfile: DOCKERFILE,
+  Procfile: `web: ${WEB}\nworker: ${WORKER}\npostdeploy: sh migrate.sh\n`,
+  'migrate.sh': MIGRATE,
+  'index.html': 'v1\n',
+});
 const shot = (page, name, fullPage = false) => page.screenshot({ path: path.join(OUT, `${name}.png`), fullPage });
 try {
   const { context, page } = await loggedIn(browser, slipway.url, slipway.token, { viewport: { width: 1200, height: 760 }, colorScheme: 'light' });

@@ -50,7 +50,8 @@ async function hookLineLatency(slipway, browser) {
       window.__ticks = [];
       new MutationObserver((records) => {
         const now = Date.now();
-        for (const r of records) for (const node of r.addedNodes) for (const m of (node.textContent ?? '').matchAll(/tick (\d+)/g)) window.__ticks.push(now - Number(m[1]));
+        for (const r of records)
+          for (const node of r.addedNodes) for (const m of (node.textContent ?? '').matchAll(/tick (\d+)/g)) window.__ticks.push(now - Number(m[1]));
       }).observe(document.querySelector('.deploy-log'), { childList: true });
     });
     go.release();
@@ -109,7 +110,12 @@ try {
   const results = {
     hookLineToPageMs: { lines: latency.lines, p50: ms(latency.p50), p99: ms(latency.p99), max: ms(latency.max) },
     appPageFirstLoadMs: { loads: LOADS, p50: load.p50, max: load.max },
-    firstLoadBytes: { filesGzipped: load.transfer.files, apiJson: load.transfer.api, total: load.transfer.files + load.transfer.api, requests: load.transfer.requests },
+    firstLoadBytes: {
+      filesGzipped: load.transfer.files,
+      apiJson: load.transfer.api,
+      total: load.transfer.files + load.transfer.api,
+      requests: load.transfer.requests,
+    },
   };
   console.log(
     table(
@@ -117,7 +123,10 @@ try {
       [
         ['hook line → visible in the page, p50 / p99 (ms)', `${results.hookLineToPageMs.p50} / ${results.hookLineToPageMs.p99}`],
         ['app page first load, p50 / max (ms)', `${load.p50} / ${load.max}`],
-        ['first load transfer: files (gzip) + API JSON', `${(load.transfer.files / 1024).toFixed(1)} KB + ${(load.transfer.api / 1024).toFixed(1)} KB, ${load.transfer.requests} requests`],
+        [
+          'first load transfer: files (gzip) + API JSON',
+          `${(load.transfer.files / 1024).toFixed(1)} KB + ${(load.transfer.api / 1024).toFixed(1)} KB, ${load.transfer.requests} requests`,
+        ],
       ],
     ),
   );

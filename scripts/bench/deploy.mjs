@@ -12,7 +12,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { commit, freePort, makeRepo, percentile, progress, push, removeAppContainers, ROOT, sh, startSlipway, table } from './lib/harness.mjs';
+import { commit, freePort, makeRepo, percentile, progress, push, ROOT, sh, startSlipway, table } from './lib/harness.mjs';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '10' }, 'hello-only': { type: 'boolean', default: false } } });
 const RUNS = Number(values.runs);
@@ -82,7 +82,16 @@ async function floorRun(floor) {
   const port = await freePort();
   const started = performance.now();
   execFileSync('bash', ['-c', FLOOR_SCRIPT], {
-    env: { ...process.env, ERRLOG: path.join(floor.bare, 'build.err'), WORK: floor.work, BARE: floor.bare, N: String(floor.n), PORT: String(port), WEB, OLD: floor.old },
+    env: {
+      ...process.env,
+      ERRLOG: path.join(floor.bare, 'build.err'),
+      WORK: floor.work,
+      BARE: floor.bare,
+      N: String(floor.n),
+      PORT: String(port),
+      WEB,
+      OLD: floor.old,
+    },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const elapsed = performance.now() - started;
@@ -128,7 +137,9 @@ function rssMb(pid) {
 const LATENCY_HOOK = `node -e 'let i=0;const t=setInterval(()=>{console.log("tick "+Date.now());if(++i===200)clearInterval(t)},10)'`;
 
 async function hookLatency(slipway) {
-  const repo = makeRepo({ Procfile: `web: node -e 'require("http").createServer((q,s)=>s.end("ok")).listen(process.env.PORT,"127.0.0.1")'\npostdeploy: ${LATENCY_HOOK}\n` });
+  const repo = makeRepo({
+    Procfile: `web: node -e 'require("http").createServer((q,s)=>s.end("ok")).listen(process.env.PORT,"127.0.0.1")'\npostdeploy: ${LATENCY_HOOK}\n`,
+  });
   try {
     const start = Date.now() - performance.now();
     const result = await push(repo, slipway.remote('bench-latency'));
@@ -159,7 +170,11 @@ async function untilHelloServes(routerPort, app, sha) {
 async function helloRows(slipway) {
   const app = 'bench-hello';
   const post = (pathname, body) =>
-    fetch(`${slipway.url}${pathname}`, { method: 'POST', headers: { authorization: `Bearer ${slipway.token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    fetch(`${slipway.url}${pathname}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${slipway.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
   await post('/api/apps', { name: app });
   await post(`/api/apps/${app}/storage`, { path: '/data' });
   const repo = mkdtempSync(path.join(os.tmpdir(), 'slipway-bench-hello-'));
@@ -175,7 +190,11 @@ async function helloRows(slipway) {
     const result = await pushed;
     if (result.code !== 0) throw new Error(`hello push failed:\n${result.output}`);
     const fetches = result.lines.filter((l) => /npm http fetch GET/.test(l.text));
-    return { ms: ms(live - started), registryRequests: fetches.length, installCached: result.lines.some((l) => /npm ci \(package-lock\.json\) \(cached\)/.test(l.text)) };
+    return {
+      ms: ms(live - started),
+      registryRequests: fetches.length,
+      installCached: result.lines.some((l) => /npm ci \(package-lock\.json\) \(cached\)/.test(l.text)),
+    };
   };
   try {
     progress('examples/hello: first deploy (Node and npm tarballs already cached or downloaded once)');
@@ -184,7 +203,9 @@ async function helloRows(slipway) {
     writeFileSync(path.join(repo, 'README.md'), `${readFileSync(path.join(repo, 'README.md'), 'utf8')}\nchanged\n`);
     const codeOnly = await deploy('code only');
     progress('examples/hello: one dependency added (ms@2.1.3)');
-    sh('npm', ['install', '--package-lock-only', '--no-audit', '--no-fund', '--loglevel=error', '--omit-lockfile-registry-resolved=false', 'ms@2.1.3'], { cwd: repo });
+    sh('npm', ['install', '--package-lock-only', '--no-audit', '--no-fund', '--loglevel=error', '--omit-lockfile-registry-resolved=false', 'ms@2.1.3'], {
+      cwd: repo,
+    });
     const oneDependency = await deploy('one dependency');
     return { first, codeOnly, oneDependency };
   } finally {

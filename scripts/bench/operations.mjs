@@ -83,16 +83,19 @@ async function main() {
       ['scale web 1 → 3', () => operation(slipway, `/api/apps/${APP}/scale`, { web: 3 })],
       ['scale web 3 → 1', () => operation(slipway, `/api/apps/${APP}/scale`, { web: 1 })],
       ['restart (web-1, worker-1)', () => operation(slipway, `/api/apps/${APP}/restart`, {})],
-      ['env change + restart', async () => {
-        const started = performance.now();
-        await fetch(`${slipway.url}/api/apps/${APP}/env`, {
-          method: 'PATCH',
-          headers: { authorization: `Bearer ${slipway.token}`, 'content-type': 'application/json' },
-          body: JSON.stringify({ RUN: String(started) }),
-        });
-        await operation(slipway, `/api/apps/${APP}/restart`, {});
-        return performance.now() - started;
-      }],
+      [
+        'env change + restart',
+        async () => {
+          const started = performance.now();
+          await fetch(`${slipway.url}/api/apps/${APP}/env`, {
+            method: 'PATCH',
+            headers: { authorization: `Bearer ${slipway.token}`, 'content-type': 'application/json' },
+            body: JSON.stringify({ RUN: String(started) }),
+          });
+          await operation(slipway, `/api/apps/${APP}/restart`, {});
+          return performance.now() - started;
+        },
+      ],
       ['rollback (previous image, hook)', () => operation(slipway, `/api/apps/${APP}/rollback`, {})],
     ];
     const times = new Map(steps.map(([name]) => [name, []]));

@@ -95,7 +95,10 @@ try {
     nginx: { url: `http://127.0.0.1:${nginx.port}`, host: 'nginx' },
   };
   const results = {};
-  for (const [size, pathname] of [['small', '/'], ['1mb', '/1mb']]) {
+  for (const [size, pathname] of [
+    ['small', '/'],
+    ['1mb', '/1mb'],
+  ]) {
     for (const [name, t] of Object.entries(targets)) {
       progress(`wrk ${DURATION}s, ${CONNECTIONS} connections: ${name}, ${size} response`);
       wrk(`${t.url}${pathname}`, t.host); // warm-up of equal length keeps runs comparable

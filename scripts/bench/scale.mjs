@@ -9,10 +9,13 @@ import { spawn } from 'node:child_process';
 import http from 'node:http';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { ROOT, makeRepo, percentile, progress, push, removeAppContainers, rssMb, sh, startSlipway, stopRouter, table } from './lib/harness.mjs';
+import { ROOT, makeRepo, percentile, progress, push, rssMb, sh, startSlipway, stopRouter, table } from './lib/harness.mjs';
 
 const { values } = parseArgs({ options: { apps: { type: 'string', default: '1,30,100,300' } } });
-const COUNTS = values.apps.split(',').map(Number).sort((a, b) => a - b);
+const COUNTS = values.apps
+  .split(',')
+  .map(Number)
+  .sort((a, b) => a - b);
 if (COUNTS.some((n) => !Number.isInteger(n) || n < 1)) throw new Error('--apps takes counts such as 1,30,100');
 const WEB = 'echo "$CONTAINER_VERSION" > /app/version.txt && exec httpd -f -p 127.0.0.1:$PORT -h /app';
 const FILES = {
@@ -77,7 +80,7 @@ try {
     const started = performance.now();
     const pushed = await push(repo, server.remote(app));
     if (pushed.code !== 0) throw new Error(pushed.output);
-    const pushToLive = (await untilAllServe(server.routerPort, [app], started)) ;
+    const pushToLive = await untilAllServe(server.routerPort, [app], started);
 
     await new Promise((r) => setTimeout(r, 1000));
     const serverMb = rssMb(server.child.pid);
@@ -98,7 +101,11 @@ try {
     progress(`N=${n}: router restart`);
     await stopRouter(server.dataDir);
     const routerStart = performance.now();
-    spawn(path.join(ROOT, 'dist/cli.js'), ['router', '--data', server.dataDir, '--router-port', String(server.routerPort)], { detached: true, stdio: 'ignore', env: { ...process.env, SLIPWAY_ROUTER_WORKERS: '0' } }).unref();
+    spawn(path.join(ROOT, 'dist/cli.js'), ['router', '--data', server.dataDir, '--router-port', String(server.routerPort)], {
+      detached: true,
+      stdio: 'ignore',
+      env: { ...process.env, SLIPWAY_ROUTER_WORKERS: '0' },
+    }).unref();
     const afterRouterStart = await untilAllServe(server.routerPort, apps, routerStart);
 
     progress(`N=${n}: cold start (server and router stopped, server started)`);
@@ -106,12 +113,25 @@ try {
     await new Promise((r) => server.child.once('exit', r));
     await stopRouter(server.dataDir);
     const coldStart = performance.now();
-    server.child = spawn(path.join(ROOT, 'dist/cli.js'), ['server', '--data', server.dataDir, '--port', String(server.port), '--router-port', String(server.routerPort)], {
-      env: { ...process.env, SLIPWAY_ADMIN_TOKEN: server.token, SLIPWAY_ROUTER_WORKERS: '0' },
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
+    server.child = spawn(
+      path.join(ROOT, 'dist/cli.js'),
+      ['server', '--data', server.dataDir, '--port', String(server.port), '--router-port', String(server.routerPort)],
+      {
+        env: { ...process.env, SLIPWAY_ADMIN_TOKEN: server.token, SLIPWAY_ROUTER_WORKERS: '0' },
+        stdio: ['ignore', 'ignore', 'inherit'],
+      },
+    );
     const afterServerStart = await untilAllServe(server.routerPort, apps, coldStart);
-    for (let i = 0; i < 200 && !(await fetch(`${server.url}/api/health`).then((r) => r.ok, () => false)); i++) await new Promise((r) => setTimeout(r, 50));
+    for (
+      let i = 0;
+      i < 200 &&
+      !(await fetch(`${server.url}/api/health`).then(
+        (r) => r.ok,
+        () => false,
+      ));
+      i++
+    )
+      await new Promise((r) => setTimeout(r, 50));
 
     const perApp = (now, base) => (n > baseline.n ? ((now - base) / (n - baseline.n)).toFixed(2) : '-');
     results[n] = {
@@ -126,7 +146,18 @@ try {
       apiAppsP50Ms: Number(percentile(latencies, 50).toFixed(1)),
     };
     const r = results[n];
-    rows.push([n, r.pushToLiveMs, r.serverMb, r.serverMbPerApp, r.routerMb, r.routerMbPerApp, r.routerRps, r.routesServeAfterRouterStartMs, r.routesServeAfterColdStartMs, r.apiAppsP50Ms]);
+    rows.push([
+      n,
+      r.pushToLiveMs,
+      r.serverMb,
+      r.serverMbPerApp,
+      r.routerMb,
+      r.routerMbPerApp,
+      r.routerRps,
+      r.routesServeAfterRouterStartMs,
+      r.routesServeAfterColdStartMs,
+      r.apiAppsP50Ms,
+    ]);
   }
 } finally {
   await server.stop(apps);
@@ -135,7 +166,18 @@ try {
 console.log(`Scale benchmark on ${sh('nproc', []).trim()} cores (router in one process)\n`);
 console.log(
   table(
-    ['apps', 'push-to-live ms', 'server MB', 'server MB/app', 'router MB', 'router MB/app', 'router req/s (one app)', 'all served after router start ms', 'all served after cold start ms', 'GET /api/apps p50 ms'],
+    [
+      'apps',
+      'push-to-live ms',
+      'server MB',
+      'server MB/app',
+      'router MB',
+      'router MB/app',
+      'router req/s (one app)',
+      'all served after router start ms',
+      'all served after cold start ms',
+      'GET /api/apps p50 ms',
+    ],
     rows,
   ),
 );

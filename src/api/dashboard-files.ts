@@ -16,7 +16,8 @@ const TYPES: Record<string, string> = {
 };
 
 /** Everything the page may load comes from this server: no CDN, font or beacon, even by mistake. */
-const CSP = "default-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+const CSP =
+  "default-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 interface File {
   body: Buffer;
@@ -66,7 +67,11 @@ export class DashboardFiles {
     if (!file) {
       const built = this.files.has('/index.html');
       res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' });
-      res.end(built ? `Slipway: there is no file ${pathname}.\n` : 'Slipway: the dashboard is not built; run "npm run build" and restart the server. The API is under /api.\n');
+      res.end(
+        built
+          ? `Slipway: there is no file ${pathname}.\n`
+          : 'Slipway: the dashboard is not built; run "npm run build" and restart the server. The API is under /api.\n',
+      );
       return true;
     }
     const headers: Record<string, string> = {

@@ -5,12 +5,7 @@ import { DeployLog } from '../deploy/log.js';
  * What a handler answers: JSON, text, a live deployment log, or — for endpoints that stream
  * both ways (`run`) — the raw response, which the handler then owns.
  */
-export type Reply =
-  | { status?: number; json: unknown }
-  | { status?: number; text: string }
-  | { stream: DeployLog }
-  | { operation: Operation }
-  | { raw: true };
+export type Reply = { status?: number; json: unknown } | { status?: number; text: string } | { stream: DeployLog } | { operation: Operation } | { raw: true };
 
 /**
  * A long change (scale, restart, rollback), answered as NDJSON while it runs: `{"line": …}` for

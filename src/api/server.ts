@@ -153,7 +153,7 @@ export class Api {
     if (!SAFE_METHODS.has(req.method ?? '')) {
       const problem = sessions.csrfProblem(req, session);
       if (problem === 'origin') throw new ApiError(403, 'cross_site', 'this request came from another site; changes are made from the dashboard itself');
-      if (problem === 'token') throw new ApiError(403, 'csrf_token', 'the request lacks this session\'s CSRF token; reload the dashboard and try again');
+      if (problem === 'token') throw new ApiError(403, 'csrf_token', "the request lacks this session's CSRF token; reload the dashboard and try again");
     }
     this.identities.set(req, session.identity);
   }
@@ -188,7 +188,12 @@ export class Api {
     const app = this.app(params);
     const id = Number(params.id);
     const d = Number.isInteger(id) ? this.deps.store.getDeployment(app.name, id) : undefined;
-    if (!d) throw new ApiError(404, 'deployment_not_found', `${app.name} has no deployment ${params.id}; list them with slipway deployments (GET /api/apps/${app.name}/deployments)`);
+    if (!d)
+      throw new ApiError(
+        404,
+        'deployment_not_found',
+        `${app.name} has no deployment ${params.id}; list them with slipway deployments (GET /api/apps/${app.name}/deployments)`,
+      );
     return d;
   }
 }

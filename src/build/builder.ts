@@ -75,7 +75,9 @@ export class ImageBuilder {
     if (inferred !== undefined) return inferred;
     // Say what this kind of app needs rather than the general sentence.
     if (app.kind === 'python') {
-      throw new BuildRefusedError(`There is no Procfile at the root of the commit, and a Python app needs one; add one with a line such as "web: gunicorn app:app" or "web: python app.py" and push again`);
+      throw new BuildRefusedError(
+        `There is no Procfile at the root of the commit, and a Python app needs one; add one with a line such as "web: gunicorn app:app" or "web: python app.py" and push again`,
+      );
     }
     if (app.kind === 'node') {
       throw new BuildRefusedError(
@@ -92,7 +94,9 @@ export class ImageBuilder {
       const dockerfile = Buffer.from(await input.source.readFile('Dockerfile')).toString('utf8');
       const context = await this.context(input, []);
       const args = /^\s*ARG\s+SOURCE_VERSION\b/im.test(dockerfile) ? buildArgs : {};
-      await this.options.runtime.buildImage({ context, tag: input.tag, dockerfile: 'Dockerfile', labels: input.labels, buildArgs: args }, (line) => out.detail(line));
+      await this.options.runtime.buildImage({ context, tag: input.tag, dockerfile: 'Dockerfile', labels: input.labels, buildArgs: args }, (line) =>
+        out.detail(line),
+      );
       return;
     }
     const app = await this.detect(input.source, input.entries);
@@ -145,7 +149,9 @@ export class ImageBuilder {
       case 'plain': {
         // Procfile commands often call node (a one-liner server, a hook): they get the LTS.
         const node = resolveNode(undefined, await toolchain.nodeVersions(), this.now());
-        out.phase(`No package.json, requirements.txt or index.html: the Procfile's commands run on the stack, with Node ${node.version} (the newest Active LTS)`);
+        out.phase(
+          `No package.json, requirements.txt or index.html: the Procfile's commands run on the stack, with Node ${node.version} (the newest Active LTS)`,
+        );
         const npm = resolveNpm(undefined, await toolchain.npmReleases(), node.version);
         return plainPlan(await this.base(node, npm, out));
       }

@@ -75,13 +75,20 @@ export function nodePlan(base: string, app: string, node: NodeApp): BuildPlan {
   if (tool !== undefined) {
     const command = `npm install --global --no-audit --no-fund ${tool}`;
     lines.push(`RUN ${mount('npm', '/root/.npm')} ${command}`);
-    steps.push({ marker: command, name: `${node.manager.name} ${tool.slice(tool.lastIndexOf('@') + 1)}${node.manager.version ? ` (packageManager "${node.manager.name}@${node.manager.version}")` : ''}` });
+    steps.push({
+      marker: command,
+      name: `${node.manager.name} ${tool.slice(tool.lastIndexOf('@') + 1)}${node.manager.version ? ` (packageManager "${node.manager.name}@${node.manager.version}")` : ''}`,
+    });
   }
   const manifest = ['package.json', ...(node.manager.lockfile ? [node.manager.lockfile] : []), ...node.installFiles];
   lines.push(`COPY ${manifest.join(' ')} ./`);
   const { command, cache, name } = install(node);
   const env =
-    node.manager.name === 'pnpm' ? `npm_config_store_dir=${cache} ` : node.manager.name === 'yarn' ? `YARN_CACHE_FOLDER=${cache} YARN_GLOBAL_FOLDER=${cache}/global ` : '';
+    node.manager.name === 'pnpm'
+      ? `npm_config_store_dir=${cache} `
+      : node.manager.name === 'yarn'
+        ? `YARN_CACHE_FOLDER=${cache} YARN_GLOBAL_FOLDER=${cache}/global `
+        : '';
   lines.push(`RUN ${mount(node.manager.name, cache)} ${env}${command}`);
   steps.push({ marker: command, name });
   if (node.static) lines.push(`COPY ${STATIC_SERVER_FILE} ${STATIC_SERVER}`);
@@ -107,7 +114,9 @@ export function nodePlan(base: string, app: string, node: NodeApp): BuildPlan {
 export function staticPlan(base: string): BuildPlan {
   const check = `node ${STATIC_SERVER} --check .`;
   return {
-    dockerfile: [`FROM ${base}`, 'WORKDIR /app', `COPY ${STATIC_SERVER_FILE} ${STATIC_SERVER}`, 'COPY . .', 'ARG SOURCE_VERSION', `RUN ${check}`, ''].join('\n'),
+    dockerfile: [`FROM ${base}`, 'WORKDIR /app', `COPY ${STATIC_SERVER_FILE} ${STATIC_SERVER}`, 'COPY . .', 'ARG SOURCE_VERSION', `RUN ${check}`, ''].join(
+      '\n',
+    ),
     steps: [{ marker: check, name: 'Static server' }],
   };
 }

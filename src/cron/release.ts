@@ -19,6 +19,11 @@ export function cronReleaseCheck(store: Pick<Store, 'cron'>, syntax: CronSyntax)
       throw error;
     }
     store.cron.setJobs(deployment.app, deployment.id, jobs);
-    log.detail(`cron.json: ${jobs.length === 1 ? '1 job' : `${jobs.length} jobs`}${jobs.map((j) => `; "${j.schedule}" ${j.command}`).join('').slice(0, 200)} (UTC)`);
+    log.detail(
+      `cron.json: ${jobs.length === 1 ? '1 job' : `${jobs.length} jobs`}${jobs
+        .map((j) => `; "${j.schedule}" ${j.command}`)
+        .join('')
+        .slice(0, 200)} (UTC)`,
+    );
   };
 }

@@ -31,9 +31,7 @@ export interface Admission {
 }
 
 /** What subscribers (notifications, cron) hear about deployments: each start, and each end with its final status. */
-export type DeploymentEvent =
-  | { kind: 'started'; deployment: DeploymentRecord }
-  | { kind: 'finished'; deployment: DeploymentRecord; status: FinalStatus };
+export type DeploymentEvent = { kind: 'started'; deployment: DeploymentRecord } | { kind: 'finished'; deployment: DeploymentRecord; status: FinalStatus };
 
 export interface StartedDeployment {
   deployment: DeploymentRecord;

@@ -201,7 +201,14 @@ export class Formation {
     return { restarted };
   }
 
-  private async rollWeb(release: Release, config: AppConfig, all: readonly ProcessContainer[], chosen: readonly ProcessContainer[], done: string[], log: DeployLog): Promise<void> {
+  private async rollWeb(
+    release: Release,
+    config: AppConfig,
+    all: readonly ProcessContainer[],
+    chosen: readonly ProcessContainer[],
+    done: string[],
+    log: DeployLog,
+  ): Promise<void> {
     const { app, deployment: id } = release;
     let web = sortByLabel(all.filter((c) => c.type === 'web'));
     for (const old of chosen.filter((c) => c.type === 'web')) {

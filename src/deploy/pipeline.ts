@@ -78,10 +78,7 @@ export class Pipeline {
     try {
       store.setStatus(app, id, 'building');
       store.startPhase(app, id, 'build');
-      const release = await abortable(
-        job.deployment.rollbackOf === null ? this.buildRelease(job, log) : this.reuseRelease(job.deployment, log),
-        signal,
-      );
+      const release = await abortable(job.deployment.rollbackOf === null ? this.buildRelease(job, log) : this.reuseRelease(job.deployment, log), signal);
       const { procfile, image } = release;
       // A rollback's image belongs to the earlier deployment too: a failure must not remove it.
       if (job.deployment.rollbackOf === null) builtImage = image;
@@ -135,11 +132,7 @@ export class Pipeline {
       log.error(failure.message);
       await this.cleanUp(created, builtImage, log);
       store.finishDeployment(app, id, failure.status, failure.message);
-      log.error(
-        previous === null
-          ? 'Nothing was serving before, and nothing is now.'
-          : `Deployment ${previous} keeps serving ${settings.appUrl(app)}`,
-      );
+      log.error(previous === null ? 'Nothing was serving before, and nothing is now.' : `Deployment ${previous} keeps serving ${settings.appUrl(app)}`);
       const push = `git push deploy ${branchOf(job.deployment.ref)}`;
       log.error(
         job.deployment.rollbackOf === null
@@ -172,7 +165,9 @@ export class Pipeline {
   /** A rollback: the earlier deployment's image and Procfile, as they were; nothing is rebuilt. */
   private async reuseRelease(deployment: DeploymentRecord, log: DeployLog): Promise<{ image: string; procfile: Procfile }> {
     const from = deployment.rollbackOf;
-    log.phase(`Rolling ${deployment.app} back: deployment ${deployment.id} runs the image of deployment ${from} (commit ${deployment.commit.slice(0, 7)}), without rebuilding`);
+    log.phase(
+      `Rolling ${deployment.app} back: deployment ${deployment.id} runs the image of deployment ${from} (commit ${deployment.commit.slice(0, 7)}), without rebuilding`,
+    );
     const image = deployment.image;
     if (image === null || deployment.procfile === null || !(await this.deps.runtime.imageExists(image))) {
       throw new DeployFailure(
@@ -206,15 +201,12 @@ export class Pipeline {
     }
   }
 
-  private async build(
-    source: CommitSource,
-    entries: ReadonlySet<string>,
-    tag: string,
-    deployment: DeploymentRecord,
-    log: DeployLog,
-  ): Promise<void> {
+  private async build(source: CommitSource, entries: ReadonlySet<string>, tag: string, deployment: DeploymentRecord, log: DeployLog): Promise<void> {
     await this.refusedAsFailure(() =>
-      this.deps.builder.build({ source, entries, app: deployment.app, tag, labels: { [LABEL.app]: deployment.app, [LABEL.deployment]: String(deployment.id) } }, log),
+      this.deps.builder.build(
+        { source, entries, app: deployment.app, tag, labels: { [LABEL.app]: deployment.app, [LABEL.deployment]: String(deployment.id) } },
+        log,
+      ),
     );
   }
 
@@ -274,18 +266,21 @@ export class Pipeline {
     const port = await this.deps.ports.allocate();
     let stopHook = (): void => undefined;
     try {
-      const spec = this.deps.containers.spec({
-        app: deployment.app,
-        deployment: deployment.id,
-        commit: deployment.commit,
-        image,
-        command,
-        type: 'postdeploy',
-        label: 'postdeploy-1',
-        role: 'oneoff',
-        port,
-        extraEnv,
-      }, config);
+      const spec = this.deps.containers.spec(
+        {
+          app: deployment.app,
+          deployment: deployment.id,
+          commit: deployment.commit,
+          image,
+          command,
+          type: 'postdeploy',
+          label: 'postdeploy-1',
+          role: 'oneoff',
+          port,
+          extraEnv,
+        },
+        config,
+      );
       // Stopping the hook's container ends runOneOff; the failure then reads as aborted.
       stopHook = () => void this.deps.runtime.stop({ id: spec.name, name: spec.name }, 0).catch(() => undefined);
       signal.addEventListener('abort', stopHook);
@@ -310,11 +305,14 @@ export class Pipeline {
    */
   private async pruneImages(app: string, current: number, log: DeployLog): Promise<void> {
     // The current deployment is not recorded as a success yet, but it is one of the kept.
-    const successful = this.deps.store
-      .listDeployments(app, 1000)
-      .filter((d) => (d.status === 'success' || d.id === current) && d.image !== null);
+    const successful = this.deps.store.listDeployments(app, 1000).filter((d) => (d.status === 'success' || d.id === current) && d.image !== null);
     const kept = new Set(successful.slice(0, KEEP_IMAGES).map((d) => d.image!));
-    const old = new Set(successful.slice(KEEP_IMAGES).map((d) => d.image!).filter((image) => !kept.has(image)));
+    const old = new Set(
+      successful
+        .slice(KEEP_IMAGES)
+        .map((d) => d.image!)
+        .filter((image) => !kept.has(image)),
+    );
     for (const image of old) {
       try {
         await this.deps.runtime.removeImage(image);
@@ -334,8 +332,6 @@ export class Pipeline {
       log.error(`cleanup: ${errorMessage(error)}`);
     }
   }
-
-
 }
 
 /**

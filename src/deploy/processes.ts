@@ -93,7 +93,9 @@ export class Processes {
     const web = containers.filter((c) => c.type === 'web');
     const health = web.length > 0 ? config.health : undefined;
     for (const c of web) {
-      log.phase(health ? `Waiting for ${c.label} to answer GET ${health.path} on port ${c.port}` : `Waiting for ${c.label} to accept connections on port ${c.port}`);
+      log.phase(
+        health ? `Waiting for ${c.label} to answer GET ${health.path} on port ${c.port}` : `Waiting for ${c.label} to accept connections on port ${c.port}`,
+      );
     }
     const lastCheck = new Map<ProcessContainer, ProbeResult>();
     const healthy = new Set<ProcessContainer>();
@@ -114,9 +116,7 @@ export class Processes {
         : new Promise((resolve) => setTimeout(resolve, NO_WEB_WATCH_MS))
     ).then(() => ({ kind: 'booted' }));
     const crashed: Promise<Outcome> = Promise.race(
-      containers.map((c) =>
-        this.deps.runtime.waitForExit(c.ref).then((code): Outcome => ({ kind: 'crashed', container: c, code })),
-      ),
+      containers.map((c) => this.deps.runtime.waitForExit(c.ref).then((code): Outcome => ({ kind: 'crashed', container: c, code }))),
     );
     const timedOut = new Promise<Outcome>((resolve) => {
       timer = setTimeout(() => resolve({ kind: 'timeout' }), timeoutMs);

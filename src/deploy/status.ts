@@ -1,16 +1,6 @@
 /** Deployment statuses (Scalingo's names) and the transitions allowed between them. */
 
-export const STATUSES = [
-  'queued',
-  'building',
-  'starting',
-  'success',
-  'aborted',
-  'build-error',
-  'crashed-error',
-  'timeout-error',
-  'hook-error',
-] as const;
+export const STATUSES = ['queued', 'building', 'starting', 'success', 'aborted', 'build-error', 'crashed-error', 'timeout-error', 'hook-error'] as const;
 
 export type Status = (typeof STATUSES)[number];
 export type FailureStatus = 'aborted' | 'build-error' | 'crashed-error' | 'timeout-error' | 'hook-error';
@@ -37,7 +27,10 @@ export function isStatus(value: string): value is Status {
 }
 
 export class InvalidTransitionError extends Error {
-  constructor(readonly from: Status, readonly to: Status) {
+  constructor(
+    readonly from: Status,
+    readonly to: Status,
+  ) {
     super(`a deployment cannot go from "${from}" to "${to}"`);
     this.name = 'InvalidTransitionError';
   }

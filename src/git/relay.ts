@@ -108,7 +108,10 @@ export class HookRelay {
         return;
       }
       if (skipped > 0) {
-        send({ type: 'line', text: detailLine(`... ${skipped} lines not shown: the connection could not keep up (the full log is in the API, up to its limit)`) });
+        send({
+          type: 'line',
+          text: detailLine(`... ${skipped} lines not shown: the connection could not keep up (the full log is in the API, up to its limit)`),
+        });
         skipped = 0;
       }
       send({ type: 'line', text });
@@ -140,13 +143,7 @@ export class HookRelay {
     socket.end();
   }
 
-  private async handle(
-    app: string,
-    gitDir: string,
-    command: PushCommand,
-    pusher: Identity | undefined,
-    say: (line: string) => void,
-  ): Promise<RefResult> {
+  private async handle(app: string, gitDir: string, command: PushCommand, pusher: Identity | undefined, say: (line: string) => void): Promise<RefResult> {
     const branch = command.ref.replace(/^refs\/heads\//, '');
     if (!DEPLOY_BRANCHES.has(command.ref)) {
       say(errorLine(`${branch} is not deployed: only main and master deploy. Push your branch as main: git push deploy ${branch}:main`));
@@ -183,7 +180,11 @@ export class HookRelay {
         return { ref: command.ref, ok: false, reason: error.gitReason };
       }
       // The store could not record the deployment (disk full, read-only): nothing was started.
-      say(errorLine(`Slipway could not record this deployment (${error instanceof Error ? error.message : String(error)}); check the server's disk and push again.`));
+      say(
+        errorLine(
+          `Slipway could not record this deployment (${error instanceof Error ? error.message : String(error)}); check the server's disk and push again.`,
+        ),
+      );
       return { ref: command.ref, ok: false, reason: 'the server could not record the deployment' };
     }
     const status = await started.done;
@@ -227,7 +228,9 @@ export class HookRelay {
       }
     }
     if (current !== null && !(await this.repos.contains(app, command.newOid, current))) {
-      log.phase(`Rewinding ${branch} from ${short(current)} to ${short(command.newOid)} (a forced push: commits of ${short(current)} that ${short(command.newOid)} lacks leave the branch)`);
+      log.phase(
+        `Rewinding ${branch} from ${short(current)} to ${short(command.newOid)} (a forced push: commits of ${short(current)} that ${short(command.newOid)} lacks leave the branch)`,
+      );
     }
     return { base: current };
   }

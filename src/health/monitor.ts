@@ -113,7 +113,11 @@ export class HealthMonitor {
         this.deps.log(`${app}: ${target.container} passed its health check and is back in the rotation`);
       }
       this.applied.set(app, JSON.stringify(route.targets));
-      await this.deps.route(app, route.deployment, route.targets.filter((t) => !this.isUnhealthy(t.container)));
+      await this.deps.route(
+        app,
+        route.deployment,
+        route.targets.filter((t) => !this.isUnhealthy(t.container)),
+      );
     });
   }
 

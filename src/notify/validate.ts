@@ -51,5 +51,8 @@ export function notifierEvents(value: unknown): EventName[] {
 export function notifierFormat(value: unknown): NotifierFormat {
   if (value === undefined || value === null) return 'json';
   if (value === 'json' || value === 'slack') return value;
-  throw new NotifierInputError('invalid_format', `the format must be "json" (signed, for your own endpoint) or "slack" (Slack or Mattermost incoming webhooks), not "${String(value).slice(0, 40)}"`);
+  throw new NotifierInputError(
+    'invalid_format',
+    `the format must be "json" (signed, for your own endpoint) or "slack" (Slack or Mattermost incoming webhooks), not "${String(value).slice(0, 40)}"`,
+  );
 }

@@ -64,10 +64,7 @@ export function parseProcfile(text: string): Procfile {
 
     const colon = line.indexOf(':');
     if (colon === -1) {
-      throw new ProcfileError(
-        `expected "type: command" but found no colon in "${excerpt(trimmed)}"; write it as e.g. "web: ${excerpt(trimmed)}"`,
-        lineNo,
-      );
+      throw new ProcfileError(`expected "type: command" but found no colon in "${excerpt(trimmed)}"; write it as e.g. "web: ${excerpt(trimmed)}"`, lineNo);
     }
     const type = line.slice(0, colon).trim();
     const command = line.slice(colon + 1).trim();

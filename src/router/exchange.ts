@@ -25,7 +25,15 @@ export interface ExchangeHost {
   /** The target refused a connection: out of rotation until it listens again. */
   refused(target: RouteTarget): void;
   /** Sends the request again, to a target not in `refused`. */
-  retry(app: string, res: Sink, incoming: Incoming, exchanges: ClientExchanges<Exchange>, body: http.IncomingMessage | undefined, refused: ReadonlySet<string>, attempt: number): void;
+  retry(
+    app: string,
+    res: Sink,
+    incoming: Incoming,
+    exchanges: ClientExchanges<Exchange>,
+    body: http.IncomingMessage | undefined,
+    refused: ReadonlySet<string>,
+    attempt: number,
+  ): void;
   /** The router's own code failed (the client's connection is already closed). */
   crashed(error: unknown): void;
 }
@@ -158,7 +166,7 @@ export class Exchange implements UpstreamUser, InFlight {
   }
 
   private readHead(data: Buffer): void {
-    let buf = this.buffered === undefined ? data : Buffer.concat([this.buffered, data]);
+    const buf = this.buffered === undefined ? data : Buffer.concat([this.buffered, data]);
     let offset = 0;
     for (;;) {
       let head: ResponseHead | null;

@@ -25,9 +25,6 @@ export type RouterRequest = RouterCommand & { id: number };
 export type RouterReply = { type: 'done'; id: number } | { type: 'failed'; id: number; message: string };
 
 /** From the router process to one of its workers (the listening socket comes with `listen`). */
-export type ToWorker =
-  | RouterRequest
-  | { id: number; type: 'listen'; domain: string; tlsInFront: boolean }
-  | { id: number; type: 'retire'; timeoutMs: number };
+export type ToWorker = RouterRequest | { id: number; type: 'listen'; domain: string; tlsInFront: boolean } | { id: number; type: 'retire'; timeoutMs: number };
 
 export type FromWorker = { type: 'ready' } | RouterReply;

@@ -81,7 +81,9 @@ export async function runRouterProcess(options: RouterProcessOptions): Promise<v
     channel.connect();
   }
   writeRouterPid(dataDir, process.pid);
-  log(`router ${process.pid} serving ${snapshot.routes.length} app(s) on ${options.host}:${options.port} after ${Date.now() - started} ms (pid in ${routerPidFile(dataDir)})`);
+  log(
+    `router ${process.pid} serving ${snapshot.routes.length} app(s) on ${options.host}:${options.port} after ${Date.now() - started} ms (pid in ${routerPidFile(dataDir)})`,
+  );
   if (handingOver) {
     process.send!({ type: 'taken' } satisfies HandoverMessage);
     process.disconnect();

@@ -322,7 +322,14 @@ export class Router {
       notFoundPage(res, request.host);
       return;
     }
-    const incoming = this.head({ method: request.method, url: request.url, rawHeaders: request.rawHeaders, remoteAddress: socket.remoteAddress, host: request.host, upgrade: false });
+    const incoming = this.head({
+      method: request.method,
+      url: request.url,
+      rawHeaders: request.rawHeaders,
+      remoteAddress: socket.remoteAddress,
+      host: request.host,
+      upgrade: false,
+    });
     this.forward(app, res, incoming, exchanges, undefined, NOTHING_REFUSED, 1);
   }
 
@@ -342,11 +349,26 @@ export class Router {
       notFoundPage(res as Sink, host);
       return;
     }
-    const incoming = this.head({ method: req.method ?? 'GET', url: req.url ?? '/', rawHeaders: req.rawHeaders, remoteAddress: req.socket.remoteAddress, host, upgrade: false });
+    const incoming = this.head({
+      method: req.method ?? 'GET',
+      url: req.url ?? '/',
+      rawHeaders: req.rawHeaders,
+      remoteAddress: req.socket.remoteAddress,
+      host,
+      upgrade: false,
+    });
     this.forward(app, res as Sink, incoming, exchanges, incoming.hasBody ? req : undefined, NOTHING_REFUSED, 1);
   }
 
-  private forward(app: string, res: Sink, incoming: Incoming, exchanges: ClientExchanges<Exchange>, body: http.IncomingMessage | undefined, refused: ReadonlySet<string>, attempt: number): void {
+  private forward(
+    app: string,
+    res: Sink,
+    incoming: Incoming,
+    exchanges: ClientExchanges<Exchange>,
+    body: http.IncomingMessage | undefined,
+    refused: ReadonlySet<string>,
+    attempt: number,
+  ): void {
     if (this.options.inMaintenance?.(app)) {
       maintenancePage(res, app);
       return;
@@ -402,7 +424,14 @@ export class Router {
       rawReply(socket, 400, 'Bad Request');
       return;
     }
-    const incoming = this.head({ method: req.method ?? 'GET', url: req.url ?? '/', rawHeaders: req.rawHeaders, remoteAddress: socket.remoteAddress, host, upgrade: true });
+    const incoming = this.head({
+      method: req.method ?? 'GET',
+      url: req.url ?? '/',
+      rawHeaders: req.rawHeaders,
+      remoteAddress: socket.remoteAddress,
+      host,
+      upgrade: true,
+    });
     if (incoming.hasBody) {
       // Its body would have to wait, unsent, for the app's 101: nobody sends one; refuse it.
       rawReply(socket, 400, 'Bad Request');

@@ -56,7 +56,7 @@ export interface HeadOptions {
 
 /** Builds the upstream request head: end-to-end headers as sent, then the X-Forwarded-* set. */
 export function requestHead(request: ClientRequestHead, options: HeadOptions): Incoming {
-const { method, url, rawHeaders: raw, remoteAddress, host, upgrade } = request;
+  const { method, url, rawHeaders: raw, remoteAddress, host, upgrade } = request;
   let named: Set<string> | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
@@ -91,7 +91,14 @@ const { method, url, rawHeaders: raw, remoteAddress, host, upgrade } = request;
   const client = remoteAddress ?? '';
   head += `X-Forwarded-For: ${forwardedFor === undefined ? client : `${forwardedFor}, ${client}`}\r\nX-Forwarded-Proto: ${options.tlsInFront ? (proto ?? 'https') : 'http'}\r\nX-Forwarded-Host: ${host ?? ''}\r\nX-Request-Id: ${requestId ?? options.requestId()}\r\n`;
   if (upgrade) head += `Upgrade: ${upgradeValue ?? ''}\r\n`;
-  return { head, hasBody, chunkedBody, isHead: method === 'HEAD', retryable: !hasBody && (method === 'GET' || method === 'HEAD' || method === 'OPTIONS'), upgrade };
+  return {
+    head,
+    hasBody,
+    chunkedBody,
+    isHead: method === 'HEAD',
+    retryable: !hasBody && (method === 'GET' || method === 'HEAD' || method === 'OPTIONS'),
+    upgrade,
+  };
 }
 
 /**

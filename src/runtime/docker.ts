@@ -485,11 +485,8 @@ const AWAIT_TERMINAL_SIZE = [
   'sleep 0.05 2>/dev/null || break; slipway_n=$((slipway_n + 1)); done; unset slipway_n; fi',
 ].join(' ');
 
-
 function statusOf(error: unknown): number | undefined {
-  return typeof error === 'object' && error !== null && 'statusCode' in error
-    ? (error as { statusCode?: number }).statusCode
-    : undefined;
+  return typeof error === 'object' && error !== null && 'statusCode' in error ? (error as { statusCode?: number }).statusCode : undefined;
 }
 
 /**

@@ -40,10 +40,15 @@ export function redactError(error: unknown, env: Record<string, string>): unknow
 
 /** Go's %q form of a string, which the engine uses to quote it: control bytes as \xNN. */
 function goQuoted(value: string): string {
-  return value.replace(/[\\"]/g, (c) => `\\${c}`).replace(/[\x00-\x1f\x7f]/g, (c) => {
-    const named: Record<string, string> = { '\n': '\\n', '\t': '\\t', '\r': '\\r' };
-    return named[c] ?? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`;
-  });
+  return (
+    value
+      .replace(/[\\"]/g, (c) => `\\${c}`)
+      // eslint-disable-next-line no-control-regex -- control bytes are exactly what the engine quotes
+      .replace(/[\x00-\x1f\x7f]/g, (c) => {
+        const named: Record<string, string> = { '\n': '\\n', '\t': '\\t', '\r': '\\r' };
+        return named[c] ?? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`;
+      })
+  );
 }
 
 function escapeRegExp(text: string): string {

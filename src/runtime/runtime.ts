@@ -168,9 +168,7 @@ export interface OneOffResult {
 
 export class RuntimeUnavailableError extends Error {
   constructor(cause: unknown) {
-    super(
-      `The Docker engine does not answer (${cause instanceof Error ? cause.message : String(cause)}); start it (bash scripts/setup) and push again`,
-    );
+    super(`The Docker engine does not answer (${cause instanceof Error ? cause.message : String(cause)}); start it (bash scripts/setup) and push again`);
     this.name = 'RuntimeUnavailableError';
   }
 }

@@ -88,7 +88,8 @@ const count: Kind<number> = {
 const mebibytes: Kind<number> = {
   parse(value, key) {
     const n = toNumber(value);
-    if (!Number.isInteger(n) || n < 1 || n > 1024 * 1024) throw new ConfigError(`"${key}" must be a whole number of MiB from 1 to 1048576, not "${String(value)}"`);
+    if (!Number.isInteger(n) || n < 1 || n > 1024 * 1024)
+      throw new ConfigError(`"${key}" must be a whole number of MiB from 1 to 1048576, not "${String(value)}"`);
     return n;
   },
   show: String,
@@ -134,8 +135,22 @@ const SETTINGS = {
   port: setting({ file: 'port', flag: 'port', env: 'SLIPWAY_PORT', kind: port, default: 7070, arg: '<n>', help: 'git and API port' }),
   routerPort: setting({ file: 'routerPort', flag: 'router-port', env: 'SLIPWAY_ROUTER_PORT', kind: port, default: 8080, arg: '<n>', help: 'app traffic port' }),
   host: setting({ file: 'host', flag: 'host', env: 'SLIPWAY_HOST', kind: text, default: '127.0.0.1', arg: '<addr>', help: 'address to bind both ports to' }),
-  domain: setting({ file: 'domain', flag: 'domain', env: 'SLIPWAY_DOMAIN', kind: lowerText, default: 'localhost', arg: '<name>', help: 'apps answer at <app>.<domain>' }),
-  stackImage: setting({ file: 'stackImage', env: 'SLIPWAY_STACK_IMAGE', kind: text, default: 'slipway/stack:trixie', help: 'image that apps without a Dockerfile are built on' }),
+  domain: setting({
+    file: 'domain',
+    flag: 'domain',
+    env: 'SLIPWAY_DOMAIN',
+    kind: lowerText,
+    default: 'localhost',
+    arg: '<name>',
+    help: 'apps answer at <app>.<domain>',
+  }),
+  stackImage: setting({
+    file: 'stackImage',
+    env: 'SLIPWAY_STACK_IMAGE',
+    kind: text,
+    default: 'slipway/stack:trixie',
+    help: 'image that apps without a Dockerfile are built on',
+  }),
   npmRegistry: setting({
     file: 'npmRegistry',
     env: 'SLIPWAY_NPM_REGISTRY',
@@ -159,21 +174,87 @@ const SETTINGS = {
     shownDefault: 'cores - 1, at most 4; 0 on 2 cores or fewer',
     help: 'router processes sharing the router port; 0 runs the router in the server process',
   }),
-  maxPushMb: setting({ file: 'maxPushMb', env: 'SLIPWAY_MAX_PUSH_MB', kind: mebibytes, default: 1024, help: "largest pack a push may send, in MiB (git's receive.maxInputSize)" }),
-  minFreeMb: setting({ file: 'minFreeMb', env: 'SLIPWAY_MIN_FREE_MB', kind: mebibytes, default: 200, help: "pushes are refused while the data directory's disk has less free, in MiB" }),
-  tlsInFront: setting({ file: 'tlsInFront', env: 'SLIPWAY_TLS_IN_FRONT', kind: onOff, default: false, help: 'a TLS proxy terminates connections in front (silences the clear-text warning)' }),
-  cronSeconds: setting({ file: 'cronSeconds', env: 'SLIPWAY_CRON_SECONDS', kind: onOff, default: false, help: 'tests only: cron.json schedules have six fields, the first for seconds' }),
+  maxPushMb: setting({
+    file: 'maxPushMb',
+    env: 'SLIPWAY_MAX_PUSH_MB',
+    kind: mebibytes,
+    default: 1024,
+    help: "largest pack a push may send, in MiB (git's receive.maxInputSize)",
+  }),
+  minFreeMb: setting({
+    file: 'minFreeMb',
+    env: 'SLIPWAY_MIN_FREE_MB',
+    kind: mebibytes,
+    default: 200,
+    help: "pushes are refused while the data directory's disk has less free, in MiB",
+  }),
+  tlsInFront: setting({
+    file: 'tlsInFront',
+    env: 'SLIPWAY_TLS_IN_FRONT',
+    kind: onOff,
+    default: false,
+    help: 'a TLS proxy terminates connections in front (silences the clear-text warning)',
+  }),
+  cronSeconds: setting({
+    file: 'cronSeconds',
+    env: 'SLIPWAY_CRON_SECONDS',
+    kind: onOff,
+    default: false,
+    help: 'tests only: cron.json schedules have six fields, the first for seconds',
+  }),
 };
 
 /** The `timeouts:` mapping of the config file, in seconds; the defaults are Scalingo's and Heroku's. */
 const TIMEOUTS = {
-  bootMs: setting({ file: 'timeouts.boot', env: 'SLIPWAY_BOOT_TIMEOUT', kind: seconds, default: 60_000, help: 'seconds a web container has to accept connections on $PORT' }),
-  hookMs: setting({ file: 'timeouts.hook', env: 'SLIPWAY_HOOK_TIMEOUT', kind: seconds, default: 20 * 60_000, help: 'seconds the postdeploy hook has to finish' }),
-  stopMs: setting({ file: 'timeouts.stop', env: 'SLIPWAY_STOP_TIMEOUT', kind: seconds, default: 30_000, help: 'seconds from SIGTERM to SIGKILL for old containers' }),
-  drainMs: setting({ file: 'timeouts.drain', env: 'SLIPWAY_DRAIN_TIMEOUT', kind: seconds, default: 30_000, help: 'seconds in-flight requests to old containers have to end' }),
-  runMs: setting({ file: 'timeouts.run', env: 'SLIPWAY_RUN_TIMEOUT', kind: seconds, default: 24 * 60 * 60_000, help: 'seconds a detached one-off may run before it is stopped' }),
-  gitBodyMs: setting({ file: 'timeouts.gitBody', env: 'SLIPWAY_GIT_BODY_TIMEOUT', kind: seconds, default: 120_000, help: 'seconds a git request body may go without a byte before the request is ended' }),
-  notifyMs: setting({ file: 'timeouts.notify', env: 'SLIPWAY_NOTIFY_TIMEOUT', kind: seconds, default: 10_000, help: 'seconds one attempt to deliver a notification may take' }),
+  bootMs: setting({
+    file: 'timeouts.boot',
+    env: 'SLIPWAY_BOOT_TIMEOUT',
+    kind: seconds,
+    default: 60_000,
+    help: 'seconds a web container has to accept connections on $PORT',
+  }),
+  hookMs: setting({
+    file: 'timeouts.hook',
+    env: 'SLIPWAY_HOOK_TIMEOUT',
+    kind: seconds,
+    default: 20 * 60_000,
+    help: 'seconds the postdeploy hook has to finish',
+  }),
+  stopMs: setting({
+    file: 'timeouts.stop',
+    env: 'SLIPWAY_STOP_TIMEOUT',
+    kind: seconds,
+    default: 30_000,
+    help: 'seconds from SIGTERM to SIGKILL for old containers',
+  }),
+  drainMs: setting({
+    file: 'timeouts.drain',
+    env: 'SLIPWAY_DRAIN_TIMEOUT',
+    kind: seconds,
+    default: 30_000,
+    help: 'seconds in-flight requests to old containers have to end',
+  }),
+  runMs: setting({
+    file: 'timeouts.run',
+    env: 'SLIPWAY_RUN_TIMEOUT',
+    kind: seconds,
+    default: 24 * 60 * 60_000,
+    help: 'seconds a detached one-off may run before it is stopped',
+  }),
+  gitBodyMs: setting({
+    file: 'timeouts.gitBody',
+    env: 'SLIPWAY_GIT_BODY_TIMEOUT',
+    kind: seconds,
+    default: 120_000,
+    help: 'seconds a git request body may go without a byte before the request is ended',
+  }),
+  notifyMs: setting({
+    file: 'timeouts.notify',
+    env: 'SLIPWAY_NOTIFY_TIMEOUT',
+    kind: seconds,
+    default: 10_000,
+    help: 'seconds one attempt to deliver a notification may take',
+  }),
   notifyRetryMs: setting({
     file: 'timeouts.notifyRetry',
     env: 'SLIPWAY_NOTIFY_RETRY',
@@ -181,7 +262,13 @@ const TIMEOUTS = {
     default: 10_000,
     help: 'seconds before a failed notification is sent again; later waits are 5, 25 and 125 times it',
   }),
-  cronMs: setting({ file: 'timeouts.cron', env: 'SLIPWAY_CRON_TIMEOUT', kind: seconds, default: 60 * 60_000, help: "seconds a cron job's run may take before it is stopped" }),
+  cronMs: setting({
+    file: 'timeouts.cron',
+    env: 'SLIPWAY_CRON_TIMEOUT',
+    kind: seconds,
+    default: 60 * 60_000,
+    help: "seconds a cron job's run may take before it is stopped",
+  }),
 };
 
 type Values<T> = { [K in keyof T]: T[K] extends Setting<infer V> ? V : never };
@@ -242,8 +329,7 @@ export function loadServerConfig(argv: readonly string[], env: NodeJS.ProcessEnv
 
 /** The settings part of `slipway server --help`, from the same rows the parser reads. */
 export function settingsHelp(): string {
-  const shown = (row: Setting<unknown>): string =>
-    row.shownDefault ?? row.kind.show(defaultOf(row));
+  const shown = (row: Setting<unknown>): string => row.shownDefault ?? row.kind.show(defaultOf(row));
   const withFlag = ROWS.filter((row) => row.flag !== undefined);
   const withoutFlag = ROWS.filter((row) => row.flag === undefined);
   const flagColumn = (row: Setting<unknown>): string => `--${row.flag} ${row.arg ?? '<value>'}`;

@@ -36,7 +36,12 @@ export async function ensureRouter(config: ServerConfig, env: NodeJS.ProcessEnv,
     {
       detached: true,
       stdio: ['ignore', out, out],
-      env: { ...env, SLIPWAY_ROUTER_WORKERS: String(config.routerWorkers), SLIPWAY_DRAIN_TIMEOUT: String(config.timeouts.drainMs / 1000), SLIPWAY_TLS_IN_FRONT: String(config.tlsInFront) },
+      env: {
+        ...env,
+        SLIPWAY_ROUTER_WORKERS: String(config.routerWorkers),
+        SLIPWAY_DRAIN_TIMEOUT: String(config.timeouts.drainMs / 1000),
+        SLIPWAY_TLS_IN_FRONT: String(config.tlsInFront),
+      },
     },
   );
   closeSync(out);
@@ -52,9 +57,7 @@ export async function ensureRouter(config: ServerConfig, env: NodeJS.ProcessEnv,
     const code = await Promise.race([exited, new Promise<undefined>((r) => setTimeout(() => r(undefined), 50))]);
     if (code !== undefined || Date.now() > deadline) {
       const tail = readFileSync(logFile, 'utf8').trim().split('\n').slice(-3).join(' / ');
-      throw new RouterStartError(
-        `the router did not start${code !== undefined ? ` (exit code ${code})` : ''}: ${tail || 'no output'}; see ${logFile}`,
-      );
+      throw new RouterStartError(`the router did not start${code !== undefined ? ` (exit code ${code})` : ''}: ${tail || 'no output'}; see ${logFile}`);
     }
   }
 }

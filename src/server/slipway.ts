@@ -158,7 +158,11 @@ export async function startSlipway({ config, env, log, runtime = new DockerRunti
   });
   const formation = new Formation({ store, processes, traffic, gitDir: (app) => repos.pathFor(app) });
   const oneOffs = new OneOffs({ store, runtime, containers, ports, maxRunMs: config.timeouts.runMs, stopGraceMs: config.timeouts.stopMs });
-  const sweepOneOffs = (): void => oneOffs.sweepApps(store.listApps().map((app) => app.name), log);
+  const sweepOneOffs = (): void =>
+    oneOffs.sweepApps(
+      store.listApps().map((app) => app.name),
+      log,
+    );
   const gitHttp = new GitHttp(
     repos,
     auth,

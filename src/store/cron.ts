@@ -69,8 +69,7 @@ export class CronStore {
     // A rollback of a rollback points further back; the chain is short, but never loop on it.
     for (let hops = 0; id !== null && hops < 100; hops++) {
       const row = this.stmt('SELECT cron, rollback_of FROM deployments WHERE app = ? AND id = ?').get(app, id) as
-        | { cron: string | null; rollback_of: number | null }
-        | undefined;
+        { cron: string | null; rollback_of: number | null } | undefined;
       if (!row) return [];
       if (row.rollback_of === null) return row.cron === null ? [] : (JSON.parse(row.cron) as CronJob[]);
       id = row.rollback_of;
@@ -82,9 +81,13 @@ export class CronStore {
   startRun(app: string, job: string, deployment: number): CronRunRecord {
     const row = this.db.transaction(() => {
       const { next } = this.stmt('SELECT COALESCE(MAX(n), 0) + 1 AS next FROM cron_runs WHERE app = ?').get(app) as { next: number };
-      return this.stmt(
-        "INSERT INTO cron_runs (app, n, job, deployment, status, started_at) VALUES (?, ?, ?, ?, 'running', ?) RETURNING *",
-      ).get(app, next, job, deployment, this.now()) as CronRunRow;
+      return this.stmt("INSERT INTO cron_runs (app, n, job, deployment, status, started_at) VALUES (?, ?, ?, ?, 'running', ?) RETURNING *").get(
+        app,
+        next,
+        job,
+        deployment,
+        this.now(),
+      ) as CronRunRow;
     })();
     this.prune(app);
     return toRun(row);
@@ -113,12 +116,12 @@ export class CronStore {
 
   /** The job's latest ended run (skips aside), its latest skip, and how many skips are recorded. */
   latest(app: string, job: string): { run: CronRunRecord | undefined; skip: CronRunRecord | undefined; skips: number } {
-    const run = this.stmt("SELECT * FROM cron_runs WHERE app = ? AND job = ? AND status NOT IN ('skipped', 'running') ORDER BY id DESC LIMIT 1").get(app, job) as
-      | CronRunRow
-      | undefined;
+    const run = this.stmt("SELECT * FROM cron_runs WHERE app = ? AND job = ? AND status NOT IN ('skipped', 'running') ORDER BY id DESC LIMIT 1").get(
+      app,
+      job,
+    ) as CronRunRow | undefined;
     const skip = this.stmt("SELECT * FROM cron_runs WHERE app = ? AND job = ? AND status = 'skipped' ORDER BY id DESC LIMIT 1").get(app, job) as
-      | CronRunRow
-      | undefined;
+      CronRunRow | undefined;
     const { skips } = this.stmt("SELECT COUNT(*) AS skips FROM cron_runs WHERE app = ? AND job = ? AND status = 'skipped'").get(app, job) as {
       skips: number;
     };

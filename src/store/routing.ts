@@ -12,9 +12,7 @@ export interface DirectoryRecord {
 /** The queries both the server's Store and the router process's read-only view run. */
 export function readDirectory(db: Database.Database): DirectoryRecord {
   const rows = db.prepare('SELECT name, maintenance FROM apps').all() as { name: string; maintenance: number }[];
-  const domains = (db.prepare('SELECT domain, app FROM domains').all() as { domain: string; app: string }[]).map(
-    (r): [string, string] => [r.domain, r.app],
-  );
+  const domains = (db.prepare('SELECT domain, app FROM domains').all() as { domain: string; app: string }[]).map((r): [string, string] => [r.domain, r.app]);
   return { apps: rows.map((r) => r.name), domains, maintenance: rows.filter((r) => r.maintenance === 1).map((r) => r.name) };
 }
 

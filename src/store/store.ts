@@ -114,7 +114,10 @@ interface AppRow {
 export class Store {
   private readonly db: Db;
 
-  constructor(file: string, private readonly now: () => number = Date.now) {
+  constructor(
+    file: string,
+    private readonly now: () => number = Date.now,
+  ) {
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
@@ -205,7 +208,17 @@ export class Store {
       .prepare(
         'UPDATE apps SET boot_timeout_ms = ?, hook_timeout_ms = ?, stop_timeout_ms = ?, memory_mb = ?, cpus = ?, healthcheck_path = ?, healthcheck_timeout_ms = ?, healthcheck_interval_ms = ? WHERE name = ?',
       )
-      .run(merged.bootTimeoutMs, merged.hookTimeoutMs, merged.stopTimeoutMs, merged.memoryMb, merged.cpus, merged.healthcheckPath, merged.healthcheckTimeoutMs, merged.healthcheckIntervalMs, name);
+      .run(
+        merged.bootTimeoutMs,
+        merged.hookTimeoutMs,
+        merged.stopTimeoutMs,
+        merged.memoryMb,
+        merged.cpus,
+        merged.healthcheckPath,
+        merged.healthcheckTimeoutMs,
+        merged.healthcheckIntervalMs,
+        name,
+      );
     return this.getApp(name)!;
   }
 
@@ -245,9 +258,7 @@ export class Store {
   createDeployment(app: string, request: NewDeployment): DeploymentRecord {
     const from = request.rollbackOf;
     const insert = this.db.transaction(() => {
-      const { next } = this.db
-        .prepare('SELECT COALESCE(MAX(id), 0) + 1 AS next FROM deployments WHERE app = ?')
-        .get(app) as { next: number };
+      const { next } = this.db.prepare('SELECT COALESCE(MAX(id), 0) + 1 AS next FROM deployments WHERE app = ?').get(app) as { next: number };
       this.db
         .prepare(
           'INSERT INTO deployments (app, id, commit_sha, ref, status, pushed_by, created_at, image, procfile, rollback_of) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
@@ -277,17 +288,13 @@ export class Store {
   }
 
   listDeployments(app: string, limit = 100): DeploymentRecord[] {
-    const rows = this.db
-      .prepare('SELECT * FROM deployments WHERE app = ? ORDER BY id DESC LIMIT ?')
-      .all(app, limit) as DeploymentRow[];
+    const rows = this.db.prepare('SELECT * FROM deployments WHERE app = ? ORDER BY id DESC LIMIT ?').all(app, limit) as DeploymentRow[];
     return rows.map(toDeployment);
   }
 
   /** Deployments that never reached a final status (the server stopped while they ran). */
   listUnfinishedDeployments(): DeploymentRecord[] {
-    const rows = this.db
-      .prepare("SELECT * FROM deployments WHERE status IN ('queued', 'building', 'starting') ORDER BY app, id")
-      .all() as DeploymentRow[];
+    const rows = this.db.prepare("SELECT * FROM deployments WHERE status IN ('queued', 'building', 'starting') ORDER BY app, id").all() as DeploymentRow[];
     return rows.map(toDeployment);
   }
 
@@ -309,15 +316,11 @@ export class Store {
   }
 
   finishDeployment(app: string, id: number, status: FinalStatus, reason: string | null): void {
-    this.db
-      .prepare('UPDATE deployments SET status = ?, reason = ?, finished_at = ? WHERE app = ? AND id = ?')
-      .run(status, reason, this.now(), app, id);
+    this.db.prepare('UPDATE deployments SET status = ?, reason = ?, finished_at = ? WHERE app = ? AND id = ?').run(status, reason, this.now(), app, id);
   }
 
   startPhase(app: string, id: number, phase: string): void {
-    this.db
-      .prepare('INSERT OR REPLACE INTO deployment_phases (app, deployment, phase, started_at) VALUES (?, ?, ?, ?)')
-      .run(app, id, phase, this.now());
+    this.db.prepare('INSERT OR REPLACE INTO deployment_phases (app, deployment, phase, started_at) VALUES (?, ?, ?, ?)').run(app, id, phase, this.now());
   }
 
   finishPhase(app: string, id: number, phase: string): void {
@@ -335,9 +338,9 @@ export class Store {
 
   appendOutput(app: string, id: number, lines: readonly string[]): void {
     if (lines.length === 0) return;
-    const { next } = this.db
-      .prepare('SELECT COALESCE(MAX(seq), 0) + 1 AS next FROM deployment_output WHERE app = ? AND deployment = ?')
-      .get(app, id) as { next: number };
+    const { next } = this.db.prepare('SELECT COALESCE(MAX(seq), 0) + 1 AS next FROM deployment_output WHERE app = ? AND deployment = ?').get(app, id) as {
+      next: number;
+    };
     const insert = this.stmt('INSERT INTO deployment_output (app, deployment, seq, text) VALUES (?, ?, ?, ?)');
     this.db.transaction(() => {
       lines.forEach((line, i) => insert.run(app, id, next + i, line));
@@ -345,9 +348,7 @@ export class Store {
   }
 
   getOutput(app: string, id: number): string[] {
-    const rows = this.db
-      .prepare('SELECT text FROM deployment_output WHERE app = ? AND deployment = ? ORDER BY seq')
-      .all(app, id) as { text: string }[];
+    const rows = this.db.prepare('SELECT text FROM deployment_output WHERE app = ? AND deployment = ? ORDER BY seq').all(app, id) as { text: string }[];
     return rows.map((r) => r.text);
   }
 
@@ -423,8 +424,7 @@ export class Store {
   /** The next one-off number of the app: `one-off-<n>`, never reused. */
   nextOneOff(app: string): number {
     const row = this.stmt('UPDATE apps SET one_off_count = one_off_count + 1 WHERE name = ? RETURNING one_off_count').get(app) as
-      | { one_off_count: number }
-      | undefined;
+      { one_off_count: number } | undefined;
     if (!row) throw new Error(`no app named ${app}`);
     return row.one_off_count;
   }
@@ -447,7 +447,9 @@ export class Store {
       const insert = this.stmt('INSERT INTO formation (app, type, count) VALUES (?, ?, ?)');
       for (const [type, count] of formation) insert.run(app, type, count);
       this.db
-        .prepare('INSERT INTO routes (app, deployment, targets) VALUES (?, ?, ?) ON CONFLICT (app) DO UPDATE SET deployment = excluded.deployment, targets = excluded.targets')
+        .prepare(
+          'INSERT INTO routes (app, deployment, targets) VALUES (?, ?, ?) ON CONFLICT (app) DO UPDATE SET deployment = excluded.deployment, targets = excluded.targets',
+        )
         .run(app, deployment, JSON.stringify(targets));
     })();
   }
@@ -455,9 +457,7 @@ export class Store {
   /** An in-place change (scale, restart): the same deployment, new counts or new web targets. */
   recordFormation(app: string, formation: ReadonlyMap<string, number>, targets?: RouteTarget[]): void {
     this.db.transaction(() => {
-      const upsert = this.stmt(
-        'INSERT INTO formation (app, type, count) VALUES (?, ?, ?) ON CONFLICT (app, type) DO UPDATE SET count = excluded.count',
-      );
+      const upsert = this.stmt('INSERT INTO formation (app, type, count) VALUES (?, ?, ?) ON CONFLICT (app, type) DO UPDATE SET count = excluded.count');
       for (const [type, count] of formation) upsert.run(app, type, count);
       if (targets) this.recordTargets(app, targets);
     })();

@@ -31,21 +31,29 @@ const procfileRows: [string, string | Buffer, string][] = [
   ['a duplicate process type', `web: ${WEB}\nweb: sleep 1\n`, 'Procfile line 2: process type "web" is already defined on line 1; keep one definition'],
   ['an invalid process type name', 'we b: sleep 1\n', 'Procfile line 1: "we b" is not a valid process type'],
   ['an empty command', 'web:\n', 'Procfile line 1: "web:" has no command; write the command to run after the colon'],
-  ['non-UTF-8 bytes', Buffer.from([0x77, 0x65, 0x62, 0x3a, 0x20, 0xff, 0xfe, 0x0a]), 'Procfile: the file is not valid UTF-8; save it as UTF-8 text and push again'],
+  [
+    'non-UTF-8 bytes',
+    Buffer.from([0x77, 0x65, 0x62, 0x3a, 0x20, 0xff, 0xfe, 0x0a]),
+    'Procfile: the file is not valid UTF-8; save it as UTF-8 text and push again',
+  ],
   ['a 1 MB line', `web: echo ${'x'.repeat(1024 * 1024)}\n`, 'Procfile line 1: the "web" command is 1048581 characters long; keep it under 32768'],
   ['only postdeploy', 'postdeploy: echo hi\n', 'Procfile: only "postdeploy:" is defined; add a process to run'],
   ['51 process types', Array.from({ length: 51 }, (_, i) => `p${i}: sleep 1`).join('\n'), 'Procfile line 51: more than 50 process types are defined'],
   ['10 000 lines without a process', '# nothing\n'.repeat(10_000), 'Procfile: no process type is defined; add a line such as "web: node server.js"'],
 ];
 
-test.each(procfileRows)('Procfile with %s is refused: build-error, and nothing runs', async (_case, procfile, message) => {
-  await app.commit(`procfile: ${_case}`, { Procfile: procfile });
-  const result = await app.push(server.remote(NAME));
-  expect(result.exitCode).not.toBe(0);
-  expect(result.output).toContain('! [remote rejected] main -> main (build-error)');
-  expect(result.remote.join('\n')).toContain(message);
-  expect(await appContainers(NAME)).toEqual([]);
-}, 60_000);
+test.each(procfileRows)(
+  'Procfile with %s is refused: build-error, and nothing runs',
+  async (_case, procfile, message) => {
+    await app.commit(`procfile: ${_case}`, { Procfile: procfile });
+    const result = await app.push(server.remote(NAME));
+    expect(result.exitCode).not.toBe(0);
+    expect(result.output).toContain('! [remote rejected] main -> main (build-error)');
+    expect(result.remote.join('\n')).toContain(message);
+    expect(await appContainers(NAME)).toEqual([]);
+  },
+  60_000,
+);
 
 test('a Procfile with CRLF endings and a byte-order mark is accepted', async () => {
   await app.commit('crlf and bom', { Procfile: `\uFEFFweb: ${WEB}\r\n# comment\r\n` });
@@ -63,18 +71,28 @@ const gitRows: [string, () => string, string][] = [
   ['a token in the URL path', () => `http://127.0.0.1:${server.port}/${server.token}/${NAME}.git`, 'Not a git endpoint'],
 ];
 
-test.each(gitRows)('a push with %s is refused with a message', async (_case, remote, message) => {
-  const result = await app.push(remote());
-  expect(result.exitCode).not.toBe(0);
-  expect(result.output).toContain(message);
-}, 60_000);
+test.each(gitRows)(
+  'a push with %s is refused with a message',
+  async (_case, remote, message) => {
+    const result = await app.push(remote());
+    expect(result.exitCode).not.toBe(0);
+    expect(result.output).toContain(message);
+  },
+  60_000,
+);
 
 test('request paths that try to leave the repositories directory create nothing and answer 400 or 404', async () => {
   const paths = ['/../../etc.git/info/refs?service=git-receive-pack', '/..%2F..%2Fetc.git/info/refs?service=git-receive-pack', '/%2e%2e.git/git-receive-pack'];
   for (const p of paths) {
     const status = await new Promise<number>((resolve, reject) => {
       const req = http.request(
-        { host: '127.0.0.1', port: server.port, path: p, method: p.includes('git-receive-pack?') || p.endsWith('/info/refs') ? 'GET' : 'POST', headers: { authorization: `Bearer ${server.token}` } },
+        {
+          host: '127.0.0.1',
+          port: server.port,
+          path: p,
+          method: p.includes('git-receive-pack?') || p.endsWith('/info/refs') ? 'GET' : 'POST',
+          headers: { authorization: `Bearer ${server.token}` },
+        },
         (res) => {
           res.resume();
           resolve(res.statusCode ?? 0);
@@ -101,10 +119,14 @@ const apiRows: [string, string, unknown, number, string][] = [
   ['a 2 MB body', 'PATCH', JSON.stringify({ A: 'x'.repeat(2 * 1024 * 1024) }), 413, 'the request body is over 1048576 bytes'],
 ];
 
-test.each(apiRows)('the API refuses %s, and stores nothing', async (_case, method, body, status, message) => {
-  const before = await server.api('GET', `/api/apps/${NAME}/env`);
-  const res = await server.api<{ error: string; message: string }>(method, `/api/apps/${NAME}/env`, body);
-  expect(res.status).toBe(status);
-  expect(res.body.message).toContain(message);
-  expect(await server.api('GET', `/api/apps/${NAME}/env`)).toEqual(before);
-}, 60_000);
+test.each(apiRows)(
+  'the API refuses %s, and stores nothing',
+  async (_case, method, body, status, message) => {
+    const before = await server.api('GET', `/api/apps/${NAME}/env`);
+    const res = await server.api<{ error: string; message: string }>(method, `/api/apps/${NAME}/env`, body);
+    expect(res.status).toBe(status);
+    expect(res.body.message).toContain(message);
+    expect(await server.api('GET', `/api/apps/${NAME}/env`)).toEqual(before);
+  },
+  60_000,
+);

@@ -30,7 +30,6 @@ afterAll(async () => {
   rmSync(home, { recursive: true, force: true });
 }, 60_000);
 
-
 test('apps:create, apps, apps:info, in words and in JSON', async () => {
   const created = await slipway(['apps:create', 'cli-app']);
   expect(created.exitCode).toBe(0);
@@ -80,7 +79,10 @@ test('env: set, hidden unless revealed, unset; bad input gets one sentence and a
   expect((await slipway(['config:set', 'ALIAS=yes', '-a', 'cli-app'])).exitCode).toBe(0);
   expect((await slipway(['config:get', 'ALIAS', '-a', 'cli-app'])).stdout).toBe('yes\n');
   expect((await slipway(['config:unset', 'ALIAS', '-a', 'cli-app'])).exitCode).toBe(0);
-  expect(JSON.parse((await slipway(['config', '-a', 'cli-app', '--json'])).stdout)).toEqual({ GREETING: '******** (slipway env --reveal)', MODE: '******** (slipway env --reveal)' });
+  expect(JSON.parse((await slipway(['config', '-a', 'cli-app', '--json'])).stdout)).toEqual({
+    GREETING: '******** (slipway env --reveal)',
+    MODE: '******** (slipway env --reveal)',
+  });
   expect((await slipway(['help'])).stdout).toMatch(/\n {2}env:set +set variables;.*\(also config:set\)\n/);
   const notSet = await slipway(['env:get', 'NOPE', '-a', 'cli-app']);
   expect([notSet.exitCode, notSet.stderr]).toEqual([1, 'slipway: NOPE is not set on cli-app; set it with slipway env:set NOPE=VALUE -a cli-app.\n']);
@@ -112,7 +114,10 @@ test('domains: add, list, remove, with the router following at once; bad or take
   const again = await slipway(['domains:add', 'www.example.test', '-a', 'cli-app']);
   expect([again.exitCode, again.stderr]).toEqual([1, 'slipway: www.example.test already routes to this app; remove it there first.\n']);
   const invalid = await slipway(['domains:add', 'not a domain', '-a', 'cli-app']);
-  expect([invalid.exitCode, invalid.stderr]).toEqual([1, 'slipway: "not a domain" is not a valid domain; send a host name such as {"domain": "www.example.com"}.\n']);
+  expect([invalid.exitCode, invalid.stderr]).toEqual([
+    1,
+    'slipway: "not a domain" is not a valid domain; send a host name such as {"domain": "www.example.com"}.\n',
+  ]);
   const missing = await slipway(['domains:add', '-a', 'cli-app']);
   expect([missing.exitCode, missing.stderr]).toEqual([2, 'slipway: Give the domain to add: e.g. slipway domains:add www.example.com.\n']);
 
@@ -157,7 +162,10 @@ test('settings: set, shown, applied to the containers of the next restart, unset
   expect(JSON.parse((await slipway(['settings', '-a', 'cli-app', '--json'])).stdout)).toMatchObject({ memory: null, cpus: null, hookTimeout: 600 });
 
   const small = await slipway(['settings:set', 'memory=8', '-a', 'cli-app']);
-  expect([small.exitCode, small.stderr]).toEqual([1, 'slipway: Memory must be a whole number of MiB from 16 to 1048576 for each container, or null for no limit.\n']);
+  expect([small.exitCode, small.stderr]).toEqual([
+    1,
+    'slipway: Memory must be a whole number of MiB from 16 to 1048576 for each container, or null for no limit.\n',
+  ]);
   const unknown = await slipway(['settings:set', 'disk=5', '-a', 'cli-app']);
   expect([unknown.exitCode, unknown.stderr]).toEqual([
     1,
@@ -237,7 +245,9 @@ test('tokens: create (shown once), list, revoke', async () => {
 test('deployments:logs --follow streams a running deployment from a second terminal, live, to its end', async () => {
   const gate = await startGate();
   try {
-    await app.commit('followed', { Procfile: `web: ${WEB}\npostdeploy: echo "hook is waiting"; wget -q -O /dev/null http://127.0.0.1:${gate.port}/; echo "hook is done"\n` });
+    await app.commit('followed', {
+      Procfile: `web: ${WEB}\npostdeploy: echo "hook is waiting"; wget -q -O /dev/null http://127.0.0.1:${gate.port}/; echo "hook is done"\n`,
+    });
     let started!: () => void;
     const hookStarted = new Promise<void>((resolve) => (started = resolve));
     const push = app.push(server.remote('cli-app'), 'main', { onRemoteLine: (line) => line === 'hook is waiting' && started() });
@@ -272,7 +282,9 @@ test('deployments:logs --follow streams a running deployment from a second termi
 test('apps:destroy refuses without the exact confirmation, then removes containers, images, repository and records', async () => {
   const refused = await slipway(['apps:destroy', 'cli-app']);
   expect(refused.exitCode).toBe(2);
-  expect(refused.stderr).toBe("slipway: This deletes cli-app's containers, images, storage, repository and records for good; run again with --confirm cli-app.\n");
+  expect(refused.stderr).toBe(
+    "slipway: This deletes cli-app's containers, images, storage, repository and records for good; run again with --confirm cli-app.\n",
+  );
   expect((await slipway(['apps:destroy', 'cli-app', '--confirm', 'cli-ap'])).exitCode).toBe(2);
   expect((await appContainers('cli-app')).length).toBeGreaterThan(0);
 

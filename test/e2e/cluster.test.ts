@@ -51,23 +51,41 @@ afterAll(async () => {
   if (cluster) await removeProbe();
 }, 120_000);
 
-test('three nodes are Ready, and a host-network service answers at each of its nodes\' addresses', async () => {
+test("three nodes are Ready, and a host-network service answers at each of its nodes' addresses", async () => {
   const nodes = await clusterDocker(cluster.manager, ['node', 'ls', '--format', '{{.Hostname}} {{.Status}} {{.Availability}}']);
   expect(nodes.split('\n').sort()).toEqual(['slipway-n1 Ready Active', 'slipway-n2 Ready Active', 'slipway-n3 Ready Active']);
 
   // Each task serves its node's hostname on PORT, so the answer says which node served it.
   await clusterDocker(cluster.manager, [
-    'service', 'create', '--detach', '--name', SERVICE, '--label', LABEL,
-    '--network', 'host', '--replicas', '2', '--replicas-max-per-node', '1',
-    '--env', `PORT=${PORT}`, '--no-resolve-image',
+    'service',
+    'create',
+    '--detach',
+    '--name',
+    SERVICE,
+    '--label',
+    LABEL,
+    '--network',
+    'host',
+    '--replicas',
+    '2',
+    '--replicas-max-per-node',
+    '1',
+    '--env',
+    `PORT=${PORT}`,
+    '--no-resolve-image',
     'slipway/test-busybox:latest',
-    'sh', '-c', 'mkdir -p /tmp/www && hostname > /tmp/www/index.html && exec httpd -f -p "$PORT" -h /tmp/www',
+    'sh',
+    '-c',
+    'mkdir -p /tmp/www && hostname > /tmp/www/index.html && exec httpd -f -p "$PORT" -h /tmp/www',
   ]);
 
   let running: string[] = [];
   for (let i = 0; i < 240 && running.length < 2; i++) {
     const ps = await clusterDocker(cluster.manager, ['service', 'ps', SERVICE, '--filter', 'desired-state=running', '--format', '{{.Node}} {{.CurrentState}}']);
-    running = ps.split('\n').filter((l) => / Running /.test(l)).map((l) => l.split(' ')[0]!);
+    running = ps
+      .split('\n')
+      .filter((l) => / Running /.test(l))
+      .map((l) => l.split(' ')[0]!);
     if (running.length < 2) await sleep(500);
   }
   expect(running).toHaveLength(2);

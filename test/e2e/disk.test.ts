@@ -72,9 +72,7 @@ test('a read-only data directory is reported with what to do', async () => {
   const readOnly = mkdtempSync(path.join(os.tmpdir(), 'slipway-ro-'));
   await execa('mount', ['-t', 'tmpfs', '-o', 'size=8m,ro', 'tmpfs', readOnly]);
   try {
-    expect(await storageProblem(readOnly, 1)).toBe(
-      `Slipway cannot write to its data directory ${readOnly} (EROFS); make it writable and push again.`,
-    );
+    expect(await storageProblem(readOnly, 1)).toBe(`Slipway cannot write to its data directory ${readOnly} (EROFS); make it writable and push again.`);
   } finally {
     await execa('umount', [readOnly]);
     rmSync(readOnly, { recursive: true, force: true });

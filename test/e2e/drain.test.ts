@@ -41,7 +41,12 @@ afterAll(async () => {
 
 function openSocket(): Promise<{ release: string; socket: net.Socket }> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port: server.routerPort, path: '/ws', headers: { host: `${NAME}.localhost`, connection: 'Upgrade', upgrade: 'websocket' } });
+    const req = http.request({
+      host: '127.0.0.1',
+      port: server.routerPort,
+      path: '/ws',
+      headers: { host: `${NAME}.localhost`, connection: 'Upgrade', upgrade: 'websocket' },
+    });
     req.on('upgrade', (res: http.IncomingMessage, socket: net.Socket) => resolve({ release: String(res.headers['x-release']), socket }));
     req.on('response', (res) => reject(new Error(`no upgrade: ${res.statusCode}`)));
     req.on('error', reject);

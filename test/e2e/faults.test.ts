@@ -188,7 +188,9 @@ test('a server killed mid-restart comes back with the routed containers only, se
   }
   expect(after).toEqual(before);
   expect(await servesSoon(sha)).toBe(true);
-  expect(server.output()).toContain(`${NAME}: removed ${during.find((c) => !before.includes(c))}, left over from a retire, restart or scale that did not finish`);
+  expect(server.output()).toContain(
+    `${NAME}: removed ${during.find((c) => !before.includes(c))}, left over from a retire, restart or scale that did not finish`,
+  );
 
   await server.api('PATCH', `/api/apps/${NAME}/env`, { SLOW: null });
   const again = await server.api<string>('POST', `/api/apps/${NAME}/restart`, {});

@@ -198,10 +198,14 @@ test('rollback deploys an earlier image through the pipeline, hook included, wit
   const { stdout: remoteRef } = await execa('git', ['ls-remote', server.remote(NAME), 'refs/heads/main']);
   expect(remoteRef.split('\t')[0]).toBe(commits[1]);
   expect((await ps()).map((c) => `${c.name}@${c.deployment}`)).toEqual(['web-1@4', 'web-2@4', 'worker-1@4']);
-  const listed = JSON.parse((await slipway(['deployments', '-a', NAME, '--json'])).stdout as string) as { id: number; rollbackOf: number | null; image: string }[];
+  const listed = JSON.parse((await slipway(['deployments', '-a', NAME, '--json'])).stdout as string) as {
+    id: number;
+    rollbackOf: number | null;
+    image: string;
+  }[];
   expect(listed[0]).toMatchObject({ id: 4, rollbackOf: 2, image: `slipway/${NAME}:2` });
   const info = await slipway(['deployments:info', '4', '-a', NAME]);
-  expect(info.stdout).toMatch(/\nRollback by admin, \d+s ago\nImage       of deployment 2 \(not rebuilt\)\n/);
+  expect(info.stdout).toMatch(/\nRollback by admin, \d+s ago\nImage {7}of deployment 2 \(not rebuilt\)\n/);
   expect(info.stdout).toMatch(/\nbuild\s+[\d.]+s\nstart\s+[\d.]+s\nboot\s+[\d.]+s\npostdeploy\s+[\d.]+s\nswitch/);
 
   // A failing hook fails the rollback; deployment 4 keeps serving.

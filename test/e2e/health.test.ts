@@ -54,7 +54,9 @@ test('with healthcheckPath, a release whose check answers 500 is refused (timeou
   expect(refused.output).toContain('(timeout-error)');
   const remote = refused.remote.join('\n');
   expect(remote).toContain('Waiting for web-1 to answer GET /cgi-bin/up on port');
-  expect(remote).toMatch(/web-1 \(port \d+\) did not pass the health check GET \/cgi-bin\/up within 3\.0s: the last check got HTTP 500 "database unreachable"; make GET \/cgi-bin\/up answer 2xx or 3xx/);
+  expect(remote).toMatch(
+    /web-1 \(port \d+\) did not pass the health check GET \/cgi-bin\/up within 3\.0s: the last check got HTTP 500 "database unreachable"; make GET \/cgi-bin\/up answer 2xx or 3xx/,
+  );
   expect((await getApp(server.routerPort, APP, '/version.txt')).body.trim()).toBe(v1);
 
   const v3 = await app.commit('database back', files('200 OK', 'ok'));
@@ -93,7 +95,8 @@ test('a serving container that fails its checks leaves the rotation under load w
   // /cgi-bin/up fails in the container named by a file in the app's storage.
   await app.commit('checks per container', {
     Procfile: procfile({ web: `echo "$CONTAINER" > /app/me && ${WEB}` }),
-    'cgi-bin/up': '#!/bin/sh\nif [ -f "/data/sick-$(cat /app/me)" ]; then echo "Status: 500 Internal Server Error"; echo; echo sick; else echo "Status: 200 OK"; echo; echo ok; fi\n',
+    'cgi-bin/up':
+      '#!/bin/sh\nif [ -f "/data/sick-$(cat /app/me)" ]; then echo "Status: 500 Internal Server Error"; echo; echo sick; else echo "Status: 200 OK"; echo; echo ok; fi\n',
   });
   expect((await app.push(server.remote(APP))).exitCode).toBe(0);
   expect((await slipway(['settings:set', 'healthcheckInterval=0.2', '-a', APP])).exitCode).toBe(0);

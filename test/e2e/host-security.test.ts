@@ -150,8 +150,14 @@ test('the data directory is private; storage is writable by a non-root user of t
 
 test('env values with a NUL byte, over 32 KiB, or over 128 KiB together are refused with one sentence; nothing is stored', async () => {
   const rows: [Record<string, string>, string][] = [
-    [{ SECRET: 'abc\u0000def' }, 'the value of SECRET contains a NUL byte, which no process environment can hold; remove it (encode binary data, e.g. in base64)'],
-    [{ BIG: 'x'.repeat(200 * 1024) }, 'the value of BIG is 204800 bytes, over the 32768 a variable may hold; keep larger data in a file (e.g. on storage) and put its path in BIG'],
+    [
+      { SECRET: 'abc\u0000def' },
+      'the value of SECRET contains a NUL byte, which no process environment can hold; remove it (encode binary data, e.g. in base64)',
+    ],
+    [
+      { BIG: 'x'.repeat(200 * 1024) },
+      'the value of BIG is 204800 bytes, over the 32768 a variable may hold; keep larger data in a file (e.g. on storage) and put its path in BIG',
+    ],
     [
       Object.fromEntries(['A', 'B', 'C', 'D', 'E'].map((k) => [k, 'x'.repeat(30_000)])),
       "the variables would take 150015 bytes together, over the 131072 an app's environment may take; remove some, or keep large values in files (e.g. on storage)",
@@ -164,7 +170,10 @@ test('env values with a NUL byte, over 32 KiB, or over 128 KiB together are refu
 
   // The same for a one-off's own variables, from the CLI.
   const big = await slipway(['run', '-a', STACK_APP, '--no-tty', '-e', `BIG=${'y'.repeat(40_000)}`, '--', 'true']);
-  expect([big.exitCode, big.stderr]).toEqual([1, 'slipway: The value of BIG is 40000 bytes, over the 32768 a variable may hold; keep larger data in a file (e.g. on storage) and put its path in BIG.\n']);
+  expect([big.exitCode, big.stderr]).toEqual([
+    1,
+    'slipway: The value of BIG is 40000 bytes, over the 32768 a variable may hold; keep larger data in a file (e.g. on storage) and put its path in BIG.\n',
+  ]);
   const detached = await server.api('POST', `/api/apps/${STACK_APP}/run`, { command: 'true', env: { K: 'a\u0000b' } });
   expect(detached.status).toBe(400);
 }, 60_000);

@@ -47,21 +47,25 @@ test('2 600 pipelined requests in one write: each answered once, and the router,
 test.each([
   ['the API/git port', () => server.port],
   ['the router port', () => server.routerPort],
-])('one address gets 256 connections on %s; the next gets 503 and is closed, and the server goes on', async (_name, port) => {
-  const open = await Promise.all(Array.from({ length: 256 }, () => connect(port())));
-  try {
-    const refused = await connect(port());
-    await refused.closed;
-    expect(refused.received()).toMatch(/^HTTP\/1\.1 503 [\s\S]*Too many connections from your address; close some and try again\./);
-  } finally {
-    for (const c of open) c.socket.destroy();
-    await Promise.all(open.map((c) => c.closed));
-  }
-  // The server counts the closes a moment after the client sees them.
-  let ok = false;
-  for (let i = 0; i < 50 && !ok; i++) {
-    ok = await healthy().catch(() => false);
-    if (!ok) await new Promise((r) => setTimeout(r, 50));
-  }
-  expect(ok).toBe(true);
-}, 60_000);
+])(
+  'one address gets 256 connections on %s; the next gets 503 and is closed, and the server goes on',
+  async (_name, port) => {
+    const open = await Promise.all(Array.from({ length: 256 }, () => connect(port())));
+    try {
+      const refused = await connect(port());
+      await refused.closed;
+      expect(refused.received()).toMatch(/^HTTP\/1\.1 503 [\s\S]*Too many connections from your address; close some and try again\./);
+    } finally {
+      for (const c of open) c.socket.destroy();
+      await Promise.all(open.map((c) => c.closed));
+    }
+    // The server counts the closes a moment after the client sees them.
+    let ok = false;
+    for (let i = 0; i < 50 && !ok; i++) {
+      ok = await healthy().catch(() => false);
+      if (!ok) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(ok).toBe(true);
+  },
+  60_000,
+);

@@ -69,7 +69,12 @@ test('binary output from a hook does not break the stream', async () => {
 }, 60_000);
 
 test('a hook that prints 100 MB keeps the server under 512 MB of memory, and the client gets the end', async () => {
-  const app = new TestApp(busyboxApp({ web: WEB, postdeploy: 'yes 0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz | head -c 100000000; echo; echo hook-finished' }));
+  const app = new TestApp(
+    busyboxApp({
+      web: WEB,
+      postdeploy: 'yes 0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz | head -c 100000000; echo; echo hook-finished',
+    }),
+  );
   apps.push(app);
   await app.commit('very loud');
   let peakKb = 0;

@@ -103,7 +103,10 @@ function expectTimeOrder(times: string[]): void {
 }
 
 function ticks(lines: { line: string }[]): number[] {
-  return lines.map((l) => /^tick (\d+)$/.exec(l.line)).filter((m) => m !== null).map((m) => Number(m![1]));
+  return lines
+    .map((l) => /^tick (\d+)$/.exec(l.line))
+    .filter((m) => m !== null)
+    .map((m) => Number(m![1]));
 }
 
 /** The numbers count up by one, without a gap or a repeat. */
@@ -180,9 +183,7 @@ test('--json: one JSON object per line, with the container, type, deployment and
     stream: 'stdout',
     line: 'web v1 started web-1',
   });
-  expect(records).toContainEqual(
-    expect.objectContaining({ container: 'web-1', stream: 'stderr', line: expect.stringContaining('url:/probe-backlog') }),
-  );
+  expect(records).toContainEqual(expect.objectContaining({ container: 'web-1', stream: 'stderr', line: expect.stringContaining('url:/probe-backlog') }));
   expect(records.filter((r) => r.container === 'worker-1').every((r) => r.type === 'worker' && r.deployment === 1 && r.stream === 'stdout')).toBe(true);
   expectTimeOrder(records.map((r) => r.time));
 
@@ -190,7 +191,12 @@ test('--json: one JSON object per line, with the container, type, deployment and
   const api = await fetch(`${server.url}/api/apps/${NAME}/logs?lines=2&type=worker`, { headers: { authorization: `Bearer ${server.token}` } });
   expect(api.headers.get('content-type')).toBe('application/x-ndjson; charset=utf-8');
   const body = await api.text();
-  expect(body.trimEnd().split('\n').map((l) => (JSON.parse(l) as LogJson).container)).toEqual(['worker-1', 'worker-1']);
+  expect(
+    body
+      .trimEnd()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as LogJson).container),
+  ).toEqual(['worker-1', 'worker-1']);
 }, 60_000);
 
 test('-t (--tail, as heroku logs --tail) follows as --follow does', async () => {

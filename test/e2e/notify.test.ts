@@ -32,7 +32,8 @@ class Receiver {
       if (req.url === '/flaky' && !this.flakyFailed) {
         this.flakyFailed = true;
         res.writeHead(500).end('try later');
-      } else if (req.url === '/down' && this.down) return; // held until the server that sent it is killed
+      } else if (req.url === '/down' && this.down)
+        return; // held until the server that sent it is killed
       else if (req.url === '/broken') res.writeHead(503).end('down');
       else res.writeHead(200).end('ok');
     });

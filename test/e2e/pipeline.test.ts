@@ -54,12 +54,15 @@ afterAll(async () => {
 });
 
 test('a push with web, worker and postdeploy builds, boots, runs the hook, then serves', async () => {
-  const app = newApp('full-app', busyboxApp({
-    web: WEB,
-    worker: 'while true; do sleep 1; done',
-    postdeploy:
-      'echo "hook-env APP=$APP CONTAINER=$CONTAINER PORT=$PORT CONTAINER_VERSION=$CONTAINER_VERSION SOURCE_VERSION=$SOURCE_VERSION STACK=$STACK GREETING=$GREETING"',
-  }));
+  const app = newApp(
+    'full-app',
+    busyboxApp({
+      web: WEB,
+      worker: 'while true; do sleep 1; done',
+      postdeploy:
+        'echo "hook-env APP=$APP CONTAINER=$CONTAINER PORT=$PORT CONTAINER_VERSION=$CONTAINER_VERSION SOURCE_VERSION=$SOURCE_VERSION STACK=$STACK GREETING=$GREETING"',
+    }),
+  );
   const sha = await app.commit('first');
   // The app exists after the first push only; set its env through the API afterwards and
   // check the second deploy's hook sees it.
@@ -74,7 +77,16 @@ test('a push with web, worker and postdeploy builds, boots, runs the hook, then 
 
   // What the user sees: each phase, in the seed's order, then the status line.
   const phases = result.remote.filter((l) => l.startsWith('-----> '));
-  const order = ['Deploying full-app', 'Building image', 'Starting web-1, worker-1', 'Waiting for web-1', 'Running postdeploy', 'Switching traffic to deployment 2', 'Stopping the previous containers', 'Deployment 2 succeeded'];
+  const order = [
+    'Deploying full-app',
+    'Building image',
+    'Starting web-1, worker-1',
+    'Waiting for web-1',
+    'Running postdeploy',
+    'Switching traffic to deployment 2',
+    'Stopping the previous containers',
+    'Deployment 2 succeeded',
+  ];
   let at = -1;
   for (const step of order) {
     const next = phases.findIndex((l, i) => i > at && l.includes(step));
@@ -179,10 +191,13 @@ test('hook output reaches the git client while the hook is still running', async
   // output and answers it. Were output delivered only at the hook's end, it would never end.
   const gate = await startGate();
   try {
-    const app = newApp('stream-app', busyboxApp({
-      web: WEB,
-      postdeploy: `echo "waiting for the test"; wget -q -O- http://127.0.0.1:${gate.port}/ ; echo "released"`,
-    }));
+    const app = newApp(
+      'stream-app',
+      busyboxApp({
+        web: WEB,
+        postdeploy: `echo "waiting for the test"; wget -q -O- http://127.0.0.1:${gate.port}/ ; echo "released"`,
+      }),
+    );
     await app.commit('stream');
     const events: string[] = [];
     const result = await app.push(server.remote('stream-app'), 'main', {
@@ -204,10 +219,13 @@ test('hook output reaches the git client while the hook is still running', async
 test('a hook line without a newline still reaches the client while the hook waits', async () => {
   const gate = await startGate();
   try {
-    const app = newApp('partial-app', busyboxApp({
-      web: WEB,
-      postdeploy: `printf "Continue? "; wget -q -O /dev/null http://127.0.0.1:${gate.port}/ ; echo yes`,
-    }));
+    const app = newApp(
+      'partial-app',
+      busyboxApp({
+        web: WEB,
+        postdeploy: `printf "Continue? "; wget -q -O /dev/null http://127.0.0.1:${gate.port}/ ; echo yes`,
+      }),
+    );
     await app.commit('partial');
     let seen = false;
     const result = await app.push(server.remote('partial-app'), 'main', {
@@ -273,7 +291,19 @@ test('a web process that never listens fails with timeout-error after the app bo
   await app.commit('slow');
   expect((await server.api('POST', '/api/apps', { name: 'slow-app' })).status).toBe(201);
   const settings = await server.api('PATCH', '/api/apps/slow-app/settings', { bootTimeout: 2 });
-  expect(settings).toEqual({ status: 200, body: { bootTimeout: 2, hookTimeout: null, stopTimeout: null, memory: null, cpus: null, healthcheckTimeout: null, healthcheckInterval: null, healthcheckPath: null } });
+  expect(settings).toEqual({
+    status: 200,
+    body: {
+      bootTimeout: 2,
+      hookTimeout: null,
+      stopTimeout: null,
+      memory: null,
+      cpus: null,
+      healthcheckTimeout: null,
+      healthcheckInterval: null,
+      healthcheckPath: null,
+    },
+  });
   const result = await app.push(server.remote('slow-app'));
   expect(result.exitCode).not.toBe(0);
   expect(result.output).toContain('! [remote rejected] main -> main (timeout-error)');
@@ -366,9 +396,15 @@ test('the image build runs with host networking and sees SOURCE_VERSION when it 
   await new Promise<void>((resolve) => local.listen(0, '127.0.0.1', resolve));
   const port = (local.address() as { port: number }).port;
   try {
-    const app = newApp('net-app', busyboxApp({ web: WEB }, {
-      Dockerfile: `FROM slipway/test-busybox:latest\nARG SOURCE_VERSION\nRUN wget -q -O- http://127.0.0.1:${port}/ && echo "building $SOURCE_VERSION"\nCOPY . /app\nWORKDIR /app\n`,
-    }));
+    const app = newApp(
+      'net-app',
+      busyboxApp(
+        { web: WEB },
+        {
+          Dockerfile: `FROM slipway/test-busybox:latest\nARG SOURCE_VERSION\nRUN wget -q -O- http://127.0.0.1:${port}/ && echo "building $SOURCE_VERSION"\nCOPY . /app\nWORKDIR /app\n`,
+        },
+      ),
+    );
     const sha = await app.commit('network');
     const result = await app.push(server.remote('net-app'));
     expect(result.exitCode).toBe(0);
@@ -380,10 +416,13 @@ test('the image build runs with host networking and sees SOURCE_VERSION when it 
 });
 
 test('a hook that prints 30 MB: the push ends with its status, and the stored log keeps its first part and every status line', async () => {
-  const app = newApp('loud-app', busyboxApp({
-    web: WEB,
-    postdeploy: 'yes 0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz | head -c 30000000; echo; echo loud-hook-done',
-  }));
+  const app = newApp(
+    'loud-app',
+    busyboxApp({
+      web: WEB,
+      postdeploy: 'yes 0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz | head -c 30000000; echo; echo loud-hook-done',
+    }),
+  );
   await app.commit('loud');
   const result = await app.push(server.remote('loud-app'));
   expect(result.exitCode).toBe(0);
@@ -396,11 +435,17 @@ test('a hook that prints 30 MB: the push ends with its status, and the stored lo
 });
 
 test('memory and CPU limits set for an app apply to its containers and its hook', async () => {
-  const app = newApp('limits-app', busyboxApp({ web: WEB, postdeploy: 'echo "hook memory=$CONTAINER_MEMORY"; cat /sys/fs/cgroup/memory/memory.limit_in_bytes' }));
+  const app = newApp(
+    'limits-app',
+    busyboxApp({ web: WEB, postdeploy: 'echo "hook memory=$CONTAINER_MEMORY"; cat /sys/fs/cgroup/memory/memory.limit_in_bytes' }),
+  );
   await app.commit('limits');
   expect((await server.api('POST', '/api/apps', { name: 'limits-app' })).status).toBe(201);
   const bad = await server.api<{ message: string }>('PATCH', '/api/apps/limits-app/settings', { memory: 1 });
-  expect(bad).toEqual({ status: 400, body: { error: 'invalid_setting', message: 'memory must be a whole number of MiB from 16 to 1048576 for each container, or null for no limit' } });
+  expect(bad).toEqual({
+    status: 400,
+    body: { error: 'invalid_setting', message: 'memory must be a whole number of MiB from 16 to 1048576 for each container, or null for no limit' },
+  });
   const set = await server.api<Record<string, unknown>>('PATCH', '/api/apps/limits-app/settings', { memory: 64, cpus: 0.5 });
   expect(set.body).toMatchObject({ memory: 64, cpus: 0.5 });
 

@@ -173,11 +173,14 @@ test('main and master pushed together: main deploys, master is refused in one se
 
 test('every container of a deployment gets the env as it was when the deployment started', async () => {
   const g = await gate();
-  const app = newApp('snap-app', busyboxApp({
-    // The web process waits for the gate before it listens: the env changes during its boot.
-    web: `wget -q -O /dev/null http://127.0.0.1:${g.port}/; ${WEB}`,
-    postdeploy: 'echo "hook sees COLOUR=$COLOUR"',
-  }));
+  const app = newApp(
+    'snap-app',
+    busyboxApp({
+      // The web process waits for the gate before it listens: the env changes during its boot.
+      web: `wget -q -O /dev/null http://127.0.0.1:${g.port}/; ${WEB}`,
+      postdeploy: 'echo "hook sees COLOUR=$COLOUR"',
+    }),
+  );
   await app.commit('snap');
   expect((await server.api('POST', '/api/apps', { name: 'snap-app' })).status).toBe(201);
   expect((await server.api('PATCH', '/api/apps/snap-app/env', { COLOUR: 'blue' })).status).toBe(200);
@@ -232,7 +235,9 @@ test('apps:destroy during a push: the queued push ends aborted, a new one is ref
     expect((await running.result).exitCode).toBe(0);
     const aborted = await queued.result;
     expect(aborted.output).toContain('[remote rejected] main -> main (aborted)');
-    expect(aborted.remote.join('\n')).toContain('gone-app is being destroyed (apps:destroy); push again once it is gone to create it anew; deployment 2 was not run');
+    expect(aborted.remote.join('\n')).toContain(
+      'gone-app is being destroyed (apps:destroy); push again once it is gone to create it anew; deployment 2 was not run',
+    );
     expect(await destroying).toMatchObject({ status: 200, body: { destroyed: 'gone-app' } });
     expect(await appContainers('gone-app')).toEqual([]);
     expect((await s.api('GET', '/api/apps/gone-app')).status).toBe(404);
@@ -279,7 +284,11 @@ test('SIGTERM during a deployment: it finishes and its client sees success, the 
     await s.restart();
     expect(await getApp(s.routerPort, 'stop-app', '/version.txt')).toEqual({ status: 200, body: `${v2}\n` });
     const list = (await s.api<DeploymentJson[]>('GET', '/api/apps/stop-app/deployments')).body;
-    expect(list.map((d) => [d.id, d.status])).toEqual([[3, 'aborted'], [2, 'success'], [1, 'success']]);
+    expect(list.map((d) => [d.id, d.status])).toEqual([
+      [3, 'aborted'],
+      [2, 'success'],
+      [1, 'success'],
+    ]);
   } finally {
     await s.stop();
   }
@@ -323,7 +332,13 @@ test('five images are kept, the current one included', async () => {
     expect((await app.push(server.remote('img-app'))).exitCode).toBe(0);
   }
   const images = await docker.listImages({ filters: { reference: ['slipway/img-app'] } });
-  expect(images.flatMap((i) => i.RepoTags ?? []).sort()).toEqual(['slipway/img-app:2', 'slipway/img-app:3', 'slipway/img-app:4', 'slipway/img-app:5', 'slipway/img-app:6']);
+  expect(images.flatMap((i) => i.RepoTags ?? []).sort()).toEqual([
+    'slipway/img-app:2',
+    'slipway/img-app:3',
+    'slipway/img-app:4',
+    'slipway/img-app:5',
+    'slipway/img-app:6',
+  ]);
 });
 
 test('a response whose header lines end in a bare LF (busybox CGI) reaches the client', async () => {

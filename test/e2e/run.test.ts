@@ -41,7 +41,6 @@ afterAll(async () => {
   if (home) rmSync(home, { recursive: true, force: true });
 }, 60_000);
 
-
 /** The app's attached one-offs the engine still has, running or not. */
 async function attachedOneOffs(): Promise<string[]> {
   const list = await docker.listContainers({ all: true, filters: { label: [`slipway.app=${APP}`, 'slipway.run=attached'] } });
@@ -104,7 +103,7 @@ test("a run sees the app's environment and its own CONTAINER, numbered one-off-1
   expect(await attachedOneOffs()).toEqual([]);
 }, 30_000);
 
-test('-e sets variables for this run only, over the app\'s; names are checked as for env:set', async () => {
+test("-e sets variables for this run only, over the app's; names are checked as for env:set", async () => {
   expect((await server.api('PATCH', `/api/apps/${APP}/env`, { GREETING: 'hello from env' })).status).toBe(200);
   const run = await slipway(['run', '-a', APP, '-e', 'GREETING=for this run', '--env', 'EXTRA=a=b', '--', 'echo "$GREETING|$EXTRA"']);
   expect([run.stdout, run.exitCode]).toEqual(['for this run|a=b\n', 0]);
@@ -197,11 +196,15 @@ describe('from a terminal', () => {
     expect(exitCode).toBe(0);
   }, 60_000);
 
-  test("its output can be read with logs while it runs, line by line", async () => {
+  test('its output can be read with logs while it runs, line by line', async () => {
     let records: { container: string; line: string; stream: string }[] = [];
     const read = async (): Promise<boolean> => {
       const logs = await slipway(['logs', '-a', APP, '--json', '--lines', '200']);
-      records = logs.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as (typeof records)[number]);
+      records = logs.stdout
+        .trim()
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as (typeof records)[number]);
       return records.some((r) => r.line === 'tty line two');
     };
     const run = onTerminal(`${slipwayLine} run -a ${APP} -- 'echo tty line one; echo tty line two; sleep 3'`);
@@ -303,7 +306,8 @@ test('the API: a plain POST starts a detached one-off; a command is required', a
   });
   const wrongTty = {
     error: 'invalid_tty',
-    message: 'give the client\'s terminal as {"rows": 40, "cols": 120, "term": "xterm-256color"}: rows and cols from 1 to 65535 (or neither), term optional (letters, digits, . _ + -)',
+    message:
+      'give the client\'s terminal as {"rows": 40, "cols": 120, "term": "xterm-256color"}: rows and cols from 1 to 65535 (or neither), term optional (letters, digits, . _ + -)',
   };
   for (const tty of [{ rows: 0, cols: 80 }, { rows: 40 }, { rows: 40, cols: 80, term: 'x; rm -rf /' }, 'yes']) {
     expect(await attachedRefusal({ command: 'true', tty })).toEqual({ status: 400, body: wrongTty });

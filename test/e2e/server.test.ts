@@ -63,5 +63,8 @@ test('slipway server --help lists every setting; a bad value is refused naming w
     'slipway server: "routerPort" must be a port number from 1 to 65535, not "80x" (from the --router-port flag)',
   ]);
   const fromEnv = await execa(process.execPath, [CLI, 'server'], { reject: false, env: { SLIPWAY_RUN_TIMEOUT: 'soon' } });
-  expect([fromEnv.exitCode, fromEnv.stderr]).toEqual([2, 'slipway server: "timeouts.run" must be a positive number of seconds, not "soon" (from SLIPWAY_RUN_TIMEOUT)']);
+  expect([fromEnv.exitCode, fromEnv.stderr]).toEqual([
+    2,
+    'slipway server: "timeouts.run" must be a positive number of seconds, not "soon" (from SLIPWAY_RUN_TIMEOUT)',
+  ]);
 }, 60_000);

@@ -187,7 +187,13 @@ test('yarn.lock installs with yarn, on the Node .nvmrc asks for (24)', async () 
 
 test('pnpm-lock.yaml installs with the pnpm packageManager names; no Procfile and a start script run web: npm start on the newest LTS', async () => {
   const app = new TestApp({
-    'package.json': JSON.stringify({ name: 'p', version: '1.0.0', packageManager: 'pnpm@9.15.9', scripts: { start: 'node server.js' }, dependencies: { ms: '2.1.3' } }),
+    'package.json': JSON.stringify({
+      name: 'p',
+      version: '1.0.0',
+      packageManager: 'pnpm@9.15.9',
+      scripts: { start: 'node server.js' },
+      dependencies: { ms: '2.1.3' },
+    }),
     'pnpm-lock.yaml': [
       "lockfileVersion: '9.0'",
       '',
@@ -261,7 +267,11 @@ test('a static site (index.html, no package.json) is served with types, long cac
     expect(out).toMatch(/-----> Static site \(index\.html, no package\.json\): served by Slipway's static server on Node \d+\.\d+\.\d+, the newest Active LTS/);
     const host = 'stack-static.localhost';
     const home = await getWithHeaders('/', host);
-    expect([home.status, home.headers['content-type'], home.body]).toEqual([200, 'text/html; charset=utf-8', '<!doctype html><title>static</title><script src="/assets/app.4f3a9b2c.js"></script>\n']);
+    expect([home.status, home.headers['content-type'], home.body]).toEqual([
+      200,
+      'text/html; charset=utf-8',
+      '<!doctype html><title>static</title><script src="/assets/app.4f3a9b2c.js"></script>\n',
+    ]);
     expect(home.headers['cache-control']).toBe('no-cache');
     const asset = await getWithHeaders('/assets/app.4f3a9b2c.js', host);
     expect([asset.status, asset.headers['content-type'], asset.headers['cache-control']]).toEqual([
@@ -286,7 +296,9 @@ test('a package.json whose build writes dist/ and no start script is a static si
     const pushed = await app.push(server.remote('stack-spa'));
     expectPushed(pushed);
     const out = text(pushed);
-    expect(out).toContain("-----> No Procfile: web: node /slipway/static.mjs dist build public (from package.json's build script and no start script: the static server)");
+    expect(out).toContain(
+      "-----> No Procfile: web: node /slipway/static.mjs dist build public (from package.json's build script and no start script: the static server)",
+    );
     expect(out).toContain('-----> npm run build');
     expect(out).toContain('serving dist/ with the single-page-app fallback');
     const host = 'stack-spa.localhost';
@@ -339,7 +351,7 @@ async function wheelIndex(): Promise<{ url: string; requests: string[]; close: (
   };
 }
 
-test('a Python web app installs its requirements.txt into a virtual environment with the stack\'s Python; an unavailable Python is refused', async () => {
+test("a Python web app installs its requirements.txt into a virtual environment with the stack's Python; an unavailable Python is refused", async () => {
   const index = await wheelIndex();
   const app = new TestApp({
     'requirements.txt': `--no-index\n--find-links ${index.url}\ntinypkg==1.0\n`,
@@ -368,7 +380,8 @@ test('a Python web app installs its requirements.txt into a virtual environment 
     await app.commit('old python', { Procfile: 'web: python app.py\n' });
     const refused = await app.push(server.remote('stack-python'));
     expect(refused.exitCode).not.toBe(0);
-    const sentence = /\.python-version asks for Python 2\.7, but the stack has Python (3\.\d+)\.\d+ only: ask for \1, or add a Dockerfile FROM the Python you need/;
+    const sentence =
+      /\.python-version asks for Python 2\.7, but the stack has Python (3\.\d+)\.\d+ only: ask for \1, or add a Dockerfile FROM the Python you need/;
     expect(text(refused)).toMatch(sentence);
     const stackPython = sentence.exec(text(refused))![1]!;
 

@@ -91,7 +91,10 @@ test('maintenance is in every router worker by the time the API answers: each of
 async function operation(pathname: string, body: object): Promise<{ result?: unknown; error?: string; message?: string }> {
   const { status, body: text } = await server.api<string>('POST', pathname, body);
   expect(status).toBe(200);
-  const events = String(text).trim().split('\n').map((line) => JSON.parse(line) as { result?: unknown; error?: string });
+  const events = String(text)
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as { result?: unknown; error?: string });
   return events.at(-1)!;
 }
 

@@ -57,7 +57,11 @@ export function parseClusterEnv(text: string): TestCluster {
 export async function ensureCluster(nodes = 3): Promise<TestCluster> {
   const up = await execa('bash', [CLUSTER_SCRIPT, 'up', '--nodes', String(nodes)], { reject: false, all: true, timeout: 540_000 });
   if (up.exitCode !== 0) {
-    const reason = (up.all ?? '').split('\n').filter((l) => l.startsWith(' !')).pop()?.replace(/^ !\s*/, '');
+    const reason = (up.all ?? '')
+      .split('\n')
+      .filter((l) => l.startsWith(' !'))
+      .pop()
+      ?.replace(/^ !\s*/, '');
     throw new ClusterSetupError(
       `The ${nodes}-node test cluster could not be started (scripts/cluster up ${up.timedOut ? 'timed out' : `exited ${up.exitCode}`}): ${reason ?? 'no reason printed'}` +
         `\nIts full output:\n${up.all ?? ''}`,

@@ -20,9 +20,23 @@ export async function imageExists(image: string): Promise<boolean> {
 /** Removes everything an app left behind, so one test never sees another's containers. */
 export async function removeApp(app: string): Promise<void> {
   const list = await docker.listContainers({ all: true, filters: { label: [`slipway.app=${app}`] } });
-  await Promise.all(list.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
+  await Promise.all(
+    list.map((c) =>
+      docker
+        .getContainer(c.Id)
+        .remove({ force: true })
+        .catch(() => undefined),
+    ),
+  );
   const images = await docker.listImages({ filters: { label: [`slipway.app=${app}`] } });
-  await Promise.all(images.map((i) => docker.getImage(i.Id).remove({ force: true }).catch(() => undefined)));
+  await Promise.all(
+    images.map((i) =>
+      docker
+        .getImage(i.Id)
+        .remove({ force: true })
+        .catch(() => undefined),
+    ),
+  );
 }
 
 export async function containerLogs(name: string): Promise<string> {

@@ -6,8 +6,7 @@ WORKDIR /app
 `;
 
 /** A web process that serves /app over HTTP, with /version.txt telling which commit serves. */
-export const WEB =
-  'echo "$CONTAINER_VERSION" > /app/version.txt && env > /app/env.txt && exec httpd -f -p 127.0.0.1:$PORT -h /app';
+export const WEB = 'echo "$CONTAINER_VERSION" > /app/version.txt && env > /app/env.txt && exec httpd -f -p 127.0.0.1:$PORT -h /app';
 
 export function procfile(lines: Record<string, string>): string {
   return `${Object.entries(lines)

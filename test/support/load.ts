@@ -21,22 +21,19 @@ export function steadyLoad(options: { routerPort: number; app: string; clients: 
   let sent = 0;
   const one = (): Promise<void> =>
     new Promise((resolve) => {
-      const req = http.get(
-        { host: '127.0.0.1', port: routerPort, path, headers: { host: `${app}.localhost` }, agent },
-        (res) => {
-          let body = '';
-          res.setEncoding('utf8');
-          res.on('data', (c: string) => (body += c));
-          res.on('end', () => {
-            if (res.statusCode === 200) {
-              tally.ok++;
-              const sha = body.trim();
-              tally.servedBy.set(sha, (tally.servedBy.get(sha) ?? 0) + 1);
-            } else tally.failures.push(`HTTP ${res.statusCode}: ${body.slice(0, 100)}`);
-            resolve();
-          });
-        },
-      );
+      const req = http.get({ host: '127.0.0.1', port: routerPort, path, headers: { host: `${app}.localhost` }, agent }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (body += c));
+        res.on('end', () => {
+          if (res.statusCode === 200) {
+            tally.ok++;
+            const sha = body.trim();
+            tally.servedBy.set(sha, (tally.servedBy.get(sha) ?? 0) + 1);
+          } else tally.failures.push(`HTTP ${res.statusCode}: ${body.slice(0, 100)}`);
+          resolve();
+        });
+      });
       req.on('error', (error) => {
         tally.failures.push(`connection error: ${error.message}`);
         resolve();

@@ -54,15 +54,11 @@ const TEST_BUILD_CACHE = '/var/cache/slipway-test/build';
 
 function spawnServer(dataDir: string, port: number, routerPort: number, token: string, options: { env?: Record<string, string>; args?: string[] }): Spawned {
   // The file itself, as an installed `slipway server` runs: its shebang sets Node's flags.
-  const child: ChildProcess = spawn(
-    CLI,
-    ['server', '--data', dataDir, '--port', String(port), '--router-port', String(routerPort), ...(options.args ?? [])],
-    {
-      // Node and npm tarballs are kept across test servers and runs: each is downloaded once.
-      env: { ...process.env, SLIPWAY_ADMIN_TOKEN: token, SLIPWAY_BUILD_CACHE: process.env.SLIPWAY_BUILD_CACHE ?? TEST_BUILD_CACHE, ...options.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
+  const child: ChildProcess = spawn(CLI, ['server', '--data', dataDir, '--port', String(port), '--router-port', String(routerPort), ...(options.args ?? [])], {
+    // Node and npm tarballs are kept across test servers and runs: each is downloaded once.
+    env: { ...process.env, SLIPWAY_ADMIN_TOKEN: token, SLIPWAY_BUILD_CACHE: process.env.SLIPWAY_BUILD_CACHE ?? TEST_BUILD_CACHE, ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
   child.stderr!.on('data', (c: Buffer) => (output += c.toString()));

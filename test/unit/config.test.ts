@@ -45,7 +45,17 @@ const DEFAULTS: ServerConfig = {
   minFreeMb: 200,
   tlsInFront: false,
   cronSeconds: false,
-  timeouts: { bootMs: 60_000, hookMs: 1_200_000, stopMs: 30_000, drainMs: 30_000, runMs: 86_400_000, gitBodyMs: 120_000, notifyMs: 10_000, notifyRetryMs: 10_000, cronMs: 3_600_000 },
+  timeouts: {
+    bootMs: 60_000,
+    hookMs: 1_200_000,
+    stopMs: 30_000,
+    drainMs: 30_000,
+    runMs: 86_400_000,
+    gitBodyMs: 120_000,
+    notifyMs: 10_000,
+    notifyRetryMs: 10_000,
+    cronMs: 3_600_000,
+  },
 };
 
 describe('loadServerConfig: defaults', () => {
@@ -123,7 +133,17 @@ describe('loadServerConfig: precedence flag > env > file > default', () => {
       minFreeMb: 200,
       tlsInFront: false,
       cronSeconds: false,
-      timeouts: { bootMs: 11_000, hookMs: 12_000, stopMs: 13_000, drainMs: 14_000, runMs: 15_000, gitBodyMs: 16_000, notifyMs: 10_000, notifyRetryMs: 10_000, cronMs: 3_600_000 },
+      timeouts: {
+        bootMs: 11_000,
+        hookMs: 12_000,
+        stopMs: 13_000,
+        drainMs: 14_000,
+        runMs: 15_000,
+        gitBodyMs: 16_000,
+        notifyMs: 10_000,
+        notifyRetryMs: 10_000,
+        cronMs: 3_600_000,
+      },
     });
   });
 
@@ -141,7 +161,17 @@ describe('loadServerConfig: precedence flag > env > file > default', () => {
       minFreeMb: 200,
       tlsInFront: false,
       cronSeconds: false,
-      timeouts: { bootMs: 21_000, hookMs: 22_000, stopMs: 23_000, drainMs: 24_000, runMs: 25_000, gitBodyMs: 26_000, notifyMs: 10_000, notifyRetryMs: 10_000, cronMs: 3_600_000 },
+      timeouts: {
+        bootMs: 21_000,
+        hookMs: 22_000,
+        stopMs: 23_000,
+        drainMs: 24_000,
+        runMs: 25_000,
+        gitBodyMs: 26_000,
+        notifyMs: 10_000,
+        notifyRetryMs: 10_000,
+        cronMs: 3_600_000,
+      },
     });
   });
 
@@ -160,7 +190,17 @@ describe('loadServerConfig: precedence flag > env > file > default', () => {
       minFreeMb: 200,
       tlsInFront: false,
       cronSeconds: false,
-      timeouts: { bootMs: 21_000, hookMs: 22_000, stopMs: 23_000, drainMs: 24_000, runMs: 25_000, gitBodyMs: 26_000, notifyMs: 10_000, notifyRetryMs: 10_000, cronMs: 3_600_000 },
+      timeouts: {
+        bootMs: 21_000,
+        hookMs: 22_000,
+        stopMs: 23_000,
+        drainMs: 24_000,
+        runMs: 25_000,
+        gitBodyMs: 26_000,
+        notifyMs: 10_000,
+        notifyRetryMs: 10_000,
+        cronMs: 3_600_000,
+      },
     });
   });
 
@@ -192,7 +232,17 @@ describe('loadServerConfig: precedence flag > env > file > default', () => {
 describe('loadServerConfig: values', () => {
   test('timeouts: {boot: 5} in YAML gives bootMs 5000 and keeps the other defaults', () => {
     const config = loadServerConfig(['--config', yamlFile('timeouts: {boot: 5}\n')], {});
-    expect(config.timeouts).toEqual({ bootMs: 5000, hookMs: 1_200_000, stopMs: 30_000, drainMs: 30_000, runMs: 86_400_000, gitBodyMs: 120_000, notifyMs: 10_000, notifyRetryMs: 10_000, cronMs: 3_600_000 });
+    expect(config.timeouts).toEqual({
+      bootMs: 5000,
+      hookMs: 1_200_000,
+      stopMs: 30_000,
+      drainMs: 30_000,
+      runMs: 86_400_000,
+      gitBodyMs: 120_000,
+      notifyMs: 10_000,
+      notifyRetryMs: 10_000,
+      cronMs: 3_600_000,
+    });
   });
 
   test('fractional seconds become whole milliseconds', () => {
@@ -345,7 +395,11 @@ describe('loadServerConfig: only real numbers count', () => {
     ['a list as router port', () => loadServerConfig(['--config', yamlFile('routerPort: [8081]\n')], {}), '"routerPort" must be a port number'],
     ['a hexadecimal port in the environment', () => loadServerConfig([], { SLIPWAY_PORT: '0x50' }), '"port" must be a port number'],
     ['a boolean timeout', () => loadServerConfig(['--config', yamlFile('timeouts: { boot: true }\n')], {}), '"timeouts.boot" must be a positive number'],
-    ['a timeout that rounds to 0 ms', () => loadServerConfig(['--config', yamlFile('timeouts: { boot: 0.0001 }\n')], {}), '"timeouts.boot" must be a positive number'],
+    [
+      'a timeout that rounds to 0 ms',
+      () => loadServerConfig(['--config', yamlFile('timeouts: { boot: 0.0001 }\n')], {}),
+      '"timeouts.boot" must be a positive number',
+    ],
   ])('%s is refused', (_name, load, message) => {
     expect(configError(load).message).toContain(message);
   });
@@ -387,7 +441,24 @@ describe('loadServerConfig: where a bad value came from', () => {
 
 describe('settingsHelp: derived from the settings the parser reads', () => {
   const help = settingsHelp();
-  const variables = ['SLIPWAY_DATA', 'SLIPWAY_PORT', 'SLIPWAY_ROUTER_PORT', 'SLIPWAY_HOST', 'SLIPWAY_DOMAIN', 'SLIPWAY_STACK_IMAGE', 'SLIPWAY_ROUTER_WORKERS', 'SLIPWAY_MAX_PUSH_MB', 'SLIPWAY_MIN_FREE_MB', 'SLIPWAY_TLS_IN_FRONT', 'SLIPWAY_BOOT_TIMEOUT', 'SLIPWAY_HOOK_TIMEOUT', 'SLIPWAY_STOP_TIMEOUT', 'SLIPWAY_DRAIN_TIMEOUT', 'SLIPWAY_RUN_TIMEOUT', 'SLIPWAY_CONFIG'];
+  const variables = [
+    'SLIPWAY_DATA',
+    'SLIPWAY_PORT',
+    'SLIPWAY_ROUTER_PORT',
+    'SLIPWAY_HOST',
+    'SLIPWAY_DOMAIN',
+    'SLIPWAY_STACK_IMAGE',
+    'SLIPWAY_ROUTER_WORKERS',
+    'SLIPWAY_MAX_PUSH_MB',
+    'SLIPWAY_MIN_FREE_MB',
+    'SLIPWAY_TLS_IN_FRONT',
+    'SLIPWAY_BOOT_TIMEOUT',
+    'SLIPWAY_HOOK_TIMEOUT',
+    'SLIPWAY_STOP_TIMEOUT',
+    'SLIPWAY_DRAIN_TIMEOUT',
+    'SLIPWAY_RUN_TIMEOUT',
+    'SLIPWAY_CONFIG',
+  ];
 
   test.each(variables)('names %s, which the parser reads', (variable) => {
     expect(help).toContain(variable);

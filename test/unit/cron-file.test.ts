@@ -4,7 +4,11 @@ const file = (value: unknown): Uint8Array => new TextEncoder().encode(typeof val
 
 test("Scalingo's cron.json: five schedule fields or a nickname, then the command as written", () => {
   expect(
-    parseCronFile(file({ jobs: [{ command: '*/10 * * * * node cleanup.js  --all' }, { command: '@hourly  echo "a  b"', size: 'M' }, { command: '0 3 * * 1-5 ./nightly' }] })),
+    parseCronFile(
+      file({
+        jobs: [{ command: '*/10 * * * * node cleanup.js  --all' }, { command: '@hourly  echo "a  b"', size: 'M' }, { command: '0 3 * * 1-5 ./nightly' }],
+      }),
+    ),
   ).toEqual([
     { schedule: '*/10 * * * *', command: 'node cleanup.js  --all' },
     { schedule: '@hourly', command: 'echo "a  b"' },
@@ -23,7 +27,11 @@ test.each([
   ['not JSON', '{jobs: []}', /cron\.json is not valid JSON/],
   ['no jobs list', { job: [] }, /must be an object with a "jobs" list/],
   ['a job without command', { jobs: [{ cmd: 'x' }] }, /cron\.json job 1 has no "command" string/],
-  ['a minute of 61', { jobs: [{ command: '0 * * * * ok' }, { command: '61 * * * * echo x' }] }, /^cron\.json job 2 \("61 \* \* \* \* echo x"\): the schedule "61 \* \* \* \*" is not valid .*; use five fields/],
+  [
+    'a minute of 61',
+    { jobs: [{ command: '0 * * * * ok' }, { command: '61 * * * * echo x' }] },
+    /^cron\.json job 2 \("61 \* \* \* \* echo x"\): the schedule "61 \* \* \* \*" is not valid .*; use five fields/,
+  ],
   ['an unknown nickname', { jobs: [{ command: '@reboot ./start' }] }, /cron\.json job 1 \("@reboot \.\/start"\): "@reboot" is not a schedule Slipway knows/],
   ['a schedule without command', { jobs: [{ command: '*/5 * * * *' }] }, /cron\.json job 1 .* has no command after its schedule/],
   ['words for fields', { jobs: [{ command: 'every day at noon today run.sh' }] }, /cron\.json job 1 .*: the schedule "every day at noon today" is not valid/],

@@ -34,11 +34,13 @@ afterAll(async () => {
 
 function get(pathname: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }> {
   return new Promise((resolve, reject) => {
-    http.get(`${base}${pathname}`, { headers }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
-    }).on('error', reject);
+    http
+      .get(`${base}${pathname}`, { headers }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+      })
+      .on('error', reject);
   });
 }
 
@@ -56,10 +58,15 @@ test('hashed assets are immutable for a year, gzipped when the browser takes it'
   expect(gunzipSync(gzipped.body).toString()).toBe(SCRIPT);
 });
 
-test("every page path gets index.html, revalidated each time, with this server as the only source", async () => {
+test('every page path gets index.html, revalidated each time, with this server as the only source', async () => {
   for (const pathname of ['/', '/login', '/apps/shop/deployments/3']) {
     const page = await get(pathname);
-    expect([pathname, page.status, page.headers['cache-control'], page.body.toString()]).toEqual([pathname, 200, 'no-cache', '<!doctype html><title>Slipway</title>']);
+    expect([pathname, page.status, page.headers['cache-control'], page.body.toString()]).toEqual([
+      pathname,
+      200,
+      'no-cache',
+      '<!doctype html><title>Slipway</title>',
+    ]);
     expect(page.headers['content-security-policy']).toMatch(/^default-src 'self'; connect-src 'self';/);
   }
   const again = await get('/', { 'if-none-match': (await get('/')).headers.etag! });

@@ -41,7 +41,20 @@ test('secureDataDir takes group and other bits away everywhere but in storage di
 
   expect(
     Object.fromEntries(
-      ['.', 'slipway.db', 'admin-token', 'repos', 'repos/app.git/objects/ab', 'repos/app.git/objects/ab/cdef', 'repos/app.git/hooks-sample', 'volumes', 'volumes/app', 'volumes/app/%2Fdata', 'volumes/app/%2Fdata/sub', 'volumes/app/%2Fdata/sub/app-file'].map((f) => [f, mode(f)]),
+      [
+        '.',
+        'slipway.db',
+        'admin-token',
+        'repos',
+        'repos/app.git/objects/ab',
+        'repos/app.git/objects/ab/cdef',
+        'repos/app.git/hooks-sample',
+        'volumes',
+        'volumes/app',
+        'volumes/app/%2Fdata',
+        'volumes/app/%2Fdata/sub',
+        'volumes/app/%2Fdata/sub/app-file',
+      ].map((f) => [f, mode(f)]),
     ),
   ).toEqual({
     '.': '700',

@@ -1,4 +1,13 @@
-import { containerEnv, envNameProblem, envTotalProblem, envValueProblem, MAX_ENV_TOTAL_BYTES, MAX_ENV_VALUE_BYTES, RESERVED_ENV, type InjectedEnv } from '../../src/deploy/env.js';
+import {
+  containerEnv,
+  envNameProblem,
+  envTotalProblem,
+  envValueProblem,
+  MAX_ENV_TOTAL_BYTES,
+  MAX_ENV_VALUE_BYTES,
+  RESERVED_ENV,
+  type InjectedEnv,
+} from '../../src/deploy/env.js';
 
 const injected: InjectedEnv = {
   app: 'shop',
@@ -77,9 +86,7 @@ describe('envNameProblem', () => {
   );
 
   test.each(['1ABC', 'A-B', '', 'A B', 'A.B', 'É', 'A=B', 'A'.repeat(256)])('"%s" is not a valid name', (name) => {
-    expect(envNameProblem(name)).toBe(
-      `"${name.slice(0, 80)}" is not a valid variable name; use letters, digits and underscores, not starting with a digit`,
-    );
+    expect(envNameProblem(name)).toBe(`"${name.slice(0, 80)}" is not a valid variable name; use letters, digits and underscores, not starting with a digit`);
   });
 
   test.each([...RESERVED_ENV, 'SLIPWAY_', 'SLIPWAY_TOKEN', 'SLIPWAY_DATA'])('"%s" is reserved', (name) => {
@@ -87,9 +94,7 @@ describe('envNameProblem', () => {
   });
 
   test('the reserved list covers the documented names', () => {
-    expect([...RESERVED_ENV]).toEqual(
-      expect.arrayContaining(['PORT', 'CONTAINER', 'APP', 'STACK', 'DYNO', 'CONTAINER_VERSION', 'SOURCE_VERSION']),
-    );
+    expect([...RESERVED_ENV]).toEqual(expect.arrayContaining(['PORT', 'CONTAINER', 'APP', 'STACK', 'DYNO', 'CONTAINER_VERSION', 'SOURCE_VERSION']));
   });
 
   test('every name containerEnv injects is reserved', () => {

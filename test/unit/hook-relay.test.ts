@@ -53,7 +53,9 @@ describe('hooks/relay.cjs reading pkt-lines', () => {
       expect(result.timedOut).toBe(false);
       expect(result.exitCode).toBe(1);
       expect(result.stdout).toBe('');
-      expect(result.stderr).toMatch(new RegExp(`^${VOICE.error}slipway hook: git sent a malformed pkt-line length "[^"]*"; nothing was deployed, push again\\n$`));
+      expect(result.stderr).toMatch(
+        new RegExp(`^${VOICE.error}slipway hook: git sent a malformed pkt-line length "[^"]*"; nothing was deployed, push again\\n$`),
+      );
     },
     TEST_TIMEOUT_MS,
   );
@@ -70,7 +72,7 @@ describe('hooks/relay.cjs reading pkt-lines', () => {
   );
 
   test(
-    'well-formed input reaches the server (with the hook\'s parent as the pusher) and its verdict reaches git',
+    "well-formed input reaches the server (with the hook's parent as the pusher) and its verdict reaches git",
     async () => {
       const socketPath = path.join(dir, 'server.sock');
       let request: { gitDir: string; commands: unknown[]; pusherPid: number } | undefined;
@@ -83,7 +85,14 @@ describe('hooks/relay.cjs reading pkt-lines', () => {
       });
       await new Promise<void>((resolve) => server.listen(socketPath, resolve));
       try {
-        const child = execa('node', [RELAY], { input: VERSION + COMMAND, env: { SLIPWAY_HOOK_SOCKET: socketPath }, timeout: HOOK_TIMEOUT_MS, reject: false, cwd: dir, stripFinalNewline: false });
+        const child = execa('node', [RELAY], {
+          input: VERSION + COMMAND,
+          env: { SLIPWAY_HOOK_SOCKET: socketPath },
+          timeout: HOOK_TIMEOUT_MS,
+          reject: false,
+          cwd: dir,
+          stripFinalNewline: false,
+        });
         const result = await child;
         expect(result.exitCode).toBe(0);
         expect(result.stderr).toBe(`${VOICE.phase}Building\n`);
@@ -99,7 +108,7 @@ describe('hooks/relay.cjs reading pkt-lines', () => {
   );
 
   test(
-    'a server that is not there: the push is refused with an error line in Slipway\'s voice',
+    "a server that is not there: the push is refused with an error line in Slipway's voice",
     async () => {
       const result = await runHook(VERSION + COMMAND, path.join(dir, 'no.sock'));
       expect(result.exitCode).toBe(0);

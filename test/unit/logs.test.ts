@@ -154,9 +154,7 @@ describe('merging', () => {
   });
 
   test('sanitises control characters as deployment output is; tabs and colours pass', () => {
-    expect(toRecord(web, entry(1, 'bell\u0007 nul\u0000 tab\t \u001b[32mgreen\u001b[0m')).line).toBe(
-      'bell\uFFFD nul\uFFFD tab\t \u001b[32mgreen\u001b[0m',
-    );
+    expect(toRecord(web, entry(1, 'bell\u0007 nul\u0000 tab\t \u001b[32mgreen\u001b[0m')).line).toBe('bell\uFFFD nul\uFFFD tab\t \u001b[32mgreen\u001b[0m');
   });
 
   test('filters by type and by container name', () => {
@@ -196,7 +194,12 @@ class FakeEngine {
   watching = false;
 
   add(id: string, source: LogSource, running = true): void {
-    const labels = { 'slipway.app': 'app', 'slipway.container': source.container, 'slipway.type': source.type ?? '', 'slipway.deployment': String(source.deployment) };
+    const labels = {
+      'slipway.app': 'app',
+      'slipway.container': source.container,
+      'slipway.type': source.type ?? '',
+      'slipway.deployment': String(source.deployment),
+    };
     this.containers.set(id, { info: { id, name: `slipway-app-${source.container}`, labels, state: running ? 'running' : 'exited' }, entries: [], running });
   }
 

@@ -42,7 +42,9 @@ test('a failed deployment names its status, the phase it failed in, and why', ()
   const summary = deploymentSummary(store.getDeployment('app', d.id)!, store.listPhases('app', d.id), 'Fix it');
   expect(summary).toMatchObject({ status: 'timeout-error', failedPhase: 'boot', reason: 'web-1 did not answer', durationSeconds: 3.5, phases: { build: 1.5 } });
   const n: Notification = { event: 'deploy.failed', app: 'app', appUrl: 'http://app.localhost', deployment: summary, logUrl: 'http://api/log', time: '' };
-  expect(slackText(n)).toBe(':x: *app*: deployment 1 failed: timeout-error in the boot phase: web-1 did not answer (commit `aaaaaaa` "Fix it", pushed by ci). Log: http://api/log');
+  expect(slackText(n)).toBe(
+    ':x: *app*: deployment 1 failed: timeout-error in the boot phase: web-1 did not answer (commit `aaaaaaa` "Fix it", pushed by ci). Log: http://api/log',
+  );
   expect(JSON.parse(render('slack', n))).toEqual({ text: slackText(n) });
   expect(JSON.parse(render('json', n))).toEqual(n);
 });

@@ -141,10 +141,7 @@ describe('OneOffs', () => {
   });
 
   test('sweeping stops, and keeps, detached one-offs that ran longer than the run timeout (24 h by default)', async () => {
-    const existing = [
-      status('long-detached', 'detached', null, iso(MAX_RUN_MS + 1000)),
-      status('young-detached', 'detached', null, iso(MAX_RUN_MS - 1000)),
-    ];
+    const existing = [status('long-detached', 'detached', null, iso(MAX_RUN_MS + 1000)), status('young-detached', 'detached', null, iso(MAX_RUN_MS - 1000))];
     const { oneOffs, removed, stopped } = setup(existing);
     expect(await oneOffs.sweep('my-app')).toEqual([{ name: 'long-detached', container: 'long-detached', reason: 'timed-out' }]);
     expect(stopped).toEqual([['long-detached', 5000]]);

@@ -117,7 +117,7 @@ describe('parseProcfile: valid files', () => {
     expect(procfile.postdeploy).toBe('node m.js');
   });
 
-  test('release: (Heroku\'s and Dokku\'s name) is the same hook as postdeploy:, never a process', () => {
+  test("release: (Heroku's and Dokku's name) is the same hook as postdeploy:, never a process", () => {
     const procfile = parseProcfile('release: bundle exec rake db:migrate\nweb: bundle exec puma\n');
     expect([...procfile.processes.keys()]).toEqual(['web']);
     expect(procfile.postdeploy).toBe('bundle exec rake db:migrate');
@@ -135,7 +135,8 @@ describe('parseProcfile: errors', () => {
       name: 'both release and postdeploy',
       text: 'web: w\npostdeploy: m1\nrelease: m2\n',
       line: 3,
-      message: /^Procfile line 3: "release:" and "postdeploy:" \(line 2\) are the same hook here, run after the new containers boot and before they get traffic; keep one$/,
+      message:
+        /^Procfile line 3: "release:" and "postdeploy:" \(line 2\) are the same hook here, run after the new containers boot and before they get traffic; keep one$/,
     },
     {
       name: 'only release',
@@ -299,7 +300,9 @@ describe('parseProcfileBytes', () => {
 describe('limits', () => {
   test('a command over 32 KB is refused, naming its line and the fix', () => {
     const text = `web: node server.js\nworker: echo ${'x'.repeat(40_000)}\n`;
-    expect(() => parseProcfile(text)).toThrow('Procfile line 2: the "worker" command is 40005 characters long; keep it under 32768 (move it into a script and run that)');
+    expect(() => parseProcfile(text)).toThrow(
+      'Procfile line 2: the "worker" command is 40005 characters long; keep it under 32768 (move it into a script and run that)',
+    );
   });
 
   test('51 process types are refused; 50 are accepted', () => {

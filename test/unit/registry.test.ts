@@ -62,7 +62,9 @@ test('a packument is read once within its time to live, and kept on disk for whe
     // Without a kept copy, an unreachable registry is one sentence saying what to check.
     const fresh = new NpmRegistry(url, path.join(dir, 'empty'));
     await expect(fresh.packument('tiny')).rejects.toThrow(BuildRefusedError);
-    await expect(fresh.packument('tiny')).rejects.toThrow(/^Could not read tiny from the npm registry http:\/\/127\.0\.0\.1:\d+\/ \(HTTP 503\); .*or add a Dockerfile$/);
+    await expect(fresh.packument('tiny')).rejects.toThrow(
+      /^Could not read tiny from the npm registry http:\/\/127\.0\.0\.1:\d+\/ \(HTTP 503\); .*or add a Dockerfile$/,
+    );
   } finally {
     up = true;
   }

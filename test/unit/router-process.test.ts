@@ -124,7 +124,11 @@ describe('Router.retire (handing the port over)', () => {
     await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
     const port = (upstream.address() as net.AddressInfo).port;
     const instance = new RouterInstance({ domain: 'test.local' });
-    await instance.apply({ type: 'state', directory: { apps: ['shop'], domains: [], maintenance: [] }, routes: [{ app: 'shop', deployment: 1, targets: [target(port)] }] });
+    await instance.apply({
+      type: 'state',
+      directory: { apps: ['shop'], domains: [], maintenance: [] },
+      routes: [{ app: 'shop', deployment: 1, targets: [target(port)] }],
+    });
     await instance.listen(0, '127.0.0.1');
     const routerPort = (instance.server.address() as net.AddressInfo).port;
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });

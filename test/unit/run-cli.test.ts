@@ -27,12 +27,36 @@ describe('splitAtCommand (slipway run: its options, then the command)', () => {
 
   test.each<[string[], string[], string[]]>([
     [['node', '-v'], [], ['node', '-v']],
-    [['-a', 'my-app', 'node', '-v'], ['-a', 'my-app'], ['node', '-v']],
-    [['--app', 'my-app', '-e', 'A=1', '--env=B=2', '-d', 'ls', '-d', '/'], ['--app', 'my-app', '-e', 'A=1', '--env=B=2', '-d'], ['ls', '-d', '/']],
-    [['--app=my-app', '--json', 'echo', '--json'], ['--app=my-app', '--json'], ['echo', '--json']],
-    [['-da', 'my-app', 'rake', 'db:seed'], ['-da', 'my-app'], ['rake', 'db:seed']],
-    [['-a', 'my-app', '--', '-weird-name', '-x'], ['-a', 'my-app'], ['-weird-name', '-x']],
-    [['-a', 'my-app', '--', 'sh', '-c', 'echo -- done'], ['-a', 'my-app'], ['sh', '-c', 'echo -- done']],
+    [
+      ['-a', 'my-app', 'node', '-v'],
+      ['-a', 'my-app'],
+      ['node', '-v'],
+    ],
+    [
+      ['--app', 'my-app', '-e', 'A=1', '--env=B=2', '-d', 'ls', '-d', '/'],
+      ['--app', 'my-app', '-e', 'A=1', '--env=B=2', '-d'],
+      ['ls', '-d', '/'],
+    ],
+    [
+      ['--app=my-app', '--json', 'echo', '--json'],
+      ['--app=my-app', '--json'],
+      ['echo', '--json'],
+    ],
+    [
+      ['-da', 'my-app', 'rake', 'db:seed'],
+      ['-da', 'my-app'],
+      ['rake', 'db:seed'],
+    ],
+    [
+      ['-a', 'my-app', '--', '-weird-name', '-x'],
+      ['-a', 'my-app'],
+      ['-weird-name', '-x'],
+    ],
+    [
+      ['-a', 'my-app', '--', 'sh', '-c', 'echo -- done'],
+      ['-a', 'my-app'],
+      ['sh', '-c', 'echo -- done'],
+    ],
     [['-a', 'my-app'], ['-a', 'my-app'], []],
     [['--bogus', 'ls'], ['--bogus'], ['ls']],
   ])('%j: own %j, command %j', (argv, own, command) => {
@@ -90,9 +114,7 @@ describe('attach (the CLI side of an attached run)', () => {
     const pair = await socketPair();
     const io = { stdin: new PassThrough(), stdout: new PassThrough(), stderr: new PassThrough() };
     pair.server.end(encodeFrame(FRAME.error, 'the one-off stopped unexpectedly (engine gone); run it again'));
-    await expect(attach(pair.client, Buffer.alloc(0), io)).rejects.toThrow(
-      new CliError('The one-off stopped unexpectedly (engine gone); run it again.'),
-    );
+    await expect(attach(pair.client, Buffer.alloc(0), io)).rejects.toThrow(new CliError('The one-off stopped unexpectedly (engine gone); run it again.'));
     pair.close();
   });
 

@@ -1,4 +1,15 @@
-import { decodeExit, decodeResize, encodeData, encodeExit, encodeFrame, encodeResize, FRAME, FrameDecoder, MAX_PAYLOAD, ProtocolError } from '../../src/run/protocol.js';
+import {
+  decodeExit,
+  decodeResize,
+  encodeData,
+  encodeExit,
+  encodeFrame,
+  encodeResize,
+  FRAME,
+  FrameDecoder,
+  MAX_PAYLOAD,
+  ProtocolError,
+} from '../../src/run/protocol.js';
 
 describe('slipway run framing', () => {
   test('frames come back whole however the bytes are split, one byte at a time included', () => {

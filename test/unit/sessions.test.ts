@@ -8,7 +8,11 @@ function request(headers: Record<string, string>): IncomingMessage {
 describe('Sessions', () => {
   let now = 1_000_000;
   let revoked = new Set<string>();
-  const sessions = (): Sessions => new Sessions((id) => !revoked.has(id.name), () => now);
+  const sessions = (): Sessions =>
+    new Sessions(
+      (id) => !revoked.has(id.name),
+      () => now,
+    );
   beforeEach(() => {
     now = 1_000_000;
     revoked = new Set();
@@ -49,7 +53,7 @@ describe('Sessions', () => {
     expect(s.fromRequest(request({ cookie: `slipway_session=${third}` }))).toBeUndefined();
   });
 
-  test('a change needs this host as Origin and the session\'s CSRF token', () => {
+  test("a change needs this host as Origin and the session's CSRF token", () => {
     const s = sessions();
     const { session } = s.start({ name: 'admin' });
     const ok = { host: '127.0.0.1:7070', origin: 'http://127.0.0.1:7070', 'x-slipway-csrf': session.csrf };

@@ -81,7 +81,9 @@ describe('resolveNpm', () => {
 
   test('engines.npm picks within its range; none matching is refused with the newest', () => {
     expect(resolveNpm({ range: '10.x', from: 'engines.npm' }, NPMS, '22.23.5')).toEqual({ version: '10.9.4', why: 'engines.npm "10.x"' });
-    expect(() => resolveNpm({ range: '^4', from: 'engines.npm' }, NPMS, '22.23.5')).toThrow(/engines\.npm "\^4" matches no npm release \(the newest is 11\.6\.2\)/);
+    expect(() => resolveNpm({ range: '^4', from: 'engines.npm' }, NPMS, '22.23.5')).toThrow(
+      /engines\.npm "\^4" matches no npm release \(the newest is 11\.6\.2\)/,
+    );
   });
 });
 
@@ -200,7 +202,9 @@ describe('plans', () => {
 
   test('pnpm and yarn install their tool with npm first, then from their lockfile with their own cache', () => {
     const pnpm = nodePlan('base', 'a', { ...npmApp, manager: { name: 'pnpm', lockfile: 'pnpm-lock.yaml', version: '9.12.0' }, installFiles: [] });
-    expect(pnpm.dockerfile).toContain('RUN --mount=type=cache,id=slipway-a-npm,target=/root/.npm,sharing=locked npm install --global --no-audit --no-fund pnpm@9.12.0\n');
+    expect(pnpm.dockerfile).toContain(
+      'RUN --mount=type=cache,id=slipway-a-npm,target=/root/.npm,sharing=locked npm install --global --no-audit --no-fund pnpm@9.12.0\n',
+    );
     expect(pnpm.dockerfile).toContain('COPY package.json pnpm-lock.yaml ./\n');
     expect(pnpm.dockerfile).toContain('npm_config_store_dir=/root/.cache/slipway-pnpm-store pnpm install --frozen-lockfile\n');
     expect(pnpm.dockerfile).toContain('RUN pnpm run build\n');
@@ -216,7 +220,15 @@ describe('plans', () => {
     expect(plan.dockerfile).toContain(`COPY .slipway-static.mjs ${STATIC_SERVER}\n`);
     expect(plan.dockerfile).toContain(`RUN node ${STATIC_SERVER} --check dist build public\n`);
     expect(staticPlan('base').dockerfile).toBe(
-      ['FROM base', 'WORKDIR /app', `COPY .slipway-static.mjs ${STATIC_SERVER}`, 'COPY . .', 'ARG SOURCE_VERSION', `RUN node ${STATIC_SERVER} --check .`, ''].join('\n'),
+      [
+        'FROM base',
+        'WORKDIR /app',
+        `COPY .slipway-static.mjs ${STATIC_SERVER}`,
+        'COPY . .',
+        'ARG SOURCE_VERSION',
+        `RUN node ${STATIC_SERVER} --check .`,
+        '',
+      ].join('\n'),
     );
   });
 

@@ -1,11 +1,4 @@
-import {
-  InvalidTransitionError,
-  isFinal,
-  isStatus,
-  STATUSES,
-  transition,
-  type Status,
-} from '../../src/deploy/status.js';
+import { InvalidTransitionError, isFinal, isStatus, STATUSES, transition, type Status } from '../../src/deploy/status.js';
 
 const FINAL: Status[] = ['success', 'aborted', 'build-error', 'crashed-error', 'timeout-error', 'hook-error'];
 const NOT_FINAL: Status[] = ['queued', 'building', 'starting'];
@@ -100,10 +93,7 @@ describe('isStatus', () => {
     expect(isStatus(value)).toBe(true);
   });
 
-  test.each(['', 'Success', 'SUCCESS', 'failed', 'error', 'queued ', 'build_error', 'deployed'])(
-    '"%s" is not a status',
-    (value) => {
-      expect(isStatus(value)).toBe(false);
-    },
-  );
+  test.each(['', 'Success', 'SUCCESS', 'failed', 'error', 'queued ', 'build_error', 'deployed'])('"%s" is not a status', (value) => {
+    expect(isStatus(value)).toBe(false);
+  });
 });

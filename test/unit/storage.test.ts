@@ -12,7 +12,7 @@ describe('mountPathProblem', () => {
     },
   );
 
-  test.each(['/', '/app', '/etc', '/proc', '/sys/fs', '/usr/lib', '/bin', '/dev/shm', '/run/x'])('refuses %s as the image\'s or the system\'s', (path) => {
+  test.each(['/', '/app', '/etc', '/proc', '/sys/fs', '/usr/lib', '/bin', '/dev/shm', '/run/x'])("refuses %s as the image's or the system's", (path) => {
     expect(mountPathProblem(path) ?? '').toMatch(/belongs to the image or the system; mount storage at a path of its own, e\.g\. \/data$|is not a mount path/);
   });
 

@@ -89,7 +89,7 @@ describe('RouteTable.set / delete / deploymentOf', () => {
     expect(picks(table, 'shop', 4)).toEqual([6001, 6002, 6001, 6002]);
   });
 
-  test('set copies the targets: changing the caller\'s array later has no effect', () => {
+  test("set copies the targets: changing the caller's array later has no effect", () => {
     const table = new RouteTable();
     const targets = [A, B];
     table.set('shop', 1, targets);

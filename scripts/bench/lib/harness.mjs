@@ -91,7 +91,12 @@ export async function stopRouter(dataDir) {
 export function rssMb(pid) {
   const pids = [pid];
   try {
-    pids.push(...sh('pgrep', ['-P', String(pid)]).split('\n').filter(Boolean).map(Number));
+    pids.push(
+      ...sh('pgrep', ['-P', String(pid)])
+        .split('\n')
+        .filter(Boolean)
+        .map(Number),
+    );
   } catch {
     // no children
   }
@@ -107,9 +112,13 @@ export function rssMb(pid) {
 }
 
 export function removeAppContainers(app) {
-  const ids = sh('docker', ['ps', '-aq', '--filter', `label=slipway.app=${app}`]).split('\n').filter(Boolean);
+  const ids = sh('docker', ['ps', '-aq', '--filter', `label=slipway.app=${app}`])
+    .split('\n')
+    .filter(Boolean);
   if (ids.length) sh('docker', ['rm', '-f', ...ids]);
-  const images = sh('docker', ['images', '-q', '--filter', `label=slipway.app=${app}`]).split('\n').filter(Boolean);
+  const images = sh('docker', ['images', '-q', '--filter', `label=slipway.app=${app}`])
+    .split('\n')
+    .filter(Boolean);
   if (images.length) sh('docker', ['rmi', '-f', ...new Set(images)]);
 }
 

@@ -18,7 +18,9 @@ export function appRoutes(ctx: RouteContext): void {
       currentDeployment: app.currentDeployment,
       maintenance: app.maintenance,
       deploying: latest !== undefined && ctx.deployer.liveLog(app.name, latest.id) !== undefined,
-      latestDeployment: latest ? { id: latest.id, status: latest.status, createdAt: iso(latest.createdAt), finishedAt: latest.finishedAt === null ? null : iso(latest.finishedAt) } : null,
+      latestDeployment: latest
+        ? { id: latest.id, status: latest.status, createdAt: iso(latest.createdAt), finishedAt: latest.finishedAt === null ? null : iso(latest.finishedAt) }
+        : null,
       // For the dashboard: process containers running, out of the formation's total.
       containers: {
         running: running ? (running.get(app.name) ?? 0) : null,

@@ -22,7 +22,10 @@ export function deploymentJson(d: DeploymentRecord): object {
 export function deploymentRoutes(ctx: RouteContext): void {
   const subjects = new CommitSubjects();
   const withSubjects = async (app: string, list: DeploymentRecord[]): Promise<object[]> => {
-    const found = await subjects.of(ctx.repos.pathFor(app), list.map((d) => d.commit));
+    const found = await subjects.of(
+      ctx.repos.pathFor(app),
+      list.map((d) => d.commit),
+    );
     return list.map((d) => ({ ...deploymentJson(d), subject: found.get(d.commit) ?? null }));
   };
   const phasesJson = (d: DeploymentRecord): object[] =>

@@ -7,8 +7,7 @@ const HOSTNAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9](
 
 /** Custom domains the router sends to an app, besides <app>.<domain>. */
 export function domainRoutes(ctx: RouteContext): void {
-  const domainsJson = (app: string): object =>
-    ctx.store.listDomains(app).map((d) => ({ domain: d.domain, createdAt: iso(d.createdAt) }));
+  const domainsJson = (app: string): object => ctx.store.listDomains(app).map((d) => ({ domain: d.domain, createdAt: iso(d.createdAt) }));
 
   ctx.add('GET', '/api/apps/:app/domains', (_req, p) => ({ json: domainsJson(ctx.app(p).name) }));
   ctx.add('POST', '/api/apps/:app/domains', async (req, p) => {

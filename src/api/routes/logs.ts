@@ -24,11 +24,7 @@ export function logRoutes(ctx: RouteContext): void {
     const abort = new AbortController();
     res.on('close', () => abort.abort());
 
-    const logs = await openAppLogs(
-      ctx.runtime,
-      { app, lines, follow, type: q.get('type') ?? undefined, ps: q.get('ps') ?? undefined },
-      abort.signal,
-    );
+    const logs = await openAppLogs(ctx.runtime, { app, lines, follow, type: q.get('type') ?? undefined, ps: q.get('ps') ?? undefined }, abort.signal);
     res.writeHead(200, { 'content-type': 'application/x-ndjson; charset=utf-8', 'cache-control': 'no-cache' });
     const send = (record: LogRecord): void => void res.write(`${JSON.stringify(record)}\n`);
     for (const record of logs.backlog) send(record);

@@ -13,7 +13,8 @@ export function notifierRoutes(ctx: RouteContext): void {
     const app = ctx.app(p).name;
     const id = Number(p.id);
     const found = Number.isInteger(id) ? ctx.notifications.get(app, id) : undefined;
-    if (!found) throw new ApiError(404, 'notifier_not_found', `${app} has no notifier ${p.id}; list them with slipway notifiers (GET /api/apps/${app}/notifiers)`);
+    if (!found)
+      throw new ApiError(404, 'notifier_not_found', `${app} has no notifier ${p.id}; list them with slipway notifiers (GET /api/apps/${app}/notifiers)`);
     return found;
   };
 

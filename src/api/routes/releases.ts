@@ -68,7 +68,11 @@ export function releaseRoutes(ctx: RouteContext): void {
         const status = await started.done;
         const result = deploymentJson(ctx.store.getDeployment(app, started.deployment.id)!);
         if (status !== 'success') {
-          throw new ApiError(422, status, `rollback deployment ${started.deployment.id} ended ${status}; deployment ${ctx.store.getApp(app)?.currentDeployment ?? '-'} keeps serving`);
+          throw new ApiError(
+            422,
+            status,
+            `rollback deployment ${started.deployment.id} ended ${status}; deployment ${ctx.store.getApp(app)?.currentDeployment ?? '-'} keeps serving`,
+          );
         }
         return result;
       },
@@ -99,10 +103,7 @@ function rollbackTarget(ctx: RouteContext, app: string, id: number | undefined):
   const current = ctx.store.getApp(app)?.currentDeployment ?? null;
   if (current === null) throw new ApiError(409, 'no_release', `${app} has never been deployed, so there is nothing to roll back to; git push deploy main`);
   const history = ctx.store.listDeployments(app, 100_000);
-  const target =
-    id === undefined
-      ? history.find((d) => d.id < current && d.status === 'success')
-      : history.find((d) => d.id === id);
+  const target = id === undefined ? history.find((d) => d.id < current && d.status === 'success') : history.find((d) => d.id === id);
   if (!target) {
     throw id === undefined
       ? new ApiError(409, 'no_previous_release', `${app} has no successful deployment before ${current} to roll back to`)
@@ -110,10 +111,18 @@ function rollbackTarget(ctx: RouteContext, app: string, id: number | undefined):
   }
   if (target.id === current) throw new ApiError(409, 'already_current', `deployment ${id} is the one serving ${app} already; roll back to an earlier one`);
   if (target.status !== 'success') {
-    throw new ApiError(409, 'not_rollbackable', `deployment ${target.id} ended ${target.status} and never served; roll back to a successful one (slipway deployments)`);
+    throw new ApiError(
+      409,
+      'not_rollbackable',
+      `deployment ${target.id} ended ${target.status} and never served; roll back to a successful one (slipway deployments)`,
+    );
   }
   if (target.image === null) {
-    throw new ApiError(409, 'image_gone', `the image of deployment ${target.id} is no longer kept (only the last 5 are); push its commit ${target.commit.slice(0, 7)} again instead`);
+    throw new ApiError(
+      409,
+      'image_gone',
+      `the image of deployment ${target.id} is no longer kept (only the last 5 are); push its commit ${target.commit.slice(0, 7)} again instead`,
+    );
   }
   return target;
 }

@@ -1,6 +1,18 @@
 import type { Duplex } from 'node:stream';
 import type { Release, Terminal } from '../../run/oneoffs.js';
-import { decodeResize, encodeData, encodeExit, encodeFrame, FRAME, FrameDecoder, MAX_TERMINAL_CELLS, RUN_PROTOCOL, TERM_NAME, type Frame, type TerminalSize } from '../../run/protocol.js';
+import {
+  decodeResize,
+  encodeData,
+  encodeExit,
+  encodeFrame,
+  FRAME,
+  FrameDecoder,
+  MAX_TERMINAL_CELLS,
+  RUN_PROTOCOL,
+  TERM_NAME,
+  type Frame,
+  type TerminalSize,
+} from '../../run/protocol.js';
 import type { AttachedOneOff } from '../../runtime/runtime.js';
 import { readJsonObject } from '../body.js';
 import type { RouteContext } from '../context.js';
@@ -68,7 +80,11 @@ function ttyOf(body: Record<string, unknown>): Terminal | undefined {
   const { tty } = body;
   if (tty === undefined) return undefined;
   const wrong = (): ApiError =>
-    new ApiError(400, 'invalid_tty', `give the client's terminal as {"rows": 40, "cols": 120, "term": "xterm-256color"}: rows and cols from 1 to ${MAX_TERMINAL_CELLS} (or neither), term optional (letters, digits, . _ + -)`);
+    new ApiError(
+      400,
+      'invalid_tty',
+      `give the client's terminal as {"rows": 40, "cols": 120, "term": "xterm-256color"}: rows and cols from 1 to ${MAX_TERMINAL_CELLS} (or neither), term optional (letters, digits, . _ + -)`,
+    );
   if (typeof tty !== 'object' || tty === null || Array.isArray(tty)) throw wrong();
   const { rows, cols, term } = tty as Record<string, unknown>;
   const cells = (n: unknown): n is number => Number.isInteger(n) && (n as number) >= 1 && (n as number) <= MAX_TERMINAL_CELLS;

@@ -31,7 +31,8 @@ export function sessionRoutes(ctx: RouteContext): void {
       let identity: Identity | undefined;
       if (typeof code === 'string' && code !== '') {
         identity = sessions.redeemLink(code);
-        if (!identity) throw new ApiError(401, 'invalid_login_link', 'this login link was used already or is over 2 minutes old; run "slipway dashboard" for a new one');
+        if (!identity)
+          throw new ApiError(401, 'invalid_login_link', 'this login link was used already or is over 2 minutes old; run "slipway dashboard" for a new one');
       } else if (typeof token === 'string' && token.trim() !== '') {
         identity = ctx.auth.verify(token.trim());
         if (!identity) throw new ApiError(401, 'invalid_token', 'that token is not valid; paste the admin token or a named token (slipway tokens:create)');

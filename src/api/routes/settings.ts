@@ -88,7 +88,11 @@ function settingChanges(body: Record<string, unknown>): Partial<AppSettings> {
   for (const [key, value] of Object.entries(body)) {
     if (key === 'healthcheckPath') {
       if (value !== null && (typeof value !== 'string' || !HEALTH_PATH.test(value))) {
-        throw new ApiError(400, 'invalid_setting', 'healthcheckPath must be a path starting with "/", such as "/up" (no spaces), or null to check only that web accepts connections');
+        throw new ApiError(
+          400,
+          'invalid_setting',
+          'healthcheckPath must be a path starting with "/", such as "/up" (no spaces), or null to check only that web accepts connections',
+        );
       }
       changes.healthcheckPath = value;
       continue;

@@ -34,7 +34,12 @@ export const appsCommands: Command[] = [
       const apps = await ctx.api().json<AppJson[]>('GET', '/api/apps');
       if (ctx.out.json) return printJson(ctx.out, apps);
       if (apps.length === 0) return ctx.out.write('No apps yet: push one with git, or run slipway apps:create NAME.\n');
-      ctx.out.write(table(['NAME', 'DEPLOYMENT', 'URL', 'CREATED'], apps.map((a) => [a.name, a.currentDeployment, a.url, ago(a.createdAt)])));
+      ctx.out.write(
+        table(
+          ['NAME', 'DEPLOYMENT', 'URL', 'CREATED'],
+          apps.map((a) => [a.name, a.currentDeployment, a.url, ago(a.createdAt)]),
+        ),
+      );
     },
   },
   {
@@ -62,10 +67,12 @@ export const appsCommands: Command[] = [
       }
       // A spinner on a terminal: the app's running deployment finishes first, then containers stop.
       const result = await withProgress(`Destroying ${name}`, () =>
-        ctx.api().json<{ destroyed: string; containers: number; images: number }>(
-          'DELETE',
-          `/api/apps/${encodeURIComponent(name)}?confirm=${encodeURIComponent(name)}`,
-        ),
+        ctx
+          .api()
+          .json<{ destroyed: string; containers: number; images: number }>(
+            'DELETE',
+            `/api/apps/${encodeURIComponent(name)}?confirm=${encodeURIComponent(name)}`,
+          ),
       );
       if (ctx.out.json) return printJson(ctx.out, result);
       ctx.out.write(`Destroyed ${name}: ${result.containers} container(s) and ${result.images} image(s) removed, with its storage, repository and records.

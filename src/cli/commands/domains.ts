@@ -21,7 +21,12 @@ export const domainCommands: Command[] = [
       const domains = await ctx.api().json<DomainJson[]>('GET', `/api/apps/${app}/domains`);
       if (ctx.out.json) return printJson(ctx.out, domains);
       if (domains.length === 0) return ctx.out.write(`${app} has no custom domains: slipway domains:add www.example.com -a ${app}\n`);
-      ctx.out.write(table(['DOMAIN', 'ADDED'], domains.map((d) => [d.domain, ago(d.createdAt)])));
+      ctx.out.write(
+        table(
+          ['DOMAIN', 'ADDED'],
+          domains.map((d) => [d.domain, ago(d.createdAt)]),
+        ),
+      );
     },
   },
   {

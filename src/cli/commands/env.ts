@@ -12,7 +12,9 @@ async function changeEnv(ctx: CommandContext, changes: Record<string, string | n
   const env = await ctx.api().json<Record<string, string>>('PATCH', `/api/apps/${name}/env`, changes);
   const restarted = ctx.options.restart ? await restartApp(ctx, name, undefined) : undefined;
   if (ctx.out.json) return printJson(ctx.out, restarted ? { variables: Object.keys(env), restarted } : Object.keys(env));
-  const when = restarted ? `the containers restarted with them (${restarted.join(', ') || 'none running'})` : 'they apply at the next deploy or slipway restart';
+  const when = restarted
+    ? `the containers restarted with them (${restarted.join(', ') || 'none running'})`
+    : 'they apply at the next deploy or slipway restart';
   ctx.out.write(`${done(name)}; ${when}.\n`);
 }
 
@@ -23,7 +25,11 @@ function parseAssignments(args: string[]): Record<string, string> {
 
 /** KEY=VALUE arguments as variables (the server checks the names). */
 export function assignments(args: readonly string[]): Record<string, string> {
-  return keyValues(args, (value) => value, (arg) => `"${arg}" is not KEY=VALUE; write it as e.g. DATABASE_URL=postgres://…`);
+  return keyValues(
+    args,
+    (value) => value,
+    (arg) => `"${arg}" is not KEY=VALUE; write it as e.g. DATABASE_URL=postgres://…`,
+  );
 }
 
 export const envCommands: Command[] = [
@@ -38,7 +44,12 @@ export const envCommands: Command[] = [
       const name = await ctx.app();
       const env = await ctx.api().json<Record<string, string>>('GET', `/api/apps/${name}/env`);
       // KEY=value lines a shell (or a .env file) takes as they are: values shown.
-      if (ctx.options.shell) return ctx.out.write(Object.entries(env).map(([k, v]) => `${k}=${shellQuote(v)}\n`).join(''));
+      if (ctx.options.shell)
+        return ctx.out.write(
+          Object.entries(env)
+            .map(([k, v]) => `${k}=${shellQuote(v)}\n`)
+            .join(''),
+        );
       const shown = Object.fromEntries(Object.entries(env).map(([k, v]) => [k, ctx.options.reveal ? v : HIDDEN]));
       if (ctx.out.json) return printJson(ctx.out, shown);
       if (Object.keys(shown).length === 0) return ctx.out.write(`${name} has no variables: slipway env:set KEY=VALUE -a ${name}\n`);

@@ -22,9 +22,7 @@ function parseCounts(args: string[]): Record<string, number> {
 /** Restarts the app's containers (of one type, or all), rolling; shared by restart and env:set --restart. */
 export async function restartApp(ctx: CommandContext, app: string, type: string | undefined): Promise<string[]> {
   const title = `Restarting ${type ? `the ${type} containers of ` : ''}${app}`;
-  const result = await withProgress(title, (onLine) =>
-    ctx.api().operation<{ restarted: string[] }>(`/api/apps/${app}/restart`, type ? { type } : {}, onLine),
-  );
+  const result = await withProgress(title, (onLine) => ctx.api().operation<{ restarted: string[] }>(`/api/apps/${app}/restart`, type ? { type } : {}, onLine));
   return result.restarted;
 }
 
@@ -46,11 +44,11 @@ export const formationCommands: Command[] = [
         return;
       }
       const counts = parseCounts(ctx.args);
-      const result = await withProgress(`Scaling ${app}`, (onLine) =>
-        ctx.api().operation<ScaleResult>(`/api/apps/${app}/scale`, counts, onLine),
-      );
+      const result = await withProgress(`Scaling ${app}`, (onLine) => ctx.api().operation<ScaleResult>(`/api/apps/${app}/scale`, counts, onLine));
       if (ctx.out.json) return printJson(ctx.out, result);
-      const formation = Object.entries(result.formation).map(([type, count]) => `${type}=${count}`).join(' ');
+      const formation = Object.entries(result.formation)
+        .map(([type, count]) => `${type}=${count}`)
+        .join(' ');
       ctx.out.write(`Scaled ${app} to ${formation}.\n`);
     },
   },
@@ -81,7 +79,9 @@ export const formationCommands: Command[] = [
       }
       // The deployment's own output is the progress, as a push shows it.
       const result = await withProgress(`Rolling ${app} back`, (onLine) =>
-        ctx.api().operation<{ id: number; rollbackOf: number; commit: string }>(`/api/apps/${app}/rollback`, id === undefined ? {} : { deployment: id }, onLine),
+        ctx
+          .api()
+          .operation<{ id: number; rollbackOf: number; commit: string }>(`/api/apps/${app}/rollback`, id === undefined ? {} : { deployment: id }, onLine),
       );
       if (ctx.out.json) return printJson(ctx.out, result);
       ctx.out.write(`Rolled ${app} back to the image of deployment ${result.rollbackOf} (commit ${result.commit.slice(0, 7)}): deployment ${result.id}.\n`);

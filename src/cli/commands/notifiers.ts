@@ -74,7 +74,9 @@ export const notifierCommands: Command[] = [
       const events = created.events === 'all' ? 'every event' : created.events.join(', ');
       ctx.out.write(`Notifier ${created.id} sends ${events} of ${app} to ${created.url} as ${created.format}.\n`);
       if (created.format === 'json') {
-        ctx.out.write(`Secret: ${created.secret}\nThis is the only time it is shown: check each request's X-Slipway-Signature (sha256=HMAC-SHA256 of the body) with it.\n`);
+        ctx.out.write(
+          `Secret: ${created.secret}\nThis is the only time it is shown: check each request's X-Slipway-Signature (sha256=HMAC-SHA256 of the body) with it.\n`,
+        );
       }
       ctx.out.write(`Try it: slipway notifiers:test ${created.id} -a ${app}\n`);
     },

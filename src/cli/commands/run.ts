@@ -18,7 +18,7 @@ interface DetachedJson {
 export const runCommands: Command[] = [
   {
     name: 'run',
-    summary: "run a command in a one-off container of the current release (with a terminal when run from one; --detached: in the background)",
+    summary: 'run a command in a one-off container of the current release (with a terminal when run from one; --detached: in the background)',
     usage: USAGE,
     example: "slipway run -a my-app -- sh -c 'rake db:migrate && rake db:seed'",
     options: { detached: { type: 'boolean', short: 'd' }, 'no-tty': { type: 'boolean' }, env: { type: 'string', short: 'e', multiple: true } },

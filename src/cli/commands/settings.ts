@@ -32,8 +32,16 @@ function numbers(args: readonly string[]): Record<string, number | string> {
   const text = args.filter((a) => TEXT_SETTINGS.some((key) => a.startsWith(`${key}=`)));
   const number = (value: string): number | undefined => (value.trim() !== '' && Number.isFinite(Number(value)) ? Number(value) : undefined);
   return {
-    ...keyValues(args.filter((a) => !text.includes(a)), number, (arg) => `"${arg}" is not SETTING=NUMBER; write it as e.g. memory=512 or hookTimeout=600`),
-    ...keyValues(text, (value) => value, (arg) => `"${arg}" is not SETTING=VALUE`),
+    ...keyValues(
+      args.filter((a) => !text.includes(a)),
+      number,
+      (arg) => `"${arg}" is not SETTING=NUMBER; write it as e.g. memory=512 or hookTimeout=600`,
+    ),
+    ...keyValues(
+      text,
+      (value) => value,
+      (arg) => `"${arg}" is not SETTING=VALUE`,
+    ),
   };
 }
 
@@ -52,7 +60,8 @@ export const settingsCommands: Command[] = [
   },
   {
     name: 'settings:set',
-    summary: 'set limits, timeouts and the health check: memory (MiB), cpus (cores), bootTimeout, hookTimeout, stopTimeout, healthcheckTimeout (s), healthcheckPath (/up)',
+    summary:
+      'set limits, timeouts and the health check: memory (MiB), cpus (cores), bootTimeout, hookTimeout, stopTimeout, healthcheckTimeout (s), healthcheckPath (/up)',
     usage: 'slipway settings:set SETTING=NUMBER... [-a APP] [--json]',
     example: 'slipway settings:set memory=512 cpus=0.5 hookTimeout=600 -a my-app',
     async run(ctx) {

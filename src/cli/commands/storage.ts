@@ -21,7 +21,12 @@ export const storageCommands: Command[] = [
       const mounts = await ctx.api().json<MountJson[]>('GET', `/api/apps/${app}/storage`);
       if (ctx.out.json) return printJson(ctx.out, mounts);
       if (mounts.length === 0) return ctx.out.write(`${app} has no storage: slipway storage:mount /data -a ${app}\n`);
-      ctx.out.write(table(['PATH', 'HOST DIRECTORY', 'CREATED'], mounts.map((m) => [m.path, m.hostPath, ago(m.createdAt)])));
+      ctx.out.write(
+        table(
+          ['PATH', 'HOST DIRECTORY', 'CREATED'],
+          mounts.map((m) => [m.path, m.hostPath, ago(m.createdAt)]),
+        ),
+      );
     },
   },
   {

@@ -30,7 +30,12 @@ export const tokenCommands: Command[] = [
       const tokens = await ctx.api().json<{ name: string; createdAt: string }[]>('GET', '/api/tokens');
       if (ctx.out.json) return printJson(ctx.out, tokens);
       if (tokens.length === 0) return ctx.out.write('No named tokens: slipway tokens:create NAME\n');
-      ctx.out.write(table(['NAME', 'CREATED'], tokens.map((t) => [t.name, ago(t.createdAt)])));
+      ctx.out.write(
+        table(
+          ['NAME', 'CREATED'],
+          tokens.map((t) => [t.name, ago(t.createdAt)]),
+        ),
+      );
     },
   },
   {

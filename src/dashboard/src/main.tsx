@@ -32,15 +32,28 @@ function Login({ onLogin, notice }: { onLogin: (s: SessionJson) => void; notice:
     <main class="login">
       <h1>Log in to Slipway</h1>
       <p>
-        Run <code>slipway dashboard</code> for a one-time link, or paste a token (the admin token, or a named one
-        from <code>slipway tokens:create</code>).
+        Run <code>slipway dashboard</code> for a one-time link, or paste a token (the admin token, or a named one from <code>slipway tokens:create</code>).
       </p>
       <form onSubmit={(e) => void submit(e)}>
         <label for="token">Token</label>
-        <input id="token" name="token" type="password" autoComplete="current-password" required value={token} onInput={(e) => setToken((e.currentTarget as HTMLInputElement).value)} />
-        <button type="submit" disabled={busy}>Log in</button>
+        <input
+          id="token"
+          name="token"
+          type="password"
+          autoComplete="current-password"
+          required
+          value={token}
+          onInput={(e) => setToken((e.currentTarget as HTMLInputElement).value)}
+        />
+        <button type="submit" disabled={busy}>
+          Log in
+        </button>
       </form>
-      {problem && <p role="alert" class="error">{problem}</p>}
+      {problem && (
+        <p role="alert" class="error">
+          {problem}
+        </p>
+      )}
     </main>
   );
 }
@@ -74,7 +87,12 @@ function Dashboard() {
       loggedIn(null);
     });
   }, []);
-  if (session === undefined) return <p class="muted" style={{ padding: '1rem' }}>Loading…</p>;
+  if (session === undefined)
+    return (
+      <p class="muted" style={{ padding: '1rem' }}>
+        Loading…
+      </p>
+    );
   if (session === null) {
     return (
       <Login
@@ -98,11 +116,19 @@ function Dashboard() {
   else page = <AppsPage />;
   return (
     <>
-      <a class="skip" href="#content">Skip to content</a>
+      <a class="skip" href="#content">
+        Skip to content
+      </a>
       <header class="top">
-        <a href="/" onClick={onLinkClick} class="brand">Slipway</a>
-        <span class="who">Logged in as <strong>{session.name}</strong></span>
-        <button type="button" onClick={() => void logout()}>Log out</button>
+        <a href="/" onClick={onLinkClick} class="brand">
+          Slipway
+        </a>
+        <span class="who">
+          Logged in as <strong>{session.name}</strong>
+        </span>
+        <button type="button" onClick={() => void logout()}>
+          Log out
+        </button>
       </header>
       <div id="content">{page}</div>
     </>

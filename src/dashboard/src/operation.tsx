@@ -8,7 +8,10 @@ export interface OperationRun {
 }
 
 /** Runs operations one after another and shows the latest: its live lines, then how it ended. */
-export function useOperation(): { run: OperationRun | null; start: (title: string, path: string, body: unknown, describe: (result: unknown) => string) => Promise<boolean> } {
+export function useOperation(): {
+  run: OperationRun | null;
+  start: (title: string, path: string, body: unknown, describe: (result: unknown) => string) => Promise<boolean>;
+} {
   const [run, setRun] = useState<OperationRun | null>(null);
   const start = async (title: string, path: string, body: unknown, describe: (result: unknown) => string): Promise<boolean> => {
     let current: OperationRun = { title, lines: [], outcome: null };
@@ -33,9 +36,16 @@ export function OperationView({ run }: { run: OperationRun | null }) {
   if (!run) return null;
   return (
     <section class="operation" aria-live="polite" aria-label={run.title}>
-      <h3>{run.title}{run.outcome ? '' : ' …'}</h3>
+      <h3>
+        {run.title}
+        {run.outcome ? '' : ' …'}
+      </h3>
       {run.lines.length > 0 && <pre class="log">{run.lines.join('\n')}</pre>}
-      {run.outcome && <p class={run.outcome.ok ? 'ok' : 'error'} role={run.outcome.ok ? 'status' : 'alert'}>{run.outcome.text}</p>}
+      {run.outcome && (
+        <p class={run.outcome.ok ? 'ok' : 'error'} role={run.outcome.ok ? 'status' : 'alert'}>
+          {run.outcome.text}
+        </p>
+      )}
     </section>
   );
 }

@@ -23,7 +23,7 @@ export function navigate(to: string): void {
 
 /** A same-page link: a real <a href> (keyboard, middle-click) that navigates without reloading. */
 export function onLinkClick(event: MouseEvent): void {
-  const a = (event.currentTarget as HTMLAnchorElement);
+  const a = event.currentTarget as HTMLAnchorElement;
   if (event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
   event.preventDefault();
   navigate(a.getAttribute('href')!);

@@ -19,7 +19,10 @@ export function Timeline({ deployment, now, compact = false }: { deployment: Dep
     return <p class="muted timeline-empty">{FINAL.has(deployment.status) ? 'No phases recorded.' : 'Waiting for the first phase…'}</p>;
   }
   const times = phases.map((p) => phaseMs(p, deployment, now));
-  const total = Math.max(1, times.reduce((a, b) => a + b, 0));
+  const total = Math.max(
+    1,
+    times.reduce((a, b) => a + b, 0),
+  );
   return (
     <ol class={`timeline${compact ? ' compact' : ''}`} aria-label={`Phases of deployment ${deployment.id}`}>
       {phases.map((p, i) => {

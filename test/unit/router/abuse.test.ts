@@ -145,13 +145,16 @@ describe('forwarding headers', () => {
     return up.seen[0]!.headers;
   }
 
-  test.each([['fast path', undefined], ["Node's server", 'a body']])('%s: a client\'s X-Forwarded-Proto and Forwarded do not reach the app', async (_path, body) => {
+  test.each([
+    ['fast path', undefined],
+    ["Node's server", 'a body'],
+  ])("%s: a client's X-Forwarded-Proto and Forwarded do not reach the app", async (_path, body) => {
     const headers = await seenHeaders({ 'x-forwarded-proto': 'https', forwarded: 'for=203.0.113.9;proto=https;host=bank.example' }, body);
     expect(headers['x-forwarded-proto']).toBe('http');
     expect(headers.forwarded).toBeUndefined();
   });
 
-  test('behind a TLS proxy (tlsInFront) the proxy\'s X-Forwarded-Proto goes on, https when it sets none', async () => {
+  test("behind a TLS proxy (tlsInFront) the proxy's X-Forwarded-Proto goes on, https when it sets none", async () => {
     await remakeRouter({ tlsInFront: true });
     expect((await seenHeaders({ 'x-forwarded-proto': 'http' }))['x-forwarded-proto']).toBe('http');
     await remakeRouter({ tlsInFront: true });
@@ -188,4 +191,3 @@ describe('forwarding headers', () => {
     expect(up.seen).toHaveLength(0);
   }, 10_000);
 });
-

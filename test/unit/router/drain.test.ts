@@ -1,13 +1,7 @@
-import { createHash } from 'node:crypto';
-import { once } from 'node:events';
 import http from 'node:http';
 import net from 'node:net';
-import type { RouteTarget } from '../../../src/store/store.js';
-import { targetKey } from '../../../src/router/table.js';
-import {
-  agents, clientRequests, closedPort, deferred, DOMAIN, echoUpgrades, get, makeRouter, MB, patternChunk, rawSockets, remakeRouter,
-  send, sleep, textUpstream, until, upgradeStatus, upstream, useRouter, UUID, withTimeout, world, write, type Reply, type Upstream,
-} from './support.js';
+
+import { clientRequests, deferred, get, rawSockets, send, textUpstream, upstream, useRouter, withTimeout, world } from './support.js';
 
 useRouter();
 
@@ -79,7 +73,12 @@ describe('drain', () => {
     const open = (): Promise<{ release: string; socket: net.Socket }> =>
       withTimeout(
         new Promise((resolve, reject) => {
-          const req = http.request({ host: '127.0.0.1', port: world.routerPort, path: '/ws', headers: { host: 'chat.test.local', connection: 'Upgrade', upgrade: 'websocket' } });
+          const req = http.request({
+            host: '127.0.0.1',
+            port: world.routerPort,
+            path: '/ws',
+            headers: { host: 'chat.test.local', connection: 'Upgrade', upgrade: 'websocket' },
+          });
           clientRequests.push(req);
           req.on('upgrade', (res: http.IncomingMessage, socket: net.Socket) => {
             rawSockets.add(socket);
@@ -116,7 +115,12 @@ describe('drain', () => {
     const next = await textUpstream('new');
     world.known.add('chat');
     world.router.switchTo('chat', 1, [old.target]);
-    const req = http.request({ host: '127.0.0.1', port: world.routerPort, path: '/ws', headers: { host: 'chat.test.local', connection: 'Upgrade', upgrade: 'websocket' } });
+    const req = http.request({
+      host: '127.0.0.1',
+      port: world.routerPort,
+      path: '/ws',
+      headers: { host: 'chat.test.local', connection: 'Upgrade', upgrade: 'websocket' },
+    });
     clientRequests.push(req);
     const closed = new Promise<void>((resolve) => {
       req.on('upgrade', (_res: http.IncomingMessage, socket: net.Socket) => socket.once('close', () => resolve()));

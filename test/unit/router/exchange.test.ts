@@ -1,13 +1,29 @@
 import { createHash } from 'node:crypto';
-import { once } from 'node:events';
+
 import http from 'node:http';
-import net from 'node:net';
 import type { RouteTarget } from '../../../src/store/store.js';
 import { targetKey } from '../../../src/router/table.js';
 import { retryDecision } from '../../../src/router/exchange.js';
 import {
-  agents, clientRequests, closedPort, deferred, DOMAIN, echoUpgrades, get, makeRouter, MB, patternChunk, rawSockets, remakeRouter,
-  send, sleep, textUpstream, until, upgradeStatus, upstream, useRouter, UUID, withTimeout, world, write, type Reply, type Upstream,
+  agents,
+  clientRequests,
+  closedPort,
+  deferred,
+  get,
+  makeRouter,
+  MB,
+  patternChunk,
+  remakeRouter,
+  send,
+  sleep,
+  textUpstream,
+  until,
+  upstream,
+  useRouter,
+  withTimeout,
+  world,
+  write,
+  type Reply,
 } from './support.js';
 
 useRouter();
@@ -60,7 +76,13 @@ describe('failover', () => {
     world.known.add('shop');
     world.router.switchTo('shop', 1, [dead, live.target]);
 
-    const refused = await send({ host: 'shop.test.local', method: 'POST', path: '/orders', body: 'item=1', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    const refused = await send({
+      host: 'shop.test.local',
+      method: 'POST',
+      path: '/orders',
+      body: 'item=1',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
 
     expect(refused.status).toBe(502);
     expect(refused.text).toContain('<h1>Bad gateway</h1>');

@@ -9,7 +9,17 @@ import { countResponses, get, rawClient, remakeRouter, sleep, textUpstream, unti
 
 useRouter();
 
-const HOSTS = ['shop.test.local', 'SHOP.test.local:80', 'shop.test.local.', 'closed.test.local', 'idle.test.local', 'x', 'a.b.test.local', 'chat.test.local', ''];
+const HOSTS = [
+  'shop.test.local',
+  'SHOP.test.local:80',
+  'shop.test.local.',
+  'closed.test.local',
+  'idle.test.local',
+  'x',
+  'a.b.test.local',
+  'chat.test.local',
+  '',
+];
 const RESERVED = /^(host|content-length|transfer-encoding|connection|upgrade|expect|te|trailer|keep-alive)$/i;
 
 interface Generated {
@@ -26,7 +36,13 @@ const request: fc.Arbitrary<Generated> = fc.record({
   method: fc.constantFrom('GET', 'HEAD', 'OPTIONS', 'DELETE', 'POST', 'PUT', 'PATCH'),
   path: fc.oneof(fc.constantFrom('/', '/a?b=c', '/%20', '/x/../y', '/?q=%E2%9C%93'), fc.stringMatching(/^\/[a-zA-Z0-9/?=&%.~_-]{0,24}$/)),
   host: fc.constantFrom(...HOSTS),
-  headers: fc.array(fc.tuple(fc.stringMatching(/^[A-Za-z][A-Za-z0-9-]{0,15}$/).filter((n) => !RESERVED.test(n)), fc.stringMatching(/^[!-~]([ -~]{0,30}[!-~])?$/)), { maxLength: 4 }),
+  headers: fc.array(
+    fc.tuple(
+      fc.stringMatching(/^[A-Za-z][A-Za-z0-9-]{0,15}$/).filter((n) => !RESERVED.test(n)),
+      fc.stringMatching(/^[!-~]([ -~]{0,30}[!-~])?$/),
+    ),
+    { maxLength: 4 },
+  ),
   body: fc.constantFrom('none' as const, 'length' as const, 'chunked' as const, 'zero' as const),
   text: fc.stringMatching(/^[a-z]{1,20}$/),
   upgrade: fc.boolean(),
@@ -149,7 +165,9 @@ function mutate(bytes: Buffer, mutations: { at: number; op: 'delete' | 'insert' 
 test('mutated and random heads: never more responses than heads, and an answer or a close', async () => {
   await setUp({ headersTimeoutMs: 300, upstreamTimeoutMs: 300 });
   const input = fc.oneof(
-    fc.tuple(fc.array(request, { minLength: 1, maxLength: 3 }), fc.array(mutation, { minLength: 1, maxLength: 6 })).map(([batch, mutations]) => mutate(Buffer.from(batch.map(render).join(''), 'latin1'), mutations)),
+    fc
+      .tuple(fc.array(request, { minLength: 1, maxLength: 3 }), fc.array(mutation, { minLength: 1, maxLength: 6 }))
+      .map(([batch, mutations]) => mutate(Buffer.from(batch.map(render).join(''), 'latin1'), mutations)),
     fc.uint8Array({ minLength: 1, maxLength: 300 }).map((a) => Buffer.from(a)),
   );
   await fc.assert(

@@ -1,14 +1,7 @@
-import { createHash } from 'node:crypto';
-import { once } from 'node:events';
 import http from 'node:http';
-import net from 'node:net';
-import type { RouteTarget } from '../../../src/store/store.js';
-import { targetKey } from '../../../src/router/table.js';
+
 import { hostOf, requestHead } from '../../../src/router/request-head.js';
-import {
-  agents, clientRequests, closedPort, deferred, DOMAIN, echoUpgrades, get, makeRouter, MB, patternChunk, rawSockets, remakeRouter,
-  send, sleep, textUpstream, until, upgradeStatus, upstream, useRouter, UUID, withTimeout, world, write, type Reply, type Upstream,
-} from './support.js';
+import { send, textUpstream, upstream, useRouter, UUID, world, type Upstream } from './support.js';
 
 useRouter();
 
@@ -113,7 +106,7 @@ describe('requestHead (pure)', () => {
   const options = { tlsInFront: false, requestId: () => 'generated-id' };
   const base = { method: 'GET', url: '/a?b=1', remoteAddress: '10.0.0.9', host: 'shop.test.local', upgrade: false };
 
-  test('end-to-end headers as sent, then Host, X-Forwarded-* and a request id of the router\'s own', () => {
+  test("end-to-end headers as sent, then Host, X-Forwarded-* and a request id of the router's own", () => {
     const head = requestHead({ ...base, rawHeaders: ['Host', 'shop.test.local', 'Accept', 'text/html', 'X-Forwarded-For', '203.0.113.1'] }, options);
     expect(head.head).toBe(
       'GET /a?b=1 HTTP/1.1\r\nHost: shop.test.local\r\nAccept: text/html\r\n' +
@@ -122,7 +115,7 @@ describe('requestHead (pure)', () => {
     expect(head).toMatchObject({ hasBody: false, chunkedBody: false, isHead: false, retryable: true, upgrade: false });
   });
 
-  test('a client\'s Forwarded and X-Forwarded-Proto are dropped; with tlsInFront the proxy\'s proto goes on, else https', () => {
+  test("a client's Forwarded and X-Forwarded-Proto are dropped; with tlsInFront the proxy's proto goes on, else https", () => {
     const raw = ['Forwarded', 'for=1.2.3.4;proto=https', 'X-Forwarded-Proto', 'https'];
     const plain = requestHead({ ...base, rawHeaders: raw }, options).head;
     expect(plain).not.toMatch(/forwarded:/i);
@@ -133,14 +126,25 @@ describe('requestHead (pure)', () => {
   });
 
   test('bodies, HEAD, and what may be sent again', () => {
-    expect(requestHead({ ...base, method: 'POST', rawHeaders: ['Content-Length', '5'] }, options)).toMatchObject({ hasBody: true, chunkedBody: false, retryable: false });
-    expect(requestHead({ ...base, method: 'PUT', rawHeaders: ['Transfer-Encoding', 'chunked'] }, options)).toMatchObject({ hasBody: true, chunkedBody: true, retryable: false });
+    expect(requestHead({ ...base, method: 'POST', rawHeaders: ['Content-Length', '5'] }, options)).toMatchObject({
+      hasBody: true,
+      chunkedBody: false,
+      retryable: false,
+    });
+    expect(requestHead({ ...base, method: 'PUT', rawHeaders: ['Transfer-Encoding', 'chunked'] }, options)).toMatchObject({
+      hasBody: true,
+      chunkedBody: true,
+      retryable: false,
+    });
     expect(requestHead({ ...base, method: 'POST', rawHeaders: ['Content-Length', '0'] }, options)).toMatchObject({ hasBody: false, retryable: false });
     expect(requestHead({ ...base, method: 'HEAD', rawHeaders: [] }, options)).toMatchObject({ isHead: true, retryable: true });
   });
 
   test('an upgrade keeps its Upgrade header; headers named in Connection stay behind', () => {
-    const head = requestHead({ ...base, upgrade: true, rawHeaders: ['Connection', 'Upgrade, X-Hop', 'Upgrade', 'websocket', 'X-Hop', 'secret', 'X-Kept', 'yes'] }, options);
+    const head = requestHead(
+      { ...base, upgrade: true, rawHeaders: ['Connection', 'Upgrade, X-Hop', 'Upgrade', 'websocket', 'X-Hop', 'secret', 'X-Kept', 'yes'] },
+      options,
+    );
     expect(head.upgrade).toBe(true);
     expect(head.head).toMatch(/\r\nUpgrade: websocket\r\n$/);
     expect(head.head).not.toContain('X-Hop');

@@ -26,7 +26,9 @@ describe('parseResponseHead', () => {
 
   test('hop-by-hop headers and those named in Connection are dropped; Connection: close ends keep-alive', () => {
     const head = parseResponseHead(
-      b('HTTP/1.1 200 OK\r\nConnection: close, X-Hop\r\nKeep-Alive: timeout=5\r\nX-Hop: 1\r\nProxy-Connection: x\r\nTrailer: Foo\r\nUpgrade: h2c\r\nX-Kept: yes\r\n\r\n'),
+      b(
+        'HTTP/1.1 200 OK\r\nConnection: close, X-Hop\r\nKeep-Alive: timeout=5\r\nX-Hop: 1\r\nProxy-Connection: x\r\nTrailer: Foo\r\nUpgrade: h2c\r\nX-Kept: yes\r\n\r\n',
+      ),
     )!;
     expect(head.headers).toEqual(['X-Kept', 'yes']);
     expect(head.keepAlive).toBe(false);
@@ -56,7 +58,12 @@ describe('parseResponseHead', () => {
 
   test('lines ended by a bare LF are accepted (RFC 9112 2.2; busybox CGI sends them), mixed or not; a bare CR is not', () => {
     const bare = b('HTTP/1.1 200 OK\nContent-Type: text/plain\nContent-Length: 2\n\nhi');
-    expect(parseResponseHead(bare)).toMatchObject({ status: 200, contentLength: 2, headers: ['Content-Type', 'text/plain', 'Content-Length', '2'], end: bare.length - 2 });
+    expect(parseResponseHead(bare)).toMatchObject({
+      status: 200,
+      contentLength: 2,
+      headers: ['Content-Type', 'text/plain', 'Content-Length', '2'],
+      end: bare.length - 2,
+    });
     const mixed = b('HTTP/1.1 200 OK\r\nX-A: 1\nContent-Length: 4\r\n\nbody\r\n\r\n');
     expect(parseResponseHead(mixed)).toMatchObject({ contentLength: 4, headers: ['X-A', '1', 'Content-Length', '4'], end: mixed.indexOf('body') });
     expect(parseResponseHead(b('HTTP/1.1 200 OK\nX-A: 1\n'))).toBeNull();
@@ -188,7 +195,7 @@ describe('parseSimpleRequest', () => {
     ['obsolete line folding', 'GET / HTTP/1.1\r\nHost: a\r\nX-A: 1\r\n 2\r\n\r\n'],
     ['whitespace before a colon', 'GET / HTTP/1.1\r\nHost : a\r\n\r\n'],
     ['extra spaces in the request line', 'GET  / HTTP/1.1\r\nHost: a\r\n\r\n'],
-  ])('%s is left to Node\'s HTTP server (null)', (_label, text) => {
+  ])("%s is left to Node's HTTP server (null)", (_label, text) => {
     expect(parseSimpleRequest(b(text))).toBeNull();
   });
 });

@@ -1,18 +1,11 @@
-import { createHash } from 'node:crypto';
-import { once } from 'node:events';
 import http from 'node:http';
-import net from 'node:net';
-import type { RouteTarget } from '../../../src/store/store.js';
-import { targetKey } from '../../../src/router/table.js';
-import {
-  agents, clientRequests, closedPort, deferred, DOMAIN, echoUpgrades, get, makeRouter, MB, patternChunk, rawSockets, remakeRouter,
-  send, sleep, textUpstream, until, upgradeStatus, upstream, useRouter, UUID, withTimeout, world, write, type Reply, type Upstream,
-} from './support.js';
+
+import { agents, get, send, textUpstream, until, upgradeStatus, useRouter, world } from './support.js';
 
 useRouter();
 
 describe('routing by Host', () => {
-  test('<app>.test.local reaches the app\'s upstream, with method, path and query unchanged', async () => {
+  test("<app>.test.local reaches the app's upstream, with method, path and query unchanged", async () => {
     const up = await textUpstream('hello from shop');
     const other = await textUpstream('hello from blog');
     world.known.add('shop').add('blog');
@@ -83,7 +76,7 @@ describe('routing by Host', () => {
     expect(reply.text).toContain('&#60;img src=x onerror=alert(1)&#62;.test.local');
   });
 
-  test('an app in maintenance gets a 503 maintenance page, fast path, Node\'s server and upgrades alike, until it is back', async () => {
+  test("an app in maintenance gets a 503 maintenance page, fast path, Node's server and upgrades alike, until it is back", async () => {
     const up = await textUpstream('served');
     world.known.add('shop');
     world.router.switchTo('shop', 1, [up.target]);

@@ -1,12 +1,21 @@
-import { createHash } from 'node:crypto';
-import { once } from 'node:events';
 import http from 'node:http';
 import net from 'node:net';
 import type { RouteTarget } from '../../../src/store/store.js';
 import { targetKey } from '../../../src/router/table.js';
 import {
-  agents, clientRequests, closedPort, deferred, DOMAIN, echoUpgrades, get, makeRouter, MB, patternChunk, rawSockets, remakeRouter,
-  send, sleep, textUpstream, until, upgradeStatus, upstream, useRouter, UUID, withTimeout, world, write, type Reply, type Upstream,
+  clientRequests,
+  closedPort,
+  deferred,
+  echoUpgrades,
+  rawSockets,
+  textUpstream,
+  until,
+  upgradeStatus,
+  upstream,
+  useRouter,
+  UUID,
+  withTimeout,
+  world,
 } from './support.js';
 
 useRouter();
@@ -100,19 +109,22 @@ describe('upgrades and streaming responses', () => {
     let ended = false;
     const firstEvent = deferred();
     const end = deferred();
-    const req = http.get({ host: '127.0.0.1', port: world.routerPort, path: '/events', headers: { host: 'feed.test.local', accept: 'text/event-stream' }, agent: false }, (res) => {
-      expect(res.statusCode).toBe(200);
-      expect(res.headers['content-type']).toBe('text/event-stream');
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => {
-        received += c;
-        if (received.includes('data: first\n\n')) firstEvent.resolve();
-      });
-      res.on('end', () => {
-        ended = true;
-        end.resolve();
-      });
-    });
+    const req = http.get(
+      { host: '127.0.0.1', port: world.routerPort, path: '/events', headers: { host: 'feed.test.local', accept: 'text/event-stream' }, agent: false },
+      (res) => {
+        expect(res.statusCode).toBe(200);
+        expect(res.headers['content-type']).toBe('text/event-stream');
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => {
+          received += c;
+          if (received.includes('data: first\n\n')) firstEvent.resolve();
+        });
+        res.on('end', () => {
+          ended = true;
+          end.resolve();
+        });
+      },
+    );
     clientRequests.push(req);
 
     try {

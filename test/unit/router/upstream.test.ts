@@ -100,10 +100,14 @@ afterEach(async () => {
 });
 
 test('a chunked response is relayed whole, its chunks decoded and framed again', async () => {
-  route(await listen(http.createServer((_req, res) => {
-    res.write('first,');
-    setTimeout(() => res.end('second'), 20);
-  })));
+  route(
+    await listen(
+      http.createServer((_req, res) => {
+        res.write('first,');
+        setTimeout(() => res.end('second'), 20);
+      }),
+    ),
+  );
   const reply = await send({});
   expect([reply.status, reply.text]).toEqual([200, 'first,second']);
   expect(reply.headers['transfer-encoding']).toBe('chunked');
@@ -116,11 +120,15 @@ test('a response without length ends when the upstream closes the connection', a
 });
 
 test('HEAD, 204 and 304 responses have no body even when they announce a length', async () => {
-  route(await listen(http.createServer((req, res) => {
-    if (req.url === '/204') res.writeHead(204).end();
-    else if (req.url === '/304') res.writeHead(304, { etag: '"x"' }).end();
-    else res.writeHead(200, { 'content-length': '11' }).end(req.method === 'HEAD' ? undefined : 'hello world');
-  })));
+  route(
+    await listen(
+      http.createServer((req, res) => {
+        if (req.url === '/204') res.writeHead(204).end();
+        else if (req.url === '/304') res.writeHead(304, { etag: '"x"' }).end();
+        else res.writeHead(200, { 'content-length': '11' }).end(req.method === 'HEAD' ? undefined : 'hello world');
+      }),
+    ),
+  );
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   try {
     const head = await send({ method: 'HEAD', agent });
@@ -142,10 +150,12 @@ test('interim 100 and 103 responses are skipped; the final one is relayed', asyn
 
 test('sequential requests reuse one upstream connection; Connection: close is honoured', async () => {
   let connections = 0;
-  const server = await listen(http.createServer((req, res) => {
-    if (req.url === '/close') res.setHeader('connection', 'close');
-    res.end(`on ${req.socket.remotePort}`);
-  }));
+  const server = await listen(
+    http.createServer((req, res) => {
+      if (req.url === '/close') res.setHeader('connection', 'close');
+      res.end(`on ${req.socket.remotePort}`);
+    }),
+  );
   server.on('connection', () => connections++);
   route(server);
   const first = await send({});
@@ -159,27 +169,35 @@ test('sequential requests reuse one upstream connection; Connection: close is ho
 });
 
 test('a chunked request body reaches the upstream intact', async () => {
-  route(await listen(http.createServer((req, res) => {
-    let body = '';
-    req.setEncoding('latin1');
-    req.on('data', (c: string) => (body += c));
-    req.on('end', () => res.end(`${req.headers['transfer-encoding']}:${body}`));
-  })));
+  route(
+    await listen(
+      http.createServer((req, res) => {
+        let body = '';
+        req.setEncoding('latin1');
+        req.on('data', (c: string) => (body += c));
+        req.on('end', () => res.end(`${req.headers['transfer-encoding']}:${body}`));
+      }),
+    ),
+  );
   const reply = await send({ method: 'POST', body: ['one,', 'two,', 'three'] });
   expect(reply.text).toBe('chunked:one,two,three');
 });
 
 test('a response head that arrives in pieces is put together (each read reuses the same buffer)', async () => {
   const pieces = ['HTTP/1.1 200 OK\r\nContent-Ty', 'pe: text/plain\r\nX-Split: yes\r\nContent-Len', 'gth: 5\r\n\r\nhello'];
-  route(await listen(net.createServer((socket) => {
-    socket.once('data', async () => {
-      for (const piece of pieces) {
-        socket.write(piece);
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    });
-    socket.on('error', () => undefined);
-  })));
+  route(
+    await listen(
+      net.createServer((socket) => {
+        socket.once('data', async () => {
+          for (const piece of pieces) {
+            socket.write(piece);
+            await new Promise((r) => setTimeout(r, 20));
+          }
+        });
+        socket.on('error', () => undefined);
+      }),
+    ),
+  );
   const reply = await send({});
   expect([reply.status, reply.headers['x-split'], reply.headers['content-type'], reply.text]).toEqual([200, 'yes', 'text/plain', 'hello']);
 });
@@ -232,10 +250,14 @@ const count = (text: string, part: string): number => text.split(part).length - 
 describe('the fast path', () => {
   test('a keep-alive GET gets what Node would send: status, headers, Date, keep-alive, and forwarded headers upstream', async () => {
     let seen: http.IncomingHttpHeaders = {};
-    route(await listen(http.createServer((req, res) => {
-      seen = req.headers;
-      res.writeHead(201, { 'x-up': 'yes', 'set-cookie': ['a=1', 'b=2'] }).end('made');
-    })));
+    route(
+      await listen(
+        http.createServer((req, res) => {
+          seen = req.headers;
+          res.writeHead(201, { 'x-up': 'yes', 'set-cookie': ['a=1', 'b=2'] }).end('made');
+        }),
+      ),
+    );
     const reply = await send({ path: '/things?x=1', headers: { 'x-forwarded-for': '203.0.113.7', 'x-request-id': 'kept-id' } });
     expect([reply.status, reply.text]).toEqual([201, 'made']);
     expect(reply.headers['x-up']).toBe('yes');
@@ -258,13 +280,17 @@ describe('the fast path', () => {
     expect(text.indexOf('answer to /two')).toBeLessThan(text.indexOf('answer to /three'));
   });
 
-  test('a request with a body on a fast connection hands it to Node\'s server, which answers it and the next', async () => {
-    route(await listen(http.createServer((req, res) => {
-      let body = '';
-      req.setEncoding('latin1');
-      req.on('data', (c: string) => (body += c));
-      req.on('end', () => res.end(`${req.method} ${req.url} [${body}]`));
-    })));
+  test("a request with a body on a fast connection hands it to Node's server, which answers it and the next", async () => {
+    route(
+      await listen(
+        http.createServer((req, res) => {
+          let body = '';
+          req.setEncoding('latin1');
+          req.on('data', (c: string) => (body += c));
+          req.on('end', () => res.end(`${req.method} ${req.url} [${body}]`));
+        }),
+      ),
+    );
     const text = await rawExchange(
       [
         'GET /first HTTP/1.1\r\nHost: app.test.local\r\n\r\n',
@@ -297,10 +323,12 @@ describe('the fast path', () => {
   test('a client that leaves mid-request ends the upstream request and frees the target', async () => {
     const arrived: http.IncomingMessage[] = [];
     let upstreamClosed = false;
-    const server = await listen(http.createServer((req) => {
-      arrived.push(req);
-      req.socket.on('close', () => (upstreamClosed = true));
-    }));
+    const server = await listen(
+      http.createServer((req) => {
+        arrived.push(req);
+        req.socket.on('close', () => (upstreamClosed = true));
+      }),
+    );
     route(server);
     const socket = net.connect(routerPort, '127.0.0.1');
     socket.write('GET /hang HTTP/1.1\r\nHost: app.test.local\r\n\r\n');
@@ -321,19 +349,21 @@ describe('the fast path', () => {
   });
 });
 
-describe('an upstream connection\'s read buffer', () => {
+describe("an upstream connection's read buffer", () => {
   /** Connects through a pool to a server that writes `pieces` 20 ms apart; resolves with what onData got, as given. */
   async function reads(pieces: string[], hold: (index: number) => boolean): Promise<{ got: Buffer[]; copies: string[] }> {
-    const server = await listen(net.createServer((socket) => {
-      void (async () => {
-        for (const piece of pieces) {
-          socket.write(piece);
-          await new Promise((r) => setTimeout(r, 20));
-        }
-        socket.end();
-      })();
-      socket.on('error', () => undefined);
-    }));
+    const server = await listen(
+      net.createServer((socket) => {
+        void (async () => {
+          for (const piece of pieces) {
+            socket.write(piece);
+            await new Promise((r) => setTimeout(r, 20));
+          }
+          socket.end();
+        })();
+        socket.on('error', () => undefined);
+      }),
+    );
     const pool = new UpstreamPool();
     const got: Buffer[] = [];
     const copies: string[] = [];

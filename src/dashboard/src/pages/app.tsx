@@ -35,7 +35,10 @@ export function AppPage({ name, tab }: { name: string; tab: string }) {
   return (
     <main>
       <nav aria-label="Breadcrumb" class="crumbs">
-        <a href="/" onClick={onLinkClick}>Apps</a> / <span>{name}</span>
+        <a href="/" onClick={onLinkClick}>
+          Apps
+        </a>{' '}
+        / <span>{name}</span>
       </nav>
       <header class="app-head">
         <h1>
@@ -43,7 +46,9 @@ export function AppPage({ name, tab }: { name: string; tab: string }) {
         </h1>
         {app && (
           <p>
-            <a href={app.url} rel="noreferrer">{app.url}</a>{' '}
+            <a href={app.url} rel="noreferrer">
+              {app.url}
+            </a>{' '}
             <span class="muted">
               {app.containers.running ?? '?'} / {app.containers.expected} containers running
             </span>
@@ -55,7 +60,11 @@ export function AppPage({ name, tab }: { name: string; tab: string }) {
           </label>
         )}
       </header>
-      {error && <p role="alert" class="error">{error}</p>}
+      {error && (
+        <p role="alert" class="error">
+          {error}
+        </p>
+      )}
       <nav class="tabs" aria-label={`${name} sections`}>
         {TABS.map(([slug, title]) => (
           <a key={slug} href={slug ? `${base}/${slug}` : base} onClick={onLinkClick} aria-current={tab === slug ? 'page' : undefined}>
@@ -79,13 +88,22 @@ function DeploymentsTab({ name, app }: { name: string; app: App | undefined }) {
   const op = useOperation();
   const rollback = async (d: Deployment): Promise<void> => {
     if (!confirm(`Roll ${name} back to deployment ${d.id} (commit ${d.commit.slice(0, 7)})? Its image starts again and takes the traffic.`)) return;
-    await op.start(`Rolling back to deployment ${d.id}`, `${path.app(name)}/rollback`, { deployment: d.id }, (r) => `Deployment ${(r as Deployment).id} now serves ${name}.`);
+    await op.start(
+      `Rolling back to deployment ${d.id}`,
+      `${path.app(name)}/rollback`,
+      { deployment: d.id },
+      (r) => `Deployment ${(r as Deployment).id} now serves ${name}.`,
+    );
     refresh();
   };
   return (
     <section aria-label="Deployments">
       <OperationView run={op.run} />
-      {error && <p role="alert" class="error">{error}</p>}
+      {error && (
+        <p role="alert" class="error">
+          {error}
+        </p>
+      )}
       {deployments?.length === 0 && <p>No deployments yet: push to deploy.</p>}
       <ol class="deployments">
         {deployments?.map((d) => (

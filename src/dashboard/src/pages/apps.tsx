@@ -10,10 +10,16 @@ export function AppsPage() {
   return (
     <main>
       <h1>Apps</h1>
-      {error && <p role="alert" class="error">{error}</p>}
+      {error && (
+        <p role="alert" class="error">
+          {error}
+        </p>
+      )}
       {apps === undefined && !error && <p class="muted">Loading…</p>}
       {apps?.length === 0 && (
-        <p>No apps yet. Push one: <code>git push http://…/my-app.git main</code>.</p>
+        <p>
+          No apps yet. Push one: <code>git push http://…/my-app.git main</code>.
+        </p>
       )}
       {apps && apps.length > 0 && (
         <table class="list apps">
@@ -29,7 +35,9 @@ export function AppsPage() {
             {apps.map((app) => (
               <tr key={app.name} data-app={app.name}>
                 <th scope="row">
-                  <a href={`/apps/${app.name}`} onClick={onLinkClick}>{app.name}</a>
+                  <a href={`/apps/${app.name}`} onClick={onLinkClick}>
+                    {app.name}
+                  </a>
                   {app.maintenance && <span class="tag warn">maintenance</span>}
                 </th>
                 <td>
@@ -40,7 +48,9 @@ export function AppsPage() {
                   ) : app.latestDeployment ? (
                     <>
                       <Status status={app.latestDeployment.status} />{' '}
-                      <span class="muted">#{app.latestDeployment.id}, {ago(app.latestDeployment.finishedAt ?? app.latestDeployment.createdAt, now)}</span>
+                      <span class="muted">
+                        #{app.latestDeployment.id}, {ago(app.latestDeployment.finishedAt ?? app.latestDeployment.createdAt, now)}
+                      </span>
                     </>
                   ) : (
                     <span class="muted">never deployed</span>
@@ -50,7 +60,9 @@ export function AppsPage() {
                   {app.containers.running ?? '?'} / {app.containers.expected} running
                 </td>
                 <td>
-                  <a href={app.url} rel="noreferrer">{app.url.replace(/^https?:\/\//, '')}</a>
+                  <a href={app.url} rel="noreferrer">
+                    {app.url.replace(/^https?:\/\//, '')}
+                  </a>
                 </td>
               </tr>
             ))}

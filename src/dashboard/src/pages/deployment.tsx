@@ -37,12 +37,23 @@ export function DeploymentPage({ name, id }: { name: string; id: number }) {
   return (
     <main>
       <nav aria-label="Breadcrumb" class="crumbs">
-        <a href="/" onClick={onLinkClick}>Apps</a> / <a href={`/apps/${encodeURIComponent(name)}`} onClick={onLinkClick}>{name}</a> / <span>deployment {id}</span>
+        <a href="/" onClick={onLinkClick}>
+          Apps
+        </a>{' '}
+        /{' '}
+        <a href={`/apps/${encodeURIComponent(name)}`} onClick={onLinkClick}>
+          {name}
+        </a>{' '}
+        / <span>deployment {id}</span>
       </nav>
       <h1>
         Deployment {id} {shown && <Status status={shown.status} />}
       </h1>
-      {error && <p role="alert" class="error">{error}</p>}
+      {error && (
+        <p role="alert" class="error">
+          {error}
+        </p>
+      )}
       {shown && (
         <p class="dep-meta">
           <code title={shown.commit}>{shown.commit.slice(0, 7)}</code> {shown.subject ?? ''}{' '}
@@ -54,7 +65,10 @@ export function DeploymentPage({ name, id }: { name: string; id: number }) {
       )}
       {shown && <Timeline deployment={shown} now={now} />}
       <h2 class="log-title">
-        Output <span class="muted stream-state" data-state={stream}>{stream === 'live' ? '(live)' : stream === 'reconnecting' ? '(reconnecting…)' : ''}</span>
+        Output{' '}
+        <span class="muted stream-state" data-state={stream}>
+          {stream === 'live' ? '(live)' : stream === 'reconnecting' ? '(reconnecting…)' : ''}
+        </span>
       </h2>
       <pre class="log deploy-log" ref={log.ref} tabIndex={0} aria-label={`Output of deployment ${id}`} aria-live="off" />
     </main>

@@ -18,12 +18,22 @@ export function DomainsTab({ name }: { name: string }) {
   };
   return (
     <section aria-label="Domains">
-      {error && <p role="alert" class="error">{error}</p>}
+      {error && (
+        <p role="alert" class="error">
+          {error}
+        </p>
+      )}
       <ul class="domains">
         {domains?.map((d) => (
           <li key={d.domain} data-domain={d.domain}>
             <code>{d.domain}</code> <span class="muted">added {ago(d.createdAt)}</span>{' '}
-            <button type="button" class="small danger" onClick={() => confirm(`Stop sending ${d.domain} to ${name}?`) && void act(() => api('DELETE', `${path.app(name)}/domains/${encodeURIComponent(d.domain)}`))}>
+            <button
+              type="button"
+              class="small danger"
+              onClick={() =>
+                confirm(`Stop sending ${d.domain} to ${name}?`) && void act(() => api('DELETE', `${path.app(name)}/domains/${encodeURIComponent(d.domain)}`))
+              }
+            >
               Remove
             </button>
           </li>
@@ -39,10 +49,17 @@ export function DomainsTab({ name }: { name: string }) {
           });
         }}
       >
-        <label>Add a domain <input name="domain" placeholder="www.example.com" value={domain} onInput={(e) => setDomain((e.currentTarget as HTMLInputElement).value)} /></label>{' '}
+        <label>
+          Add a domain{' '}
+          <input name="domain" placeholder="www.example.com" value={domain} onInput={(e) => setDomain((e.currentTarget as HTMLInputElement).value)} />
+        </label>{' '}
         <button type="submit">Add</button>
       </form>
-      {problem && <p role="alert" class="error">{problem}</p>}
+      {problem && (
+        <p role="alert" class="error">
+          {problem}
+        </p>
+      )}
     </section>
   );
 }

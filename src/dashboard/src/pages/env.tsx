@@ -23,7 +23,12 @@ export function EnvTab({ name }: { name: string }) {
     }
     refresh();
     if (restart) {
-      await op.start(`${what}, restarting`, `${path.app(name)}/restart`, {}, (r) => `${what}; restarted ${(r as { restarted: string[] }).restarted.join(', ') || 'nothing'}.`);
+      await op.start(
+        `${what}, restarting`,
+        `${path.app(name)}/restart`,
+        {},
+        (r) => `${what}; restarted ${(r as { restarted: string[] }).restarted.join(', ') || 'nothing'}.`,
+      );
     } else {
       setProblem(null);
     }
@@ -42,26 +47,38 @@ export function EnvTab({ name }: { name: string }) {
 
   return (
     <section aria-label="Environment">
-      {error && <p role="alert" class="error">{error}</p>}
+      {error && (
+        <p role="alert" class="error">
+          {error}
+        </p>
+      )}
       <table class="list env">
         <thead>
           <tr>
             <th scope="col">Name</th>
             <th scope="col">Value</th>
-            <th scope="col"><span class="visually-hidden">Actions</span></th>
+            <th scope="col">
+              <span class="visually-hidden">Actions</span>
+            </th>
           </tr>
         </thead>
         <tbody>
           {env &&
             Object.entries(env).map(([k, v]) => (
               <tr key={k} data-env={k}>
-                <th scope="row"><code>{k}</code></th>
-                <td><code class="value">{revealed === k ? v : '••••••••'}</code></td>
+                <th scope="row">
+                  <code>{k}</code>
+                </th>
+                <td>
+                  <code class="value">{revealed === k ? v : '••••••••'}</code>
+                </td>
                 <td class="actions">
                   <button type="button" class="small" aria-pressed={revealed === k} onClick={() => setRevealed(revealed === k ? null : k)}>
                     {revealed === k ? 'Hide' : 'Reveal'}
                   </button>
-                  <button type="button" class="small danger" onClick={() => void unset(k)}>Unset</button>
+                  <button type="button" class="small danger" onClick={() => void unset(k)}>
+                    Unset
+                  </button>
                 </td>
               </tr>
             ))}
@@ -71,14 +88,26 @@ export function EnvTab({ name }: { name: string }) {
       <form class="env-set" onSubmit={(e) => void set(e)}>
         <fieldset>
           <legend>Set a variable</legend>
-          <label>Name <input name="key" value={key} autoComplete="off" spellcheck={false} onInput={(e) => setKey((e.currentTarget as HTMLInputElement).value)} /></label>
-          <label>Value <input name="value" value={value} autoComplete="off" spellcheck={false} onInput={(e) => setValue((e.currentTarget as HTMLInputElement).value)} /></label>
-          <label class="check"><input type="checkbox" name="restart" checked={restart} onChange={(e) => setRestart((e.currentTarget as HTMLInputElement).checked)} /> Restart the app's containers afterwards</label>
+          <label>
+            Name <input name="key" value={key} autoComplete="off" spellcheck={false} onInput={(e) => setKey((e.currentTarget as HTMLInputElement).value)} />
+          </label>
+          <label>
+            Value{' '}
+            <input name="value" value={value} autoComplete="off" spellcheck={false} onInput={(e) => setValue((e.currentTarget as HTMLInputElement).value)} />
+          </label>
+          <label class="check">
+            <input type="checkbox" name="restart" checked={restart} onChange={(e) => setRestart((e.currentTarget as HTMLInputElement).checked)} /> Restart the
+            app's containers afterwards
+          </label>
           <button type="submit">Set</button>
         </fieldset>
       </form>
       <p class="muted">Running containers keep the values they started with until a restart or a deploy.</p>
-      {problem && <p role="alert" class="error">{problem}</p>}
+      {problem && (
+        <p role="alert" class="error">
+          {problem}
+        </p>
+      )}
       <OperationView run={op.run} />
     </section>
   );

@@ -29,19 +29,35 @@ export function LogsTab({ name }: { name: string }) {
       <form class="filters" onSubmit={(e) => e.preventDefault()}>
         <label>
           Process type{' '}
-          <select value={type} onChange={(e) => { setType((e.currentTarget as HTMLSelectElement).value); setPs(''); }}>
+          <select
+            value={type}
+            onChange={(e) => {
+              setType((e.currentTarget as HTMLSelectElement).value);
+              setPs('');
+            }}
+          >
             <option value="">all</option>
-            {types.map((t) => <option key={t} value={t}>{t}</option>)}
+            {types.map((t) => (
+              <option key={t} value={t}>
+                {t}
+              </option>
+            ))}
           </select>
         </label>
         <label>
           Container{' '}
           <select value={ps} onChange={(e) => setPs((e.currentTarget as HTMLSelectElement).value)}>
             <option value="">all</option>
-            {names.map((n) => <option key={n} value={n}>{n}</option>)}
+            {names.map((n) => (
+              <option key={n} value={n}>
+                {n}
+              </option>
+            ))}
           </select>
         </label>
-        <span class="muted stream-state" data-state={state}>{state === 'live' ? 'following live' : state === 'reconnecting' ? 'reconnecting…' : 'connecting…'}</span>
+        <span class="muted stream-state" data-state={state}>
+          {state === 'live' ? 'following live' : state === 'reconnecting' ? 'reconnecting…' : 'connecting…'}
+        </span>
       </form>
       <pre class="log app-log" ref={log.ref} tabIndex={0} aria-label={`Output of ${name}'s containers`} />
     </section>

@@ -10,5 +10,9 @@ const KIND: Record<string, string> = {
 
 /** A deployment's or container's status, coloured and always spelled out (colour is not the only cue). */
 export function Status({ status }: { status: string }) {
-  return <span class={`status ${KIND[status] ?? 'bad'}`} data-status={status}>{status}</span>;
+  return (
+    <span class={`status ${KIND[status] ?? 'bad'}`} data-status={status}>
+      {status}
+    </span>
+  );
 }
