@@ -3,6 +3,8 @@ import { Git } from 'node-git-server';
 import type { ChildProcess } from 'node:child_process';
 import type { Identity, TokenAuth } from '../auth/tokens.js';
 import type { Store } from '../store/store.js';
+import { errorLine } from '../deploy/log.js';
+import { parsePushHead, refusePush, type PushRequestHead } from './push-request.js';
 import { appNameProblem, type Repos } from './repos.js';
 
 const GIT_PATH = /^\/([^/]+)\.git\/(info\/refs|git-receive-pack|git-upload-pack|HEAD)$/;
@@ -22,6 +24,10 @@ export class GitHttp {
   private readonly services = new WeakMap<IncomingMessage, ChildProcess | undefined>();
   /** Pushes to an app that does not exist yet: it is created once their commands arrive. */
   private readonly creating = new WeakMap<IncomingMessage, string>();
+  /** The head (shallow lines and commands) of each push, as far as it has arrived. */
+  private readonly heads = new WeakMap<IncomingMessage, () => PushRequestHead | null | undefined>();
+  /** Pushes already answered (accepted after a check, or refused by Slipway itself, without git). */
+  private readonly answered = new WeakSet<IncomingMessage>();
 
   constructor(
     private readonly repos: Repos,
@@ -45,9 +51,23 @@ export class GitHttp {
           ps.once('exit', () => this.pushers.delete(pid));
         }
       });
+      if (this.answered.has(action.req)) return;
       const app = this.creating.get(action.req);
+      const head = this.heads.get(action.req)?.();
       if (app === undefined) {
-        action.accept();
+        // node-git-server tells of a push once per pushed ref: the first is answered.
+        this.answered.add(action.req);
+        this.warnShallow(action, head).then(
+          () => action.accept(),
+          () => action.accept(),
+        );
+        return;
+      }
+      // git refuses a shallow clone's first push ("shallow update not allowed": the new repository
+      // would lack the history below the clone's depth, and git's proc-receive hook, which every
+      // deploy goes through, cannot take shallow updates). Refused here, it creates nothing.
+      if (head && head.shallow.length > 0) {
+        this.refuseShallow(action, app, head);
         return;
       }
       // The first push creates the app, once git's commands show it is one.
@@ -123,6 +143,7 @@ export class GitHttp {
     if (push && endpoint === 'git-receive-pack') {
       // Only the push itself creates the app: once its commands arrive (track, above).
       if (!this.repos.exists(app)) this.creating.set(req, app);
+      this.heads.set(req, readHead(req));
     } else if (!this.repos.exists(app)) {
       if (!push) {
         text(res, 404, `There is no app named ${app}; create it (slipway apps:create ${app}) or push to it.\n`);
@@ -135,6 +156,50 @@ export class GitHttp {
     }
     if (req.method === 'POST') this.boundBody(req, res);
     this.git.handle(req, res);
+  }
+
+  /**
+   * Answers a shallow clone's first push the way git answers a refused push: one sentence as a
+   * `remote:` line, and the refs rejected with a short reason. The body (the pack) is read and
+   * dropped first, so the client, still sending it, gets the answer rather than a broken pipe.
+   */
+  private refuseShallow(action: PushAction, app: string, head: PushRequestHead): void {
+    const { req, res } = action;
+    this.answered.add(req);
+    req.unpipe();
+    req.resume();
+    const message = errorLine(
+      `This is a shallow clone (git clone --depth), and ${app} is new: its first push needs the whole history. Run \`git fetch --unshallow\` and push again (in CI, fetch the full history: e.g. actions/checkout with fetch-depth: 0).`,
+    );
+    const body = refusePush(head, [message], 'shallow clone; run git fetch --unshallow and push again');
+    req.once('end', () => {
+      if (res.headersSent) return;
+      res.writeHead(200, {
+        'content-type': 'application/x-git-receive-pack-result',
+        'cache-control': 'no-cache, max-age=0, must-revalidate',
+        'content-length': body.length,
+      });
+      res.end(body);
+    });
+  }
+
+  /**
+   * git refuses a shallow clone's push when the app lacks the history below the clone's depth
+   * ("shallow update not allowed", and the proc-receive hook cannot take shallow updates). Only
+   * git knows for sure (it depends on what the pack brings), so the push goes on; when one of the
+   * clone's cut commits is missing here, a `remote:` line first says what to do if git refuses.
+   */
+  private async warnShallow(action: PushAction, head: PushRequestHead | null | undefined): Promise<void> {
+    if (!head || head.shallow.length === 0 || !head.capabilities.includes('side-band-64k')) return;
+    const app = this.repos.appFor(action.cwd);
+    if (app === undefined) return;
+    const missing = await this.repos.missingCommits(app, head.shallow);
+    if (missing.length === 0) return;
+    action.log(
+      errorLine(
+        `This is a shallow clone (git clone --depth) and ${app} lacks the history below its depth, so git may refuse it ("shallow update not allowed"): if so, run \`git fetch --unshallow\` and push again.`,
+      ),
+    );
   }
 
   private async advertiseNew(res: ServerResponse): Promise<void> {
@@ -186,9 +251,34 @@ function guard(ps: ChildProcess): void {
   ps.stdout?.on('error', () => undefined);
 }
 
+/**
+ * Reads the head of a push's body as it arrives, beside node-git-server (which reads the same
+ * chunks), until it is complete. A compressed body is not read: git then decides alone.
+ */
+function readHead(req: IncomingMessage): () => PushRequestHead | null | undefined {
+  if (req.headers['content-encoding'] !== undefined && req.headers['content-encoding'] !== 'identity') return () => null;
+  let received = Buffer.alloc(0);
+  let head: PushRequestHead | null | undefined;
+  const onData = (chunk: Buffer): void => {
+    received = Buffer.concat([received, chunk]);
+    head = parsePushHead(received);
+    if (head !== undefined) {
+      req.off('data', onData);
+      received = Buffer.alloc(0);
+    }
+  };
+  req.on('data', onData);
+  return () => head;
+}
+
 /** What node-git-server hands its 'push' and 'tag' listeners (its typings do not say). */
 interface PushAction {
   req: IncomingMessage;
+  res: ServerResponse;
+  /** The repository's directory. */
+  cwd: string;
+  /** Queues a side-band message, sent before git's answer. */
+  log(message: string): void;
   accept(): void;
   reject(code: number, message: string): void;
   once(event: 'service', listener: (ps: ChildProcess) => void): void;

@@ -124,6 +124,16 @@ export class Repos {
     return exitCode === 0;
   }
 
+  /** Which of `commits` the app's repository does not have. */
+  async missingCommits(app: string, commits: string[]): Promise<string[]> {
+    const missing: string[] = [];
+    for (const commit of commits) {
+      const { exitCode } = await execa('git', ['cat-file', '-e', `${commit}^{commit}`], { cwd: this.pathFor(app), reject: false });
+      if (exitCode !== 0) missing.push(commit);
+    }
+    return missing;
+  }
+
   private async configure(dir: string): Promise<void> {
     const settings: [string, string][] = [
       ['core.hooksPath', this.hooksDir],

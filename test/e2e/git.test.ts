@@ -4,10 +4,13 @@ import { busyboxApp, WEB } from '../support/fixtures.js';
 import { getApp } from '../support/http.js';
 import { startServer, type TestServer } from '../support/server.js';
 import { execa } from 'execa';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 
 let server: TestServer;
 let app: TestApp;
 const NAME = 'git-app';
+const SHALLOW = 'shallow-app';
 
 beforeAll(async () => {
   server = await startServer();
@@ -21,6 +24,7 @@ afterAll(async () => {
   await server?.stop();
   await removeApp(NAME);
   await removeApp('master-app');
+  await removeApp(SHALLOW);
   app?.remove();
 }, 60_000);
 
@@ -113,3 +117,58 @@ test('a force push of an older commit rolls back to it', async () => {
   expect(result.exitCode).toBe(0);
   expect(await getApp(server.routerPort, NAME, '/version.txt')).toEqual({ status: 200, body: `${older}\n` });
 }, 180_000);
+
+/** A shallow clone (`git clone --depth 1`, as CI checkouts are) of `source`, as a TestApp to push from. */
+async function shallowClone(source: TestApp): Promise<TestApp> {
+  const clone = new TestApp({});
+  await execa('git', ['clone', '--quiet', '--depth', '1', `file://${source.dir}`, clone.dir]);
+  expect(await clone.git('rev-parse', '--is-shallow-repository')).toBe('true');
+  return clone;
+}
+
+test('a shallow clone cannot create an app: it is told to unshallow, and nothing is left; a later shallow push lacking history is told the same', async () => {
+  const source = new TestApp(busyboxApp({ web: WEB }));
+  const clones: TestApp[] = [];
+  try {
+    await source.commit('one');
+    const two = await source.commit('two', { 'index.html': 'two\n' });
+    const clone = await shallowClone(source);
+    clones.push(clone);
+
+    const refused = await clone.push(server.remote(SHALLOW));
+    expect(refused.exitCode).not.toBe(0);
+    expect(refused.remote).toContain(
+      `!     This is a shallow clone (git clone --depth), and ${SHALLOW} is new: its first push needs the whole history. Run \`git fetch --unshallow\` and push again (in CI, fetch the full history: e.g. actions/checkout with fetch-depth: 0).`,
+    );
+    expect(refused.output).toContain('! [remote rejected] main -> main (shallow clone; run git fetch --unshallow and push again)');
+    expect(refused.output).not.toContain('shallow update not allowed');
+    expect((await server.api('GET', `/api/apps/${SHALLOW}`)).status).toBe(404);
+    expect(existsSync(path.join(server.dataDir, 'repos', `${SHALLOW}.git`))).toBe(false);
+
+    // Doing what it says deploys.
+    await clone.git('fetch', '--quiet', '--unshallow');
+    const full = await clone.push(server.remote(SHALLOW));
+    expect(full.exitCode).toBe(0);
+    expect(await getApp(server.routerPort, SHALLOW, '/version.txt')).toEqual({ status: 200, body: `${two}\n` });
+
+    // A CI job's shallow clone of a later commit, whose cut commit the app lacks: git refuses
+    // it, and a line first says what to do; done, the push deploys as a fast-forward.
+    const three = await source.commit('three', { 'index.html': 'three\n' });
+    const ci = await shallowClone(source);
+    clones.push(ci);
+    const cut = await ci.push(server.remote(SHALLOW), 'main', { args: ['--force'] });
+    expect(cut.exitCode).not.toBe(0);
+    expect(cut.remote).toContain(
+      `!     This is a shallow clone (git clone --depth) and ${SHALLOW} lacks the history below its depth, so git may refuse it ("shallow update not allowed"): if so, run \`git fetch --unshallow\` and push again.`,
+    );
+    expect(await getApp(server.routerPort, SHALLOW, '/version.txt')).toEqual({ status: 200, body: `${two}\n` });
+    await ci.git('fetch', '--quiet', '--unshallow');
+    const next = await ci.push(server.remote(SHALLOW));
+    expect(next.exitCode).toBe(0);
+    expect(next.output).not.toContain('Rewinding');
+    expect(await getApp(server.routerPort, SHALLOW, '/version.txt')).toEqual({ status: 200, body: `${three}\n` });
+  } finally {
+    source.remove();
+    for (const clone of clones) clone.remove();
+  }
+}, 240_000);
