@@ -15,6 +15,8 @@ import { domainRoutes } from './routes/domains.js';
 import { envRoutes } from './routes/env.js';
 import { eventRoutes } from './routes/events.js';
 import { logRoutes } from './routes/logs.js';
+import { notifierRoutes } from './routes/notifiers.js';
+import { cronRoutes } from './routes/cron.js';
 import { psRoutes } from './routes/ps.js';
 import { releaseRoutes } from './routes/releases.js';
 import { runRoutes } from './routes/run.js';
@@ -46,6 +48,8 @@ const ROUTE_GROUPS: ((ctx: RouteContext) => void)[] = [
   storageRoutes,
   logRoutes,
   runRoutes,
+  notifierRoutes,
+  cronRoutes,
   sessionRoutes,
   eventRoutes,
 ];

@@ -11,6 +11,8 @@ import { domainCommands } from './commands/domains.js';
 import { settingsCommands } from './commands/settings.js';
 import { storageCommands } from './commands/storage.js';
 import { logCommands } from './commands/logs.js';
+import { notifierCommands } from './commands/notifiers.js';
+import { cronCommands } from './commands/cron.js';
 import { runCommands } from './commands/run.js';
 import { tokenCommands } from './commands/tokens.js';
 import { loadConnection } from './connection.js';
@@ -27,6 +29,8 @@ export const COMMANDS: Command[] = [
   ...storageCommands,
   ...logCommands,
   ...runCommands,
+  ...notifierCommands,
+  ...cronCommands,
   ...tokenCommands,
   ...dashboardCommands,
 ];

@@ -1,5 +1,6 @@
 import { chmodSync, lstatSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
+import type { HealthCheck } from '../health/probe.js';
 import type { ContainerSpec, Mount, ResourceLimits, TerminalSize } from '../runtime/runtime.js';
 import type { Store } from '../store/store.js';
 import { containerEnv } from './env.js';
@@ -36,6 +37,11 @@ export function replacementName(app: string, deployment: number, label: string, 
 
 export function oneOffName(app: string, n: number): string {
   return `slipway-${app}-run-${n}`;
+}
+
+/** A cron job's run, numbered per app (`CONTAINER=cron-<n>`). */
+export function cronRunName(app: string, n: number): string {
+  return `slipway-${app}-cron-${n}`;
 }
 
 /** `process`: a Procfile process that serves or works; `oneoff`: postdeploy and `run`. */
@@ -75,6 +81,8 @@ export interface AppConfig {
   /** Paths inside the containers where the app's storage is mounted. */
   mountPaths: readonly string[];
   timeouts: Timeouts;
+  /** The check new web containers must pass to count as booted (the app's healthcheckPath), if any. */
+  health: HealthCheck | undefined;
 }
 
 /** What a container spec needs of the configuration. */

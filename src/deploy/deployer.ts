@@ -30,6 +30,9 @@ export interface Admission {
   rollbackOf?: DeploymentRecord;
 }
 
+/** What subscribers (notifications, cron) hear about deployments: each start, and each end with its final status. */
+export type DeploymentEvent = { kind: 'started'; deployment: DeploymentRecord } | { kind: 'finished'; deployment: DeploymentRecord; status: FinalStatus };
+
 export interface StartedDeployment {
   deployment: DeploymentRecord;
   log: DeployLog;
@@ -78,6 +81,8 @@ export class Deployer {
   private stopping: DeployerClosedError | undefined;
   /** `change` with an app's name: for watchers (the dashboard) to look again, not a record. */
   private readonly changes = new EventEmitter().setMaxListeners(0);
+  /** Notifications and cron: a record with each start and end (onChange only says "look again"). */
+  private readonly listeners = new Set<(event: DeploymentEvent) => void>();
 
   constructor(
     private readonly store: Store,
@@ -128,7 +133,10 @@ export class Deployer {
             store.finishDeployment(request.app, deployment.id, 'aborted', error.message);
             return 'aborted';
           }
-          return this.pipeline.run(job, log);
+          this.emit({ kind: 'started', deployment: store.getDeployment(request.app, deployment.id) ?? job.deployment });
+          const status = await this.pipeline.run(job, log);
+          this.emit({ kind: 'finished', deployment: store.getDeployment(request.app, deployment.id) ?? job.deployment, status });
+          return status;
         },
         `deployment ${deployment.id}`,
       )
@@ -157,6 +165,23 @@ export class Deployer {
       });
     this.running.set(key, { done, abort });
     return { deployment, log, done };
+  }
+
+  /** Calls `listener` when a deployment starts (after its queue) and when it ends; never delays or fails it. */
+  onEvent(listener: (event: DeploymentEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private emit(event: DeploymentEvent): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(event);
+      } catch (error) {
+        // A subscriber's own failure is reported; the deployment goes on regardless.
+        this.onError(error);
+      }
+    }
   }
 
   /**

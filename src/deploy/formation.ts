@@ -146,7 +146,7 @@ export class Formation {
             created.push(await this.deps.processes.start(this.startOf(release, p.type, p.label), config));
           }),
         );
-        await this.deps.processes.waitForBoot(created, config.timeouts.bootMs, log);
+        await this.deps.processes.waitForBoot(created, config, log);
       }
     } catch (error) {
       await this.deps.processes.discard(created, log);
@@ -242,7 +242,7 @@ export class Formation {
           fresh.push(await this.deps.processes.start({ ...start, name: replacementName(release.app, release.deployment, c.label, generation) }, config));
         }),
       );
-      await this.deps.processes.waitForBoot(fresh, config.timeouts.bootMs, log);
+      await this.deps.processes.waitForBoot(fresh, config, log);
     } catch (error) {
       await this.deps.processes.discard(fresh, log);
       throw error;

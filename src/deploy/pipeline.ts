@@ -34,6 +34,8 @@ export interface PipelineDeps {
   traffic: TrafficSwitch;
   refs: RefPublisher;
   settings: PipelineSettings;
+  /** Checks of the commit's other files at build time (cron.json); a DeployFailure fails the build. */
+  checkRelease?: (deployment: DeploymentRecord, source: CommitSource, entries: ReadonlySet<string>, log: DeployLog) => Promise<void>;
   now?: () => number;
 }
 
@@ -92,7 +94,7 @@ export class Pipeline {
 
       phase = 'boot';
       store.startPhase(app, id, 'boot');
-      await abortable(this.deps.processes.waitForBoot(created, config.timeouts.bootMs, log), signal);
+      await abortable(this.deps.processes.waitForBoot(created, config, log), signal);
       store.finishPhase(app, id, 'boot');
 
       if (procfile.postdeploy !== undefined) {
@@ -152,6 +154,7 @@ export class Pipeline {
     const procfile = await this.readProcfile(source, entries, log);
     this.deps.store.setProcfile(app, id, formatProcfile(procfile));
     log.detail(`Procfile: ${describeProcfile(procfile)}`);
+    await this.deps.checkRelease?.(job.deployment, source, entries, log);
     const image = imageName(app, id);
     log.phase(`Building image with ${this.deps.builder.describe(entries)}`);
     await this.build(source, entries, image, job.deployment, log);

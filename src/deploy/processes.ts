@@ -1,3 +1,4 @@
+import { describeProbe, untilHealthy, type HealthCheck, type ProbeResult } from '../health/probe.js';
 import { canConnect, waitForPort } from '../runtime/boot.js';
 import type { PortAllocator } from '../runtime/ports.js';
 import type { ContainerRef, Runtime } from '../runtime/runtime.js';
@@ -9,6 +10,8 @@ import type { DeployLog } from './log.js';
 /** How long containers without a web process are watched for crashes before they count as booted. */
 const NO_WEB_WATCH_MS = 2000;
 const LOG_LINES_ON_FAILURE = 20;
+/** One health check's limit when the app sets none. */
+const HEALTHCHECK_TIMEOUT_MS = 5000;
 
 export interface Timeouts {
   bootMs: number;
@@ -25,6 +28,7 @@ export interface TrafficSwitch {
 
 /** A long-running container of a release. */
 export interface ProcessContainer {
+  app: string;
   ref: ContainerRef;
   type: string;
   label: string;
@@ -51,6 +55,8 @@ export interface ProcessesDeps {
   traffic: TrafficSwitch;
   /** The server's defaults; an app's settings override them. */
   timeouts: Timeouts;
+  /** The Host header an app's requests carry (`<app>.<domain>`), for its health checks. */
+  appHost(app: string): string;
 }
 
 /**
@@ -63,32 +69,51 @@ export class Processes {
 
   /** The app's configuration, read once for a whole deployment, scale or restart. */
   config(app: string): AppConfig {
-    return { app, ...this.deps.containers.read(app), timeouts: this.timeouts(app) };
+    return { app, ...this.deps.containers.read(app), timeouts: this.timeouts(app), health: this.healthCheck(app) };
   }
 
   async start(p: ProcessStart, config: AppConfig): Promise<ProcessContainer> {
     const port = await this.deps.ports.allocate();
     try {
       const ref = await this.deps.runtime.startContainer(this.deps.containers.spec({ ...p, role: 'process', port }, config));
-      return { ref, type: p.type, label: p.label, port };
+      return { app: p.app, ref, type: p.type, label: p.label, port };
     } catch (error) {
       this.deps.ports.release(port);
       throw error;
     }
   }
 
-  /** Resolves once every web container accepts connections; throws a DeployFailure on a crash or timeout. */
-  async waitForBoot(containers: readonly ProcessContainer[], timeoutMs: number, log: DeployLog): Promise<void> {
+  /**
+   * Resolves once every web container accepts connections and, when the app sets a
+   * healthcheckPath, answers it with 2xx or 3xx; throws a DeployFailure on a crash or timeout.
+   */
+  async waitForBoot(containers: readonly ProcessContainer[], config: Pick<AppConfig, 'timeouts' | 'health'>, log: DeployLog): Promise<void> {
     if (containers.length === 0) return;
+    const timeoutMs = config.timeouts.bootMs;
     const web = containers.filter((c) => c.type === 'web');
-    for (const c of web) log.phase(`Waiting for ${c.label} to accept connections on port ${c.port}`);
+    const health = web.length > 0 ? config.health : undefined;
+    for (const c of web) {
+      log.phase(
+        health ? `Waiting for ${c.label} to answer GET ${health.path} on port ${c.port}` : `Waiting for ${c.label} to accept connections on port ${c.port}`,
+      );
+    }
+    const lastCheck = new Map<ProcessContainer, ProbeResult>();
+    const healthy = new Set<ProcessContainer>();
     if (web.length === 0) log.phase(`Watching ${containers.map((c) => c.label).join(', ')} for ${seconds(NO_WEB_WATCH_MS)}`);
 
     const stop = new AbortController();
     let timer: NodeJS.Timeout | undefined;
     type Outcome = { kind: 'booted' } | { kind: 'timeout' } | { kind: 'crashed'; container: ProcessContainer; code: number };
     const booted: Promise<Outcome> = (
-      web.length > 0 ? Promise.all(web.map((c) => waitForPort(c.port, stop.signal))) : new Promise((resolve) => setTimeout(resolve, NO_WEB_WATCH_MS))
+      web.length > 0
+        ? Promise.all(
+            web.map(async (c) => {
+              await waitForPort(c.port, stop.signal);
+              if (health) await untilHealthy(c.port, health, stop.signal, (r) => lastCheck.set(c, r));
+              if (!stop.signal.aborted) healthy.add(c);
+            }),
+          )
+        : new Promise((resolve) => setTimeout(resolve, NO_WEB_WATCH_MS))
     ).then(() => ({ kind: 'booted' }));
     const crashed: Promise<Outcome> = Promise.race(
       containers.map((c) => this.deps.runtime.waitForExit(c.ref).then((code): Outcome => ({ kind: 'crashed', container: c, code }))),
@@ -107,8 +132,17 @@ export class Processes {
           logExcerpt(outcome.container.label, lines),
         );
       }
-      const late = web.length > 0 ? web : containers;
+      const late = web.length > 0 ? web.filter((c) => !healthy.has(c)) : containers;
       const excerpts: string[] = [];
+      const unhealthy = health ? late.filter((c) => lastCheck.has(c)) : [];
+      if (unhealthy.length > 0) {
+        for (const c of late) excerpts.push(...logExcerpt(c.label, await this.deps.runtime.tailLogs(c.ref, LOG_LINES_ON_FAILURE)));
+        throw new DeployFailure(
+          'timeout-error',
+          `${unhealthy.map((c) => `${c.label} (port ${c.port})`).join(', ')} did not pass the health check GET ${health!.path} within ${seconds(timeoutMs)}: the last check got ${describeProbe(lastCheck.get(unhealthy[0]!)!)}; make GET ${health!.path} answer 2xx or 3xx once the app is ready, or raise the boot timeout`,
+          excerpts,
+        );
+      }
       for (const c of late) excerpts.push(...logExcerpt(c.label, await this.deps.runtime.tailLogs(c.ref, LOG_LINES_ON_FAILURE)));
       throw new DeployFailure(
         'timeout-error',
@@ -156,6 +190,7 @@ export class Processes {
     return list
       .filter((c) => filter(c.labels))
       .map((c) => ({
+        app,
         ref: { id: c.id, name: c.name },
         type: c.labels[LABEL.type] ?? '',
         label: c.labels[LABEL.container] ?? c.name,
@@ -191,6 +226,18 @@ export class Processes {
     for (const r of results) {
       if (r.status === 'rejected') log.error(`cleanup: ${errorMessage(r.reason)}`);
     }
+  }
+
+  /** The app's health check, if it set a healthcheckPath. */
+  healthCheck(app: string): (HealthCheck & { intervalMs: number | null }) | undefined {
+    const own = this.deps.store.getApp(app)?.settings;
+    if (!own?.healthcheckPath) return undefined;
+    return {
+      path: own.healthcheckPath,
+      host: this.deps.appHost(app),
+      timeoutMs: own.healthcheckTimeoutMs ?? HEALTHCHECK_TIMEOUT_MS,
+      intervalMs: own.healthcheckIntervalMs,
+    };
   }
 
   timeouts(app: string): Timeouts {

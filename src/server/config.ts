@@ -195,6 +195,13 @@ const SETTINGS = {
     default: false,
     help: 'a TLS proxy terminates connections in front (silences the clear-text warning)',
   }),
+  cronSeconds: setting({
+    file: 'cronSeconds',
+    env: 'SLIPWAY_CRON_SECONDS',
+    kind: onOff,
+    default: false,
+    help: 'tests only: cron.json schedules have six fields, the first for seconds',
+  }),
 };
 
 /** The `timeouts:` mapping of the config file, in seconds; the defaults are Scalingo's and Heroku's. */
@@ -240,6 +247,27 @@ const TIMEOUTS = {
     kind: seconds,
     default: 120_000,
     help: 'seconds a git request body may go without a byte before the request is ended',
+  }),
+  notifyMs: setting({
+    file: 'timeouts.notify',
+    env: 'SLIPWAY_NOTIFY_TIMEOUT',
+    kind: seconds,
+    default: 10_000,
+    help: 'seconds one attempt to deliver a notification may take',
+  }),
+  notifyRetryMs: setting({
+    file: 'timeouts.notifyRetry',
+    env: 'SLIPWAY_NOTIFY_RETRY',
+    kind: seconds,
+    default: 10_000,
+    help: 'seconds before a failed notification is sent again; later waits are 5, 25 and 125 times it',
+  }),
+  cronMs: setting({
+    file: 'timeouts.cron',
+    env: 'SLIPWAY_CRON_TIMEOUT',
+    kind: seconds,
+    default: 60 * 60_000,
+    help: "seconds a cron job's run may take before it is stopped",
   }),
 };
 

@@ -22,6 +22,11 @@ import { Processes, type TrafficSwitch } from '../deploy/processes.js';
 import { GitHttp } from '../git/http.js';
 import { HookRelay } from '../git/relay.js';
 import { ConnectionCap } from '../net/connection-cap.js';
+import { CommitSource } from '../build/source.js';
+import { Notifications } from '../notify/notifications.js';
+import { cronReleaseCheck } from '../cron/release.js';
+import { CronScheduler } from '../cron/scheduler.js';
+import { HealthMonitor } from '../health/monitor.js';
 import { Repos } from '../git/repos.js';
 import { RouterLink } from '../router/link.js';
 import { routerSocket } from '../router/pidfile.js';
@@ -86,7 +91,7 @@ export async function startSlipway({ config, env, log, runtime = new DockerRunti
     switchTo: (app, deployment, targets) => router.switchTo(app, deployment, targets),
     drain: (targets, timeoutMs) => router.drain(targets, timeoutMs),
   };
-  const processes = new Processes({ store, runtime, ports, containers, traffic, timeouts: config.timeouts });
+  const processes = new Processes({ store, runtime, ports, containers, traffic, timeouts: config.timeouts, appHost: (app) => `${app}.${config.domain}` });
   const buildCache = config.buildCacheDir ?? path.join(config.dataDir, 'cache', 'build');
   const pipeline = new Pipeline({
     store,
@@ -104,6 +109,7 @@ export async function startSlipway({ config, env, log, runtime = new DockerRunti
     traffic,
     refs: repos.publisher(),
     settings: { appUrl },
+    checkRelease: cronReleaseCheck(store, { seconds: config.cronSeconds }),
   });
   // Deploys, scales and restarts wait for recovery: it must not take their new containers for strays.
   let recovered!: () => void;
@@ -121,6 +127,34 @@ export async function startSlipway({ config, env, log, runtime = new DockerRunti
     ports,
     removeRepository: (app) => repos.remove(app),
     stopMs: config.timeouts.stopMs,
+  });
+  const notifications = new Notifications({
+    store,
+    runtime,
+    onDeployment: (listener) => deployer.onEvent(listener),
+    commitSubject: async (app, commit) => (await new CommitSource(repos.pathFor(app), commit).info()).subject,
+    appUrl,
+    apiUrl: `http://${config.host}:${config.port}`,
+    timeoutMs: config.timeouts.notifyMs,
+    retryBaseMs: config.timeouts.notifyRetryMs,
+    log,
+  });
+  const cron = new CronScheduler({
+    store,
+    runtime,
+    containers,
+    ports,
+    onDeployment: (listener) => deployer.onEvent(listener),
+    timeoutMs: config.timeouts.cronMs,
+    stopGraceMs: (app) => processes.timeouts(app).stopMs,
+    log,
+  });
+  const health = new HealthMonitor({
+    routes: () => store.listRoutes(),
+    check: (app) => processes.healthCheck(app),
+    exclusive: (app, task) => deployer.exclusive(app, 'a health check', task),
+    route: (app, deployment, targets) => traffic.switchTo(app, deployment, targets),
+    log,
   });
   const formation = new Formation({ store, processes, traffic, gitDir: (app) => repos.pathFor(app) });
   const oneOffs = new OneOffs({ store, runtime, containers, ports, maxRunMs: config.timeouts.runMs, stopGraceMs: config.timeouts.stopMs });
@@ -152,6 +186,9 @@ export async function startSlipway({ config, env, log, runtime = new DockerRunti
     ports,
     formation,
     oneOffs,
+    notifications,
+    cron,
+    health,
     appUrl,
     domain: config.domain,
     // The latest update: each one carries the whole directory, so it covers those before it.
@@ -191,6 +228,9 @@ export async function startSlipway({ config, env, log, runtime = new DockerRunti
   const sweeper = setInterval(sweepOneOffs, oneOffs.sweepEveryMs);
   sweeper.unref();
 
+  notifications.start();
+  health.start();
+  await cron.start().catch((error: unknown) => log(`warning: could not start the cron jobs: ${String(error)}`));
   await relay.listen();
   await new Promise<void>((resolve, reject) => {
     http1.once('error', reject);
@@ -204,6 +244,8 @@ export async function startSlipway({ config, env, log, runtime = new DockerRunti
     async stop() {
       stopWatching();
       clearInterval(sweeper);
+      cron.stop();
+      health.stop();
       // Deployments end first (within a bounded grace), while git and the API still carry their
       // outcome to their clients. The router is its own process and serves the apps throughout.
       await deployer.stop(config.timeouts.stopMs);
@@ -218,6 +260,7 @@ export async function startSlipway({ config, env, log, runtime = new DockerRunti
       await closed;
       clearTimeout(cutOff);
       await relay.close();
+      await notifications.stop();
       await router.close();
       store.close();
     },

@@ -90,4 +90,53 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE apps ADD COLUMN maintenance INTEGER NOT NULL DEFAULT 0;
   `,
+  `
+  CREATE TABLE notifiers (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    app TEXT NOT NULL REFERENCES apps(name) ON DELETE CASCADE,
+    url TEXT NOT NULL,
+    events TEXT NOT NULL,
+    format TEXT NOT NULL,
+    secret TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+  );
+  CREATE INDEX notifiers_by_app ON notifiers (app);
+  CREATE TABLE notifier_deliveries (
+    id TEXT PRIMARY KEY,
+    notifier INTEGER NOT NULL REFERENCES notifiers(id) ON DELETE CASCADE,
+    app TEXT NOT NULL,
+    event TEXT NOT NULL,
+    body TEXT NOT NULL,
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    status_code INTEGER,
+    error TEXT,
+    next_attempt_at INTEGER,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  );
+  CREATE INDEX notifier_deliveries_due ON notifier_deliveries (state, next_attempt_at);
+  CREATE INDEX notifier_deliveries_by_app ON notifier_deliveries (app, created_at);
+  `,
+  `
+  ALTER TABLE deployments ADD COLUMN cron TEXT;
+  CREATE TABLE cron_runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    app TEXT NOT NULL REFERENCES apps(name) ON DELETE CASCADE,
+    n INTEGER,
+    job TEXT NOT NULL,
+    deployment INTEGER NOT NULL,
+    container TEXT,
+    status TEXT NOT NULL,
+    exit_code INTEGER,
+    started_at INTEGER NOT NULL,
+    finished_at INTEGER
+  );
+  CREATE INDEX cron_runs_by_job ON cron_runs (app, job, id);
+  `,
+  `
+  ALTER TABLE apps ADD COLUMN healthcheck_path TEXT;
+  ALTER TABLE apps ADD COLUMN healthcheck_timeout_ms INTEGER;
+  ALTER TABLE apps ADD COLUMN healthcheck_interval_ms INTEGER;
+  `,
 ];

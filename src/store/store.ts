@@ -2,6 +2,8 @@ import Database from 'better-sqlite3';
 import type { Database as Db } from 'better-sqlite3';
 import { readDirectory, readRoutes, type DirectoryRecord } from './routing.js';
 import { MIGRATIONS } from './schema.js';
+import { NotifierStore } from './notifiers.js';
+import { CronStore } from './cron.js';
 import type { FinalStatus, Status } from '../deploy/status.js';
 
 export interface AppRecord {
@@ -22,6 +24,12 @@ export interface AppSettings {
   memoryMb: number | null;
   /** CPU limit of each container, in cores; null: none. */
   cpus: number | null;
+  /** New web containers must answer GET on this path with 2xx/3xx before they get traffic; null: TCP only. */
+  healthcheckPath: string | null;
+  /** One health check's limit; null: the default. */
+  healthcheckTimeoutMs: number | null;
+  /** How often serving web containers are checked; null: the default. */
+  healthcheckIntervalMs: number | null;
 }
 
 export interface DeploymentRecord {
@@ -97,6 +105,9 @@ interface AppRow {
   memory_mb: number | null;
   cpus: number | null;
   maintenance: number;
+  healthcheck_path: string | null;
+  healthcheck_timeout_ms: number | null;
+  healthcheck_interval_ms: number | null;
 }
 
 /** The only module that speaks SQL. Every write is one statement or one transaction. */
@@ -113,7 +124,15 @@ export class Store {
     this.db.pragma('foreign_keys = ON');
     this.db.pragma('busy_timeout = 5000');
     this.migrate();
+    this.notifiers = new NotifierStore(this.db, now);
+    this.cron = new CronStore(this.db, now);
   }
+
+  /** Cron jobs of deployments, and their runs. */
+  readonly cron: CronStore;
+
+  /** Deploy notifiers and their delivery queue. */
+  readonly notifiers: NotifierStore;
 
   close(): void {
     this.db.close();
@@ -186,8 +205,20 @@ export class Store {
     if (!current) throw new Error(`app ${name} does not exist`);
     const merged = { ...current.settings, ...settings };
     this.db
-      .prepare('UPDATE apps SET boot_timeout_ms = ?, hook_timeout_ms = ?, stop_timeout_ms = ?, memory_mb = ?, cpus = ? WHERE name = ?')
-      .run(merged.bootTimeoutMs, merged.hookTimeoutMs, merged.stopTimeoutMs, merged.memoryMb, merged.cpus, name);
+      .prepare(
+        'UPDATE apps SET boot_timeout_ms = ?, hook_timeout_ms = ?, stop_timeout_ms = ?, memory_mb = ?, cpus = ?, healthcheck_path = ?, healthcheck_timeout_ms = ?, healthcheck_interval_ms = ? WHERE name = ?',
+      )
+      .run(
+        merged.bootTimeoutMs,
+        merged.hookTimeoutMs,
+        merged.stopTimeoutMs,
+        merged.memoryMb,
+        merged.cpus,
+        merged.healthcheckPath,
+        merged.healthcheckTimeoutMs,
+        merged.healthcheckIntervalMs,
+        name,
+      );
     return this.getApp(name)!;
   }
 
@@ -468,6 +499,9 @@ function toApp(row: AppRow): AppRecord {
       stopTimeoutMs: row.stop_timeout_ms,
       memoryMb: row.memory_mb,
       cpus: row.cpus,
+      healthcheckPath: row.healthcheck_path,
+      healthcheckTimeoutMs: row.healthcheck_timeout_ms,
+      healthcheckIntervalMs: row.healthcheck_interval_ms,
     },
     maintenance: row.maintenance === 1,
   };

@@ -73,7 +73,16 @@ test('settings validate their values', async () => {
   expect(unknown.body.message).toContain('unknown setting "bootTimeut"');
   expect(await server.api('PATCH', '/api/apps/api-app/settings', { hookTimeout: 90 })).toEqual({
     status: 200,
-    body: { bootTimeout: null, hookTimeout: 90, stopTimeout: null, memory: null, cpus: null },
+    body: {
+      bootTimeout: null,
+      hookTimeout: 90,
+      stopTimeout: null,
+      memory: null,
+      cpus: null,
+      healthcheckTimeout: null,
+      healthcheckInterval: null,
+      healthcheckPath: null,
+    },
   });
 }, 60_000);
 

@@ -291,7 +291,19 @@ test('a web process that never listens fails with timeout-error after the app bo
   await app.commit('slow');
   expect((await server.api('POST', '/api/apps', { name: 'slow-app' })).status).toBe(201);
   const settings = await server.api('PATCH', '/api/apps/slow-app/settings', { bootTimeout: 2 });
-  expect(settings).toEqual({ status: 200, body: { bootTimeout: 2, hookTimeout: null, stopTimeout: null, memory: null, cpus: null } });
+  expect(settings).toEqual({
+    status: 200,
+    body: {
+      bootTimeout: 2,
+      hookTimeout: null,
+      stopTimeout: null,
+      memory: null,
+      cpus: null,
+      healthcheckTimeout: null,
+      healthcheckInterval: null,
+      healthcheckPath: null,
+    },
+  });
   const result = await app.push(server.remote('slow-app'));
   expect(result.exitCode).not.toBe(0);
   expect(result.output).toContain('! [remote rejected] main -> main (timeout-error)');

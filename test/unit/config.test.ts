@@ -44,7 +44,18 @@ const DEFAULTS: ServerConfig = {
   maxPushMb: 1024,
   minFreeMb: 200,
   tlsInFront: false,
-  timeouts: { bootMs: 60_000, hookMs: 1_200_000, stopMs: 30_000, drainMs: 30_000, runMs: 86_400_000, gitBodyMs: 120_000 },
+  cronSeconds: false,
+  timeouts: {
+    bootMs: 60_000,
+    hookMs: 1_200_000,
+    stopMs: 30_000,
+    drainMs: 30_000,
+    runMs: 86_400_000,
+    gitBodyMs: 120_000,
+    notifyMs: 10_000,
+    notifyRetryMs: 10_000,
+    cronMs: 3_600_000,
+  },
 };
 
 describe('loadServerConfig: defaults', () => {
@@ -121,7 +132,18 @@ describe('loadServerConfig: precedence flag > env > file > default', () => {
       maxPushMb: 1024,
       minFreeMb: 200,
       tlsInFront: false,
-      timeouts: { bootMs: 11_000, hookMs: 12_000, stopMs: 13_000, drainMs: 14_000, runMs: 15_000, gitBodyMs: 16_000 },
+      cronSeconds: false,
+      timeouts: {
+        bootMs: 11_000,
+        hookMs: 12_000,
+        stopMs: 13_000,
+        drainMs: 14_000,
+        runMs: 15_000,
+        gitBodyMs: 16_000,
+        notifyMs: 10_000,
+        notifyRetryMs: 10_000,
+        cronMs: 3_600_000,
+      },
     });
   });
 
@@ -138,7 +160,18 @@ describe('loadServerConfig: precedence flag > env > file > default', () => {
       maxPushMb: 1024,
       minFreeMb: 200,
       tlsInFront: false,
-      timeouts: { bootMs: 21_000, hookMs: 22_000, stopMs: 23_000, drainMs: 24_000, runMs: 25_000, gitBodyMs: 26_000 },
+      cronSeconds: false,
+      timeouts: {
+        bootMs: 21_000,
+        hookMs: 22_000,
+        stopMs: 23_000,
+        drainMs: 24_000,
+        runMs: 25_000,
+        gitBodyMs: 26_000,
+        notifyMs: 10_000,
+        notifyRetryMs: 10_000,
+        cronMs: 3_600_000,
+      },
     });
   });
 
@@ -156,7 +189,18 @@ describe('loadServerConfig: precedence flag > env > file > default', () => {
       maxPushMb: 1024,
       minFreeMb: 200,
       tlsInFront: false,
-      timeouts: { bootMs: 21_000, hookMs: 22_000, stopMs: 23_000, drainMs: 24_000, runMs: 25_000, gitBodyMs: 26_000 },
+      cronSeconds: false,
+      timeouts: {
+        bootMs: 21_000,
+        hookMs: 22_000,
+        stopMs: 23_000,
+        drainMs: 24_000,
+        runMs: 25_000,
+        gitBodyMs: 26_000,
+        notifyMs: 10_000,
+        notifyRetryMs: 10_000,
+        cronMs: 3_600_000,
+      },
     });
   });
 
@@ -188,7 +232,17 @@ describe('loadServerConfig: precedence flag > env > file > default', () => {
 describe('loadServerConfig: values', () => {
   test('timeouts: {boot: 5} in YAML gives bootMs 5000 and keeps the other defaults', () => {
     const config = loadServerConfig(['--config', yamlFile('timeouts: {boot: 5}\n')], {});
-    expect(config.timeouts).toEqual({ bootMs: 5000, hookMs: 1_200_000, stopMs: 30_000, drainMs: 30_000, runMs: 86_400_000, gitBodyMs: 120_000 });
+    expect(config.timeouts).toEqual({
+      bootMs: 5000,
+      hookMs: 1_200_000,
+      stopMs: 30_000,
+      drainMs: 30_000,
+      runMs: 86_400_000,
+      gitBodyMs: 120_000,
+      notifyMs: 10_000,
+      notifyRetryMs: 10_000,
+      cronMs: 3_600_000,
+    });
   });
 
   test('fractional seconds become whole milliseconds', () => {
@@ -250,14 +304,14 @@ describe('loadServerConfig: errors', () => {
     const file = yamlFile('port: 7070\nlisten: 0.0.0.0\n');
     const error = configError(() => loadServerConfig(['--config', file], {}));
     expect(error.message).toBe(
-      `${file}: unknown setting "listen"; the settings are data, port, routerPort, host, domain, stackImage, npmRegistry, buildCacheDir, routerWorkers, maxPushMb, minFreeMb, tlsInFront, timeouts`,
+      `${file}: unknown setting "listen"; the settings are data, port, routerPort, host, domain, stackImage, npmRegistry, buildCacheDir, routerWorkers, maxPushMb, minFreeMb, tlsInFront, cronSeconds, timeouts`,
     );
   });
 
   test('an unknown timeouts key is named', () => {
     const file = yamlFile('timeouts:\n  boot: 5\n  build: 10\n');
     const error = configError(() => loadServerConfig(['--config', file], {}));
-    expect(error.message).toBe(`${file}: unknown setting "timeouts.build"; expected boot, hook, stop, drain, run, gitBody`);
+    expect(error.message).toBe(`${file}: unknown setting "timeouts.build"; expected boot, hook, stop, drain, run, gitBody, notify, notifyRetry, cron`);
   });
 
   test('timeouts that is not a mapping', () => {

@@ -14,7 +14,7 @@ export function psRoutes(ctx: RouteContext): void {
           type: c.labels[LABEL.type] ?? null,
           deployment: Number(c.labels[LABEL.deployment]) || null,
           port: Number(c.labels[LABEL.port]) || null,
-          state: c.state,
+          state: c.state === 'running' && ctx.health.isUnhealthy(c.name) ? 'unhealthy' : c.state,
           restartCount: c.restartCount,
           startedAt: c.startedAt,
           exitCode: c.exitCode,

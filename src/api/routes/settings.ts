@@ -3,8 +3,11 @@ import { readJsonObject } from '../body.js';
 import type { RouteContext } from '../context.js';
 import { ApiError } from '../errors.js';
 
+/** The settings that are numbers; healthcheckPath is the one string. */
+type NumberField = Exclude<keyof AppSettings, 'healthcheckPath'>;
+
 interface SettingSpec {
-  field: keyof AppSettings;
+  field: NumberField;
   /** What a valid value is, for the error message. */
   expected: string;
   valid(value: number): boolean;
@@ -13,7 +16,7 @@ interface SettingSpec {
   show(stored: number): number;
 }
 
-const seconds = (field: keyof AppSettings): SettingSpec => ({
+const seconds = (field: NumberField): SettingSpec => ({
   field,
   expected: "a number of seconds between 0 and 86400, or null for the server's default",
   valid: (v) => v > 0 && v <= 86_400,
@@ -39,7 +42,24 @@ const SETTINGS: Record<string, SettingSpec> = {
     store: (v) => v,
     show: (v) => v,
   },
+  healthcheckTimeout: {
+    field: 'healthcheckTimeoutMs',
+    expected: 'a number of seconds from 0.1 to 60 for one health check to answer, or null for the default (5)',
+    valid: (v) => v >= 0.1 && v <= 60,
+    store: (v) => Math.round(v * 1000),
+    show: (ms) => ms / 1000,
+  },
+  healthcheckInterval: {
+    field: 'healthcheckIntervalMs',
+    expected: 'a number of seconds from 0.1 to 3600 between checks of serving web containers, or null for the default (5)',
+    valid: (v) => v >= 0.1 && v <= 3600,
+    store: (v) => Math.round(v * 1000),
+    show: (ms) => ms / 1000,
+  },
 };
+
+/** A path of printable ASCII without spaces, starting with a slash: what goes on the request line. */
+const HEALTH_PATH = /^\/[\x21-\x7e]{0,1023}$/;
 
 /** Per-app time and resource limits, and maintenance mode. */
 export function settingsRoutes(ctx: RouteContext): void {
@@ -66,9 +86,20 @@ export function settingsRoutes(ctx: RouteContext): void {
 function settingChanges(body: Record<string, unknown>): Partial<AppSettings> {
   const changes: Partial<AppSettings> = {};
   for (const [key, value] of Object.entries(body)) {
+    if (key === 'healthcheckPath') {
+      if (value !== null && (typeof value !== 'string' || !HEALTH_PATH.test(value))) {
+        throw new ApiError(
+          400,
+          'invalid_setting',
+          'healthcheckPath must be a path starting with "/", such as "/up" (no spaces), or null to check only that web accepts connections',
+        );
+      }
+      changes.healthcheckPath = value;
+      continue;
+    }
     const spec = SETTINGS[key];
     if (!spec) {
-      throw new ApiError(400, 'invalid_setting', `unknown setting "${key}"; the settings are ${Object.keys(SETTINGS).join(', ')}`);
+      throw new ApiError(400, 'invalid_setting', `unknown setting "${key}"; the settings are ${[...Object.keys(SETTINGS), 'healthcheckPath'].join(', ')}`);
     }
     if (value !== null && (typeof value !== 'number' || !spec.valid(value))) {
       throw new ApiError(400, 'invalid_setting', `${key} must be ${spec.expected}`);
@@ -79,10 +110,13 @@ function settingChanges(body: Record<string, unknown>): Partial<AppSettings> {
 }
 
 function settingsJson(app: AppRecord): object {
-  return Object.fromEntries(
-    Object.entries(SETTINGS).map(([key, spec]) => {
-      const stored = app.settings[spec.field];
-      return [key, stored === null ? null : spec.show(stored)];
-    }),
-  );
+  return {
+    ...Object.fromEntries(
+      Object.entries(SETTINGS).map(([key, spec]) => {
+        const stored = app.settings[spec.field];
+        return [key, stored === null ? null : spec.show(stored)];
+      }),
+    ),
+    healthcheckPath: app.settings.healthcheckPath,
+  };
 }

@@ -2,7 +2,7 @@ import { keyValues, type Command, type CommandContext } from '../command.js';
 import { CliError } from '../errors.js';
 import { printJson, table } from '../output.js';
 
-type SettingsJson = Record<string, number | null>;
+type SettingsJson = Record<string, number | string | null>;
 
 /** How each setting's value reads; a setting the server added later shows bare. */
 const UNITS: Record<string, string> = {
@@ -11,6 +11,8 @@ const UNITS: Record<string, string> = {
   bootTimeout: 's',
   hookTimeout: 's',
   stopTimeout: 's',
+  healthcheckTimeout: 's',
+  healthcheckInterval: 's',
 };
 
 const APPLIES = 'containers started from now on get the new limits (slipway restart, or deploy); timeouts count from the next deploy, scale or restart';
@@ -21,17 +23,32 @@ function show(ctx: CommandContext, app: string, settings: SettingsJson): void {
   ctx.out.write(`(${app}; "default": the server's timeout, or no limit)\n`);
 }
 
-/** `memory=512 cpus=0.5` as numbers; the server checks names and ranges. */
-function numbers(args: readonly string[]): Record<string, number> {
+/** Settings whose value is text, not a number. */
+const TEXT_SETTINGS = ['healthcheckPath'];
+
+/** `memory=512 cpus=0.5 healthcheckPath=/up` as numbers (and text for paths); the server checks names and ranges. */
+function numbers(args: readonly string[]): Record<string, number | string> {
   if (args.length === 0) throw new CliError('Give at least one setting: e.g. slipway settings:set memory=512 cpus=0.5.', 2);
+  const text = args.filter((a) => TEXT_SETTINGS.some((key) => a.startsWith(`${key}=`)));
   const number = (value: string): number | undefined => (value.trim() !== '' && Number.isFinite(Number(value)) ? Number(value) : undefined);
-  return keyValues(args, number, (arg) => `"${arg}" is not SETTING=NUMBER; write it as e.g. memory=512 or hookTimeout=600`);
+  return {
+    ...keyValues(
+      args.filter((a) => !text.includes(a)),
+      number,
+      (arg) => `"${arg}" is not SETTING=NUMBER; write it as e.g. memory=512 or hookTimeout=600`,
+    ),
+    ...keyValues(
+      text,
+      (value) => value,
+      (arg) => `"${arg}" is not SETTING=VALUE`,
+    ),
+  };
 }
 
 export const settingsCommands: Command[] = [
   {
     name: 'settings',
-    summary: "the app's limits (memory, cpus) and timeouts (boot, hook, stop)",
+    summary: "the app's limits (memory, cpus), timeouts (boot, hook, stop) and health check (healthcheckPath, healthcheckTimeout)",
     usage: 'slipway settings [-a APP] [--json]',
     example: 'slipway settings -a my-app',
     async run(ctx) {
@@ -43,7 +60,8 @@ export const settingsCommands: Command[] = [
   },
   {
     name: 'settings:set',
-    summary: 'set limits and timeouts: memory (MiB), cpus (cores), bootTimeout, hookTimeout, stopTimeout (s)',
+    summary:
+      'set limits, timeouts and the health check: memory (MiB), cpus (cores), bootTimeout, hookTimeout, stopTimeout, healthcheckTimeout (s), healthcheckPath (/up)',
     usage: 'slipway settings:set SETTING=NUMBER... [-a APP] [--json]',
     example: 'slipway settings:set memory=512 cpus=0.5 hookTimeout=600 -a my-app',
     async run(ctx) {

@@ -1,0 +1,132 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { TestApp } from '../support/app.js';
+import { cliRunner } from '../support/cli.js';
+import { removeApp } from '../support/docker.js';
+import { procfile, WEB } from '../support/fixtures.js';
+import { getApp } from '../support/http.js';
+import { startServer, type TestServer } from '../support/server.js';
+
+const APP = 'health-app';
+
+/** busybox httpd runs /cgi-bin/up as CGI: it answers with the status and body given. */
+function files(status: string, body: string): Record<string, string> {
+  return {
+    Dockerfile: 'FROM slipway/test-busybox:latest\nCOPY . /app\nRUN chmod +x /app/cgi-bin/up\nWORKDIR /app\n',
+    Procfile: procfile({ web: WEB }),
+    'cgi-bin/up': `#!/bin/sh\necho "Status: ${status}"\necho "Content-Type: text/plain"\necho\necho "${body}"\necho "second line"\n`,
+  };
+}
+
+let server: TestServer;
+let home: string;
+let slipway: ReturnType<typeof cliRunner>;
+let app: TestApp;
+
+beforeAll(async () => {
+  server = await startServer();
+  home = mkdtempSync(path.join(os.tmpdir(), 'slipway-home-'));
+  slipway = cliRunner(server, home);
+}, 60_000);
+
+afterAll(async () => {
+  await server?.stop();
+  await removeApp(APP);
+  app?.remove();
+  if (home) rmSync(home, { recursive: true, force: true });
+}, 60_000);
+
+test('with healthcheckPath, a release whose check answers 500 is refused (timeout-error) with the answer shown, and the old one keeps serving', async () => {
+  expect((await server.api('POST', '/api/apps', { name: APP })).status).toBe(201);
+  expect((await server.api('POST', `/api/apps/${APP}/storage`, { path: '/data' })).status).toBe(201);
+  app = new TestApp(files('200 OK', 'ok'));
+  const v1 = await app.commit('healthy');
+  expect((await app.push(server.remote(APP))).exitCode).toBe(0);
+
+  const set = await slipway(['settings:set', 'healthcheckPath=/cgi-bin/up', 'bootTimeout=3', 'healthcheckTimeout=1', '-a', APP]);
+  expect(set.exitCode).toBe(0);
+  expect((await server.api('GET', `/api/apps/${APP}/settings`)).body).toMatchObject({ healthcheckPath: '/cgi-bin/up', healthcheckTimeout: 1, bootTimeout: 3 });
+
+  await app.commit('database down', files('500 Internal Server Error', 'database unreachable'));
+  const refused = await app.push(server.remote(APP));
+  expect(refused.exitCode).not.toBe(0);
+  expect(refused.output).toContain('(timeout-error)');
+  const remote = refused.remote.join('\n');
+  expect(remote).toContain('Waiting for web-1 to answer GET /cgi-bin/up on port');
+  expect(remote).toMatch(
+    /web-1 \(port \d+\) did not pass the health check GET \/cgi-bin\/up within 3\.0s: the last check got HTTP 500 "database unreachable"; make GET \/cgi-bin\/up answer 2xx or 3xx/,
+  );
+  expect((await getApp(server.routerPort, APP, '/version.txt')).body.trim()).toBe(v1);
+
+  const v3 = await app.commit('database back', files('200 OK', 'ok'));
+  const pushed = await app.push(server.remote(APP));
+  expect(pushed.exitCode).toBe(0);
+  expect((await getApp(server.routerPort, APP, '/version.txt')).body.trim()).toBe(v3);
+
+  // Scale goes through the same gate.
+  const scaled = await server.api<string>('POST', `/api/apps/${APP}/scale`, { web: 2 });
+  expect(scaled.body).toContain('Waiting for web-2 to answer GET /cgi-bin/up');
+  expect(scaled.body).toContain('"result"');
+
+  const bad = await slipway(['settings:set', 'healthcheckPath=up', '-a', APP]);
+  expect(bad.exitCode).not.toBe(0);
+  expect(bad.stderr).toContain('healthcheckPath must be a path starting with "/"');
+}, 120_000);
+
+interface Ps {
+  name: string;
+  deployment: number;
+  state: string;
+}
+
+async function stateOf(name: string): Promise<string | undefined> {
+  const ps = (await server.api<Ps[]>('GET', `/api/apps/${APP}/ps`)).body;
+  const current = Math.max(...ps.map((c) => c.deployment));
+  return ps.find((c) => c.name === name && c.deployment === current)?.state;
+}
+
+async function servedBy(): Promise<string> {
+  const env = (await getApp(server.routerPort, APP, '/env.txt')).body;
+  return /^CONTAINER=(.*)$/m.exec(env)?.[1] ?? '';
+}
+
+test('a serving container that fails its checks leaves the rotation under load with no failed request, and comes back', async () => {
+  // /cgi-bin/up fails in the container named by a file in the app's storage.
+  await app.commit('checks per container', {
+    Procfile: procfile({ web: `echo "$CONTAINER" > /app/me && ${WEB}` }),
+    'cgi-bin/up':
+      '#!/bin/sh\nif [ -f "/data/sick-$(cat /app/me)" ]; then echo "Status: 500 Internal Server Error"; echo; echo sick; else echo "Status: 200 OK"; echo; echo ok; fi\n',
+  });
+  expect((await app.push(server.remote(APP))).exitCode).toBe(0);
+  expect((await slipway(['settings:set', 'healthcheckInterval=0.2', '-a', APP])).exitCode).toBe(0);
+
+  let load = true;
+  let answered = 0;
+  const failed: string[] = [];
+  const clients = [0, 1, 2].map(async () => {
+    while (load) {
+      const res = await getApp(server.routerPort, APP, '/version.txt').catch((e: Error) => ({ status: 0, body: e.message }));
+      if (res.status === 200) answered++;
+      else failed.push(`${res.status} ${res.body.slice(0, 80)}`);
+    }
+  });
+  try {
+    const volume = path.join(server.dataDir, 'volumes', APP, encodeURIComponent('/data'));
+    writeFileSync(path.join(volume, 'sick-web-2'), '');
+    while ((await stateOf('web-2')) !== 'unhealthy') await new Promise((r) => setTimeout(r, 100));
+    const after = await Promise.all(Array.from({ length: 10 }, () => servedBy()));
+    expect(new Set(after)).toEqual(new Set(['web-1']));
+    expect(server.output()).toMatch(/health-app: slipway-health-app-\d+-web-2 failed 3 health checks in a row and left the rotation/);
+
+    rmSync(path.join(volume, 'sick-web-2'));
+    while ((await stateOf('web-2')) !== 'running') await new Promise((r) => setTimeout(r, 100));
+    let seen = new Set<string>();
+    while (!seen.has('web-2')) seen = new Set([...seen, await servedBy()]);
+  } finally {
+    load = false;
+    await Promise.all(clients);
+  }
+  expect(failed).toEqual([]);
+  expect(answered).toBeGreaterThan(0);
+}, 120_000);
