@@ -1,4 +1,5 @@
 import type { Database as Db, Statement } from 'better-sqlite3';
+import { StatementCache } from './statements.js';
 
 /** One job of a deployment's cron.json, as checked at build time. */
 export interface CronJob {
@@ -43,20 +44,17 @@ const KEEP_RUNS = 200;
 
 /** Each deployment's cron jobs, and the record of runs (SQL for src/cron; only store/ speaks SQL). */
 export class CronStore {
-  private readonly statements = new Map<string, Statement>();
+  private readonly statements: StatementCache;
 
   constructor(
     private readonly db: Db,
     private readonly now: () => number,
-  ) {}
+  ) {
+    this.statements = new StatementCache(db);
+  }
 
   private stmt(sql: string): Statement {
-    let statement = this.statements.get(sql);
-    if (!statement) {
-      statement = this.db.prepare(sql);
-      this.statements.set(sql, statement);
-    }
-    return statement;
+    return this.statements.get(sql);
   }
 
   setJobs(app: string, deployment: number, jobs: readonly CronJob[]): void {

@@ -1,4 +1,5 @@
 import type { Database as Db, Statement } from 'better-sqlite3';
+import { StatementCache } from './statements.js';
 
 /** `json`: signed JSON; `slack`: a Slack/Mattermost incoming-webhook message. */
 export type NotifierFormat = 'json' | 'slack';
@@ -62,20 +63,17 @@ interface DeliveryRow {
 
 /** Notifiers and their delivery queue (SQL for src/notify; only store/ speaks SQL). */
 export class NotifierStore {
-  private readonly statements = new Map<string, Statement>();
+  private readonly statements: StatementCache;
 
   constructor(
     private readonly db: Db,
     private readonly now: () => number,
-  ) {}
+  ) {
+    this.statements = new StatementCache(db);
+  }
 
   private stmt(sql: string): Statement {
-    let statement = this.statements.get(sql);
-    if (!statement) {
-      statement = this.db.prepare(sql);
-      this.statements.set(sql, statement);
-    }
-    return statement;
+    return this.statements.get(sql);
   }
 
   add(app: string, notifier: { url: string; events: string[]; format: NotifierFormat; secret: string }): NotifierRecord {

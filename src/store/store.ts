@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { StatementCache } from './statements.js';
 import type { Database as Db } from 'better-sqlite3';
 import { readDirectory, readRoutes, type DirectoryRecord } from './routing.js';
 import { MIGRATIONS } from './schema.js';
@@ -138,20 +139,12 @@ export class Store {
     this.db.close();
   }
 
-  private readonly statements = new Map<string, Database.Statement>();
+  private statements: StatementCache | undefined;
   private readonly directoryListeners: (() => void)[] = [];
 
-  /**
-   * Each query is prepared once and reused: the same few run for every API request, deploy phase
-   * and container event, and preparing one costs more than running it.
-   */
   private stmt(sql: string): Database.Statement {
-    let statement = this.statements.get(sql);
-    if (!statement) {
-      statement = this.db.prepare(sql);
-      this.statements.set(sql, statement);
-    }
-    return statement;
+    this.statements ??= new StatementCache(this.db);
+    return this.statements.get(sql);
   }
 
   private migrate(): void {
