@@ -15,6 +15,7 @@ import { domainRoutes } from './routes/domains.js';
 import { envRoutes } from './routes/env.js';
 import { eventRoutes } from './routes/events.js';
 import { logRoutes } from './routes/logs.js';
+import { nodeRoutes } from './routes/nodes.js';
 import { notifierRoutes } from './routes/notifiers.js';
 import { cronRoutes } from './routes/cron.js';
 import { psRoutes } from './routes/ps.js';
@@ -50,6 +51,7 @@ const ROUTE_GROUPS: ((ctx: RouteContext) => void)[] = [
   runRoutes,
   notifierRoutes,
   cronRoutes,
+  nodeRoutes,
   sessionRoutes,
   eventRoutes,
 ];

@@ -14,6 +14,7 @@ import { logCommands } from './commands/logs.js';
 import { notifierCommands } from './commands/notifiers.js';
 import { cronCommands } from './commands/cron.js';
 import { runCommands } from './commands/run.js';
+import { nodeCommands } from './commands/nodes.js';
 import { tokenCommands } from './commands/tokens.js';
 import { loadConnection } from './connection.js';
 import { CliError } from './errors.js';
@@ -33,6 +34,7 @@ export const COMMANDS: Command[] = [
   ...cronCommands,
   ...tokenCommands,
   ...dashboardCommands,
+  ...nodeCommands,
 ];
 
 const COMMON_OPTIONS = {

@@ -82,6 +82,7 @@ export class Pipeline {
       const { procfile, image } = release;
       // A rollback's image belongs to the earlier deployment too: a failure must not remove it.
       if (job.deployment.rollbackOf === null) builtImage = image;
+      await abortable(this.shareImage(image, log), signal);
       store.finishPhase(app, id, 'build');
 
       phase = 'start';
@@ -100,7 +101,7 @@ export class Pipeline {
       if (procfile.postdeploy !== undefined) {
         phase = 'postdeploy';
         store.startPhase(app, id, 'postdeploy');
-        const releaseUrls = created.filter((c) => c.type === 'web').map((c) => `http://127.0.0.1:${c.port}`);
+        const releaseUrls = created.filter((c) => c.type === 'web').map((c) => `http://${c.host}:${c.port}`);
         await this.postdeploy(job.deployment, config, image, procfile.postdeploy, releaseEnv(releaseUrls), log, signal);
         store.finishPhase(app, id, 'postdeploy');
       }
@@ -218,6 +219,21 @@ export class Pipeline {
       if (error instanceof BuildRefusedError) throw new DeployFailure('build-error', error.message);
       if (error instanceof BuildFailedError) throw new DeployFailure('build-error', `The image build failed: ${error.message}`);
       throw error;
+    }
+  }
+
+  /** On an engine whose machines pull images from a registry (a swarm): the image goes there. */
+  private async shareImage(image: string, log: DeployLog): Promise<void> {
+    const registry = this.deps.runtime.registry;
+    if (registry === null) return;
+    log.phase(`Pushing the image to the registry ${registry}`);
+    const started = this.now();
+    try {
+      const bytes = await this.deps.runtime.pushImage(image);
+      log.detail(`${(bytes / 1e6).toFixed(1)} MB pushed in ${seconds(this.now() - started)}`);
+    } catch (error) {
+      if (error instanceof RuntimeUnavailableError) throw error;
+      throw new DeployFailure('build-error', errorMessage(error));
     }
   }
 

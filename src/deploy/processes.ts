@@ -1,7 +1,7 @@
 import { describeProbe, untilHealthy, type HealthCheck, type ProbeResult } from '../health/probe.js';
 import { canConnect, waitForPort } from '../runtime/boot.js';
 import type { PortAllocator } from '../runtime/ports.js';
-import type { ContainerRef, Runtime } from '../runtime/runtime.js';
+import type { ContainerRef, Placement, Runtime } from '../runtime/runtime.js';
 import type { AppSettings, RouteTarget, Store } from '../store/store.js';
 import { LABEL, type AppConfig, type AppContainers } from './containers.js';
 import { DeployFailure, errorMessage, seconds } from './failure.js';
@@ -33,6 +33,10 @@ export interface ProcessContainer {
   type: string;
   label: string;
   port: number;
+  /** Where its PORT answers: 127.0.0.1 on one engine, its node's address on a swarm. */
+  host: string;
+  /** The swarm node it runs on; absent on one engine. */
+  node?: string;
 }
 
 export interface ProcessStart {
@@ -76,7 +80,14 @@ export class Processes {
     const port = await this.deps.ports.allocate();
     try {
       const ref = await this.deps.runtime.startContainer(this.deps.containers.spec({ ...p, role: 'process', port }, config));
-      return { app: p.app, ref, type: p.type, label: p.label, port };
+      let placement: Placement;
+      try {
+        placement = await this.deps.runtime.placementOf(ref, AbortSignal.timeout(config.timeouts.bootMs));
+      } catch (error) {
+        await this.deps.runtime.stopAndRemove(ref, 0).catch(() => undefined);
+        throw new DeployFailure('timeout-error', errorMessage(error));
+      }
+      return { app: p.app, ref, type: p.type, label: p.label, port, ...placement };
     } catch (error) {
       this.deps.ports.release(port);
       throw error;
@@ -93,9 +104,7 @@ export class Processes {
     const web = containers.filter((c) => c.type === 'web');
     const health = web.length > 0 ? config.health : undefined;
     for (const c of web) {
-      log.phase(
-        health ? `Waiting for ${c.label} to answer GET ${health.path} on port ${c.port}` : `Waiting for ${c.label} to accept connections on port ${c.port}`,
-      );
+      log.phase(health ? `Waiting for ${c.label} to answer GET ${health.path} ${where(c)}` : `Waiting for ${c.label} to accept connections ${where(c)}`);
     }
     const lastCheck = new Map<ProcessContainer, ProbeResult>();
     const healthy = new Set<ProcessContainer>();
@@ -108,8 +117,8 @@ export class Processes {
       web.length > 0
         ? Promise.all(
             web.map(async (c) => {
-              await waitForPort(c.port, stop.signal);
-              if (health) await untilHealthy(c.port, health, stop.signal, (r) => lastCheck.set(c, r));
+              await waitForPort(c.port, stop.signal, 20, c.host);
+              if (health) await untilHealthy(c.port, health, stop.signal, (r) => lastCheck.set(c, r), 200, c.host);
               if (!stop.signal.aborted) healthy.add(c);
             }),
           )
@@ -174,7 +183,7 @@ export class Processes {
           state.restartCount > 0
             ? `${c.label} ${state.state === 'running' ? 'exited' : exited} ${during} (restarted ${state.restartCount} time${state.restartCount === 1 ? '' : 's'} since it booted)`
             : `${c.label} ${exited} ${during}`;
-      } else if (c.type === 'web' && !(await canConnect(c.port, '127.0.0.1'))) {
+      } else if (c.type === 'web' && !(await canConnect(c.port, c.host))) {
         problem = `${c.label} stopped accepting connections on port ${c.port} ${during}`;
       }
       if (problem !== undefined) {
@@ -195,6 +204,8 @@ export class Processes {
         type: c.labels[LABEL.type] ?? '',
         label: c.labels[LABEL.container] ?? c.name,
         port: Number(c.labels[LABEL.port] ?? 0),
+        host: c.host ?? '127.0.0.1',
+        ...(c.node === undefined ? {} : { node: c.node }),
       }))
       .sort((a, b) => a.label.localeCompare(b.label, undefined, { numeric: true }));
   }
@@ -257,7 +268,12 @@ export function appTimeouts(own: AppSettings | undefined, base: Timeouts): Timeo
 
 /** Where the router sends a web container's requests. */
 export function target(c: ProcessContainer): RouteTarget {
-  return { host: '127.0.0.1', port: c.port, container: c.ref.name };
+  return { host: c.host, port: c.port, container: c.ref.name };
+}
+
+/** `on port 21234` on one engine; `at 10.0.0.12:21234 (node-2)` on a swarm. */
+function where(c: ProcessContainer): string {
+  return c.host === '127.0.0.1' ? `on port ${c.port}` : `at ${c.host}:${c.port}${c.node ? ` (${c.node})` : ''}`;
 }
 
 function logExcerpt(label: string, lines: readonly string[]): string[] {

@@ -79,7 +79,7 @@ export class HealthMonitor {
         w.busy = true;
         w.nextAt = now + (check.intervalMs ?? DEFAULT_INTERVAL_MS);
         const watched = w;
-        probe(t.port, check, w.agent)
+        probe(t.port, check, w.agent, t.host)
           .then((result) => this.record(route.app, t, watched, result.healthy))
           .catch((error: unknown) => this.deps.log(`${route.app}: health check of ${t.container} failed: ${String(error)}`))
           .finally(() => (watched.busy = false));

@@ -26,11 +26,11 @@ const MAX_BODY = 4096;
  * `GET <path>` on a container's port with the app's Host: healthy on 2xx or 3xx. The agent is
  * the container's own keep-alive connection, so repeated checks cost no new connection.
  */
-export function probe(port: number, check: HealthCheck, agent: http.Agent): Promise<ProbeResult> {
+export function probe(port: number, check: HealthCheck, agent: http.Agent, host = '127.0.0.1'): Promise<ProbeResult> {
   return new Promise((resolve) => {
     const req = http.get(
       {
-        host: '127.0.0.1',
+        host,
         port,
         path: check.path,
         agent,
@@ -75,11 +75,18 @@ export function describeProbe(result: ProbeResult): string {
  * Checks until the container is healthy (resolves with the last result), or until the signal
  * aborts (resolves with the last result seen, if any).
  */
-export async function untilHealthy(port: number, check: HealthCheck, signal: AbortSignal, onResult: (r: ProbeResult) => void, intervalMs = 200): Promise<void> {
+export async function untilHealthy(
+  port: number,
+  check: HealthCheck,
+  signal: AbortSignal,
+  onResult: (r: ProbeResult) => void,
+  intervalMs = 200,
+  host = '127.0.0.1',
+): Promise<void> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   try {
     while (!signal.aborted) {
-      const result = await probe(port, check, agent);
+      const result = await probe(port, check, agent, host);
       onResult(result);
       if (result.healthy) return;
       await new Promise((r) => setTimeout(r, intervalMs));

@@ -18,7 +18,9 @@ import {
   type ContainerStatus,
   type LogEntry,
   type LogReadOptions,
+  type NodeInfo,
   type OneOffResult,
+  type Placement,
   type OutputChunk,
   type Runtime,
 } from './runtime.js';
@@ -395,6 +397,23 @@ export class DockerRuntime implements Runtime {
     return described.filter((c): c is ContainerStatus => c !== undefined);
   }
 
+  /** One engine builds and runs: there is nothing to push. */
+  readonly registry = null;
+
+  pushImage(): Promise<number> {
+    return Promise.reject(new Error('one Docker engine runs the images it builds; there is no registry to push to'));
+  }
+
+  /** Host networking on this machine's engine: every port answers on loopback. */
+  placementOf(): Promise<Placement> {
+    return Promise.resolve({ host: '127.0.0.1' });
+  }
+
+  async nodes(): Promise<NodeInfo[]> {
+    const info = (await this.engine((docker) => docker.info())) as { Name?: string };
+    return [{ name: info.Name ?? 'localhost', address: '127.0.0.1', role: 'engine', state: 'ready', availability: 'active' }];
+  }
+
   watch(labels: Record<string, string>, onEvent: (event: ContainerEvent) => void): () => void {
     let stopped = false;
     let current: NodeJS.ReadableStream | undefined;
@@ -435,7 +454,7 @@ export class DockerRuntime implements Runtime {
 }
 
 /** The engine's socket refuses, is missing, or dropped the connection mid-call. */
-function engineUnreachable(error: unknown): boolean {
+export function engineUnreachable(error: unknown): boolean {
   const code = typeof error === 'object' && error !== null ? (error as { code?: string }).code : undefined;
   return code === 'ECONNREFUSED' || code === 'ENOENT' || code === 'ECONNRESET' || code === 'EPIPE' || code === 'ESHUTDOWN';
 }
@@ -485,7 +504,7 @@ const AWAIT_TERMINAL_SIZE = [
   'sleep 0.05 2>/dev/null || break; slipway_n=$((slipway_n + 1)); done; unset slipway_n; fi',
 ].join(' ');
 
-function statusOf(error: unknown): number | undefined {
+export function statusOf(error: unknown): number | undefined {
   return typeof error === 'object' && error !== null && 'statusCode' in error ? (error as { statusCode?: number }).statusCode : undefined;
 }
 

@@ -44,6 +44,39 @@ export interface Runtime {
    * returned function is called. Survives engine restarts by reconnecting.
    */
   watch(labels: Record<string, string>, onEvent: (event: ContainerEvent) => void): () => void;
+  /**
+   * The registry the engine's machines pull built images from, or null when the engine that
+   * builds is the one that runs them (one Docker engine: nothing to push).
+   */
+  readonly registry: string | null;
+  /** Pushes a built image to `registry` so every machine can pull it; the image's size in bytes. */
+  pushImage(image: string): Promise<number>;
+  /**
+   * Where a long-running container runs: the address its host-network ports answer at (127.0.0.1
+   * on one engine) and, on a swarm, its node, once the task is placed (throws when no node takes
+   * it before `signal` aborts).
+   */
+  placementOf(container: ContainerRef, signal: AbortSignal): Promise<Placement>;
+  /** The machines that run containers: one for one engine, every node of a swarm. */
+  nodes(): Promise<NodeInfo[]>;
+}
+
+export interface Placement {
+  host: string;
+  /** The swarm node's name; absent on one engine. */
+  node?: string;
+}
+
+export interface NodeInfo {
+  name: string;
+  /** Where its containers' host-network ports answer. */
+  address: string;
+  /** `manager` or `worker` on a swarm; `engine` for one Docker engine. */
+  role: string;
+  /** `ready`, `down`, `unknown`… as the engine says. */
+  state: string;
+  /** `active`, `pause` or `drain` (a swarm's); `active` for one engine. */
+  availability: string;
 }
 
 export interface ContainerEvent {
@@ -131,6 +164,10 @@ export interface ContainerRef {
 export interface ContainerInfo extends ContainerRef {
   labels: Record<string, string>;
   state: string;
+  /** Where its host-network ports answer (its node's address); absent: 127.0.0.1. */
+  host?: string;
+  /** The node it runs on (a swarm's); absent on one engine. */
+  node?: string;
 }
 
 export interface ContainerStatus extends ContainerInfo {

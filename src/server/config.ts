@@ -120,6 +120,30 @@ const seconds: Kind<number> = {
   show: (ms) => String(ms / 1000),
 };
 
+/** One of a fixed set of words. */
+function oneOf<T extends string>(choices: readonly T[]): Kind<T> {
+  return {
+    parse(value, key) {
+      const word = typeof value === 'string' ? value.trim().toLowerCase() : value;
+      if (typeof word !== 'string' || !(choices as readonly string[]).includes(word))
+        throw new ConfigError(`"${key}" must be ${choices.join(' or ')}, not "${String(value)}"`);
+      return word as T;
+    },
+    show: (value) => value,
+  };
+}
+
+/** `host:port` of a registry (no scheme, no path): what image names are prefixed with. */
+const registryAddress: Kind<string | undefined> = {
+  parse(value, key) {
+    const address = text.parse(value, key);
+    if (!/^[A-Za-z0-9.-]+(:\d{1,5})?$/.test(address))
+      throw new ConfigError(`"${key}" must be a registry's HOST:PORT such as 10.0.0.1:5000 (no http://, no path), not "${address}"`);
+    return address;
+  },
+  show: (value) => value ?? '',
+};
+
 /** The settings at the top of the config file. The order is the help's and the error messages'. */
 const SETTINGS = {
   dataDir: setting({
@@ -201,6 +225,25 @@ const SETTINGS = {
     kind: onOff,
     default: false,
     help: 'tests only: cron.json schedules have six fields, the first for seconds',
+  }),
+  engine: setting({
+    file: 'engine',
+    flag: 'engine',
+    env: 'SLIPWAY_ENGINE',
+    kind: oneOf(['docker', 'swarm'] as const),
+    default: 'docker',
+    arg: '<docker|swarm>',
+    help: 'where apps run: one Docker engine, or a Docker Swarm (run on a manager) that places them on its nodes',
+  }),
+  registry: setting({
+    file: 'registry',
+    flag: 'registry',
+    env: 'SLIPWAY_REGISTRY',
+    kind: registryAddress,
+    default: undefined,
+    shownDefault: 'none',
+    arg: '<host:port>',
+    help: "registry the swarm's nodes pull the apps' images from (swarm only)",
   }),
 };
 
@@ -324,7 +367,13 @@ export function loadServerConfig(argv: readonly string[], env: NodeJS.ProcessEnv
   const values = <T extends Record<string, Setting<unknown>>>(table: T): Values<T> =>
     Object.fromEntries(Object.entries(table).map(([name, row]) => [name, resolve(row)])) as Values<T>;
 
-  return { ...values(SETTINGS), timeouts: values(TIMEOUTS) };
+  const config = { ...values(SETTINGS), timeouts: values(TIMEOUTS) };
+  if (config.engine === 'swarm' && config.registry === undefined) {
+    throw new ConfigError(
+      "a swarm needs a registry its nodes pull images from: run one on a host every node reaches (docker run -d -p 5000:5000 registry:2, or Debian's docker-registry package) and pass --registry HOST:PORT (SLIPWAY_REGISTRY)",
+    );
+  }
+  return config;
 }
 
 /** The settings part of `slipway server --help`, from the same rows the parser reads. */

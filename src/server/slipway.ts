@@ -15,6 +15,7 @@ import { Deployer } from '../deploy/deployer.js';
 import { AppDestroyer } from '../deploy/destroyer.js';
 import { AppContainers } from '../deploy/containers.js';
 import { takeOutDeadWebContainers } from '../deploy/rotation.js';
+import { followMovedTasks } from '../deploy/relocation.js';
 import { Formation } from '../deploy/formation.js';
 import { OneOffs } from '../run/oneoffs.js';
 import { Pipeline } from '../deploy/pipeline.js';
@@ -32,6 +33,7 @@ import { RouterLink } from '../router/link.js';
 import { routerSocket } from '../router/pidfile.js';
 import { DockerRuntime } from '../runtime/docker.js';
 import { PortAllocator } from '../runtime/ports.js';
+import { SwarmRuntime } from '../runtime/swarm.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { Store } from '../store/store.js';
 import { loadAdminToken } from './admin-token.js';
@@ -61,7 +63,9 @@ export interface SlipwayOptions {
 }
 
 /** The composition root: builds every part, wires them together, starts and stops them. */
-export async function startSlipway({ config, env, log, runtime = new DockerRuntime() }: SlipwayOptions): Promise<RunningSlipway> {
+export async function startSlipway({ config, env, log, runtime = chooseRuntime(config) }: SlipwayOptions): Promise<RunningSlipway> {
+  // A swarm that is none (a worker, an engine outside any swarm) is refused before anything starts.
+  if (runtime.registry !== null) await runtime.ping();
   // Everything the server and its git processes create from now on is the server user's alone,
   // and what an earlier version or a loose umask left readable is made so before the database opens.
   process.umask(0o077);
@@ -223,6 +227,11 @@ export async function startSlipway({ config, env, log, runtime = new DockerRunti
   });
 
   const stopWatching = takeOutDeadWebContainers({ runtime, store, takeOut: (target) => router.takeOut(target) });
+  // Only a swarm moves containers between machines.
+  const stopFollowing =
+    runtime.registry === null
+      ? () => undefined
+      : followMovedTasks({ runtime, store, route: (app, deployment, targets) => traffic.switchTo(app, deployment, targets), log });
 
   // Detached one-offs that ran too long, or ended over an hour ago, without waiting for the next run.
   const sweeper = setInterval(sweepOneOffs, oneOffs.sweepEveryMs);
@@ -243,6 +252,7 @@ export async function startSlipway({ config, env, log, runtime = new DockerRunti
     adminToken,
     async stop() {
       stopWatching();
+      stopFollowing();
       clearInterval(sweeper);
       cron.stop();
       health.stop();
@@ -292,6 +302,12 @@ async function recoverInBackground(deps: Parameters<typeof recover>[0], log: (li
   } catch (error) {
     log(`warning: ${(error as Error).message}`);
   }
+}
+
+/** One Docker engine (the default), or a swarm through its manager; both at DOCKER_HOST. */
+function chooseRuntime(config: ServerConfig): Runtime {
+  if (config.engine === 'swarm') return new SwarmRuntime({ registry: config.registry!, stopGraceMs: config.timeouts.stopMs });
+  return new DockerRuntime();
 }
 
 /** `slipway/stack:bookworm` → `slipway-bookworm`: the STACK apps see. */

@@ -45,6 +45,8 @@ const DEFAULTS: ServerConfig = {
   minFreeMb: 200,
   tlsInFront: false,
   cronSeconds: false,
+  engine: 'docker',
+  registry: undefined,
   timeouts: {
     bootMs: 60_000,
     hookMs: 1_200_000,
@@ -133,6 +135,7 @@ describe('loadServerConfig: precedence flag > env > file > default', () => {
       minFreeMb: 200,
       tlsInFront: false,
       cronSeconds: false,
+      engine: 'docker',
       timeouts: {
         bootMs: 11_000,
         hookMs: 12_000,
@@ -161,6 +164,7 @@ describe('loadServerConfig: precedence flag > env > file > default', () => {
       minFreeMb: 200,
       tlsInFront: false,
       cronSeconds: false,
+      engine: 'docker',
       timeouts: {
         bootMs: 21_000,
         hookMs: 22_000,
@@ -190,6 +194,7 @@ describe('loadServerConfig: precedence flag > env > file > default', () => {
       minFreeMb: 200,
       tlsInFront: false,
       cronSeconds: false,
+      engine: 'docker',
       timeouts: {
         bootMs: 21_000,
         hookMs: 22_000,
@@ -304,7 +309,24 @@ describe('loadServerConfig: errors', () => {
     const file = yamlFile('port: 7070\nlisten: 0.0.0.0\n');
     const error = configError(() => loadServerConfig(['--config', file], {}));
     expect(error.message).toBe(
-      `${file}: unknown setting "listen"; the settings are data, port, routerPort, host, domain, stackImage, npmRegistry, buildCacheDir, routerWorkers, maxPushMb, minFreeMb, tlsInFront, cronSeconds, timeouts`,
+      `${file}: unknown setting "listen"; the settings are data, port, routerPort, host, domain, stackImage, npmRegistry, buildCacheDir, routerWorkers, maxPushMb, minFreeMb, tlsInFront, cronSeconds, engine, registry, timeouts`,
+    );
+  });
+
+  test('the engine is docker or swarm, and a swarm needs a registry', () => {
+    expect(loadServerConfig(['--engine', 'swarm', '--registry', '10.0.0.1:5000'], {})).toMatchObject({ engine: 'swarm', registry: '10.0.0.1:5000' });
+    expect(loadServerConfig([], { SLIPWAY_ENGINE: 'Swarm', SLIPWAY_REGISTRY: 'registry.local' })).toMatchObject({
+      engine: 'swarm',
+      registry: 'registry.local',
+    });
+    expect(configError(() => loadServerConfig(['--engine', 'kubernetes'], {})).explained).toBe(
+      '"engine" must be docker or swarm, not "kubernetes" (from the --engine flag)',
+    );
+    expect(configError(() => loadServerConfig(['--engine', 'swarm'], {})).message).toMatch(
+      /^a swarm needs a registry its nodes pull images from: run one .* and pass --registry HOST:PORT \(SLIPWAY_REGISTRY\)$/,
+    );
+    expect(configError(() => loadServerConfig(['--registry', 'http://10.0.0.1:5000/v2'], {})).message).toBe(
+      '"registry" must be a registry\'s HOST:PORT such as 10.0.0.1:5000 (no http://, no path), not "http://10.0.0.1:5000/v2"',
     );
   });
 

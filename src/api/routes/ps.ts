@@ -14,6 +14,8 @@ export function psRoutes(ctx: RouteContext): void {
           type: c.labels[LABEL.type] ?? null,
           deployment: Number(c.labels[LABEL.deployment]) || null,
           port: Number(c.labels[LABEL.port]) || null,
+          // The swarm node it runs on; null on one engine.
+          node: c.node ?? null,
           state: c.state === 'running' && ctx.health.isUnhealthy(c.name) ? 'unhealthy' : c.state,
           restartCount: c.restartCount,
           startedAt: c.startedAt,

@@ -19,6 +19,7 @@ interface ProcessJson {
   type: string | null;
   deployment: number | null;
   port: number | null;
+  node: string | null;
   state: string;
   restartCount: number;
   startedAt: string | null;
@@ -116,10 +117,12 @@ export const appsCommands: Command[] = [
       const processes = await ctx.api().json<ProcessJson[]>('GET', `/api/apps/${name}/ps`);
       if (ctx.out.json) return printJson(ctx.out, processes);
       if (processes.length === 0) return ctx.out.write(`${name} has no containers: push to deploy it.\n`);
+      // A swarm says where each one runs; one engine keeps its columns.
+      const nodes = processes.some((p) => p.node !== null);
       ctx.out.write(
         table(
-          ['NAME', 'STATE', 'SINCE', 'DEPLOYMENT', 'PORT', 'RESTARTS'],
-          processes.map((p) => [p.name, statusColor(ctx.out, p.state), ago(p.startedAt), p.deployment, p.port, p.restartCount]),
+          ['NAME', 'STATE', 'SINCE', 'DEPLOYMENT', ...(nodes ? ['NODE'] : []), 'PORT', 'RESTARTS'],
+          processes.map((p) => [p.name, statusColor(ctx.out, p.state), ago(p.startedAt), p.deployment, ...(nodes ? [p.node] : []), p.port, p.restartCount]),
         ),
       );
     },

@@ -1,0 +1,142 @@
+import type Docker from 'dockerode';
+import type { ContainerSpec, NodeInfo } from './runtime.js';
+
+/**
+ * The pure half of the Swarm runtime: how a container spec becomes a service, and how Swarm's
+ * tasks and nodes read as Slipway's containers and nodes. No engine calls here (unit-tested).
+ */
+
+/** A task as the Swarm API lists it (the fields Slipway reads). */
+export interface SwarmTask {
+  ID: string;
+  ServiceID: string;
+  NodeID?: string;
+  CreatedAt: string;
+  DesiredState: string;
+  Status: { Timestamp: string; State: string; Err?: string; ContainerStatus?: { ExitCode?: number } };
+}
+
+/** A node as the Swarm API lists it. */
+export interface SwarmNode {
+  ID: string;
+  Description?: { Hostname?: string };
+  Spec: { Role?: string; Availability?: string };
+  Status: { State?: string; Addr?: string };
+  ManagerStatus?: { Addr?: string };
+}
+
+/** A service as the Swarm API lists it. */
+export interface SwarmService {
+  ID: string;
+  CreatedAt: string;
+  Spec: { Name: string; Labels?: Record<string, string>; Mode?: { ReplicatedJob?: object } };
+}
+
+/** States a task never leaves. */
+const ENDED = new Set(['complete', 'failed', 'shutdown', 'rejected', 'orphaned', 'remove']);
+
+export function taskEnded(task: SwarmTask): boolean {
+  return ENDED.has(task.Status.State);
+}
+
+/** The task that stands for the service now: the newest one Swarm wants running, else the newest. */
+export function currentTask(tasks: readonly SwarmTask[]): SwarmTask | undefined {
+  const newestFirst = [...tasks].sort((a, b) => b.CreatedAt.localeCompare(a.CreatedAt));
+  return newestFirst.find((t) => t.DesiredState === 'running' || t.DesiredState === 'complete') ?? newestFirst[0];
+}
+
+/** A task's state in Docker's container words (running, exited, created, restarting). */
+export function containerState(current: SwarmTask | undefined, all: readonly SwarmTask[]): string {
+  if (current === undefined) return 'created';
+  if (current.Status.State === 'running') return 'running';
+  if (taskEnded(current)) return 'exited';
+  // A new task for a slot whose earlier one ended: Swarm is restarting it.
+  return all.some((t) => t !== current && taskEnded(t)) ? 'restarting' : 'created';
+}
+
+/** How many times Swarm replaced the service's task (its task history, which Swarm caps at 5 per slot). */
+export function restarts(tasks: readonly SwarmTask[]): number {
+  return Math.max(0, tasks.length - 1);
+}
+
+/** The exit code a task that ended reports; 125 (Docker's "could not run") when it never ran. */
+export function exitCodeOf(task: SwarmTask): number {
+  return task.Status.ContainerStatus?.ExitCode ?? 125;
+}
+
+/**
+ * The node's address for traffic to its host-network ports. A manager may report 0.0.0.0 as its
+ * status address (it listens on all); its advertised manager address names the right one.
+ */
+export function nodeAddress(node: SwarmNode): string {
+  const addr = node.Status.Addr;
+  if (addr && addr !== '0.0.0.0') return addr;
+  const manager = node.ManagerStatus?.Addr;
+  return manager ? manager.replace(/:\d+$/, '') : (addr ?? '');
+}
+
+export function nodeInfo(node: SwarmNode): NodeInfo {
+  return {
+    name: node.Description?.Hostname ?? node.ID,
+    address: nodeAddress(node),
+    role: node.Spec.Role ?? 'worker',
+    state: node.Status.State ?? 'unknown',
+    availability: node.Spec.Availability ?? 'active',
+  };
+}
+
+export interface ServiceOptions {
+  /** The image name the nodes pull (`<registry>/<image>`). */
+  image: string;
+  /** SIGTERM to SIGKILL when a task is stopped. */
+  stopGraceMs: number;
+  /** The node a task must run on (its storage is there), by node id. */
+  pinTo?: string;
+  /** A one-off that runs to completion once (a Swarm job) rather than a service kept running. */
+  job?: boolean;
+}
+
+/**
+ * A container spec as a Swarm service: one task, host networking (each task binds its own PORT
+ * on its node, so no overlay network is needed), restarted by Swarm when `restart` is set. The
+ * labels go on the service, not the containers: Slipway finds services by them, and the
+ * manager's own engine must not mistake a task's container for a one-off of its own.
+ */
+export function serviceSpec(spec: ContainerSpec, options: ServiceOptions): Docker.CreateServiceOptions {
+  const { limits } = spec;
+  return {
+    Name: spec.name,
+    Labels: spec.labels,
+    TaskTemplate: {
+      ContainerSpec: {
+        Image: options.image,
+        // As on one engine: Procfile commands are shell command lines, whatever the image's entrypoint.
+        Command: ['/bin/sh', '-c'],
+        Args: [spec.command],
+        Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
+        Init: true,
+        // No capability at all, as on one engine (docker.ts says why). Swarm's API 1.41 has no
+        // no-new-privileges switch; without capabilities a setuid binary gains little.
+        CapabilityDrop: ['ALL'],
+        StopGracePeriod: options.stopGraceMs * 1e6,
+        ...(spec.mounts?.length ? { Mounts: spec.mounts.map((m) => ({ Type: 'bind' as const, Source: m.source, Target: m.target })) } : {}),
+      },
+      Networks: [{ Target: 'host' }],
+      RestartPolicy: spec.restart ? { Condition: 'any', Delay: 1e9, MaxAttempts: 0 } : { Condition: 'none' },
+      Resources: {
+        Limits: {
+          ...(limits?.memoryMb ? { MemoryBytes: limits.memoryMb * 1024 * 1024 } : {}),
+          ...(limits?.cpus ? { NanoCPUs: Math.round(limits.cpus * 1e9) } : {}),
+        },
+      },
+      ...(options.pinTo ? { Placement: { Constraints: [`node.id==${options.pinTo}`] } } : {}),
+      LogDriver: { Name: 'json-file', Options: { 'max-size': '10m', 'max-file': '3' } },
+    },
+    Mode: options.job ? { ReplicatedJob: { MaxConcurrent: 1, TotalCompletions: 1 } } : { Replicated: { Replicas: 1 } },
+  };
+}
+
+/** `slipway/web:3` as the nodes pull it: `<registry>/slipway/web:3`. */
+export function registryImage(registry: string, image: string): string {
+  return `${registry}/${image}`;
+}

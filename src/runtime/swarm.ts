@@ -1,0 +1,501 @@
+import Docker from 'dockerode';
+import { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { LineSplitter } from '../util/lines.js';
+import { DockerDemuxer } from './demux.js';
+import { DockerRuntime, engineUnreachable, statusOf } from './docker.js';
+import { DockerLogDecoder, sinceAfter } from './docker-logs.js';
+import { redactError } from './redact.js';
+import {
+  currentTask,
+  containerState,
+  exitCodeOf,
+  nodeAddress,
+  nodeInfo,
+  registryImage,
+  restarts,
+  serviceSpec,
+  taskEnded,
+  type SwarmNode,
+  type SwarmService,
+  type SwarmTask,
+} from './swarm-spec.js';
+import {
+  RuntimeUnavailableError,
+  type AttachedOneOff,
+  type BuildRequest,
+  type ContainerEvent,
+  type ContainerInfo,
+  type ContainerRef,
+  type ContainerSpec,
+  type ContainerStatus,
+  type LogEntry,
+  type LogReadOptions,
+  type NodeInfo,
+  type OneOffResult,
+  type OutputChunk,
+  type Placement,
+  type Runtime,
+} from './runtime.js';
+
+/** How often the manager is asked for the swarm's tasks while someone waits on them. */
+const POLL_MS = 500;
+/** How long a new task may wait for a node before the start is given up. */
+const PLACEMENT_MS = 60_000;
+/** A one-off's unfinished line (a progress bar, a prompt) is shown after this long. */
+const PARTIAL_LINE_FLUSH_MS = 1000;
+
+/** Thrown at start when DOCKER_HOST's engine cannot place services. */
+export class NotASwarmManagerError extends Error {
+  constructor(state: string) {
+    super(
+      `The engine at DOCKER_HOST is not a Docker Swarm manager (its swarm state is "${state}"); run "docker swarm init" there, or point DOCKER_HOST at a manager, or start Slipway with --engine docker`,
+    );
+    this.name = 'NotASwarmManagerError';
+  }
+}
+
+/** The swarm as the manager last described it. */
+interface Snapshot {
+  services: SwarmService[];
+  tasks: SwarmTask[];
+  nodes: Map<string, SwarmNode>;
+}
+
+export interface SwarmRuntimeOptions {
+  /** host:port of the registry every node pulls from. */
+  registry: string;
+  /** SIGTERM to SIGKILL for a task that is stopped (Swarm fixes it when the service is created). */
+  stopGraceMs: number;
+}
+
+/**
+ * Runtime on a Docker Swarm, through the manager's engine (DOCKER_HOST). Each of Slipway's
+ * long-running containers is a service of one task, so Swarm places it, restarts it and moves it
+ * off a node that fails; a postdeploy hook is a Swarm job. Images are built on the manager and
+ * pushed to the registry. `slipway run`'s attached one-offs run on the manager's engine itself:
+ * a Swarm task has no stdin to attach to.
+ */
+export class SwarmRuntime implements Runtime {
+  readonly #docker: Docker;
+  /** The manager's own engine: builds, images, attached one-offs. */
+  readonly #local: DockerRuntime;
+  readonly registry: string;
+  readonly #stopGraceMs: number;
+  #managerNode: Promise<string> | undefined;
+  #snapshot: Promise<Snapshot> | undefined;
+  #snapshotAt = 0;
+  readonly #listeners = new Set<(snapshot: Snapshot) => void>();
+  #polling = false;
+
+  constructor(options: SwarmRuntimeOptions, docker: Docker = new Docker()) {
+    this.#docker = docker;
+    this.#local = new DockerRuntime(docker);
+    this.registry = options.registry;
+    this.#stopGraceMs = options.stopGraceMs;
+  }
+
+  private async engine<T>(request: (docker: Docker) => Promise<T>): Promise<T> {
+    try {
+      return await request(this.#docker);
+    } catch (error) {
+      throw engineUnreachable(error) ? new RuntimeUnavailableError(error) : error;
+    }
+  }
+
+  async ping(): Promise<void> {
+    await this.#local.ping();
+    await this.managerNode();
+  }
+
+  /** The manager's node id (storage lives on its disk); refuses an engine that is no manager. */
+  private managerNode(): Promise<string> {
+    this.#managerNode ??= (async () => {
+      const info = (await this.engine((docker) => docker.info())) as { Swarm?: { LocalNodeState?: string; ControlAvailable?: boolean; NodeID?: string } };
+      const swarm = info.Swarm;
+      if (swarm?.LocalNodeState !== 'active' || !swarm.ControlAvailable || !swarm.NodeID) {
+        throw new NotASwarmManagerError(swarm?.LocalNodeState === 'active' ? 'a worker' : (swarm?.LocalNodeState ?? 'inactive'));
+      }
+      return swarm.NodeID;
+    })();
+    this.#managerNode.catch(() => (this.#managerNode = undefined));
+    return this.#managerNode;
+  }
+
+  imageExists(image: string): Promise<boolean> {
+    return this.#local.imageExists(image);
+  }
+
+  imageInfo(image: string): Promise<{ id: string; labels: Record<string, string> } | null> {
+    return this.#local.imageInfo(image);
+  }
+
+  buildImage(request: BuildRequest, onLine: (line: string) => void): Promise<void> {
+    return this.#local.buildImage(request, onLine);
+  }
+
+  /** The manager's copies; the registry keeps its layers (a registry's garbage collection frees them). */
+  async removeImage(image: string): Promise<void> {
+    await this.#local.removeImage(registryImage(this.registry, image));
+    await this.#local.removeImage(image);
+  }
+
+  async pushImage(image: string): Promise<number> {
+    const remote = registryImage(this.registry, image);
+    const colon = remote.lastIndexOf(':');
+    const [repo, tag] = colon > remote.lastIndexOf('/') ? [remote.slice(0, colon), remote.slice(colon + 1)] : [remote, 'latest'];
+    await this.engine((docker) => docker.getImage(image).tag({ repo, tag }));
+    let failure: string | undefined;
+    const pushed = this.engine(async (docker) => {
+      // The engine wants an auth header even for a registry without authentication.
+      const stream = (await docker.getImage(repo).push({ tag, authconfig: { serveraddress: this.registry } })) as NodeJS.ReadableStream;
+      await new Promise<void>((resolve, reject) => {
+        docker.modem.followProgress(
+          stream,
+          (error: Error | null) => (error ? reject(error) : resolve()),
+          (event: { error?: string; errorDetail?: { message?: string } }) => {
+            if (event.error) failure = event.errorDetail?.message ?? event.error;
+          },
+        );
+      });
+    });
+    try {
+      await pushed;
+    } catch (error) {
+      if (error instanceof RuntimeUnavailableError) throw error;
+      failure = error instanceof Error ? error.message : String(error);
+    }
+    if (failure !== undefined) {
+      throw new Error(
+        `Could not push ${remote} (${failure}); check that the registry ${this.registry} runs and that every node's engine trusts it (--insecure-registry for plain HTTP)`,
+      );
+    }
+    const info = (await this.engine((docker) => docker.getImage(image).inspect())) as { Size?: number };
+    return info.Size ?? 0;
+  }
+
+  async startContainer(spec: ContainerSpec): Promise<ContainerRef> {
+    const id = await this.createService(spec, false);
+    return { id, name: spec.name };
+  }
+
+  private async createService(spec: ContainerSpec, job: boolean): Promise<string> {
+    const pinTo = spec.mounts?.length ? await this.managerNode() : undefined;
+    const options = serviceSpec(spec, { image: registryImage(this.registry, spec.image), stopGraceMs: this.#stopGraceMs, job, ...(pinTo ? { pinTo } : {}) });
+    try {
+      const created = (await this.engine((docker) => docker.createService(options))) as { id?: string; ID?: string };
+      const id = created.id ?? created.ID;
+      if (!id) throw new Error(`the manager created ${spec.name} without saying its id`);
+      this.#snapshot = undefined; // the next look must see it
+      return id;
+    } catch (error) {
+      throw redactError(error, spec.env);
+    }
+  }
+
+  /** The swarm's services, tasks and nodes; one request set shared by callers within a poll. */
+  private snapshot(): Promise<Snapshot> {
+    if (this.#snapshot && Date.now() - this.#snapshotAt < POLL_MS / 2) return this.#snapshot;
+    this.#snapshotAt = Date.now();
+    const taken = this.engine(async (docker) => {
+      const [services, tasks, nodes] = await Promise.all([
+        docker.listServices({ filters: { label: ['slipway.app'] } }) as unknown as Promise<SwarmService[]>,
+        docker.listTasks() as unknown as Promise<SwarmTask[]>,
+        docker.listNodes() as unknown as Promise<SwarmNode[]>,
+      ]);
+      return { services, tasks, nodes: new Map(nodes.map((n) => [n.ID, n])) };
+    });
+    this.#snapshot = taken;
+    taken.catch(() => {
+      if (this.#snapshot === taken) this.#snapshot = undefined;
+    });
+    return taken;
+  }
+
+  /** Calls `listener` with a fresh snapshot every POLL_MS until it is removed. */
+  private follow(listener: (snapshot: Snapshot) => void): () => void {
+    this.#listeners.add(listener);
+    if (!this.#polling) void this.poll();
+    return () => this.#listeners.delete(listener);
+  }
+
+  private async poll(): Promise<void> {
+    this.#polling = true;
+    try {
+      while (this.#listeners.size > 0) {
+        try {
+          const snapshot = await this.snapshot();
+          for (const listener of [...this.#listeners]) listener(snapshot);
+        } catch {
+          // The manager is away: the waiters keep waiting, and the next poll asks again.
+        }
+        await delay(POLL_MS);
+      }
+    } finally {
+      this.#polling = false;
+    }
+  }
+
+  /** Resolves with the first snapshot `find` returns a value for; rejects after `timeoutMs` or when aborted. */
+  private until<T>(find: (snapshot: Snapshot) => T | undefined, timeoutMs: number, signal?: AbortSignal, onTimeout?: () => Error): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      const done = (): void => {
+        stop();
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', aborted);
+      };
+      const aborted = (): void => {
+        done();
+        reject(new Error('aborted'));
+      };
+      const stop = this.follow((snapshot) => {
+        const found = find(snapshot);
+        if (found !== undefined) {
+          done();
+          resolve(found);
+        }
+      });
+      if (Number.isFinite(timeoutMs)) {
+        timer = setTimeout(() => {
+          done();
+          reject(onTimeout?.() ?? new Error('timed out'));
+        }, timeoutMs);
+      }
+      signal?.addEventListener('abort', aborted, { once: true });
+    });
+  }
+
+  async placementOf(ref: ContainerRef, signal: AbortSignal): Promise<Placement> {
+    if (!(await this.isService(ref))) return { host: '127.0.0.1' };
+    return this.until(
+      (s) => {
+        const task = currentTask(s.tasks.filter((t) => t.ServiceID === ref.id));
+        const node = task?.NodeID ? s.nodes.get(task.NodeID) : undefined;
+        return node ? { host: nodeAddress(node), node: node.Description?.Hostname ?? node.ID } : undefined;
+      },
+      PLACEMENT_MS,
+      signal,
+      () => new Error(`no node of the swarm took ${ref.name} within ${PLACEMENT_MS / 1000} s; "docker service ps ${ref.name}" on the manager says why`),
+    );
+  }
+
+  async waitForExit(ref: ContainerRef): Promise<number> {
+    if (!(await this.isService(ref))) return this.#local.waitForExit(ref);
+    return this.until((s) => {
+      if (!s.services.some((svc) => svc.ID === ref.id)) return 137; // removed: its task was killed
+      const ended = s.tasks.find((t) => t.ServiceID === ref.id && taskEnded(t));
+      return ended ? exitCodeOf(ended) : undefined;
+    }, Infinity);
+  }
+
+  async tailLogs(ref: ContainerRef, lines: number): Promise<string[]> {
+    const out: string[] = [];
+    await this.readLogs(ref, { tail: lines, follow: false }, (entry) => out.push(entry.line), new AbortController().signal);
+    return out.slice(-lines);
+  }
+
+  async readLogs(ref: ContainerRef, options: LogReadOptions, onEntry: (entry: LogEntry) => void, signal: AbortSignal): Promise<void> {
+    if (signal.aborted) return;
+    if (!(await this.isService(ref))) return this.#local.readLogs(ref, options, onEntry, signal);
+    const decoder = new DockerLogDecoder(onEntry);
+    const query = {
+      stdout: true,
+      stderr: true,
+      timestamps: true,
+      ...(options.tail === undefined ? {} : { tail: options.tail }),
+      ...(options.after === undefined ? {} : { since: sinceAfter(options.after) }),
+      abortSignal: signal,
+    };
+    const decode = new Writable({
+      objectMode: true,
+      write: (chunk: OutputChunk, _encoding, callback) => {
+        decoder.write(chunk);
+        callback();
+      },
+    });
+    try {
+      // The manager gathers each task's output from its node, whichever node that is.
+      await this.engine(async (docker) => {
+        const service = docker.getService(ref.id);
+        const source = options.follow
+          ? ((await service.logs({ ...query, follow: true })) as NodeJS.ReadableStream)
+          : Readable.from([(await service.logs({ ...query, follow: false })) as unknown as Buffer]);
+        await pipeline(source, new DockerDemuxer(), decode, { signal });
+      });
+      decoder.end();
+    } catch (error) {
+      if (statusOf(error) === 404 || signal.aborted) return;
+      throw error;
+    }
+  }
+
+  /** A Swarm job of one task on any node, its output followed through the manager, removed at the end. */
+  async runOneOff(spec: ContainerSpec, onLine: (line: string) => void, timeoutMs: number): Promise<OneOffResult> {
+    const id = await this.createService({ ...spec, restart: false }, true);
+    const ref = { id, name: spec.name };
+    const lines = new LineSplitter(onLine, 8192, PARTIAL_LINE_FLUSH_MS);
+    let last: string | undefined;
+    const reading = new AbortController();
+    const emit = (entry: LogEntry): void => {
+      if (last !== undefined && entry.time <= last) return;
+      last = entry.time;
+      lines.write(`${entry.line}\n`);
+    };
+    const followed = this.readLogs(ref, { follow: true }, emit, reading.signal).catch(() => undefined);
+    try {
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<'timeout'>((resolve) => {
+        timer = setTimeout(() => resolve('timeout'), timeoutMs);
+      });
+      const outcome = await Promise.race([this.waitForExit(ref), timedOut]);
+      clearTimeout(timer);
+      // The followed stream may lag the task's end: what it has not delivered yet is read once more.
+      await Promise.race([followed, delay(1000)]);
+      reading.abort();
+      await this.readLogs(ref, { follow: false, ...(last === undefined ? {} : { after: last }) }, emit, new AbortController().signal).catch(() => undefined);
+      lines.end();
+      return outcome === 'timeout' ? { exitCode: null, timedOut: true } : { exitCode: outcome, timedOut: false };
+    } finally {
+      reading.abort();
+      await this.removeService(id);
+    }
+  }
+
+  /** `slipway run` attached: on the manager's engine, which has the image it built. */
+  attachOneOff(spec: ContainerSpec): Promise<AttachedOneOff> {
+    return this.#local.attachOneOff(spec);
+  }
+
+  /** A service's task is stopped (the service stays, with its logs); a job goes. */
+  async stop(ref: ContainerRef, graceMs: number): Promise<void> {
+    const service = await this.inspectService(ref);
+    if (service === undefined) return this.#local.stop(ref, graceMs);
+    const spec = service.Spec as Docker.ServiceSpec & { Mode?: { ReplicatedJob?: object } };
+    if (spec.Mode?.ReplicatedJob) return this.removeService(service.ID);
+    try {
+      await this.engine((docker) =>
+        docker.getService(service.ID).update({ ...spec, Mode: { Replicated: { Replicas: 0 } }, version: service.Version.Index } as unknown as object),
+      );
+    } catch (error) {
+      if (statusOf(error) !== 404) throw error;
+    }
+  }
+
+  async stopAndRemove(ref: ContainerRef, graceMs: number): Promise<void> {
+    const service = await this.inspectService(ref);
+    if (service === undefined) return this.#local.stopAndRemove(ref, graceMs);
+    await this.removeService(service.ID);
+  }
+
+  /**
+   * Removes the service and waits until its tasks have stopped (SIGTERM, then SIGKILL after the
+   * grace set at creation), so its port is free again when this resolves.
+   */
+  private async removeService(id: string): Promise<void> {
+    try {
+      await this.engine((docker) => docker.getService(id).remove());
+    } catch (error) {
+      if (statusOf(error) !== 404) throw error;
+    }
+    this.#snapshot = undefined;
+    await this.until(
+      (s) => (s.tasks.some((t) => t.ServiceID === id && !taskEnded(t) && t.Status.State !== 'pending') ? undefined : true),
+      this.#stopGraceMs + 10_000,
+    ).catch(() => undefined);
+  }
+
+  private async inspectService(ref: ContainerRef): Promise<(SwarmService & { Version: { Index: number }; Spec: object }) | undefined> {
+    try {
+      return (await this.engine((docker) => docker.getService(ref.id).inspect())) as SwarmService & { Version: { Index: number }; Spec: object };
+    } catch (error) {
+      if (statusOf(error) === 404) return undefined;
+      throw error;
+    }
+  }
+
+  private async isService(ref: ContainerRef): Promise<boolean> {
+    return (await this.inspectService(ref)) !== undefined;
+  }
+
+  async listContainers(labels: Record<string, string>): Promise<ContainerInfo[]> {
+    return (await this.describeContainers(labels)).map(({ id, name, labels: l, state, host, node }) => ({
+      id,
+      name,
+      labels: l,
+      state,
+      ...(host === undefined ? {} : { host }),
+      ...(node === undefined ? {} : { node }),
+    }));
+  }
+
+  async describeContainers(labels: Record<string, string>): Promise<ContainerStatus[]> {
+    const [snapshot, local] = await Promise.all([this.freshSnapshot(), this.#local.describeContainers(labels)]);
+    const wanted = Object.entries(labels);
+    const services = snapshot.services.filter((s) => wanted.every(([k, v]) => s.Spec.Labels?.[k] === v));
+    const described = services.map((s): ContainerStatus => {
+      const tasks = snapshot.tasks.filter((t) => t.ServiceID === s.ID);
+      const current = currentTask(tasks);
+      const node = current?.NodeID ? snapshot.nodes.get(current.NodeID) : undefined;
+      const state = containerState(current, tasks);
+      const running = state === 'running';
+      return {
+        id: s.ID,
+        name: s.Spec.Name,
+        labels: s.Spec.Labels ?? {},
+        state,
+        ...(node ? { host: nodeAddress(node), node: node.Description?.Hostname ?? node.ID } : {}),
+        restartCount: restarts(tasks),
+        startedAt: running && current ? current.Status.Timestamp : null,
+        finishedAt: current && taskEnded(current) ? current.Status.Timestamp : null,
+        exitCode: current && taskEnded(current) ? exitCodeOf(current) : null,
+      };
+    });
+    return [...described, ...local];
+  }
+
+  /** A snapshot taken after the call (callers that just changed something must see it). */
+  private freshSnapshot(): Promise<Snapshot> {
+    this.#snapshot = undefined;
+    return this.snapshot();
+  }
+
+  /**
+   * Service tasks starting and ending, as container events: a `die` when the task that ran is no
+   * longer running (it exited, its node went down, its service went), a `start` when a new one
+   * runs. Polled from the manager: a worker's engine events never reach it.
+   */
+  watch(labels: Record<string, string>, onEvent: (event: ContainerEvent) => void): () => void {
+    const wanted = Object.entries(labels);
+    let running: Map<string, { task: string; labels: Record<string, string> }> | undefined;
+    return this.follow((s) => {
+      const now = new Map<string, { task: string; labels: Record<string, string> }>();
+      for (const svc of s.services) {
+        if (!wanted.every(([k, v]) => svc.Spec.Labels?.[k] === v)) continue;
+        const task = s.tasks.find(
+          (t) =>
+            t.ServiceID === svc.ID && t.Status.State === 'running' && t.DesiredState === 'running' && s.nodes.get(t.NodeID ?? '')?.Status.State === 'ready',
+        );
+        if (task) now.set(svc.ID, { task: task.ID, labels: { ...svc.Spec.Labels, name: svc.Spec.Name } });
+      }
+      if (running !== undefined) {
+        for (const [service, was] of running) {
+          if (now.get(service)?.task !== was.task) onEvent({ action: 'die', id: service, labels: was.labels });
+        }
+        for (const [service, is] of now) {
+          if (running.get(service)?.task !== is.task) onEvent({ action: 'start', id: service, labels: is.labels });
+        }
+      }
+      running = now;
+    });
+  }
+
+  async nodes(): Promise<NodeInfo[]> {
+    const snapshot = await this.freshSnapshot();
+    return [...snapshot.nodes.values()].map(nodeInfo).sort((a, b) => a.name.localeCompare(b.name));
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}

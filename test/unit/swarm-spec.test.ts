@@ -1,0 +1,104 @@
+import { relocated } from '../../src/deploy/relocation.js';
+import { containerState, currentTask, exitCodeOf, nodeAddress, nodeInfo, restarts, serviceSpec, type SwarmTask } from '../../src/runtime/swarm-spec.js';
+import type { ContainerSpec } from '../../src/runtime/runtime.js';
+
+function task(id: string, created: string, state: string, desired = 'running', exitCode?: number): SwarmTask {
+  return {
+    ID: id,
+    ServiceID: 'svc',
+    NodeID: 'n1',
+    CreatedAt: created,
+    DesiredState: desired,
+    Status: { Timestamp: created, State: state, ...(exitCode === undefined ? {} : { ContainerStatus: { ExitCode: exitCode } }) },
+  };
+}
+
+const spec: ContainerSpec = {
+  name: 'slipway-app-3-web-1',
+  image: 'slipway/app:3',
+  command: 'exec httpd -f -p $PORT',
+  env: { PORT: '21000', SECRET: 'x' },
+  labels: { 'slipway.app': 'app', 'slipway.container': 'web-1' },
+  limits: { memoryMb: 256, cpus: 0.5 },
+  mounts: [],
+  restart: true,
+};
+
+describe('serviceSpec', () => {
+  test('one task on the host network, run through sh -c, restarted by Swarm, limits and labels on the service', () => {
+    const s = serviceSpec(spec, { image: '10.0.0.1:5000/slipway/app:3', stopGraceMs: 30_000 });
+    expect(s.Name).toBe('slipway-app-3-web-1');
+    expect(s.Labels).toEqual(spec.labels);
+    expect(s.Mode).toEqual({ Replicated: { Replicas: 1 } });
+    const t = s.TaskTemplate as { ContainerSpec: Record<string, unknown>; Networks: unknown; RestartPolicy: unknown; Resources: unknown; Placement?: unknown };
+    expect(t.ContainerSpec).toMatchObject({
+      Image: '10.0.0.1:5000/slipway/app:3',
+      Command: ['/bin/sh', '-c'],
+      Args: ['exec httpd -f -p $PORT'],
+      Env: ['PORT=21000', 'SECRET=x'],
+      Init: true,
+      CapabilityDrop: ['ALL'],
+      StopGracePeriod: 30_000_000_000,
+    });
+    expect(t.ContainerSpec.Labels).toBeUndefined();
+    expect(t.Networks).toEqual([{ Target: 'host' }]);
+    expect(t.RestartPolicy).toEqual({ Condition: 'any', Delay: 1e9, MaxAttempts: 0 });
+    expect(t.Resources).toEqual({ Limits: { MemoryBytes: 256 * 1024 * 1024, NanoCPUs: 500_000_000 } });
+    expect(t.Placement).toBeUndefined();
+  });
+
+  test('a job runs once, is never restarted, and storage pins it to the given node', () => {
+    const s = serviceSpec(
+      { ...spec, restart: false, mounts: [{ source: '/data/volumes/app/%2Fdata', target: '/data' }] },
+      { image: 'r/slipway/app:3', stopGraceMs: 1000, job: true, pinTo: 'node-id-1' },
+    );
+    expect(s.Mode).toEqual({ ReplicatedJob: { MaxConcurrent: 1, TotalCompletions: 1 } });
+    const t = s.TaskTemplate as { ContainerSpec: Record<string, unknown>; RestartPolicy: unknown; Placement?: unknown };
+    expect(t.RestartPolicy).toEqual({ Condition: 'none' });
+    expect(t.Placement).toEqual({ Constraints: ['node.id==node-id-1'] });
+    expect(t.ContainerSpec.Mounts).toEqual([{ Type: 'bind', Source: '/data/volumes/app/%2Fdata', Target: '/data' }]);
+  });
+});
+
+describe('tasks as containers', () => {
+  test('the current task is the newest Swarm wants running; its state in Docker words', () => {
+    const failed = task('a', '2026-01-01T00:00:01Z', 'failed', 'shutdown', 3);
+    const starting = task('b', '2026-01-01T00:00:05Z', 'starting');
+    expect(currentTask([failed, starting])).toBe(starting);
+    expect(containerState(starting, [failed, starting])).toBe('restarting');
+    expect(containerState(starting, [starting])).toBe('created');
+    expect(containerState(task('c', '2026-01-01T00:00:06Z', 'running'), [failed])).toBe('running');
+    expect(containerState(failed, [failed])).toBe('exited');
+    expect(containerState(undefined, [])).toBe('created');
+    expect(restarts([failed, starting])).toBe(1);
+    expect(exitCodeOf(failed)).toBe(3);
+    expect(exitCodeOf(task('d', '2026-01-01T00:00:01Z', 'rejected', 'shutdown'))).toBe(125);
+  });
+
+  test("a node's address: its status address, or its manager address when that says 0.0.0.0", () => {
+    expect(nodeAddress({ ID: 'x', Spec: {}, Status: { Addr: '10.0.0.12' } })).toBe('10.0.0.12');
+    expect(nodeAddress({ ID: 'x', Spec: {}, Status: { Addr: '0.0.0.0' }, ManagerStatus: { Addr: '10.0.0.11:2377' } })).toBe('10.0.0.11');
+    expect(
+      nodeInfo({ ID: 'x', Description: { Hostname: 'n2' }, Spec: { Role: 'worker', Availability: 'drain' }, Status: { State: 'down', Addr: '10.0.0.12' } }),
+    ).toEqual({ name: 'n2', address: '10.0.0.12', role: 'worker', state: 'down', availability: 'drain' });
+  });
+});
+
+describe('relocated', () => {
+  const targets = [
+    { host: '10.0.0.12', port: 21001, container: 'slipway-app-3-web-1' },
+    { host: '10.0.0.13', port: 21002, container: 'slipway-app-3-web-2' },
+  ];
+
+  test('a routed container that moved gets its new host; nothing else changes', () => {
+    expect(relocated(targets, { container: 'slipway-app-3-web-2', host: '10.0.0.11' })).toEqual([
+      targets[0],
+      { host: '10.0.0.11', port: 21002, container: 'slipway-app-3-web-2' },
+    ]);
+  });
+
+  test('an unrouted container, or one on the same node, changes nothing', () => {
+    expect(relocated(targets, { container: 'slipway-app-2-web-1', host: '10.0.0.11' })).toBeUndefined();
+    expect(relocated(targets, { container: 'slipway-app-3-web-1', host: '10.0.0.12' })).toBeUndefined();
+  });
+});
