@@ -29,7 +29,7 @@ export interface SwarmNode {
 export interface SwarmService {
   ID: string;
   CreatedAt: string;
-  Spec: { Name: string; Labels?: Record<string, string>; Mode?: { ReplicatedJob?: object } };
+  Spec: { Name: string; Labels?: Record<string, string> };
 }
 
 /** States a task never leaves. */
@@ -92,8 +92,6 @@ export interface ServiceOptions {
   stopGraceMs: number;
   /** The node a task must run on (its storage is there), by node id. */
   pinTo?: string;
-  /** A one-off that runs to completion once (a Swarm job) rather than a service kept running. */
-  job?: boolean;
 }
 
 /**
@@ -132,7 +130,9 @@ export function serviceSpec(spec: ContainerSpec, options: ServiceOptions): Docke
       ...(options.pinTo ? { Placement: { Constraints: [`node.id==${options.pinTo}`] } } : {}),
       LogDriver: { Name: 'json-file', Options: { 'max-size': '10m', 'max-file': '3' } },
     },
-    Mode: options.job ? { ReplicatedJob: { MaxConcurrent: 1, TotalCompletions: 1 } } : { Replicated: { Replicas: 1 } },
+    // A one-off is one task that is never restarted, not a Swarm job: on Docker 20.10 a job's
+    // containers outlive its removed service on their nodes, where a service's go with it.
+    Mode: { Replicated: { Replicas: 1 } },
   };
 }
 

@@ -42,6 +42,8 @@ import {
 const POLL_MS = 500;
 /** How long a new task may wait for a node before the start is given up. */
 const PLACEMENT_MS = 60_000;
+/** The label Swarm gives its tasks' containers. */
+const SWARM_TASK_LABEL = 'com.docker.swarm.task.id';
 /** A one-off's unfinished line (a progress bar, a prompt) is shown after this long. */
 const PARTIAL_LINE_FLUSH_MS = 1000;
 
@@ -72,7 +74,7 @@ export interface SwarmRuntimeOptions {
 /**
  * Runtime on a Docker Swarm, through the manager's engine (DOCKER_HOST). Each of Slipway's
  * long-running containers is a service of one task, so Swarm places it, restarts it and moves it
- * off a node that fails; a postdeploy hook is a Swarm job. Images are built on the manager and
+ * off a node that fails; a postdeploy hook is a service whose one task is never restarted. Images are built on the manager and
  * pushed to the registry. `slipway run`'s attached one-offs run on the manager's engine itself:
  * a Swarm task has no stdin to attach to.
  */
@@ -175,13 +177,13 @@ export class SwarmRuntime implements Runtime {
   }
 
   async startContainer(spec: ContainerSpec): Promise<ContainerRef> {
-    const id = await this.createService(spec, false);
+    const id = await this.createService(spec);
     return { id, name: spec.name };
   }
 
-  private async createService(spec: ContainerSpec, job: boolean): Promise<string> {
+  private async createService(spec: ContainerSpec): Promise<string> {
     const pinTo = spec.mounts?.length ? await this.managerNode() : undefined;
-    const options = serviceSpec(spec, { image: registryImage(this.registry, spec.image), stopGraceMs: this.#stopGraceMs, job, ...(pinTo ? { pinTo } : {}) });
+    const options = serviceSpec(spec, { image: registryImage(this.registry, spec.image), stopGraceMs: this.#stopGraceMs, ...(pinTo ? { pinTo } : {}) });
     try {
       const created = (await this.engine((docker) => docker.createService(options))) as { id?: string; ID?: string };
       const id = created.id ?? created.ID;
@@ -330,9 +332,9 @@ export class SwarmRuntime implements Runtime {
     }
   }
 
-  /** A Swarm job of one task on any node, its output followed through the manager, removed at the end. */
+  /** One task on any node, never restarted, its output followed through the manager; removed at the end. */
   async runOneOff(spec: ContainerSpec, onLine: (line: string) => void, timeoutMs: number): Promise<OneOffResult> {
-    const id = await this.createService({ ...spec, restart: false }, true);
+    const id = await this.createService({ ...spec, restart: false });
     const ref = { id, name: spec.name };
     const lines = new LineSplitter(onLine, 8192, PARTIAL_LINE_FLUSH_MS);
     let last: string | undefined;
@@ -367,12 +369,11 @@ export class SwarmRuntime implements Runtime {
     return this.#local.attachOneOff(spec);
   }
 
-  /** A service's task is stopped (the service stays, with its logs); a job goes. */
+  /** A service's task is stopped (scaled to 0: the service stays, with its logs). */
   async stop(ref: ContainerRef, graceMs: number): Promise<void> {
     const service = await this.inspectService(ref);
     if (service === undefined) return this.#local.stop(ref, graceMs);
-    const spec = service.Spec as Docker.ServiceSpec & { Mode?: { ReplicatedJob?: object } };
-    if (spec.Mode?.ReplicatedJob) return this.removeService(service.ID);
+    const spec = service.Spec as Docker.ServiceSpec;
     try {
       await this.engine((docker) =>
         docker.getService(service.ID).update({ ...spec, Mode: { Replicated: { Replicas: 0 } }, version: service.Version.Index } as unknown as object),
@@ -451,7 +452,8 @@ export class SwarmRuntime implements Runtime {
         exitCode: current && taskEnded(current) ? exitCodeOf(current) : null,
       };
     });
-    return [...described, ...local];
+    // Swarm copies a service's labels onto its tasks' containers: those on the manager are tasks, not one-offs of its own.
+    return [...described, ...local.filter((c) => c.labels[SWARM_TASK_LABEL] === undefined)];
   }
 
   /** A snapshot taken after the call (callers that just changed something must see it). */

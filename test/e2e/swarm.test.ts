@@ -16,7 +16,8 @@ import { startServer, type TestServer } from '../support/server.js';
 
 const NAME = 'swarm-app';
 /** Swarm tasks answer on their node's address, so the web process listens on every interface. */
-const WEB = 'echo "$CONTAINER_VERSION" > /app/version.txt && echo "$CONTAINER" > /app/who.txt && exec httpd -f -p $PORT -h /app';
+const WEB =
+  'echo "$CONTAINER_VERSION" > /app/version.txt && echo "$CONTAINER" > /app/who.txt && echo "$CONTAINER up on $(hostname)" && exec httpd -f -p $PORT -h /app';
 const WORKER = 'echo "worker $CONTAINER up on $(hostname)"; exec sleep 1000';
 const HOOK = 'test -z "$FAIL_HOOK" && echo "postdeploy saw GREETING=$GREETING"';
 
@@ -35,6 +36,27 @@ async function services(filter = `label=slipway.app=${NAME}`): Promise<string[]>
 async function removeServices(): Promise<void> {
   const names = await services();
   if (names.length > 0) await clusterDocker(cluster.manager, ['service', 'rm', ...names]);
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The app's containers carrying `label` on every node, running or not. */
+async function containers(label: string): Promise<string[]> {
+  const all: string[] = [];
+  for (const node of cluster.nodes) {
+    const out = await clusterDocker(cluster.hosts[node]!, [
+      'ps',
+      '-a',
+      '--filter',
+      `label=slipway.app=${NAME}`,
+      '--filter',
+      `label=${label}`,
+      '--format',
+      '{{.Names}}',
+    ]);
+    all.push(...out.split('\n').filter(Boolean));
+  }
+  return all;
 }
 
 /** The nodes the app's running tasks are on, by service name. */
@@ -126,8 +148,86 @@ test('a failing postdeploy is rejected (hook-error): the old tasks keep serving 
   expect(pushed.output).toMatch(/! \[remote rejected\] main -> main \(hook-error\)/);
   expect(pushed.remote.join('\n')).toMatch(/The postdeploy command failed with exit code 1/);
   expect(await services(`label=slipway.deployment=3`)).toEqual([]);
+  // Swarm removes a removed service's containers on their nodes shortly after: none stays.
+  for (let i = 0; i < 60 && (await containers('slipway.deployment=3')).length > 0; i++) await sleep(500);
+  expect(await containers('slipway.deployment=3')).toEqual([]);
   expect(await services()).toEqual([`slipway-${NAME}-2-web-1`, `slipway-${NAME}-2-web-2`, `slipway-${NAME}-2-worker-1`]);
   expect((await getApp(server.routerPort, NAME, '/version.txt')).body.trim()).toBe(commits[1]);
   expect(await answering()).toEqual(new Set(['web-1', 'web-2']));
   await server.api('PATCH', `/api/apps/${NAME}/env`, { FAIL_HOOK: null });
 }, 400_000);
+
+interface NodeJson {
+  name: string;
+  address: string;
+  role: string;
+  state: string;
+  availability: string;
+  tasks: number;
+}
+
+interface ProcessJson {
+  name: string;
+  node: string | null;
+  deployment: number;
+  state: string;
+}
+
+test('slipway nodes lists the three nodes with their tasks; ps has a NODE column', async () => {
+  const nodes = JSON.parse((await slipway(['nodes', '--json'])).stdout as string) as NodeJson[];
+  expect(nodes.map(({ tasks: _tasks, ...n }) => n)).toEqual(
+    cluster.nodes.map((name, i) => ({ name, address: cluster.addresses[name], role: i === 0 ? 'manager' : 'worker', state: 'ready', availability: 'active' })),
+  );
+  // web-1, web-2 and worker-1 of deployment 2 run somewhere, each counted once.
+  expect(nodes.reduce((sum, n) => sum + n.tasks, 0)).toBe(3);
+  const table = (await slipway(['nodes'])).stdout as string;
+  expect(table.split('\n')[0]).toMatch(/^NAME +ADDRESS +ROLE +STATE +AVAILABILITY +TASKS$/);
+  expect(table).toMatch(/slipway-n2 +10\.213\.47\.12 +worker +ready +active +\d/);
+
+  const ps = JSON.parse((await slipway(['ps', '-a', NAME, '--json'])).stdout as string) as ProcessJson[];
+  const where = await placement();
+  expect(ps.map((p) => [p.name, p.node])).toEqual([
+    ['web-1', where.get(`slipway-${NAME}-2-web-1`)],
+    ['web-2', where.get(`slipway-${NAME}-2-web-2`)],
+    ['worker-1', where.get(`slipway-${NAME}-2-worker-1`)],
+  ]);
+  expect(((await slipway(['ps', '-a', NAME])).stdout as string).split('\n')[0]).toMatch(/^NAME +STATE +SINCE +DEPLOYMENT +NODE +PORT +RESTARTS$/);
+}, 120_000);
+
+test('logs come from tasks on several nodes, merged in time order', async () => {
+  const result = await slipway(['logs', '-a', NAME, '--json', '-n', '50']);
+  expect(result.exitCode).toBe(0);
+  const records = (result.stdout as string)
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as { time: string; container: string; line: string });
+  const ups = records.filter((r) => / up on slipway-n\d$/.test(r.line));
+  expect(ups.map((r) => r.container).sort()).toEqual(['web-1', 'web-2', 'worker-1']);
+  // Each says its node's hostname (host networking); they ran on more than one node.
+  expect(new Set(ups.map((r) => r.line.replace(/.* up on /, ''))).size).toBeGreaterThan(1);
+  const times = records.map((r) => r.time);
+  expect(times).toEqual([...times].sort());
+}, 120_000);
+
+test('scale web=4 spreads the new tasks and routes them; scale back to 2 retires them', async () => {
+  const up = await slipway(['scale', 'web=4', '-a', NAME]);
+  expect(up.exitCode).toBe(0);
+  const where = await placement();
+  expect([...where.keys()].filter((n) => n.includes('-web-'))).toHaveLength(4);
+  expect(new Set(where.values()).size).toBe(3);
+  expect(await answering(24)).toEqual(new Set(['web-1', 'web-2', 'web-3', 'web-4']));
+
+  const down = await slipway(['scale', 'web=2', '-a', NAME]);
+  expect(down.exitCode).toBe(0);
+  expect(await services()).toEqual([`slipway-${NAME}-2-web-1`, `slipway-${NAME}-2-web-2`, `slipway-${NAME}-2-worker-1`]);
+  expect(await answering()).toEqual(new Set(['web-1', 'web-2']));
+}, 300_000);
+
+test('rollback runs the earlier image from the registry, on the nodes, without rebuilding', async () => {
+  const rolled = await slipway(['rollback', '1', '-a', NAME]);
+  expect(rolled.exitCode).toBe(0);
+  expect((await getApp(server.routerPort, NAME, '/version.txt')).body.trim()).toBe(commits[0]);
+  const deployment = JSON.parse((await slipway(['ps', '-a', NAME, '--json'])).stdout as string) as ProcessJson[];
+  expect(new Set(deployment.map((p) => p.deployment))).toEqual(new Set([4]));
+  expect(await answering()).toEqual(new Set(['web-1', 'web-2']));
+}, 300_000);

@@ -47,12 +47,12 @@ describe('serviceSpec', () => {
     expect(t.Placement).toBeUndefined();
   });
 
-  test('a job runs once, is never restarted, and storage pins it to the given node', () => {
+  test('a one-off is one task that is never restarted, and storage pins it to the given node', () => {
     const s = serviceSpec(
       { ...spec, restart: false, mounts: [{ source: '/data/volumes/app/%2Fdata', target: '/data' }] },
-      { image: 'r/slipway/app:3', stopGraceMs: 1000, job: true, pinTo: 'node-id-1' },
+      { image: 'r/slipway/app:3', stopGraceMs: 1000, pinTo: 'node-id-1' },
     );
-    expect(s.Mode).toEqual({ ReplicatedJob: { MaxConcurrent: 1, TotalCompletions: 1 } });
+    expect(s.Mode).toEqual({ Replicated: { Replicas: 1 } });
     const t = s.TaskTemplate as { ContainerSpec: Record<string, unknown>; RestartPolicy: unknown; Placement?: unknown };
     expect(t.RestartPolicy).toEqual({ Condition: 'none' });
     expect(t.Placement).toEqual({ Constraints: ['node.id==node-id-1'] });
