@@ -3,9 +3,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { TestApp } from '../support/app.js';
 import { cliRunner } from '../support/cli.js';
-import { clusterDocker, ensureCluster, type TestCluster } from '../support/cluster.js';
+import { clusterDocker, ensureCluster, startNode, stopNode, type TestCluster } from '../support/cluster.js';
 import { busyboxApp } from '../support/fixtures.js';
 import { getApp } from '../support/http.js';
+import { steadyLoad } from '../support/load.js';
 import { startServer, type TestServer } from '../support/server.js';
 
 /**
@@ -231,3 +232,47 @@ test('rollback runs the earlier image from the registry, on the nodes, without r
   expect(new Set(deployment.map((p) => p.deployment))).toEqual(new Set([4]));
   expect(await answering()).toEqual(new Set(['web-1', 'web-2']));
 }, 300_000);
+
+test('a node whose engine stops: no GET fails, Swarm restarts its web task elsewhere and the route follows; the node comes back', async () => {
+  const before = await placement();
+  // A worker node that runs a web task (the manager must stay: it is the swarm's only one).
+  const [moved, victim] = [...before].find(([service, node]) => service.includes('-web-') && node !== cluster.nodes[0]) ?? [];
+  expect(victim).toBeDefined();
+  const index = cluster.nodes.indexOf(victim!) + 1;
+  const load = steadyLoad({ routerPort: server.routerPort, app: NAME, clients: 4, maxRequests: 20_000, pauseMs: 20 });
+  try {
+    await sleep(1000);
+    await stopNode(index);
+    // Swarm notices the node is gone (its heartbeats stop) and starts the task on another node.
+    let now = await placement();
+    for (let i = 0; i < 240 && (now.get(moved!) ?? victim) === victim; i++) {
+      await sleep(500);
+      now = await placement();
+    }
+    expect(now.get(moved!)).toBeDefined();
+    expect(now.get(moved!)).not.toBe(victim);
+    // The router sends it requests again once it answers at its new node's address.
+    let seen = await answering(8);
+    for (let i = 0; i < 60 && seen.size < 2; i++) {
+      await sleep(500);
+      seen = await answering(8);
+    }
+    expect(seen).toEqual(new Set(['web-1', 'web-2']));
+    await sleep(1000);
+  } finally {
+    const tally = await load.stop();
+    expect(tally.failures).toEqual([]);
+    expect(tally.ok).toBeGreaterThan(100);
+    await startNode(index);
+  }
+  const deployments = (await server.api<{ id: number; status: string }[]>('GET', `/api/apps/${NAME}/deployments`)).body;
+  expect(deployments.find((d) => d.id === 4)?.status).toBe('success');
+  // The node is back and ready; it gets no task until the next deploy or scale.
+  let nodes: NodeJson[] = [];
+  for (let i = 0; i < 120 && nodes.find((n) => n.name === victim)?.state !== 'ready'; i++) {
+    await sleep(500);
+    nodes = JSON.parse((await slipway(['nodes', '--json'])).stdout as string) as NodeJson[];
+  }
+  expect(nodes.find((n) => n.name === victim)).toMatchObject({ state: 'ready', tasks: 0 });
+  expect(await answering()).toEqual(new Set(['web-1', 'web-2']));
+}, 400_000);

@@ -76,3 +76,13 @@ export async function clusterDocker(host: string, args: string[], timeout = 60_0
   const { stdout } = await execa(DOCKER, ['-H', host, ...args], { timeout });
   return stdout;
 }
+
+/** Stops node `index`'s engine (1-based; its containers stop with it), as a failing machine would. */
+export async function stopNode(index: number): Promise<void> {
+  await execa('bash', [CLUSTER_SCRIPT, 'stop-node', String(index)], { timeout: 120_000 });
+}
+
+/** Starts node `index`'s engine again; it rejoins the swarm by itself. */
+export async function startNode(index: number): Promise<void> {
+  await execa('bash', [CLUSTER_SCRIPT, 'start-node', String(index)], { timeout: 120_000 });
+}

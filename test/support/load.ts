@@ -13,8 +13,8 @@ export interface Load {
 }
 
 /** Clients that keep requesting the app through the router until told to stop (bounded). */
-export function steadyLoad(options: { routerPort: number; app: string; clients: number; maxRequests: number; path?: string }): Load {
-  const { routerPort, app, clients, maxRequests, path = '/version.txt' } = options;
+export function steadyLoad(options: { routerPort: number; app: string; clients: number; maxRequests: number; path?: string; pauseMs?: number }): Load {
+  const { routerPort, app, clients, maxRequests, path = '/version.txt', pauseMs = 0 } = options;
   const tally: Tally = { ok: 0, failures: [], servedBy: new Map() };
   const agent = new http.Agent({ keepAlive: true, maxSockets: clients });
   let running = true;
@@ -44,6 +44,8 @@ export function steadyLoad(options: { routerPort: number; app: string; clients: 
     while (running && sent < maxRequests) {
       sent++;
       await one();
+      // A paced client (pauseMs) keeps a long test's load steady without taking the machine.
+      if (pauseMs > 0) await new Promise((resolve) => setTimeout(resolve, pauseMs));
     }
   });
   return {
