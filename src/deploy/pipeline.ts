@@ -266,6 +266,8 @@ export class Pipeline {
         created.push(await this.deps.processes.start({ app: deployment.app, deployment: deployment.id, commit: deployment.commit, image, ...p }, config));
       }),
     );
+    // In the plan's order (web-1 before web-2), whichever started first: the boot lines follow it.
+    created.sort((a, b) => plan.findIndex((p) => p.label === a.label) - plan.findIndex((p) => p.label === b.label));
   }
 
   private async postdeploy(

@@ -411,7 +411,7 @@ export class DockerRuntime implements Runtime {
 
   async nodes(): Promise<NodeInfo[]> {
     const info = (await this.engine((docker) => docker.info())) as { Name?: string };
-    return [{ name: info.Name ?? 'localhost', address: '127.0.0.1', role: 'engine', state: 'ready', availability: 'active' }];
+    return [{ name: info.Name ?? 'localhost', address: '127.0.0.1', role: 'engine', state: 'ready', availability: 'active', local: true }];
   }
 
   watch(labels: Record<string, string>, onEvent: (event: ContainerEvent) => void): () => void {

@@ -77,6 +77,8 @@ export interface NodeInfo {
   state: string;
   /** `active`, `pause` or `drain` (a swarm's); `active` for one engine. */
   availability: string;
+  /** The engine Slipway talks to (DOCKER_HOST): where it builds, and where apps' storage lives. */
+  local: boolean;
 }
 
 export interface ContainerEvent {

@@ -75,13 +75,14 @@ export function nodeAddress(node: SwarmNode): string {
   return manager ? manager.replace(/:\d+$/, '') : (addr ?? '');
 }
 
-export function nodeInfo(node: SwarmNode): NodeInfo {
+export function nodeInfo(node: SwarmNode, localId: string): NodeInfo {
   return {
     name: node.Description?.Hostname ?? node.ID,
     address: nodeAddress(node),
     role: node.Spec.Role ?? 'worker',
     state: node.Status.State ?? 'unknown',
     availability: node.Spec.Availability ?? 'active',
+    local: node.ID === localId,
   };
 }
 

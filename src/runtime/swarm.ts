@@ -493,8 +493,8 @@ export class SwarmRuntime implements Runtime {
   }
 
   async nodes(): Promise<NodeInfo[]> {
-    const snapshot = await this.freshSnapshot();
-    return [...snapshot.nodes.values()].map(nodeInfo).sort((a, b) => a.name.localeCompare(b.name));
+    const [snapshot, manager] = await Promise.all([this.freshSnapshot(), this.managerNode()]);
+    return [...snapshot.nodes.values()].map((n) => nodeInfo(n, manager)).sort((a, b) => a.name.localeCompare(b.name));
   }
 }
 

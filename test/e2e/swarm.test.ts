@@ -20,7 +20,7 @@ const NAME = 'swarm-app';
 const WEB =
   'echo "$CONTAINER_VERSION" > /app/version.txt && echo "$CONTAINER" > /app/who.txt && echo "$CONTAINER up on $(hostname)" && exec httpd -f -p $PORT -h /app';
 const WORKER = 'echo "worker $CONTAINER up on $(hostname)"; exec sleep 1000';
-const HOOK = 'test -z "$FAIL_HOOK" && echo "postdeploy saw GREETING=$GREETING"';
+const HOOK = 'test -z "$FAIL_HOOK" && { test -z "$SLOW_HOOK" || sleep 120; } && echo "postdeploy saw GREETING=$GREETING"';
 
 let cluster: TestCluster;
 let server: TestServer;
@@ -177,7 +177,16 @@ interface ProcessJson {
 test('slipway nodes lists the three nodes with their tasks; ps has a NODE column', async () => {
   const nodes = JSON.parse((await slipway(['nodes', '--json'])).stdout as string) as NodeJson[];
   expect(nodes.map(({ tasks: _tasks, ...n }) => n)).toEqual(
-    cluster.nodes.map((name, i) => ({ name, address: cluster.addresses[name], role: i === 0 ? 'manager' : 'worker', state: 'ready', availability: 'active' })),
+    cluster.nodes.map((name, i) => ({
+      name,
+      address: cluster.addresses[name],
+      role: i === 0 ? 'manager' : 'worker',
+      state: 'ready',
+      availability: 'active',
+      // The manager is the engine Slipway talks to; no app has storage yet.
+      local: i === 0,
+      storage: [],
+    })),
   );
   // web-1, web-2 and worker-1 of deployment 2 run somewhere, each counted once.
   expect(nodes.reduce((sum, n) => sum + n.tasks, 0)).toBe(3);
@@ -265,8 +274,9 @@ test('a node whose engine stops: no GET fails, Swarm restarts its web task elsew
     expect(tally.ok).toBeGreaterThan(100);
     await startNode(index);
   }
+  const current = (await server.api<{ currentDeployment: number }>('GET', `/api/apps/${NAME}`)).body.currentDeployment;
   const deployments = (await server.api<{ id: number; status: string }[]>('GET', `/api/apps/${NAME}/deployments`)).body;
-  expect(deployments.find((d) => d.id === 4)?.status).toBe('success');
+  expect(deployments.find((d) => d.id === current)?.status).toBe('success');
   // The node is back and ready; it gets no task until the next deploy or scale.
   let nodes: NodeJson[] = [];
   for (let i = 0; i < 120 && nodes.find((n) => n.name === victim)?.state !== 'ready'; i++) {
@@ -276,3 +286,39 @@ test('a node whose engine stops: no GET fails, Swarm restarts its web task elsew
   expect(nodes.find((n) => n.name === victim)).toMatchObject({ state: 'ready', tasks: 0 });
   expect(await answering()).toEqual(new Set(['web-1', 'web-2']));
 }, 400_000);
+
+test('the server killed mid-deploy on a swarm: at restart the deployment is aborted, its services go, the old tasks serve on', async () => {
+  const serving = (await getApp(server.routerPort, NAME, '/version.txt')).body.trim();
+  await server.api('PATCH', `/api/apps/${NAME}/env`, { SLOW_HOOK: '1' });
+  commits.push(await app.commit('killed mid-deploy'));
+  let hookRuns!: () => void;
+  const inHook = new Promise<void>((resolve) => (hookRuns = resolve));
+  const push = app.push(server.remote(NAME), 'main', { onRemoteLine: (line) => /Running postdeploy/.test(line) && hookRuns() });
+  await inHook;
+  const id = Math.max(...(await server.api<{ id: number }[]>('GET', `/api/apps/${NAME}/deployments`)).body.map((d) => d.id));
+  expect((await services(`label=slipway.deployment=${id}`)).length).toBeGreaterThan(0);
+  await server.crash();
+  expect((await push).exitCode).not.toBe(0);
+
+  await server.restart();
+  // Recovery removes what the deployment created (the hook's task gets its stop grace), then records it.
+  const status = async (): Promise<string> => (await server.api<{ status: string }>('GET', `/api/apps/${NAME}/deployments/${id}`)).body.status;
+  for (let i = 0; i < 180 && (await status()) !== 'aborted'; i++) await sleep(500);
+  expect(await status()).toBe('aborted');
+  expect(await services(`label=slipway.deployment=${id}`)).toEqual([]);
+  expect((await getApp(server.routerPort, NAME, '/version.txt')).body.trim()).toBe(serving);
+  expect(await answering()).toEqual(new Set(['web-1', 'web-2']));
+  await server.api('PATCH', `/api/apps/${NAME}/env`, { SLOW_HOOK: null });
+}, 300_000);
+
+test('storage:mount on a swarm pins the app to the node its storage is on, and says so', async () => {
+  const mounted = await slipway(['storage:mount', '/data', '-a', NAME]);
+  expect(mounted.stdout).toMatch(`The storage is on the swarm node ${cluster.nodes[0]}: every container of ${NAME} runs there from then on.`);
+  expect((await slipway(['restart', '-a', NAME])).exitCode).toBe(0);
+  const where = await placement();
+  expect(where.size).toBe(3);
+  expect(new Set(where.values())).toEqual(new Set([cluster.nodes[0]]));
+  const nodes = JSON.parse((await slipway(['nodes', '--json'])).stdout as string) as (NodeJson & { storage: string[] })[];
+  expect(nodes.map((n) => [n.name, n.storage])).toEqual(cluster.nodes.map((n, i) => [n, i === 0 ? [NAME] : []]));
+  expect(await answering()).toEqual(new Set(['web-1', 'web-2']));
+}, 300_000);

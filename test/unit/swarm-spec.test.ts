@@ -79,8 +79,11 @@ describe('tasks as containers', () => {
     expect(nodeAddress({ ID: 'x', Spec: {}, Status: { Addr: '10.0.0.12' } })).toBe('10.0.0.12');
     expect(nodeAddress({ ID: 'x', Spec: {}, Status: { Addr: '0.0.0.0' }, ManagerStatus: { Addr: '10.0.0.11:2377' } })).toBe('10.0.0.11');
     expect(
-      nodeInfo({ ID: 'x', Description: { Hostname: 'n2' }, Spec: { Role: 'worker', Availability: 'drain' }, Status: { State: 'down', Addr: '10.0.0.12' } }),
-    ).toEqual({ name: 'n2', address: '10.0.0.12', role: 'worker', state: 'down', availability: 'drain' });
+      nodeInfo(
+        { ID: 'x', Description: { Hostname: 'n2' }, Spec: { Role: 'worker', Availability: 'drain' }, Status: { State: 'down', Addr: '10.0.0.12' } },
+        'm',
+      ),
+    ).toEqual({ name: 'n2', address: '10.0.0.12', role: 'worker', state: 'down', availability: 'drain', local: false });
   });
 });
 

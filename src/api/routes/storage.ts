@@ -12,10 +12,13 @@ const MOUNT_PATH = /^(\/[A-Za-z0-9._-]+)+$/;
  * (the postdeploy hook and one-offs included) from the next deploy or restart on.
  */
 export function storageRoutes(ctx: RouteContext): void {
-  const list = (app: string): object =>
-    ctx.store.listMounts(app).map((m) => ({ path: m.path, hostPath: ctx.containers.volumeDir(app, m.path), createdAt: iso(m.createdAt) }));
+  const list = async (app: string): Promise<object> => {
+    // On a swarm the directory is on one node, and the app's containers are pinned to it.
+    const node = ctx.runtime.registry === null ? null : ((await ctx.runtime.nodes()).find((n) => n.local)?.name ?? null);
+    return ctx.store.listMounts(app).map((m) => ({ path: m.path, hostPath: ctx.containers.volumeDir(app, m.path), node, createdAt: iso(m.createdAt) }));
+  };
 
-  ctx.add('GET', '/api/apps/:app/storage', (_req, p) => ({ json: list(ctx.app(p).name) }));
+  ctx.add('GET', '/api/apps/:app/storage', async (_req, p) => ({ json: await list(ctx.app(p).name) }));
   ctx.add('POST', '/api/apps/:app/storage', async (req, p) => {
     const app = ctx.app(p).name;
     const { path } = await readJsonObject(req);
@@ -23,15 +26,15 @@ export function storageRoutes(ctx: RouteContext): void {
     const problem = mountPathProblem(mountPath);
     if (problem) throw new ApiError(400, 'invalid_mount_path', problem);
     if (!ctx.store.addMount(app, mountPath)) throw new ApiError(409, 'already_mounted', `${mountPath} is already mounted in ${app}`);
-    return { status: 201, json: list(app) };
+    return { status: 201, json: await list(app) };
   });
-  ctx.add('DELETE', '/api/apps/:app/storage', (req, p) => {
+  ctx.add('DELETE', '/api/apps/:app/storage', async (req, p) => {
     const app = ctx.app(p).name;
     const mountPath = (query(req).get('path') ?? '').replace(/\/+$/, '');
     if (!ctx.store.removeMount(app, mountPath)) {
       throw new ApiError(404, 'mount_not_found', `${app} has no storage mounted at "${mountPath}"; list its mounts with slipway storage`);
     }
-    return { json: list(app) };
+    return { json: await list(app) };
   });
 }
 

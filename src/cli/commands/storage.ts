@@ -5,6 +5,8 @@ import { ago, printJson, table } from '../output.js';
 interface MountJson {
   path: string;
   hostPath: string;
+  /** The swarm node the storage (and so the app) is on; null on one engine. */
+  node: string | null;
   createdAt: string;
 }
 
@@ -39,7 +41,11 @@ export const storageCommands: Command[] = [
       const path = firstArg(ctx, 'Give the path to mount inside the containers: e.g. slipway storage:mount /data.');
       const mounts = await ctx.api().json<MountJson[]>('POST', `/api/apps/${app}/storage`, { path });
       if (ctx.out.json) return printJson(ctx.out, mounts);
-      ctx.out.write(`Mounted persistent storage at ${path} in ${app}; ${APPLIES}.\n`);
+      const node = mounts.find((m) => m.node)?.node;
+      ctx.out.write(
+        `Mounted persistent storage at ${path} in ${app}; ${APPLIES}.\n` +
+          (node ? `The storage is on the swarm node ${node}: every container of ${app} runs there from then on.\n` : ''),
+      );
     },
   },
   {
