@@ -5,7 +5,9 @@
 // change and one dependency added, counting the registry requests npm makes in each build.
 // Loopback only (the stack builds reach the npm registry); every loop is bounded.
 //
-// Usage: scripts/bench/deploy [--runs 10] [--hello-only]   (progress on stderr; a table, then JSON on stdout)
+// Usage: scripts/bench/deploy [--runs 10] [--hello-only] [--engine swarm]   (progress on stderr; a table, then JSON on stdout)
+// --engine swarm: push-to-live on the 3-node test cluster (scripts/cluster up) against the same
+// app on one engine, alternating in the same run; nothing else.
 import { execFileSync } from 'node:child_process';
 import http from 'node:http';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -14,7 +16,9 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { commit, freePort, makeRepo, percentile, progress, push, ROOT, sh, startSlipway, table } from './lib/harness.mjs';
 
-const { values } = parseArgs({ options: { runs: { type: 'string', default: '10' }, 'hello-only': { type: 'boolean', default: false } } });
+const { values } = parseArgs({
+  options: { runs: { type: 'string', default: '10' }, 'hello-only': { type: 'boolean', default: false }, engine: { type: 'string', default: 'docker' } },
+});
 const RUNS = Number(values.runs);
 const BASE = 'slipway/test-busybox:latest';
 const DOCKERFILE = `FROM ${BASE}\nCOPY . /app\nWORKDIR /app\n`;
@@ -213,7 +217,85 @@ async function helloRows(slipway) {
   }
 }
 
+// ---- --engine swarm: the same push on the 3-node test cluster and on one engine, alternating
+
+async function swarmRows() {
+  sh('bash', [path.join(ROOT, 'scripts/cluster'), 'up', '--nodes', '3'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const env = Object.fromEntries(
+    sh('bash', [path.join(ROOT, 'scripts/cluster'), 'env'])
+      .split('\n')
+      .map((l) => /^([A-Z_]+)="?([^"]*)"?$/.exec(l))
+      .filter(Boolean)
+      .map((m) => [m[1], m[2]]),
+  );
+  const manager = env.SLIPWAY_CLUSTER_MANAGER;
+  // Swarm tasks answer on their node's address: the web process listens on every interface (both engines, alike).
+  const files = { ...APP_FILES, Procfile: `web: echo "$CONTAINER_VERSION" > /app/version.txt && exec httpd -f -p $PORT -h /app\npostdeploy: echo migrated\n` };
+  const app = 'bench-swarm';
+  const removeServices = () => {
+    const ids = sh('/usr/bin/docker', ['-H', manager, 'service', 'ls', '-q', '--filter', `label=slipway.app=${app}`])
+      .split('\n')
+      .filter(Boolean);
+    if (ids.length > 0) sh('/usr/bin/docker', ['-H', manager, 'service', 'rm', ...ids]);
+  };
+  removeServices();
+  const single = await startSlipway();
+  const swarm = await startSlipway({ DOCKER_HOST: manager }, ['--engine', 'swarm', '--registry', env.SLIPWAY_CLUSTER_REGISTRY]);
+  const singleRepo = makeRepo(files);
+  const swarmRepo = makeRepo(files);
+  try {
+    progress('First deploys (not counted): one engine, then the swarm');
+    await slipwayRun(single, singleRepo, app, 'warm-up');
+    await slipwayRun(swarm, swarmRepo, app, 'warm-up');
+    const singleTimes = [];
+    const swarmTimes = [];
+    const timelines = [];
+    for (let i = 1; i <= RUNS; i++) {
+      progress(`Run ${i}/${RUNS}: one engine, then the swarm`);
+      singleTimes.push((await slipwayRun(single, singleRepo, app, `run ${i}`)).toLive);
+      const run = await slipwayRun(swarm, swarmRepo, app, `run ${i}`);
+      swarmTimes.push(run.toLive);
+      timelines.push(await phaseTimeline(swarm, app, i + 1, run.startedAtMs));
+    }
+    const phases = ['receive', 'build', 'start', 'boot', 'postdeploy', 'switch', 'retire'];
+    return {
+      single: { medianMs: ms(median(singleTimes)), p90Ms: ms(p90(singleTimes)), runs: singleTimes.map(ms) },
+      swarm: { medianMs: ms(median(swarmTimes)), p90Ms: ms(p90(swarmTimes)), runs: swarmTimes.map(ms) },
+      ratioMedian: Number((median(swarmTimes) / median(singleTimes)).toFixed(2)),
+      ratioP90: Number((p90(swarmTimes) / p90(singleTimes)).toFixed(2)),
+      swarmPhaseMediansMs: Object.fromEntries(phases.map((p) => [p, ms(median(timelines.map((t) => t[p] ?? 0)))])),
+    };
+  } finally {
+    rmSync(singleRepo, { recursive: true, force: true });
+    rmSync(swarmRepo, { recursive: true, force: true });
+    await single.stop([app]);
+    await swarm.stop();
+    removeServices();
+  }
+}
+
 // ---- main
+
+if (values.engine === 'swarm') {
+  const results = await swarmRows();
+  console.log(`Deploy benchmark on a 3-node swarm against one engine, ${RUNS} runs each (alternating, first not counted)\n`);
+  console.log(
+    table(
+      ['push-to-live', 'median ms', 'p90 ms'],
+      [
+        ['one engine', results.single.medianMs, results.single.p90Ms],
+        ['3-node swarm', results.swarm.medianMs, results.swarm.p90Ms],
+        ['ratio swarm/one engine', results.ratioMedian, results.ratioP90],
+        ...Object.entries(results.swarmPhaseMediansMs).map(([p, v]) => [`  swarm phase: ${p}`, v, '']),
+      ],
+    ),
+  );
+  console.log(`\n${JSON.stringify({ benchmark: 'deploy-swarm', runs: RUNS, results }, null, 2)}`);
+  process.exit(0);
+} else if (values.engine !== 'docker') {
+  console.error(`--engine must be docker or swarm, not "${values.engine}"`);
+  process.exit(2);
+}
 
 if (values['hello-only']) {
   const slipway = await startSlipway();

@@ -38,8 +38,10 @@ import {
   type Runtime,
 } from './runtime.js';
 
-/** How often the manager is asked for the swarm's tasks while someone waits on them. */
+/** How often the manager is asked for the swarm's tasks while something watches them. */
 const POLL_MS = 500;
+/** …and while a deployment waits on one (a placement, a hook's end, a removal): its next step waits for this. */
+const URGENT_POLL_MS = 100;
 /** How long a new task may wait for a node before the start is given up. */
 const PLACEMENT_MS = 60_000;
 /** The label Swarm gives its tasks' containers. */
@@ -88,7 +90,10 @@ export class SwarmRuntime implements Runtime {
   #snapshot: Promise<Snapshot> | undefined;
   #snapshotAt = 0;
   readonly #listeners = new Set<(snapshot: Snapshot) => void>();
+  readonly #urgent = new Set<(snapshot: Snapshot) => void>();
   #polling = false;
+  /** Ends the poll loop's current pause early. */
+  #wake: (() => void) | undefined;
 
   constructor(options: SwarmRuntimeOptions, docker: Docker = new Docker()) {
     this.#docker = docker;
@@ -197,7 +202,7 @@ export class SwarmRuntime implements Runtime {
 
   /** The swarm's services, tasks and nodes; one request set shared by callers within a poll. */
   private snapshot(): Promise<Snapshot> {
-    if (this.#snapshot && Date.now() - this.#snapshotAt < POLL_MS / 2) return this.#snapshot;
+    if (this.#snapshot && Date.now() - this.#snapshotAt < URGENT_POLL_MS / 2) return this.#snapshot;
     this.#snapshotAt = Date.now();
     const taken = this.engine(async (docker) => {
       const [services, tasks, nodes] = await Promise.all([
@@ -214,11 +219,17 @@ export class SwarmRuntime implements Runtime {
     return taken;
   }
 
-  /** Calls `listener` with a fresh snapshot every POLL_MS until it is removed. */
-  private follow(listener: (snapshot: Snapshot) => void): () => void {
+  /** Calls `listener` with a fresh snapshot every POLL_MS (URGENT_POLL_MS when `urgent`) until it is removed. */
+  private follow(listener: (snapshot: Snapshot) => void, urgent = false): () => void {
     this.#listeners.add(listener);
+    if (urgent) this.#urgent.add(listener);
     if (!this.#polling) void this.poll();
-    return () => this.#listeners.delete(listener);
+    // An urgent wait does not sit out the rest of a slow pause.
+    else if (urgent) this.#wake?.();
+    return () => {
+      this.#listeners.delete(listener);
+      this.#urgent.delete(listener);
+    };
   }
 
   private async poll(): Promise<void> {
@@ -231,14 +242,25 @@ export class SwarmRuntime implements Runtime {
         } catch {
           // The manager is away: the waiters keep waiting, and the next poll asks again.
         }
-        await delay(POLL_MS);
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, this.#urgent.size > 0 ? URGENT_POLL_MS : POLL_MS);
+          timer.unref();
+          this.#wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        this.#wake = undefined;
       }
     } finally {
       this.#polling = false;
     }
   }
 
-  /** Resolves with the first snapshot `find` returns a value for; rejects after `timeoutMs` or when aborted. */
+  /**
+   * Resolves with the first snapshot `find` returns a value for; rejects after `timeoutMs` or when
+   * aborted. Without a limit it is a watch (polled at the slow pace), with one an urgent wait.
+   */
   private until<T>(find: (snapshot: Snapshot) => T | undefined, timeoutMs: number, signal?: AbortSignal, onTimeout?: () => Error): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
@@ -257,7 +279,7 @@ export class SwarmRuntime implements Runtime {
           done();
           resolve(found);
         }
-      });
+      }, Number.isFinite(timeoutMs));
       if (Number.isFinite(timeoutMs)) {
         timer = setTimeout(() => {
           done();
@@ -284,11 +306,16 @@ export class SwarmRuntime implements Runtime {
 
   async waitForExit(ref: ContainerRef): Promise<number> {
     if (!(await this.isService(ref))) return this.#local.waitForExit(ref);
+    return this.exited(ref, Infinity);
+  }
+
+  /** The exit code of the service's first task that ended (137 when the service went). */
+  private exited(ref: ContainerRef, timeoutMs: number): Promise<number> {
     return this.until((s) => {
       if (!s.services.some((svc) => svc.ID === ref.id)) return 137; // removed: its task was killed
       const ended = s.tasks.find((t) => t.ServiceID === ref.id && taskEnded(t));
       return ended ? exitCodeOf(ended) : undefined;
-    }, Infinity);
+    }, timeoutMs);
   }
 
   async tailLogs(ref: ContainerRef, lines: number): Promise<string[]> {
@@ -346,15 +373,10 @@ export class SwarmRuntime implements Runtime {
     };
     const followed = this.readLogs(ref, { follow: true }, emit, reading.signal).catch(() => undefined);
     try {
-      let timer: NodeJS.Timeout | undefined;
-      const timedOut = new Promise<'timeout'>((resolve) => {
-        timer = setTimeout(() => resolve('timeout'), timeoutMs);
-      });
-      const outcome = await Promise.race([this.waitForExit(ref), timedOut]);
-      clearTimeout(timer);
+      const outcome = await this.exited(ref, timeoutMs).catch(() => 'timeout' as const);
       // The followed stream may lag the task's end: what it has not delivered yet is read once more.
-      await Promise.race([followed, delay(1000)]);
       reading.abort();
+      await followed;
       await this.readLogs(ref, { follow: false, ...(last === undefined ? {} : { after: last }) }, emit, new AbortController().signal).catch(() => undefined);
       lines.end();
       return outcome === 'timeout' ? { exitCode: null, timedOut: true } : { exitCode: outcome, timedOut: false };
@@ -496,8 +518,4 @@ export class SwarmRuntime implements Runtime {
     const [snapshot, manager] = await Promise.all([this.freshSnapshot(), this.managerNode()]);
     return [...snapshot.nodes.values()].map((n) => nodeInfo(n, manager)).sort((a, b) => a.name.localeCompare(b.name));
   }
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }

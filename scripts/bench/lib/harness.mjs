@@ -28,15 +28,19 @@ export function progress(line) {
 }
 
 /** Starts dist/cli.js server and resolves once /api/health answers. */
-export async function startSlipway(extraEnv = {}) {
+export async function startSlipway(extraEnv = {}, extraArgs = []) {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'slipway-bench-'));
   const port = await freePort();
   const routerPort = await freePort();
   const token = `bench-${Math.random().toString(36).slice(2)}`;
-  const child = spawn(path.join(ROOT, 'dist/cli.js'), ['server', '--data', dataDir, '--port', String(port), '--router-port', String(routerPort)], {
-    env: { ...process.env, SLIPWAY_ADMIN_TOKEN: token, ...extraEnv },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  const child = spawn(
+    path.join(ROOT, 'dist/cli.js'),
+    ['server', '--data', dataDir, '--port', String(port), '--router-port', String(routerPort), ...extraArgs],
+    {
+      env: { ...process.env, SLIPWAY_ADMIN_TOKEN: token, ...extraEnv },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  );
   const url = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 200; i++) {
     try {
