@@ -271,6 +271,21 @@ async function swarmRows() {
     await single.stop([app]);
     await swarm.stop();
     removeServices();
+    // The app's images on every node (built on the manager, pulled by the others).
+    for (const host of env.SLIPWAY_CLUSTER_HOSTS.split(' ')) {
+      // By id: the nodes pulled them by digest, untagged.
+      const images = sh('/usr/bin/docker', ['-H', host, 'images', '--format', '{{.Repository}} {{.ID}}'])
+        .split('\n')
+        .filter((line) => line.split(' ')[0].endsWith(`slipway/${app}`))
+        .map((line) => line.split(' ')[1]);
+      if (images.length > 0) {
+        try {
+          sh('/usr/bin/docker', ['-H', host, 'rmi', '-f', ...images]);
+        } catch {
+          // still used by a task Swarm has not removed yet: the next run's cleanup takes it
+        }
+      }
+    }
   }
 }
 

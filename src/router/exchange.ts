@@ -40,14 +40,17 @@ export interface ExchangeHost {
 
 /**
  * Whether a failed exchange goes again: `elsewhere` when the target refused the connection (nothing
- * reached the app), `again` when a pooled connection was closed by the app just as it was reused
- * (nothing was read back, so the app did not answer it), else `no`. Only requests nothing is lost
- * by repeating (retryable), and at most MAX_ATTEMPTS in all.
+ * reached the app), or reset a fresh one before answering (its process is dying: a container being
+ * stopped, a swarm node going down); `again` when a pooled connection was closed by the app just
+ * as it was reused (nothing was read back, so the app did not answer it), else `no`. Only requests
+ * nothing is lost by repeating (retryable), and at most MAX_ATTEMPTS in all.
  */
 export function retryDecision(code: string | undefined, reused: boolean, gotBytes: boolean, retryable: boolean, attempt: number): 'elsewhere' | 'again' | 'no' {
   if (!retryable || attempt >= MAX_ATTEMPTS) return 'no';
   if (code === 'ECONNREFUSED') return 'elsewhere';
-  if (reused && !gotBytes && (code === undefined || code === 'ECONNRESET' || code === 'EPIPE')) return 'again';
+  const closedUnanswered = !gotBytes && (code === 'ECONNRESET' || code === 'EPIPE');
+  if (reused && !gotBytes && (code === undefined || closedUnanswered)) return 'again';
+  if (closedUnanswered) return 'elsewhere';
   return 'no';
 }
 

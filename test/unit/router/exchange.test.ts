@@ -346,9 +346,15 @@ describe('retryDecision (pure)', () => {
     for (const code of [undefined, 'ECONNRESET', 'EPIPE']) expect(retryDecision(code, true, false, true, 1)).toBe('again');
   });
 
-  test('no retry once the app sent bytes, on a fresh connection, for other errors, for bodies, or after 4 attempts', () => {
+  test('a fresh connection the app reset before answering goes elsewhere: its process is dying', () => {
+    for (const code of ['ECONNRESET', 'EPIPE']) expect(retryDecision(code, false, false, true, 1)).toBe('elsewhere');
+  });
+
+  test('no retry once the app sent bytes, for other errors, for bodies, or after 4 attempts', () => {
     expect(retryDecision('ECONNRESET', true, true, true, 1)).toBe('no');
-    expect(retryDecision('ECONNRESET', false, false, true, 1)).toBe('no');
+    expect(retryDecision('ECONNRESET', false, true, true, 1)).toBe('no');
+    expect(retryDecision(undefined, false, false, true, 1)).toBe('no');
+    expect(retryDecision('ECONNRESET', false, false, false, 1)).toBe('no');
     expect(retryDecision('ETIMEDOUT', true, false, true, 1)).toBe('no');
     expect(retryDecision('ECONNREFUSED', false, false, false, 1)).toBe('no');
     expect(retryDecision('ECONNREFUSED', false, false, true, 4)).toBe('no');
