@@ -357,7 +357,10 @@ export class Exchange implements UpstreamUser, InFlight {
     if (code === 'ECONNREFUSED') this.host.refused(this.target);
     const retry = retryDecision(code, reused, this.gotBytes, this.incoming.retryable, this.attempt);
     if (retry !== 'no') {
-      const tried = retry === 'elsewhere' ? new Set([...this.refused, targetKey(this.target)]) : this.refused;
+      // A second unanswered close in a row is no idle connection's: the target is dying (its
+      // pooled connections reset one after the other), so the next attempt goes elsewhere.
+      const elsewhere = retry === 'elsewhere' || (retry === 'again' && this.attempt > 1);
+      const tried = elsewhere ? new Set([...this.refused, targetKey(this.target)]) : this.refused;
       this.host.retry(this.app, res, this.incoming, this.exchanges, this.req, tried, this.attempt + 1);
       return;
     }
