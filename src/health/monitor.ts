@@ -1,4 +1,5 @@
 import http from 'node:http';
+import { servingTargets } from '../store/routing.js';
 import type { RouteRecord, RouteTarget } from '../store/store.js';
 import { probe, type HealthCheck } from './probe.js';
 
@@ -15,10 +16,19 @@ export interface HealthMonitorDeps {
   exclusive(app: string, task: () => Promise<void>): Promise<void>;
   /** Points the router at these targets of the app (in-flight requests to others finish). */
   route(app: string, deployment: number, targets: RouteTarget[]): Promise<void>;
+  /**
+   * Where the containers out of the rotation are kept (the store), so that a restarted server
+   * and a router that starts leave them out too, until a check passes.
+   */
+  outOfRotation: {
+    load(): { app: string; containers: string[] }[];
+    save(app: string, containers: string[]): void;
+  };
   log: (line: string) => void;
 }
 
 interface Watched {
+  app: string;
   agent: http.Agent;
   failures: number;
   unhealthy: boolean;
@@ -42,6 +52,10 @@ export class HealthMonitor {
   constructor(private readonly deps: HealthMonitorDeps) {}
 
   start(tickMs = 200): void {
+    // Out of the rotation before this server started: out until a check passes, as before.
+    for (const { app, containers } of this.deps.outOfRotation.load()) {
+      for (const container of containers) this.watched.set(container, this.watch(app, Date.now(), { failures: FAILURES_TO_LEAVE, unhealthy: true }));
+    }
     this.timer = setInterval(() => this.tick(), tickMs);
     this.timer.unref();
   }
@@ -72,7 +86,7 @@ export class HealthMonitor {
         seen.add(t.container);
         let w = this.watched.get(t.container);
         if (!w) {
-          w = { agent: new http.Agent({ keepAlive: true, maxSockets: 1 }), failures: 0, unhealthy: false, nextAt: now, busy: false };
+          w = this.watch(route.app, now);
           this.watched.set(t.container, w);
         }
         if (w.busy || now < w.nextAt) continue;
@@ -86,12 +100,30 @@ export class HealthMonitor {
       }
     }
     // Containers no longer routed (retired, or the app dropped its check) are forgotten.
+    const forgotten = new Set<string>();
     for (const [name, w] of this.watched) {
       if (!seen.has(name)) {
         w.agent.destroy();
         this.watched.delete(name);
+        if (w.unhealthy) forgotten.add(w.app);
       }
     }
+    for (const app of forgotten) {
+      this.persist(app);
+      // An app that dropped its check while a container was out gets all of its targets back.
+      const route = this.deps.routes().find((r) => r.app === app);
+      if (route && this.deps.check(app) === undefined) void this.reapply(app);
+    }
+  }
+
+  private watch(app: string, nextAt: number, state = { failures: 0, unhealthy: false }): Watched {
+    return { app, agent: new http.Agent({ keepAlive: true, maxSockets: 1 }), ...state, nextAt, busy: false };
+  }
+
+  /** Keeps the app's containers out of the rotation where a restarted server and a new router find them. */
+  private persist(app: string): void {
+    const out = [...this.watched].filter(([, w]) => w.app === app && w.unhealthy).map(([name]) => name);
+    this.deps.outOfRotation.save(app, out);
   }
 
   private async record(app: string, target: RouteTarget, w: Watched, healthy: boolean): Promise<void> {
@@ -112,6 +144,8 @@ export class HealthMonitor {
         w.unhealthy = false;
         this.deps.log(`${app}: ${target.container} passed its health check and is back in the rotation`);
       }
+      // Kept before the router hears it: a router or server that starts meanwhile reads it.
+      this.persist(app);
       this.applied.set(app, JSON.stringify(route.targets));
       await this.deps.route(
         app,
@@ -126,8 +160,8 @@ export class HealthMonitor {
       .exclusive(app, async () => {
         const route = this.deps.routes().find((r) => r.app === app);
         if (!route) return;
-        const healthy = route.targets.filter((t) => !this.isUnhealthy(t.container));
-        if (healthy.length > 0 && healthy.length < route.targets.length) await this.deps.route(app, route.deployment, healthy);
+        const unhealthy = route.targets.filter((t) => this.isUnhealthy(t.container)).map((t) => t.container);
+        await this.deps.route(app, route.deployment, servingTargets(route.targets, unhealthy));
       })
       .catch((error: unknown) => this.deps.log(`${app}: could not leave unhealthy containers out of the rotation: ${String(error)}`));
   }

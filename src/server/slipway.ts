@@ -158,6 +158,7 @@ export async function startSlipway({ config, env, log, runtime = chooseRuntime(c
     check: (app) => processes.healthCheck(app),
     exclusive: (app, task) => deployer.exclusive(app, 'a health check', task),
     route: (app, deployment, targets) => traffic.switchTo(app, deployment, targets),
+    outOfRotation: { load: () => store.listOutOfRotation(), save: (app, containers) => store.setOutOfRotation(app, containers) },
     log,
   });
   const formation = new Formation({ store, processes, traffic, gitDir: (app) => repos.pathFor(app) });
@@ -284,7 +285,8 @@ const ANSWER_GRACE_MS = 5000;
  * makes sure a router process runs (it may have outlived the previous server, or start now).
  */
 async function startRouter(router: RouterLink, store: Store, config: ServerConfig, env: NodeJS.ProcessEnv, log: (line: string) => void): Promise<void> {
-  for (const route of store.listRoutes()) void router.switchTo(route.app, route.deployment, route.targets);
+  // As the router serves them: containers the health monitor took out stay out.
+  for (const route of store.listServingRoutes()) void router.switchTo(route.app, route.deployment, route.targets);
   await router.listen();
   await ensureRouter(config, env, log);
 }

@@ -22,7 +22,34 @@ export function readRoutes(db: Database.Database): RouteRecord[] {
 }
 
 /**
- * The last routes and directory the server recorded, read without writing anything (the router
+ * The targets the router serves: the recorded ones but the containers the health monitor took out
+ * of the rotation (by engine name), never none (a failing container answers better than none).
+ */
+export function servingTargets(targets: readonly RouteTarget[], outOfRotation: readonly string[]): RouteTarget[] {
+  const serving = targets.filter((t) => !outOfRotation.includes(t.container));
+  return serving.length > 0 ? serving : [...targets];
+}
+
+/** What the router serves for each app: the recorded routes without the containers out of the rotation. */
+export function readServingRoutes(db: Database.Database): RouteRecord[] {
+  // A router upgraded before the server may read a database the new schema has not reached yet.
+  const columns = db.pragma('table_info(routes)') as { name: string }[];
+  if (!columns.some((c) => c.name === 'out_of_rotation')) return readRoutes(db);
+  const rows = db.prepare('SELECT app, deployment, targets, out_of_rotation FROM routes').all() as {
+    app: string;
+    deployment: number;
+    targets: string;
+    out_of_rotation: string;
+  }[];
+  return rows.map((row) => ({
+    app: row.app,
+    deployment: row.deployment,
+    targets: servingTargets(JSON.parse(row.targets) as RouteTarget[], JSON.parse(row.out_of_rotation) as string[]),
+  }));
+}
+
+/**
+ * The last routes (as served: without containers out of the rotation) and directory the server recorded, read without writing anything (the router
  * process starts from them before the server is up). A data directory the server never used
  * routes nothing yet.
  */
@@ -36,7 +63,7 @@ export function readRoutingSnapshot(dbFile: string): { directory: DirectoryRecor
   }
   try {
     db.pragma('busy_timeout = 5000');
-    return db.transaction(() => ({ directory: readDirectory(db), routes: readRoutes(db) }))();
+    return db.transaction(() => ({ directory: readDirectory(db), routes: readServingRoutes(db) }))();
   } finally {
     db.close();
   }

@@ -139,4 +139,7 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE apps ADD COLUMN healthcheck_timeout_ms INTEGER;
   ALTER TABLE apps ADD COLUMN healthcheck_interval_ms INTEGER;
   `,
+  `
+  ALTER TABLE routes ADD COLUMN out_of_rotation TEXT NOT NULL DEFAULT '[]';
+  `,
 ];

@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { StatementCache } from './statements.js';
 import type { Database as Db } from 'better-sqlite3';
-import { readDirectory, readRoutes, type DirectoryRecord } from './routing.js';
+import { readDirectory, readRoutes, readServingRoutes, type DirectoryRecord } from './routing.js';
 import { MIGRATIONS } from './schema.js';
 import { NotifierStore } from './notifiers.js';
 import { CronStore } from './cron.js';
@@ -468,6 +468,25 @@ export class Store {
 
   listRoutes(): RouteRecord[] {
     return readRoutes(this.db);
+  }
+
+  /** What the router serves: the recorded routes without the containers out of the rotation. */
+  listServingRoutes(): RouteRecord[] {
+    return readServingRoutes(this.db);
+  }
+
+  /**
+   * The containers (engine names) the health monitor took out of the app's rotation, kept so
+   * that a restarted server and a new router leave them out too. The recorded targets stay whole.
+   */
+  setOutOfRotation(app: string, containers: readonly string[]): void {
+    this.stmt('UPDATE routes SET out_of_rotation = ? WHERE app = ?').run(JSON.stringify([...containers].sort()), app);
+  }
+
+  /** Every app's containers out of the rotation. */
+  listOutOfRotation(): { app: string; containers: string[] }[] {
+    const rows = this.stmt("SELECT app, out_of_rotation FROM routes WHERE out_of_rotation != '[]'").all() as { app: string; out_of_rotation: string }[];
+    return rows.map((r) => ({ app: r.app, containers: JSON.parse(r.out_of_rotation) as string[] }));
   }
 }
 

@@ -1,4 +1,5 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { TestApp } from '../support/app.js';
@@ -6,7 +7,7 @@ import { cliRunner } from '../support/cli.js';
 import { removeApp } from '../support/docker.js';
 import { procfile, WEB } from '../support/fixtures.js';
 import { getApp } from '../support/http.js';
-import { startServer, type TestServer } from '../support/server.js';
+import { CLI, startServer, type TestServer } from '../support/server.js';
 
 const APP = 'health-app';
 
@@ -130,3 +131,60 @@ test('a serving container that fails its checks leaves the rotation under load w
   expect(failed).toEqual([]);
   expect(answered).toBeGreaterThan(0);
 }, 120_000);
+
+test('a container out of the rotation stays out after a server restart and in a router that starts anew, until its check passes', async () => {
+  const volume = path.join(server.dataDir, 'volumes', APP, encodeURIComponent('/data'));
+  writeFileSync(path.join(volume, 'sick-web-2'), '');
+  while ((await stateOf('web-2')) !== 'unhealthy') await new Promise((r) => setTimeout(r, 100));
+  // A check a minute apart: neither a new server nor a new router could take it out again by itself in time.
+  expect((await slipway(['settings:set', 'healthcheckInterval=60', '-a', APP])).exitCode).toBe(0);
+  const served = async (): Promise<Set<string>> => new Set(await Promise.all(Array.from({ length: 10 }, () => servedBy())));
+
+  let follows = followed();
+  await server.crash();
+  await server.restart();
+  await routerSynced(follows);
+  expect(await served()).toEqual(new Set(['web-1']));
+  expect(await stateOf('web-2')).toBe('unhealthy');
+
+  // The router killed and started on its own while no server runs: it starts from what was recorded.
+  const router = server.routerPid()!;
+  await server.crash();
+  process.kill(router, 'SIGKILL');
+  while (isAlive(router)) await new Promise((r) => setTimeout(r, 50));
+  const started = spawn(CLI, ['router', '--detach', '--data', server.dataDir, '--router-port', String(server.routerPort)], { stdio: 'ignore' });
+  expect(await new Promise((resolve) => started.once('exit', resolve))).toBe(0);
+  expect(await served()).toEqual(new Set(['web-1']));
+  // A server that starts now gives the same to the router that runs.
+  follows = followed();
+  await server.restart();
+  await routerSynced(follows);
+  expect(await served()).toEqual(new Set(['web-1']));
+
+  rmSync(path.join(volume, 'sick-web-2'));
+  expect((await slipway(['settings:set', 'healthcheckInterval=0.2', '-a', APP])).exitCode).toBe(0);
+  while ((await stateOf('web-2')) !== 'running') await new Promise((r) => setTimeout(r, 100));
+  let seen = new Set<string>();
+  while (!seen.has('web-2')) seen = new Set([...seen, await servedBy()]);
+}, 180_000);
+
+/** How many times a router connected to a server (router.log). */
+function followed(): number {
+  return readFileSync(path.join(server.dataDir, 'router.log'), 'utf8').split('router: following the server').length - 1;
+}
+
+/** Once the router connected to the server again, and so has the state it sent (a later change reached it). */
+async function routerSynced(before: number): Promise<void> {
+  while (followed() <= before) await new Promise((r) => setTimeout(r, 50));
+  expect((await server.api('POST', `/api/apps/${APP}/domains`, { domain: 'sync.health.example' })).status).toBe(201);
+  expect((await server.api('DELETE', `/api/apps/${APP}/domains/sync.health.example`)).status).toBeLessThan(300);
+}
+
+/** Running, and not a zombie its new parent has yet to reap. */
+function isAlive(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}

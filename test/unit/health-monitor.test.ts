@@ -28,6 +28,7 @@ test('three failures in a row take a container out, never the last healthy one; 
     check: () => ({ path: '/up', host: 'app.localhost', timeoutMs: 500, intervalMs: 20 }),
     exclusive: (_app, task) => task(),
     route: async (_app, _d, t) => void routed.push(t.map((x) => x.container)),
+    outOfRotation: { load: () => [], save: () => undefined },
     log: () => undefined,
   });
   monitor.start(10);
@@ -51,6 +52,49 @@ test('three failures in a row take a container out, never the last healthy one; 
     await until(() => (b.checks ?? 0) >= from + 2 * 3);
     expect(monitor.isUnhealthy('web-2')).toBe(false);
     expect(routed).toHaveLength(3);
+  } finally {
+    monitor.stop();
+    ea.close();
+    eb.close();
+  }
+});
+
+test('containers out of the rotation are saved, and a monitor that starts from them keeps them out until a check passes', async () => {
+  const a = { code: 200 };
+  const b: { code: number; checks?: number } = { code: 500 };
+  const ea = await endpoint(a);
+  const eb = await endpoint(b);
+  const targets: RouteTarget[] = [
+    { host: '127.0.0.1', port: ea.port, container: 'web-1' },
+    { host: '127.0.0.1', port: eb.port, container: 'web-2' },
+  ];
+  const saved = new Map<string, string[]>([['app', ['web-2']]]);
+  const routed: string[][] = [];
+  const monitor = new HealthMonitor({
+    routes: (): RouteRecord[] => [{ app: 'app', deployment: 1, targets }],
+    check: () => ({ path: '/up', host: 'app.localhost', timeoutMs: 500, intervalMs: 20 }),
+    exclusive: (_app, task) => task(),
+    route: async (_app, _d, t) => void routed.push(t.map((x) => x.container)),
+    outOfRotation: { load: () => [...saved].map(([app, containers]) => ({ app, containers })), save: (app, containers) => saved.set(app, containers) },
+    log: () => undefined,
+  });
+  monitor.start(10);
+  const until = async (done: () => boolean): Promise<void> => {
+    while (!done()) await new Promise((r) => setTimeout(r, 10));
+  };
+  try {
+    // Out from the first moment, with no failed check of its own yet.
+    expect(monitor.isUnhealthy('web-2')).toBe(true);
+    await until(() => (b.checks ?? 0) >= 3);
+    expect(monitor.isUnhealthy('web-2')).toBe(true);
+    expect(routed.every((r) => r.join() === 'web-1')).toBe(true);
+    b.code = 200;
+    await until(() => !monitor.isUnhealthy('web-2'));
+    await until(() => routed.at(-1)?.join() === 'web-1,web-2');
+    expect(saved.get('app')).toEqual([]);
+    a.code = 500;
+    await until(() => monitor.isUnhealthy('web-1'));
+    expect(saved.get('app')).toEqual(['web-1']);
   } finally {
     monitor.stop();
     ea.close();
