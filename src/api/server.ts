@@ -18,6 +18,7 @@ import { logRoutes } from './routes/logs.js';
 import { nodeRoutes } from './routes/nodes.js';
 import { notifierRoutes } from './routes/notifiers.js';
 import { cronRoutes } from './routes/cron.js';
+import { debugRoutes } from './routes/debug.js';
 import { psRoutes } from './routes/ps.js';
 import { releaseRoutes } from './routes/releases.js';
 import { runRoutes } from './routes/run.js';
@@ -54,6 +55,7 @@ const ROUTE_GROUPS: ((ctx: RouteContext) => void)[] = [
   nodeRoutes,
   sessionRoutes,
   eventRoutes,
+  debugRoutes,
 ];
 
 /** Methods that change nothing: a session's cookie alone is enough for them. */

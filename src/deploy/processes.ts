@@ -124,8 +124,15 @@ export class Processes {
           )
         : new Promise((resolve) => setTimeout(resolve, NO_WEB_WATCH_MS))
     ).then(() => ({ kind: 'booted' }));
+    // Each wait holds a request open on the engine: they end with the boot check (`stop`), or a
+    // server would keep one per container it ever booted.
     const crashed: Promise<Outcome> = Promise.race(
-      containers.map((c) => this.deps.runtime.waitForExit(c.ref).then((code): Outcome => ({ kind: 'crashed', container: c, code }))),
+      containers.map((c) =>
+        this.deps.runtime.waitForExit(c.ref, stop.signal).then(
+          (code): Outcome => ({ kind: 'crashed', container: c, code }),
+          (error: unknown) => (stop.signal.aborted ? new Promise<Outcome>(() => undefined) : Promise.reject(error)),
+        ),
+      ),
     );
     const timedOut = new Promise<Outcome>((resolve) => {
       timer = setTimeout(() => resolve({ kind: 'timeout' }), timeoutMs);

@@ -1,12 +1,14 @@
 import { execa } from 'execa';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { RefPublisher } from '../deploy/pipeline.js';
 
 export const APP_NAME = /^[a-z][a-z0-9-]{1,38}$/;
 const ZERO_OID = '0000000000000000000000000000000000000000';
+/** In each bare repository (git ignores it): the settings last written to its config. */
+const CONFIGURED_MARKER = 'slipway-configured.json';
 
 export function appNameProblem(name: string): string | undefined {
   if (APP_NAME.test(name)) return undefined;
@@ -143,6 +145,12 @@ export class Repos {
       // git refuses a larger pack before storing anything.
       ['receive.maxInputSize', `${this.maxPushMb}m`],
     ];
+    // A start checks every repository: git runs only where the settings changed (four git
+    // processes per app would make the start grow with the number of apps).
+    const wanted = JSON.stringify(settings);
+    const marker = path.join(dir, CONFIGURED_MARKER);
+    if ((await readFile(marker, 'utf8').catch(() => '')) === wanted) return;
     for (const [key, value] of settings) await execa('git', ['config', key, value], { cwd: dir });
+    await writeFile(marker, wanted, { mode: 0o600 });
   }
 }

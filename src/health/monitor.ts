@@ -8,8 +8,13 @@ export const FAILURES_TO_LEAVE = 3;
 const DEFAULT_INTERVAL_MS = 5000;
 
 export interface HealthMonitorDeps {
-  /** Every app's recorded routes (the targets switched in by deploys, scale and restart). */
+  /**
+   * The recorded routes (the targets switched in by deploys, scale and restart) of the apps that
+   * set a healthcheckPath: read every tick, so apps without a check cost nothing.
+   */
   routes(): RouteRecord[];
+  /** One app's recorded routes, check or not. */
+  routeOf(app: string): RouteRecord | undefined;
   /** The app's health check and how often to run it, if it set a healthcheckPath. */
   check(app: string): (HealthCheck & { intervalMs: number | null }) | undefined;
   /** Runs `task` in the app's deploy queue, so it never interleaves with a deploy, scale or restart. */
@@ -111,7 +116,7 @@ export class HealthMonitor {
     for (const app of forgotten) {
       this.persist(app);
       // An app that dropped its check while a container was out gets all of its targets back.
-      const route = this.deps.routes().find((r) => r.app === app);
+      const route = this.deps.routeOf(app);
       if (route && this.deps.check(app) === undefined) void this.reapply(app);
     }
   }
@@ -132,7 +137,7 @@ export class HealthMonitor {
     const back = w.unhealthy && healthy;
     if (!leave && !back) return;
     await this.deps.exclusive(app, async () => {
-      const route = this.deps.routes().find((r) => r.app === app);
+      const route = this.deps.routeOf(app);
       if (!route || !route.targets.some((t) => t.container === target.container)) return;
       if (leave) {
         const others = route.targets.filter((t) => t.container !== target.container && !this.isUnhealthy(t.container));
@@ -158,7 +163,7 @@ export class HealthMonitor {
   private async reapply(app: string): Promise<void> {
     await this.deps
       .exclusive(app, async () => {
-        const route = this.deps.routes().find((r) => r.app === app);
+        const route = this.deps.routeOf(app);
         if (!route) return;
         const unhealthy = route.targets.filter((t) => this.isUnhealthy(t.container)).map((t) => t.container);
         await this.deps.route(app, route.deployment, servingTargets(route.targets, unhealthy));

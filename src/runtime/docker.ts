@@ -133,8 +133,8 @@ export class DockerRuntime implements Runtime {
     return { id, name: spec.name };
   }
 
-  async waitForExit(ref: ContainerRef): Promise<number> {
-    const result = (await this.engine((docker) => docker.getContainer(ref.id).wait())) as { StatusCode: number };
+  async waitForExit(ref: ContainerRef, signal?: AbortSignal): Promise<number> {
+    const result = (await this.engine((docker) => docker.getContainer(ref.id).wait(signal ? { abortSignal: signal } : {}))) as { StatusCode: number };
     return result.StatusCode;
   }
 

@@ -11,8 +11,11 @@ export interface Runtime {
   removeImage(image: string): Promise<void>;
   /** Creates and starts a long-running container. */
   startContainer(spec: ContainerSpec): Promise<ContainerRef>;
-  /** Resolves with the exit code once the container stops running. */
-  waitForExit(container: ContainerRef): Promise<number>;
+  /**
+   * Resolves with the exit code once the container stops running. A wait is a request held open
+   * on the engine: `signal` ends it (rejecting) when the answer is no longer wanted.
+   */
+  waitForExit(container: ContainerRef, signal?: AbortSignal): Promise<number>;
   /** The last `lines` lines the container printed (stdout and stderr). */
   tailLogs(container: ContainerRef, lines: number): Promise<string[]>;
   /**

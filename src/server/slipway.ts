@@ -69,6 +69,12 @@ export async function startSlipway({ config, env, log, runtime = chooseRuntime(c
   // Everything the server and its git processes create from now on is the server user's alone,
   // and what an earlier version or a loose umask left readable is made so before the database opens.
   process.umask(0o077);
+  // The router first: it serves the recorded routes on its own, so nothing below (which walks
+  // every repository, or grows with the apps) delays them on a cold start. Awaited in startRouter.
+  const routerStarted = ensureRouter(config, env, log).then(
+    () => undefined,
+    (error: unknown) => error,
+  );
   for (const warning of secureDataDir(config.dataDir)) log(warning);
   // Temporary build files of deployments a crash interrupted go with them.
   const tmpDir = path.join(config.dataDir, 'tmp');
@@ -154,7 +160,8 @@ export async function startSlipway({ config, env, log, runtime = chooseRuntime(c
     log,
   });
   const health = new HealthMonitor({
-    routes: () => store.listRoutes(),
+    routes: () => store.listCheckedRoutes(),
+    routeOf: (app) => store.getRoute(app),
     check: (app) => processes.healthCheck(app),
     exclusive: (app, task) => deployer.exclusive(app, 'a health check', task),
     route: (app, deployment, targets) => traffic.switchTo(app, deployment, targets),
@@ -201,7 +208,7 @@ export async function startSlipway({ config, env, log, runtime = chooseRuntime(c
     dashboard: { files: new DashboardFiles(DASHBOARD_DIR), sessions: new Sessions((id) => auth.stillValid(id)), secureCookies: config.tlsInFront },
   });
 
-  await startRouter(router, store, config, env, log);
+  await startRouter(router, store, routerStarted);
   // Routes already serve: recovery runs behind them, whatever it finds and however many apps.
   recoverInBackground({ store, runtime, ports, refs: repos.publisher(), timeouts: config.timeouts }, log).finally(() => {
     recovered();
@@ -281,14 +288,16 @@ export async function startSlipway({ config, env, log, runtime = chooseRuntime(c
 const ANSWER_GRACE_MS = 5000;
 
 /**
- * Opens the channel the router process follows, with the last switched routes to give it, then
- * makes sure a router process runs (it may have outlived the previous server, or start now).
+ * Opens the channel the router process follows, with the last switched routes to give it, and
+ * waits for the router process started (or found running: it may have outlived the previous
+ * server) at the beginning; it connects within its reconnect interval.
  */
-async function startRouter(router: RouterLink, store: Store, config: ServerConfig, env: NodeJS.ProcessEnv, log: (line: string) => void): Promise<void> {
+async function startRouter(router: RouterLink, store: Store, routerStarted: Promise<unknown>): Promise<void> {
   // As the router serves them: containers the health monitor took out stay out.
   for (const route of store.listServingRoutes()) void router.switchTo(route.app, route.deployment, route.targets);
   await router.listen();
-  await ensureRouter(config, env, log);
+  const failed = await routerStarted;
+  if (failed !== undefined) throw failed;
 }
 
 /** Finishes what the previous server left (recover.ts); never throws. */

@@ -285,6 +285,14 @@ export class Store {
     return rows.map(toDeployment);
   }
 
+  /** Each app's latest deployment, in one query (the app list shows them all). */
+  latestDeployments(): Map<string, DeploymentRecord> {
+    const rows = this.stmt(
+      'SELECT d.* FROM deployments d JOIN (SELECT app, MAX(id) AS id FROM deployments GROUP BY app) latest ON d.app = latest.app AND d.id = latest.id',
+    ).all() as DeploymentRow[];
+    return new Map(rows.map((row) => [row.app, toDeployment(row)]));
+  }
+
   /** Deployments that never reached a final status (the server stopped while they ran). */
   listUnfinishedDeployments(): DeploymentRecord[] {
     const rows = this.db.prepare("SELECT * FROM deployments WHERE status IN ('queued', 'building', 'starting') ORDER BY app, id").all() as DeploymentRow[];
@@ -424,6 +432,17 @@ export class Store {
 
   // ---- formation and routes
 
+  /** Every app's formation, in one query. */
+  listFormations(): Map<string, Map<string, number>> {
+    const formations = new Map<string, Map<string, number>>();
+    for (const r of this.stmt('SELECT app, type, count FROM formation').all() as { app: string; type: string; count: number }[]) {
+      const formation = formations.get(r.app) ?? new Map<string, number>();
+      formation.set(r.type, r.count);
+      formations.set(r.app, formation);
+    }
+    return formations;
+  }
+
   getFormation(app: string): Map<string, number> {
     const rows = this.stmt('SELECT type, count FROM formation WHERE app = ?').all(app) as { type: string; count: number }[];
     return new Map(rows.map((r) => [r.type, r.count]));
@@ -468,6 +487,14 @@ export class Store {
 
   listRoutes(): RouteRecord[] {
     return readRoutes(this.db);
+  }
+
+  /** The recorded routes of the apps that set a healthcheckPath (the health monitor reads them often). */
+  listCheckedRoutes(): RouteRecord[] {
+    const rows = this.stmt(
+      'SELECT r.app, r.deployment, r.targets FROM routes r JOIN apps a ON a.name = r.app WHERE a.healthcheck_path IS NOT NULL',
+    ).all() as RouteRow[];
+    return rows.map(toRoute);
   }
 
   /** What the router serves: the recorded routes without the containers out of the rotation. */

@@ -25,6 +25,7 @@ test('three failures in a row take a container out, never the last healthy one; 
   const routed: string[][] = [];
   const monitor = new HealthMonitor({
     routes: (): RouteRecord[] => [{ app: 'app', deployment: 1, targets }],
+    routeOf: (): RouteRecord => ({ app: 'app', deployment: 1, targets }),
     check: () => ({ path: '/up', host: 'app.localhost', timeoutMs: 500, intervalMs: 20 }),
     exclusive: (_app, task) => task(),
     route: async (_app, _d, t) => void routed.push(t.map((x) => x.container)),
@@ -72,6 +73,7 @@ test('containers out of the rotation are saved, and a monitor that starts from t
   const routed: string[][] = [];
   const monitor = new HealthMonitor({
     routes: (): RouteRecord[] => [{ app: 'app', deployment: 1, targets }],
+    routeOf: (): RouteRecord => ({ app: 'app', deployment: 1, targets }),
     check: () => ({ path: '/up', host: 'app.localhost', timeoutMs: 500, intervalMs: 20 }),
     exclusive: (_app, task) => task(),
     route: async (_app, _d, t) => void routed.push(t.map((x) => x.container)),

@@ -66,7 +66,7 @@ export async function startSlipway(extraEnv = {}, extraArgs = []) {
         await new Promise((r) => this.child.once('exit', r));
       }
       await stopRouter(dataDir);
-      for (const app of apps) removeAppContainers(app);
+      removeAppsContainers(apps);
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
@@ -91,19 +91,23 @@ export async function stopRouter(dataDir) {
   }
 }
 
-/** Resident memory of a process and its children (the router's workers), in MB. */
-export function rssMb(pid) {
+/**
+ * Resident memory of a process and its children (the router's workers), in MB; with
+ * `{ children: false }`, of the process alone (the server's children include its router).
+ */
+export function rssMb(pid, { children = true } = {}) {
   const pids = [pid];
-  try {
-    pids.push(
-      ...sh('pgrep', ['-P', String(pid)])
-        .split('\n')
-        .filter(Boolean)
-        .map(Number),
-    );
-  } catch {
-    // no children
-  }
+  if (children)
+    try {
+      pids.push(
+        ...sh('pgrep', ['-P', String(pid)])
+          .split('\n')
+          .filter(Boolean)
+          .map(Number),
+      );
+    } catch {
+      // no children
+    }
   let kb = 0;
   for (const p of pids) {
     try {
@@ -113,6 +117,23 @@ export function rssMb(pid) {
     }
   }
   return kb / 1024;
+}
+
+/** Every container and image of these apps, in one engine call each (a scale run has hundreds of apps). */
+export function removeAppsContainers(apps) {
+  const wanted = new Set(apps);
+  const ids = sh('docker', ['ps', '-a', '--filter', 'label=slipway.app', '--format', '{{.ID}} {{.Label "slipway.app"}}'])
+    .split('\n')
+    .map((line) => line.split(' '))
+    .filter(([id, app]) => id && wanted.has(app))
+    .map(([id]) => id);
+  if (ids.length) sh('docker', ['rm', '-f', ...ids]);
+  const images = sh('docker', ['images', '--format', '{{.ID}} {{.Repository}}'])
+    .split('\n')
+    .map((line) => line.split(' '))
+    .filter(([id, repository]) => id && wanted.has(repository?.replace(/^slipway\//, '')) && repository.startsWith('slipway/'))
+    .map(([id]) => id);
+  if (images.length) sh('docker', ['rmi', '-f', ...new Set(images)]);
 }
 
 export function removeAppContainers(app) {
