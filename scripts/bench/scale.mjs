@@ -156,6 +156,9 @@ try {
       routerMb: Math.round(routerMb),
       serverMbPerApp: perApp(serverMb, baseline.serverMb),
       serverHeapMb: Number(serverHeapMb.toFixed(1)),
+      // Where the rest of the RSS is: the heap V8 reserved, and memory outside it (Buffers, SQLite, malloc).
+      serverHeapTotalMb: Number((memory.heapTotalBytes / 2 ** 20).toFixed(1)),
+      serverExternalMb: Number((memory.externalBytes / 2 ** 20).toFixed(1)),
       serverHeapMbPerApp: perApp(serverHeapMb, baseline.serverHeapMb),
       routerMbPerApp: perApp(routerMb, baseline.routerMb),
       routerRps: Math.round(rps),
