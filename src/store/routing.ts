@@ -49,21 +49,27 @@ export function readServingRoutes(db: Database.Database): RouteRecord[] {
 }
 
 /**
- * The last routes (as served: without containers out of the rotation) and directory the server recorded, read without writing anything (the router
- * process starts from them before the server is up). A data directory the server never used
- * routes nothing yet.
+ * The last routes (as served: without containers out of the rotation) and directory the server
+ * recorded, read without writing anything (the router process starts from them before the server
+ * is up). A data directory the server never used, or whose database it is creating right now (the
+ * server starts its router first), routes nothing yet.
  */
 export function readRoutingSnapshot(dbFile: string): { directory: DirectoryRecord; routes: RouteRecord[] } {
+  const nothing = { directory: { apps: [], domains: [], maintenance: [] }, routes: [] };
   let db: Database.Database;
   try {
     db = new Database(dbFile, { readonly: true, fileMustExist: true });
   } catch (error) {
-    if ((error as { code?: string }).code === 'SQLITE_CANTOPEN') return { directory: { apps: [], domains: [], maintenance: [] }, routes: [] };
+    if ((error as { code?: string }).code === 'SQLITE_CANTOPEN') return nothing;
     throw error;
   }
   try {
     db.pragma('busy_timeout = 5000');
-    return db.transaction(() => ({ directory: readDirectory(db), routes: readServingRoutes(db) }))();
+    return db.transaction(() => {
+      const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('routes', 'domains')").all();
+      if (tables.length < 2) return nothing;
+      return { directory: readDirectory(db), routes: readServingRoutes(db) };
+    })();
   } finally {
     db.close();
   }
