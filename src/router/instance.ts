@@ -1,7 +1,8 @@
 import type net from 'node:net';
 import type { Directory } from './handle.js';
+import { ChallengeView } from './challenges.js';
 import { DirectoryView } from './directory.js';
-import type { RouterCommand } from './messages.js';
+import type { CertificateMessage, RouterCommand } from './messages.js';
 import { Router, type RouterOptions } from './proxy.js';
 
 /** The router's settings (its directory is its own). */
@@ -13,6 +14,8 @@ export type InstanceOptions = Pick<RouterOptions, 'domain' | 'upstreamTimeoutMs'
  */
 export class RouterInstance {
   private readonly directory = new DirectoryView();
+  private readonly challenges = new ChallengeView();
+  private certificates: CertificateMessage[] = [];
   private readonly router: Router;
 
   constructor(options: InstanceOptions) {
@@ -21,6 +24,7 @@ export class RouterInstance {
       appExists: this.directory.appExists,
       appForCustomDomain: this.directory.appForCustomDomain,
       inMaintenance: this.directory.inMaintenance,
+      challenge: this.challenges.answer,
     });
   }
 
@@ -49,6 +53,8 @@ export class RouterInstance {
       case 'state':
         this.applyDirectory(command.directory);
         for (const route of command.routes) this.router.switchTo(route.app, route.deployment, route.targets);
+        this.applyCertificates(command.certificates);
+        this.challenges.apply(command.challenges);
         return;
       case 'route':
         this.router.switchTo(command.app, command.deployment, command.targets);
@@ -62,12 +68,24 @@ export class RouterInstance {
       case 'take-out':
         this.router.takeOut(command.target);
         return;
+      case 'certificates':
+        this.applyCertificates(command.certificates);
+        return;
+      case 'challenges':
+        this.challenges.apply(command.challenges);
+        return;
     }
   }
 
   /** Everything this router knows, as one command (for a worker that starts). */
   state(): RouterCommand {
-    return { type: 'state', directory: this.directory.current(), routes: this.router.table.entries() };
+    return {
+      type: 'state',
+      directory: this.directory.current(),
+      routes: this.router.table.entries(),
+      certificates: this.certificates,
+      challenges: this.challenges.current(),
+    };
   }
 
   /** Stops accepting and ends once its connections have (see Router.retire). */
@@ -77,6 +95,10 @@ export class RouterInstance {
 
   close(): Promise<void> {
     return this.router.close();
+  }
+
+  private applyCertificates(certificates: CertificateMessage[]): void {
+    this.certificates = certificates;
   }
 
   /** The one place where the routes of apps that are gone are dropped. */

@@ -63,7 +63,7 @@ export async function runRouterProcess(options: RouterProcessOptions): Promise<v
   const instance = new RouterInstance({ domain: options.domain, tlsInFront: options.tlsInFront, log });
   const started = Date.now();
   const snapshot = readRoutingSnapshot(path.join(dataDir, 'slipway.db'));
-  await instance.apply({ type: 'state', ...snapshot });
+  await instance.apply({ type: 'state', ...snapshot, certificates: [], challenges: [] });
   const workers = new RouterWorkers(options.domain, options.tlsInFront, () => instance.state(), log);
   const channel = new ServerChannel(routerSocket(dataDir), log, async (command) => {
     await Promise.all([instance.apply(command), workers.apply(command)]);

@@ -3,6 +3,7 @@ import net from 'node:net';
 import { ConnectionCap } from '../net/connection-cap.js';
 import { waitForPort } from '../runtime/boot.js';
 import type { RouteTarget } from '../store/store.js';
+import { answerChallenge, challengeToken } from './challenges.js';
 import { ClientExchanges } from './client-exchanges.js';
 import { Exchange, type ExchangeHost } from './exchange.js';
 import { FastConnection, type FastPathHost } from './fast-path.js';
@@ -23,6 +24,8 @@ export interface RouterOptions {
   appForCustomDomain(host: string): string | undefined;
   /** Whether the app's visitors get the maintenance page instead of its containers. */
   inMaintenance?(app: string): boolean;
+  /** The key authorization of an ACME HTTP-01 challenge token this router answers, if known. */
+  challenge?(token: string): string | undefined;
   upstreamTimeoutMs?: number;
   /** The whole request head must arrive within this time, else 408 (Node's headersTimeout); 60 s. */
   headersTimeoutMs?: number;
@@ -314,9 +317,20 @@ export class Router {
     return requestHead(request, this.heads);
   }
 
+  /** An ACME challenge is answered for any Host, before routing (and before any redirect). */
+  private answeredChallenge(url: string, res: Sink): boolean {
+    // The common case costs one character comparison.
+    if (url.charCodeAt(1) !== 46 /* . */) return false;
+    const token = challengeToken(url);
+    if (token === undefined) return false;
+    answerChallenge(res, this.options.challenge?.(token));
+    return true;
+  }
+
   /** A request the fast path parsed. */
   private routeSimple(request: SimpleRequest, res: RawResponse, socket: net.Socket, exchanges: ClientExchanges<Exchange>): void {
     if (this.retiring) res.closeAfter();
+    if (this.answeredChallenge(request.url, res)) return;
     const app = this.knownApp(request.host);
     if (app === undefined) {
       notFoundPage(res, request.host);
@@ -344,6 +358,7 @@ export class Router {
       twoHostsPage(res as Sink);
       return;
     }
+    if (this.answeredChallenge(req.url ?? '/', res as Sink)) return;
     const app = this.knownApp(host);
     if (app === undefined) {
       notFoundPage(res as Sink, host);
