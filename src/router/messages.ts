@@ -9,6 +9,8 @@ export interface CertificateMessage {
   cert: string;
   /** PEM: the private key. */
   key: string;
+  /** The server-wide default: served when no other certificate matches the SNI name (or none is sent). */
+  default?: boolean;
 }
 
 /** An ACME HTTP-01 challenge the router answers: [token, key authorization]. */

@@ -1,6 +1,8 @@
 import { spawn } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
+import { certificatesToServe, loadDefaultCertificate } from '../certs/serving.js';
+import { CertificateStore } from '../certs/store.js';
 import { readRoutingSnapshot } from '../store/routing.js';
 import { onMessages, sendMessage } from './channel.js';
 import { RouterInstance } from './instance.js';
@@ -15,6 +17,11 @@ export interface RouterProcessOptions {
   domain: string;
   /** A TLS proxy in front sets X-Forwarded-Proto (see RouterOptions). */
   tlsInFront: boolean;
+  /** The HTTPS port, where the router terminates TLS; none when undefined. */
+  httpsPort: number | undefined;
+  /** The server-wide default certificate's files (config tls.cert, tls.key). */
+  tlsCert: string | undefined;
+  tlsKey: string | undefined;
   /** Processes accepting on the router port, this one included (0 or 1: this one alone). */
   processes: number;
   /** How long a replaced or stopping router waits for its connections' last requests. */
@@ -63,7 +70,9 @@ export async function runRouterProcess(options: RouterProcessOptions): Promise<v
   const instance = new RouterInstance({ domain: options.domain, tlsInFront: options.tlsInFront, log });
   const started = Date.now();
   const snapshot = readRoutingSnapshot(path.join(dataDir, 'slipway.db'));
-  await instance.apply({ type: 'state', ...snapshot, certificates: [], challenges: [] });
+  // Certificates are served from the start too, from the same files the server keeps.
+  const certificates = certificatesToServe(new CertificateStore(dataDir).list(), loadDefaultCertificate(options.tlsCert, options.tlsKey));
+  await instance.apply({ type: 'state', ...snapshot, certificates, challenges: [] });
   const workers = new RouterWorkers(options.domain, options.tlsInFront, () => instance.state(), log);
   const channel = new ServerChannel(routerSocket(dataDir), log, async (command) => {
     await Promise.all([instance.apply(command), workers.apply(command)]);

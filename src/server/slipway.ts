@@ -39,6 +39,8 @@ import { Store } from '../store/store.js';
 import { loadAdminToken } from './admin-token.js';
 import type { ServerConfig } from './config.js';
 import { recover } from './recover.js';
+import { certificatesToServe, loadDefaultCertificate } from '../certs/serving.js';
+import { CertificateStore } from '../certs/store.js';
 import { secureDataDir } from './data-modes.js';
 import { ensureRouter } from './router-process.js';
 import { storageProblem } from './storage.js';
@@ -69,6 +71,8 @@ export async function startSlipway({ config, env, log, runtime = chooseRuntime(c
   // Everything the server and its git processes create from now on is the server user's alone,
   // and what an earlier version or a loose umask left readable is made so before the database opens.
   process.umask(0o077);
+  // Checked before anything starts: a bad tls.cert/tls.key is the operator's to fix (CertificateError).
+  const defaultCertificate = loadDefaultCertificate(config.tlsCert, config.tlsKey);
   for (const warning of secureDataDir(config.dataDir)) log(warning);
   // Temporary build files of deployments a crash interrupted go with them.
   const tmpDir = path.join(config.dataDir, 'tmp');
@@ -90,6 +94,20 @@ export async function startSlipway({ config, env, log, runtime = chooseRuntime(c
   };
   store.onDirectoryChange(syncDirectory);
   syncDirectory();
+  const certificates = new CertificateStore(config.dataDir);
+  // The whole set on every change (and to each router that connects: RouterLink keeps the last).
+  const syncCertificates = (): void => {
+    router
+      .setCertificates(certificatesToServe(certificates.list(), defaultCertificate))
+      .catch((error: unknown) => log(`router update failed: ${String(error)}`));
+  };
+  certificates.onChange(syncCertificates);
+  syncCertificates();
+  // A deleted app's certificates go with it.
+  store.onDirectoryChange(() => {
+    const apps = new Set(store.directory().apps);
+    for (const app of new Set(certificates.list().map((c) => c.app))) if (!apps.has(app)) certificates.removeApp(app);
+  });
   const containers = new AppContainers(store, stackName(config.stackImage), path.join(config.dataDir, 'volumes'));
   const traffic: TrafficSwitch = {
     switchTo: (app, deployment, targets) => router.switchTo(app, deployment, targets),
