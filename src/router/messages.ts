@@ -44,6 +44,11 @@ export type RouterRequest = RouterCommand & { id: number };
 export type RouterReply = { type: 'done'; id: number } | { type: 'failed'; id: number; message: string };
 
 /** From the router process to one of its workers (the listening socket comes with `listen`). */
-export type ToWorker = RouterRequest | { id: number; type: 'listen'; domain: string; tlsInFront: boolean } | { id: number; type: 'retire'; timeoutMs: number };
+export type ToWorker =
+  | RouterRequest
+  | { id: number; type: 'listen'; domain: string; tlsInFront: boolean; httpsPort?: number }
+  /** The HTTPS port's listening socket comes with this one. */
+  | { id: number; type: 'listen-tls' }
+  | { id: number; type: 'retire'; timeoutMs: number };
 
 export type FromWorker = { type: 'ready' } | RouterReply;

@@ -18,13 +18,23 @@ function reply(message: FromWorker): void {
 async function handle(message: ToWorker, socket: object | undefined): Promise<void> {
   switch (message.type) {
     case 'listen': {
-      const created = new RouterInstance({ domain: message.domain, tlsInFront: message.tlsInFront, log: (line) => console.error(line) });
-      for (const command of early.splice(0)) if (command.type !== 'listen' && command.type !== 'retire') await created.apply(command);
+      const created = new RouterInstance({
+        domain: message.domain,
+        tlsInFront: message.tlsInFront,
+        httpsPort: message.httpsPort,
+        log: (line) => console.error(line),
+      });
+      for (const command of early.splice(0))
+        if (command.type !== 'listen' && command.type !== 'retire' && command.type !== 'listen-tls') await created.apply(command);
       if (!socket) throw new Error('the router process sent no listening socket');
       await created.listenOn(socket);
       instance = created;
       return;
     }
+    case 'listen-tls':
+      if (!instance || !socket) throw new Error('the router process sent no HTTPS socket');
+      await instance.listenTls(socket);
+      return;
     case 'retire':
       await instance?.retire(message.timeoutMs);
       reply({ type: 'done', id: message.id });
