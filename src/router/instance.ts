@@ -36,6 +36,8 @@ export class RouterInstance {
       appForCustomDomain: this.directory.appForCustomDomain,
       inMaintenance: this.directory.inMaintenance,
       challenge: this.challenges.answer,
+      forceHttps: this.directory.redirectsToHttps,
+      hsts: this.directory.sendsHsts,
     });
   }
 

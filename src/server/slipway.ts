@@ -41,6 +41,7 @@ import type { ServerConfig } from './config.js';
 import { recover } from './recover.js';
 import { certificatesToServe, loadDefaultCertificate } from '../certs/serving.js';
 import { CertificateStore } from '../certs/store.js';
+import { factsOf, parseChain } from '../certs/pem.js';
 import { secureDataDir } from './data-modes.js';
 import { ensureRouter } from './router-process.js';
 import { storageProblem } from './storage.js';
@@ -96,8 +97,9 @@ export async function startSlipway({ config, env, log, runtime = chooseRuntime(c
   syncDirectory();
   const certificates = new CertificateStore(config.dataDir);
   // The whole set on every change (and to each router that connects: RouterLink keeps the last).
+  let certificatesSynced: Promise<void> = Promise.resolve();
   const syncCertificates = (): void => {
-    router
+    certificatesSynced = router
       .setCertificates(certificatesToServe(certificates.list(), defaultCertificate))
       .catch((error: unknown) => log(`router update failed: ${String(error)}`));
   };
@@ -215,6 +217,11 @@ export async function startSlipway({ config, env, log, runtime = chooseRuntime(c
     domain: config.domain,
     // The latest update: each one carries the whole directory, so it covers those before it.
     routersUpdated: () => directorySynced,
+    certificates: {
+      store: certificates,
+      defaultCertificate: defaultCertificate === undefined ? undefined : factsOf(parseChain(defaultCertificate.cert)),
+      updated: () => certificatesSynced,
+    },
     dashboard: { files: new DashboardFiles(DASHBOARD_DIR), sessions: new Sessions((id) => auth.stillValid(id)), secureCookies: config.tlsInFront },
   });
 

@@ -139,4 +139,8 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE apps ADD COLUMN healthcheck_timeout_ms INTEGER;
   ALTER TABLE apps ADD COLUMN healthcheck_interval_ms INTEGER;
   `,
+  `
+  ALTER TABLE apps ADD COLUMN force_https INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE apps ADD COLUMN hsts INTEGER NOT NULL DEFAULT 0;
+  `,
 ];

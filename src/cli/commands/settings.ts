@@ -2,7 +2,7 @@ import { keyValues, type Command, type CommandContext } from '../command.js';
 import { CliError } from '../errors.js';
 import { printJson, table } from '../output.js';
 
-type SettingsJson = Record<string, number | string | null>;
+type SettingsJson = Record<string, number | string | boolean | null>;
 
 /** How each setting's value reads; a setting the server added later shows bare. */
 const UNITS: Record<string, string> = {
@@ -25,15 +25,23 @@ function show(ctx: CommandContext, app: string, settings: SettingsJson): void {
 
 /** Settings whose value is text, not a number. */
 const TEXT_SETTINGS = ['healthcheckPath'];
+/** Settings that are true or false. */
+const BOOLEAN_SETTINGS = ['forceHttps', 'hsts'];
 
 /** `memory=512 cpus=0.5 healthcheckPath=/up` as numbers (and text for paths); the server checks names and ranges. */
-function numbers(args: readonly string[]): Record<string, number | string> {
+function numbers(args: readonly string[]): Record<string, number | string | boolean> {
   if (args.length === 0) throw new CliError('Give at least one setting: e.g. slipway settings:set memory=512 cpus=0.5.', 2);
+  const flags = args.filter((a) => BOOLEAN_SETTINGS.some((key) => a.startsWith(`${key}=`)));
   const text = args.filter((a) => TEXT_SETTINGS.some((key) => a.startsWith(`${key}=`)));
   const number = (value: string): number | undefined => (value.trim() !== '' && Number.isFinite(Number(value)) ? Number(value) : undefined);
   return {
     ...keyValues(
-      args.filter((a) => !text.includes(a)),
+      flags,
+      (value) => (value === 'true' ? true : value === 'false' ? false : undefined),
+      (arg) => `"${arg}" is not SETTING=true or SETTING=false; write it as e.g. forceHttps=true`,
+    ),
+    ...keyValues(
+      args.filter((a) => !text.includes(a) && !flags.includes(a)),
       number,
       (arg) => `"${arg}" is not SETTING=NUMBER; write it as e.g. memory=512 or hookTimeout=600`,
     ),

@@ -19,6 +19,7 @@ let ca: TestCa;
 let upstream: http.Server;
 let instance: RouterInstance;
 let port: number;
+let httpPort: number;
 const seen: { url: string; proto: string | undefined; host: string | undefined; body: string }[] = [];
 
 function message(hostnames: string[], extra: Partial<CertificateMessage> = {}): CertificateMessage {
@@ -72,6 +73,8 @@ beforeAll(async () => {
   });
   await instance.listenTls({ port: 0, host: '127.0.0.1' });
   port = (instance.secureServer!.address() as net.AddressInfo).port;
+  await instance.listen(0, '127.0.0.1');
+  httpPort = (instance.server.address() as net.AddressInfo).port;
 }, 30_000);
 
 afterAll(async () => {
@@ -150,5 +153,35 @@ describe('the HTTPS port', () => {
     } finally {
       client.close();
     }
+  }, 20_000);
+});
+
+describe('forceHttps and hsts (from the directory)', () => {
+  function plain(host: string, path: string): Promise<{ status: number; location: string | undefined }> {
+    return new Promise((resolve, reject) => {
+      http
+        .get({ host: '127.0.0.1', port: httpPort, path, headers: { host }, agent: false }, (res) => {
+          res.resume();
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, location: res.headers.location }));
+        })
+        .on('error', reject);
+    });
+  }
+
+  test('HTTP answers 308 to the same URL on HTTPS (challenges excepted); HTTPS answers carry Strict-Transport-Security', async () => {
+    expect((await plain('www.shop.example', '/page?q=1')).status).toBe(200);
+    expect((await get('www.shop.example', '/')).headers['strict-transport-security']).toBeUndefined();
+    await instance.apply({
+      type: 'directory',
+      directory: { apps: ['shop'], domains: [['www.shop.example', 'shop']], maintenance: [], forceHttps: ['shop'], hsts: ['shop'] },
+    });
+    expect(await plain('www.shop.example:8080', '/page?q=1')).toEqual({ status: 308, location: 'https://www.shop.example/page?q=1' });
+    expect(await plain('shop.test.local', '/')).toEqual({ status: 308, location: 'https://shop.test.local/' });
+    expect((await plain('www.shop.example', '/.well-known/acme-challenge/none')).status).toBe(404);
+    const reply = await get('www.shop.example', '/secure');
+    expect(reply.status).toBe(200);
+    expect(reply.headers['strict-transport-security']).toBe('max-age=31536000');
+    await instance.apply({ type: 'directory', directory: { apps: ['shop'], domains: [['www.shop.example', 'shop']], maintenance: [] } });
+    expect((await plain('www.shop.example', '/')).status).toBe(200);
   }, 20_000);
 });
