@@ -39,9 +39,9 @@ export async function serverCommand(argv: string[]): Promise<number> {
     }
     throw error;
   }
-  if (config.host !== '127.0.0.1' && config.host !== 'localhost' && config.host !== '::1' && !config.tlsInFront) {
+  if (config.host !== '127.0.0.1' && config.host !== 'localhost' && config.host !== '::1' && !config.tlsInFront && !config.apiTls) {
     log(
-      `warning: listening on ${config.host}, not loopback: tokens travel in clear text; put a TLS proxy in front and set tlsInFront: true (SLIPWAY_TLS_IN_FRONT=1)`,
+      `warning: listening on ${config.host}, not loopback: tokens travel in clear text; set apiTls: true with tls.cert and tls.key, or put a TLS proxy in front and set tlsInFront: true (SLIPWAY_TLS_IN_FRONT=1)`,
     );
   }
   if (running.adminToken.generated) {

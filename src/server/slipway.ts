@@ -1,5 +1,6 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import type net from 'node:net';
 import path from 'node:path';
 import type { Duplex } from 'node:stream';
@@ -41,7 +42,7 @@ import type { ServerConfig } from './config.js';
 import { recover } from './recover.js';
 import { certificatesToServe, loadDefaultCertificate } from '../certs/serving.js';
 import { CertificateStore } from '../certs/store.js';
-import { factsOf, parseChain } from '../certs/pem.js';
+import { CertificateError, factsOf, parseChain } from '../certs/pem.js';
 import { secureDataDir } from './data-modes.js';
 import { ensureRouter } from './router-process.js';
 import { storageProblem } from './storage.js';
@@ -74,6 +75,10 @@ export async function startSlipway({ config, env, log, runtime = chooseRuntime(c
   process.umask(0o077);
   // Checked before anything starts: a bad tls.cert/tls.key is the operator's to fix (CertificateError).
   const defaultCertificate = loadDefaultCertificate(config.tlsCert, config.tlsKey);
+  if (config.apiTls && defaultCertificate === undefined) {
+    throw new CertificateError("apiTls needs the certificate for the server's own host name: set tls.cert and tls.key (SLIPWAY_TLS_CERT, SLIPWAY_TLS_KEY)");
+  }
+  const apiCertificate = config.apiTls ? defaultCertificate : undefined;
   for (const warning of secureDataDir(config.dataDir)) log(warning);
   // Temporary build files of deployments a crash interrupted go with them.
   const tmpDir = path.join(config.dataDir, 'tmp');
@@ -158,7 +163,7 @@ export async function startSlipway({ config, env, log, runtime = chooseRuntime(c
     onDeployment: (listener) => deployer.onEvent(listener),
     commitSubject: async (app, commit) => (await new CommitSource(repos.pathFor(app), commit).info()).subject,
     appUrl,
-    apiUrl: `http://${config.host}:${config.port}`,
+    apiUrl: `${config.apiTls ? 'https' : 'http'}://${config.host}:${config.port}`,
     timeoutMs: config.timeouts.notifyMs,
     retryBaseMs: config.timeouts.notifyRetryMs,
     log,
@@ -222,7 +227,11 @@ export async function startSlipway({ config, env, log, runtime = chooseRuntime(c
       defaultCertificate: defaultCertificate === undefined ? undefined : factsOf(parseChain(defaultCertificate.cert)),
       updated: () => certificatesSynced,
     },
-    dashboard: { files: new DashboardFiles(DASHBOARD_DIR), sessions: new Sessions((id) => auth.stillValid(id)), secureCookies: config.tlsInFront },
+    dashboard: {
+      files: new DashboardFiles(DASHBOARD_DIR),
+      sessions: new Sessions((id) => auth.stillValid(id)),
+      secureCookies: config.tlsInFront || config.apiTls,
+    },
   });
 
   await startRouter(router, store, config, env, log);
@@ -234,11 +243,13 @@ export async function startSlipway({ config, env, log, runtime = chooseRuntime(c
   });
   await repos.configureAll();
 
-  const http1 = http.createServer((req, res) => {
+  const answer = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     if (gitHttp.handle(req, res) || api.handle(req, res)) return;
     res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' });
     res.end('Slipway: nothing here. Push with git to /<app>.git, or use the API under /api.\n');
-  });
+  };
+  // apiTls: tokens never travel in clear text; the default certificate is the server's own.
+  const http1: http.Server | https.Server = apiCertificate === undefined ? http.createServer(answer) : https.createServer(apiCertificate, answer);
   // A push waits for its whole deployment; the hook timeout bounds it, not Node's defaults.
   http1.requestTimeout = 0;
   http1.headersTimeout = 60_000;
@@ -272,7 +283,7 @@ export async function startSlipway({ config, env, log, runtime = chooseRuntime(c
   });
 
   return {
-    apiUrl: `http://${config.host}:${config.port}`,
+    apiUrl: `${config.apiTls ? 'https' : 'http'}://${config.host}:${config.port}`,
     routerUrl: `http://${config.host}:${config.routerPort}`,
     adminToken,
     async stop() {
