@@ -8,10 +8,12 @@ import { challengeToken } from '../../../src/router/challenges.js';
 import { RouterInstance } from '../../../src/router/instance.js';
 
 const target = (port: number) => ({ host: '127.0.0.1', port, container: `web-${port}` });
+/** Keep-alive, so GETs take the router's fast path (a `Connection: close` request does not). */
+const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
 
 function request(port: number, host: string, path: string, method = 'GET', body?: string): Promise<{ status: number; type: string | undefined; text: string }> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, path, method, headers: { host }, agent: false }, (res) => {
+    const req = http.request({ host: '127.0.0.1', port, path, method, headers: { host }, agent }, (res) => {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => (text += chunk));
@@ -47,6 +49,7 @@ describe('ACME HTTP-01 challenges', () => {
   });
 
   afterAll(async () => {
+    agent.destroy();
     await instance.close();
     upstream.close();
   });

@@ -157,10 +157,14 @@ describe('the HTTPS port', () => {
 });
 
 describe('forceHttps and hsts (from the directory)', () => {
+  // Keep-alive, so GETs take the router's fast path (a `Connection: close` request does not).
+  const plainAgent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  afterAll(() => plainAgent.destroy());
+
   function plain(host: string, path: string): Promise<{ status: number; location: string | undefined }> {
     return new Promise((resolve, reject) => {
       http
-        .get({ host: '127.0.0.1', port: httpPort, path, headers: { host }, agent: false }, (res) => {
+        .get({ host: '127.0.0.1', port: httpPort, path, headers: { host }, agent: plainAgent }, (res) => {
           res.resume();
           res.on('end', () => resolve({ status: res.statusCode ?? 0, location: res.headers.location }));
         })
