@@ -69,7 +69,7 @@ export const settingsCommands: Command[] = [
   {
     name: 'settings:set',
     summary:
-      'set limits, timeouts and the health check: memory (MiB), cpus (cores), bootTimeout, hookTimeout, stopTimeout, healthcheckTimeout (s), healthcheckPath (/up)',
+      'set limits, timeouts, the health check and HTTPS: memory (MiB), cpus (cores), bootTimeout, hookTimeout, stopTimeout, healthcheckTimeout (s), healthcheckPath (/up), forceHttps, hsts (true/false)',
     usage: 'slipway settings:set SETTING=NUMBER... [-a APP] [--json]',
     example: 'slipway settings:set memory=512 cpus=0.5 hookTimeout=600 -a my-app',
     async run(ctx) {
@@ -77,7 +77,9 @@ export const settingsCommands: Command[] = [
       const changes = numbers(ctx.args);
       const settings = await ctx.api().json<SettingsJson>('PATCH', `/api/apps/${app}/settings`, changes);
       if (ctx.out.json) return printJson(ctx.out, settings);
-      ctx.out.write(`Changed ${Object.keys(changes).join(', ')} of ${app}; ${APPLIES}.\n`);
+      const routed = Object.keys(changes).every((key) => BOOLEAN_SETTINGS.includes(key));
+      // forceHttps and hsts are the router's: they apply at once, to the next request.
+      ctx.out.write(`Changed ${Object.keys(changes).join(', ')} of ${app}; ${routed ? 'the router applies it from the next request on' : APPLIES}.\n`);
     },
   },
   {
