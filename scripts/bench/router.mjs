@@ -1,9 +1,13 @@
 // Router benchmark: requests per second and p50/p99 latency for a small and a 1 MB response,
 // straight to the app's container, through Slipway's router, and through nginx configured as a
 // plain keep-alive reverse proxy to the same container. Loopback only; bounded runs (wrk -d).
+// HTTPS rows: the same through Slipway's HTTPS port and through nginx terminating TLS with the
+// same certificate (ECDSA P-256) and the same TLS 1.3 cipher, keep-alive (wrk) and new TLS
+// handshakes per second (a Node client opening fresh connections, no session resumption).
 //
 // Usage: scripts/bench/router [--duration 5] [--connections 32]   (prints a table, then JSON)
 import { spawn } from 'node:child_process';
+import tls from 'node:tls';
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -39,9 +43,70 @@ function wrk(url, host) {
   return { rps: Math.round(rps), p50ms: pct(50), p99ms: pct(99), errors, non2xx };
 }
 
-async function startNginx(upstreamPort) {
+/** The one TLS 1.3 suite both servers are held to. */
+const CIPHER = 'TLS_AES_128_GCM_SHA256';
+
+/** A self-signed ECDSA P-256 certificate for *.localhost, shared by Slipway and nginx. */
+function makeCertificate() {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'slipway-bench-cert-'));
+  sh('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-keyout',
+    `${dir}/key.pem`,
+    '-out',
+    `${dir}/cert.pem`,
+    '-days',
+    '2',
+    '-subj',
+    '/CN=*.localhost',
+    '-addext',
+    'subjectAltName=DNS:*.localhost',
+  ]);
+  return { dir, cert: `${dir}/cert.pem`, key: `${dir}/key.pem` };
+}
+
+/** Fresh TLS connections per second (full handshakes: no session is offered), `concurrency` at a time. */
+async function handshakes(port, servername, seconds, concurrency = 8) {
+  let count = 0;
+  let errors = 0;
+  let cipher = '';
+  const deadline = Date.now() + seconds * 1000;
+  const one = () =>
+    new Promise((resolve) => {
+      const socket = tls.connect(
+        { host: '127.0.0.1', port, servername, rejectUnauthorized: false, ciphers: CIPHER, minVersion: 'TLSv1.3', ALPNProtocols: ['http/1.1'] },
+        () => {
+          count++;
+          cipher = socket.getCipher().standardName;
+          socket.destroy();
+          resolve();
+        },
+      );
+      socket.on('error', () => {
+        errors++;
+        socket.destroy();
+        resolve();
+      });
+    });
+  const started = Date.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (Date.now() < deadline) await one();
+    }),
+  );
+  return { perSecond: Math.round(count / ((Date.now() - started) / 1000)), errors, cipher };
+}
+
+async function startNginx(upstreamPort, certificate) {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'slipway-bench-nginx-'));
   const port = await freePort();
+  const httpsPort = await freePort();
   mkdirSync(path.join(dir, 'logs'));
   writeFileSync(
     path.join(dir, 'nginx.conf'),
@@ -63,6 +128,24 @@ http {
       proxy_buffering off;
     }
   }
+  server {
+    listen 127.0.0.1:${httpsPort} ssl http2;
+    ssl_certificate ${certificate.cert};
+    ssl_certificate_key ${certificate.key};
+    ssl_protocols TLSv1.3;
+    ssl_conf_command Ciphersuites ${CIPHER};
+    ssl_session_tickets off;
+    keepalive_requests 1000000;
+    location / {
+      proxy_pass http://app;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $host;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Proto https;
+      proxy_buffering off;
+    }
+  }
 }
 `,
   );
@@ -75,10 +158,18 @@ http {
       await new Promise((r) => setTimeout(r, 50));
     }
   }
-  return { port, stop: () => (child.kill('SIGQUIT'), rmSync(dir, { recursive: true, force: true })) };
+  return { port, httpsPort, stop: () => (child.kill('SIGQUIT'), rmSync(dir, { recursive: true, force: true })) };
 }
 
-const slipway = await startSlipway();
+const certificate = makeCertificate();
+const slipwayHttps = await freePort();
+// The same suite on Slipway's side: Node's TLS takes its TLS 1.3 suites from this option.
+const slipway = await startSlipway({
+  SLIPWAY_HTTPS_PORT: String(slipwayHttps),
+  SLIPWAY_TLS_CERT: certificate.cert,
+  SLIPWAY_TLS_KEY: certificate.key,
+  NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --tls-cipher-list=${CIPHER}`.trim(),
+});
 let nginx;
 try {
   progress(`Deploying ${APP} (Node web process on the stack image) to a fresh Slipway`);
@@ -87,12 +178,14 @@ try {
   if (result.code !== 0) throw new Error(`the push failed:\n${result.output}`);
   rmSync(repo, { recursive: true, force: true });
   const containerPort = Number(sh('docker', ['ps', '--filter', `label=slipway.app=${APP}`, '--format', '{{.Label "slipway.port"}}']).trim());
-  nginx = await startNginx(containerPort);
+  nginx = await startNginx(containerPort, certificate);
 
   const targets = {
     direct: { url: `http://127.0.0.1:${containerPort}`, host: 'direct' },
     slipway: { url: `http://127.0.0.1:${slipway.routerPort}`, host: `${APP}.localhost` },
     nginx: { url: `http://127.0.0.1:${nginx.port}`, host: 'nginx' },
+    'slipway-https': { url: `https://127.0.0.1:${slipwayHttps}`, host: `${APP}.localhost` },
+    'nginx-https': { url: `https://127.0.0.1:${nginx.httpsPort}`, host: `${APP}.localhost` },
   };
   const results = {};
   for (const [size, pathname] of [
@@ -110,18 +203,41 @@ try {
     const s = results[`slipway/${size}`];
     const n = results[`nginx/${size}`];
     const d = results[`direct/${size}`];
-    for (const name of ['direct', 'nginx', 'slipway']) {
+    for (const name of ['direct', 'nginx', 'slipway', 'nginx-https', 'slipway-https']) {
       const r = results[`${name}/${size}`];
       rows.push([size, name, r.rps, r.p50ms.toFixed(2), r.p99ms.toFixed(2), r.non2xx, r.errors ?? '']);
     }
     rows.push([size, 'slipway/nginx', (s.rps / n.rps).toFixed(2), (s.p50ms / n.p50ms).toFixed(2), (s.p99ms / n.p99ms).toFixed(2), '', '']);
     rows.push([size, 'slipway/direct', (s.rps / d.rps).toFixed(2), (s.p50ms / d.p50ms).toFixed(2), (s.p99ms / d.p99ms).toFixed(2), '', '']);
+    const sh_ = results[`slipway-https/${size}`];
+    const nh = results[`nginx-https/${size}`];
+    rows.push([size, 'https slipway/nginx', (sh_.rps / nh.rps).toFixed(2), (sh_.p50ms / nh.p50ms).toFixed(2), (sh_.p99ms / nh.p99ms).toFixed(2), '', '']);
+  }
+  for (const [name, port] of [
+    ['nginx', nginx.httpsPort],
+    ['slipway', slipwayHttps],
+  ]) {
+    progress(`TLS handshakes ${DURATION}s, 8 at a time: ${name}`);
+    await handshakes(port, `${APP}.localhost`, Math.min(2, DURATION));
+    results[`${name}/handshakes`] = await handshakes(port, `${APP}.localhost`, DURATION);
   }
   const machine = `${os.cpus().length} cores (${os.cpus()[0]?.model.trim()}), ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
   console.log(`Router benchmark, ${DURATION}s per run, ${CONNECTIONS} connections, wrk -t2, on ${machine}\n`);
   console.log(table(['response', 'path', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx', 'socket errors'], rows));
+  const hs = (name) => results[`${name}/handshakes`];
+  console.log(
+    `\n${table(
+      ['new TLS connections', 'per second', 'errors', 'cipher'],
+      [
+        ['nginx', hs('nginx').perSecond, hs('nginx').errors, hs('nginx').cipher],
+        ['slipway', hs('slipway').perSecond, hs('slipway').errors, hs('slipway').cipher],
+        ['slipway/nginx', (hs('slipway').perSecond / hs('nginx').perSecond).toFixed(2), '', ''],
+      ],
+    )}`,
+  );
   console.log(`\n${JSON.stringify({ benchmark: 'router', machine, durationS: DURATION, connections: CONNECTIONS, results }, null, 2)}`);
 } finally {
   nginx?.stop();
   await slipway.stop([APP]);
+  rmSync(certificate.dir, { recursive: true, force: true });
 }

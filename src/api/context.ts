@@ -14,6 +14,7 @@ import type { PortAllocator } from '../runtime/ports.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { AppRecord, DeploymentRecord, Store } from '../store/store.js';
 import type { DashboardFiles } from './dashboard-files.js';
+import type { CertificateDeps } from './routes/certs.js';
 import { ApiError } from './errors.js';
 import type { Reply } from './reply.js';
 import type { Sessions } from './sessions.js';
@@ -45,6 +46,8 @@ export interface ApiDeps {
   domain: string;
   /** Resolves once every router process has the directory as it is now (apps, domains, maintenance). */
   routersUpdated(): Promise<void>;
+  /** Stored certificates, the default one, and what the ACME side reports (routes/certs.ts). */
+  certificates: CertificateDeps;
   /** The web dashboard: its built files, its browser sessions, and whether cookies need TLS. */
   dashboard: { files: DashboardFiles; sessions: Sessions; secureCookies: boolean };
 }

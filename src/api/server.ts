@@ -12,6 +12,7 @@ import { send, type OperationFailure, type Reply } from './reply.js';
 import { appRoutes } from './routes/apps.js';
 import { deploymentRoutes } from './routes/deployments.js';
 import { domainRoutes } from './routes/domains.js';
+import { certificateRoutes } from './routes/certs.js';
 import { envRoutes } from './routes/env.js';
 import { eventRoutes } from './routes/events.js';
 import { logRoutes } from './routes/logs.js';
@@ -45,6 +46,7 @@ const ROUTE_GROUPS: ((ctx: RouteContext) => void)[] = [
   psRoutes,
   envRoutes,
   domainRoutes,
+  certificateRoutes,
   settingsRoutes,
   releaseRoutes,
   storageRoutes,

@@ -8,6 +8,7 @@ import { deploymentCommands } from './commands/deployments.js';
 import { envCommands } from './commands/env.js';
 import { formationCommands } from './commands/formation.js';
 import { domainCommands } from './commands/domains.js';
+import { certCommands } from './commands/certs.js';
 import { settingsCommands } from './commands/settings.js';
 import { storageCommands } from './commands/storage.js';
 import { logCommands } from './commands/logs.js';
@@ -26,6 +27,7 @@ export const COMMANDS: Command[] = [
   ...deploymentCommands,
   ...formationCommands,
   ...domainCommands,
+  ...certCommands,
   ...settingsCommands,
   ...storageCommands,
   ...logCommands,

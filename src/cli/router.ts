@@ -1,3 +1,4 @@
+import { CertificateError } from '../certs/pem.js';
 import { ConfigError, loadServerConfig } from '../server/config.js';
 import { RouterRunningError, runRouterProcess } from '../router/process.js';
 import { ensureRouter } from '../server/router-process.js';
@@ -17,6 +18,7 @@ Options:
   --router-port <n>     app traffic port (env SLIPWAY_ROUTER_PORT, default 8080)
   --host <addr>         address to bind (env SLIPWAY_HOST, default 127.0.0.1)
   --domain <name>       apps answer at <app>.<domain> (env SLIPWAY_DOMAIN, default localhost)
+  --https-port <n>      HTTPS port, TLS terminated here (env SLIPWAY_HTTPS_PORT, default off)
   --config <file.yml>   the server's config file (routerWorkers, timeouts.drain and the above)
 
 Example:
@@ -56,12 +58,15 @@ export async function routerCommand(argv: string[]): Promise<number> {
       host: config.host,
       domain: config.domain,
       tlsInFront: config.tlsInFront,
+      httpsPort: config.httpsPort,
+      tlsCert: config.tlsCert,
+      tlsKey: config.tlsKey,
       processes: config.routerWorkers,
       drainMs: config.timeouts.drainMs,
       log,
     });
   } catch (error) {
-    if (error instanceof RouterRunningError) {
+    if (error instanceof RouterRunningError || error instanceof CertificateError) {
       process.stderr.write(`slipway router: ${error.message}\n`);
       return 1;
     }

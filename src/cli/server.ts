@@ -1,5 +1,6 @@
 import { ConfigError, loadServerConfig, settingsHelp } from '../server/config.js';
 import { startSlipway } from '../server/slipway.js';
+import { CertificateError } from '../certs/pem.js';
 
 export const SERVER_HELP = `Usage: slipway server [options]
 
@@ -28,10 +29,19 @@ export async function serverCommand(argv: string[]): Promise<number> {
   const log = (line: string): void => {
     process.stdout.write(`${new Date().toISOString()} ${line}\n`);
   };
-  const running = await startSlipway({ config, env: process.env, log });
-  if (config.host !== '127.0.0.1' && config.host !== 'localhost' && config.host !== '::1' && !config.tlsInFront) {
+  let running;
+  try {
+    running = await startSlipway({ config, env: process.env, log });
+  } catch (error) {
+    if (error instanceof CertificateError) {
+      process.stderr.write(`slipway server: ${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
+  if (config.host !== '127.0.0.1' && config.host !== 'localhost' && config.host !== '::1' && !config.tlsInFront && !config.apiTls) {
     log(
-      `warning: listening on ${config.host}, not loopback: tokens travel in clear text; put a TLS proxy in front and set tlsInFront: true (SLIPWAY_TLS_IN_FRONT=1)`,
+      `warning: listening on ${config.host}, not loopback: tokens travel in clear text; set apiTls: true with tls.cert and tls.key, or put a TLS proxy in front and set tlsInFront: true (SLIPWAY_TLS_IN_FRONT=1)`,
     );
   }
   if (running.adminToken.generated) {

@@ -206,7 +206,8 @@ export class Exchange implements UpstreamUser, InFlight {
     else if (head.contentLength >= 0) this.body = Body.Length;
     else this.body = Body.UntilClose;
     try {
-      this.res.writeHead(status, head.headers);
+      const extra = this.incoming.responseHeaders;
+      this.res.writeHead(status, extra === undefined ? head.headers : head.headers.concat(extra));
     } catch (error) {
       // Header values Node will not send (control characters): a bad gateway, not a crash.
       this.fail(error as Error);

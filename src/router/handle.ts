@@ -1,5 +1,6 @@
 import type { RouteTarget } from '../store/store.js';
 import type { DirectoryRecord } from '../store/routing.js';
+import type { CertificateMessage, ChallengeMessage } from './messages.js';
 
 /** What the server knows of apps that the router needs to answer 404 versus 503, and custom domains. */
 export type Directory = DirectoryRecord;
@@ -13,5 +14,9 @@ export interface RouterHandle {
   /** Takes a target out of rotation until it accepts connections again. */
   takeOut(target: RouteTarget): void;
   setDirectory(directory: Directory): Promise<void>;
+  /** Replaces the certificates every router serves on its HTTPS port (from the next handshake on). */
+  setCertificates(certificates: CertificateMessage[]): Promise<void>;
+  /** Replaces the ACME HTTP-01 challenges every router answers at /.well-known/acme-challenge/<token>. */
+  setChallenges(challenges: ChallengeMessage[]): Promise<void>;
   close(): Promise<void>;
 }

@@ -1,11 +1,17 @@
 import type net from 'node:net';
+import tls from 'node:tls';
+import { CertificateView } from './certificates.js';
 import type { Directory } from './handle.js';
+import { ChallengeView } from './challenges.js';
 import { DirectoryView } from './directory.js';
-import type { RouterCommand } from './messages.js';
+import type { CertificateMessage, RouterCommand } from './messages.js';
 import { Router, type RouterOptions } from './proxy.js';
 
 /** The router's settings (its directory is its own). */
-export type InstanceOptions = Pick<RouterOptions, 'domain' | 'upstreamTimeoutMs' | 'tlsInFront' | 'log'>;
+export type InstanceOptions = Pick<RouterOptions, 'domain' | 'upstreamTimeoutMs' | 'tlsInFront' | 'log' | 'httpsPort'>;
+
+/** A TLS handshake must be done within this time. */
+const HANDSHAKE_TIMEOUT_MS = 10_000;
 
 /**
  * One router: the proxy and its copy of the directory, changed only through `apply`. The router
@@ -13,14 +19,25 @@ export type InstanceOptions = Pick<RouterOptions, 'domain' | 'upstreamTimeoutMs'
  */
 export class RouterInstance {
   private readonly directory = new DirectoryView();
+  private readonly challenges = new ChallengeView();
+  private readonly certificates: CertificateView;
+  /** The HTTPS port's server, made when the router listens there. */
+  private tlsServer: tls.Server | undefined;
   private readonly router: Router;
 
+  private readonly log: (line: string) => void;
+
   constructor(options: InstanceOptions) {
+    this.log = options.log ?? ((line) => console.error(line));
+    this.certificates = new CertificateView(this.log);
     this.router = new Router({
       ...options,
       appExists: this.directory.appExists,
       appForCustomDomain: this.directory.appForCustomDomain,
       inMaintenance: this.directory.inMaintenance,
+      challenge: this.challenges.answer,
+      forceHttps: this.directory.redirectsToHttps,
+      hsts: this.directory.sendsHsts,
     });
   }
 
@@ -31,6 +48,26 @@ export class RouterInstance {
 
   listen(port: number, host: string): Promise<void> {
     return this.router.listen(port, host);
+  }
+
+  /** The HTTPS port's listening server, once listening (to hand its socket on). */
+  get secureServer(): tls.Server | undefined {
+    return this.tlsServer;
+  }
+
+  /** Terminates TLS on `port` (or on a listening socket another process opened). */
+  listenTls(where: { port: number; host: string } | object): Promise<void> {
+    const server = this.makeTlsServer();
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      const listening = (): void => {
+        server.off('error', reject);
+        server.on('error', (error) => this.log(`router: ${error.message}`));
+        resolve();
+      };
+      if ('port' in where && typeof where.port === 'number') server.listen(where.port, (where as { host: string }).host, listening);
+      else server.listen(where, listening);
+    });
   }
 
   /** Accepts connections on a listening socket another process opened. */
@@ -49,6 +86,8 @@ export class RouterInstance {
       case 'state':
         this.applyDirectory(command.directory);
         for (const route of command.routes) this.router.switchTo(route.app, route.deployment, route.targets);
+        this.applyCertificates(command.certificates);
+        this.challenges.apply(command.challenges);
         return;
       case 'route':
         this.router.switchTo(command.app, command.deployment, command.targets);
@@ -62,21 +101,61 @@ export class RouterInstance {
       case 'take-out':
         this.router.takeOut(command.target);
         return;
+      case 'certificates':
+        this.applyCertificates(command.certificates);
+        return;
+      case 'challenges':
+        this.challenges.apply(command.challenges);
+        return;
     }
   }
 
   /** Everything this router knows, as one command (for a worker that starts). */
   state(): RouterCommand {
-    return { type: 'state', directory: this.directory.current(), routes: this.router.table.entries() };
+    return {
+      type: 'state',
+      directory: this.directory.current(),
+      routes: this.router.table.entries(),
+      certificates: this.certificates.current(),
+      challenges: this.challenges.current(),
+    };
   }
 
   /** Stops accepting and ends once its connections have (see Router.retire). */
   retire(timeoutMs: number): Promise<void> {
+    this.tlsServer?.close();
     return this.router.retire(timeoutMs);
   }
 
   close(): Promise<void> {
+    this.tlsServer?.close();
     return this.router.close();
+  }
+
+  private applyCertificates(certificates: CertificateMessage[]): void {
+    this.certificates.apply(certificates);
+    // Clients that send no SNI name get the default certificate (when there is one).
+    const fallback = certificates.find((c) => c.default === true);
+    if (fallback !== undefined && this.tlsServer !== undefined) this.tlsServer.setSecureContext({ cert: fallback.cert, key: fallback.key });
+  }
+
+  private makeTlsServer(): tls.Server {
+    const fallback = this.certificates.current().find((c) => c.default === true);
+    const server = tls.createServer(
+      {
+        ...(fallback === undefined ? {} : { cert: fallback.cert, key: fallback.key }),
+        // The certificate is chosen per handshake, from the latest set: a renewal needs no restart.
+        SNICallback: (servername, done) => done(null, this.certificates.contextFor(servername)),
+        ALPNProtocols: ['h2', 'http/1.1'],
+        handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
+        noDelay: true,
+      },
+      (socket) => this.router.acceptSecure(socket),
+    );
+    // A failed handshake (no certificate for the name, a scanner) only ends that connection.
+    server.on('tlsClientError', (_error, socket) => socket.destroy());
+    this.tlsServer = server;
+    return server;
   }
 
   /** The one place where the routes of apps that are gone are dropped. */

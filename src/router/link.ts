@@ -3,7 +3,7 @@ import net from 'node:net';
 import type { RouteTarget } from '../store/store.js';
 import { onMessages, sendMessage } from './channel.js';
 import type { Directory, RouterHandle } from './handle.js';
-import type { RouteRecordMessage, RouterCommand, RouterReply, RouterRequest } from './messages.js';
+import type { CertificateMessage, ChallengeMessage, RouteRecordMessage, RouterCommand, RouterReply, RouterRequest } from './messages.js';
 
 interface Connection {
   socket: net.Socket;
@@ -23,6 +23,8 @@ export class RouterLink implements RouterHandle {
   private readonly connections = new Set<Connection>();
   private readonly routes = new Map<string, RouteRecordMessage>();
   private directory: Directory = { apps: [], domains: [], maintenance: [] };
+  private certificates: CertificateMessage[] = [];
+  private challenges: ChallengeMessage[] = [];
   private nextId = 1;
 
   constructor(
@@ -67,6 +69,16 @@ export class RouterLink implements RouterHandle {
     await this.broadcast({ type: 'directory', directory });
   }
 
+  async setCertificates(certificates: CertificateMessage[]): Promise<void> {
+    this.certificates = certificates;
+    await this.broadcast({ type: 'certificates', certificates });
+  }
+
+  async setChallenges(challenges: ChallengeMessage[]): Promise<void> {
+    this.challenges = challenges;
+    await this.broadcast({ type: 'challenges', challenges });
+  }
+
   /** Closes the channel; the routers keep serving their last routes and reconnect to the next server. */
   async close(): Promise<void> {
     for (const connection of this.connections) connection.socket.destroy();
@@ -95,7 +107,13 @@ export class RouterLink implements RouterHandle {
       },
       (line) => this.log(`router: unreadable message ${JSON.stringify(line.slice(0, 100))}`),
     );
-    void this.send(connection, { type: 'state', directory: this.directory, routes: [...this.routes.values()] });
+    void this.send(connection, {
+      type: 'state',
+      directory: this.directory,
+      routes: [...this.routes.values()],
+      certificates: this.certificates,
+      challenges: this.challenges,
+    });
   }
 
   private broadcast(command: RouterCommand): Promise<unknown> {

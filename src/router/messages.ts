@@ -1,6 +1,21 @@
 import type { RouteTarget } from '../store/store.js';
 import type { Directory } from './handle.js';
 
+/** A certificate the router serves over TLS, for the host names it covers (chosen by SNI). */
+export interface CertificateMessage {
+  /** Exact names and wildcards (`*.example.com`), lower case, as the certificate covers them. */
+  hostnames: string[];
+  /** PEM: the leaf certificate, then its chain. */
+  cert: string;
+  /** PEM: the private key. */
+  key: string;
+  /** The server-wide default: served when no other certificate matches the SNI name (or none is sent). */
+  default?: boolean;
+}
+
+/** An ACME HTTP-01 challenge the router answers: [token, key authorization]. */
+export type ChallengeMessage = [token: string, keyAuthorization: string];
+
 export interface RouteRecordMessage {
   app: string;
   deployment: number;
@@ -13,11 +28,15 @@ export interface RouteRecordMessage {
  */
 export type RouterCommand =
   /** Everything at once: a router that (re)connects gets this first. */
-  | { type: 'state'; directory: Directory; routes: RouteRecordMessage[] }
+  | { type: 'state'; directory: Directory; routes: RouteRecordMessage[]; certificates: CertificateMessage[]; challenges: ChallengeMessage[] }
   | { type: 'route'; app: string; deployment: number; targets: RouteTarget[] }
   | { type: 'directory'; directory: Directory }
   | { type: 'drain'; targets: RouteTarget[]; timeoutMs: number }
-  | { type: 'take-out'; target: RouteTarget };
+  | { type: 'take-out'; target: RouteTarget }
+  /** The whole set of certificates (the server-wide default among them): replaces the last. */
+  | { type: 'certificates'; certificates: CertificateMessage[] }
+  /** The whole set of ACME challenges to answer: replaces the last. */
+  | { type: 'challenges'; challenges: ChallengeMessage[] };
 
 /** A command as sent: each is answered `done` or `failed` with its id. */
 export type RouterRequest = RouterCommand & { id: number };
@@ -25,6 +44,11 @@ export type RouterRequest = RouterCommand & { id: number };
 export type RouterReply = { type: 'done'; id: number } | { type: 'failed'; id: number; message: string };
 
 /** From the router process to one of its workers (the listening socket comes with `listen`). */
-export type ToWorker = RouterRequest | { id: number; type: 'listen'; domain: string; tlsInFront: boolean } | { id: number; type: 'retire'; timeoutMs: number };
+export type ToWorker =
+  | RouterRequest
+  | { id: number; type: 'listen'; domain: string; tlsInFront: boolean; httpsPort?: number }
+  /** The HTTPS port's listening socket comes with this one. */
+  | { id: number; type: 'listen-tls' }
+  | { id: number; type: 'retire'; timeoutMs: number };
 
 export type FromWorker = { type: 'ready' } | RouterReply;

@@ -42,3 +42,10 @@ export function gatewayTimeoutPage(res: Sink, app: string): void {
 export function badGatewayPage(res: Sink, app: string): void {
   page(res, 502, 'Bad gateway', `${escapeHtml(app)} could not be reached.`);
 }
+
+/** forceHttps: the same URL on the HTTPS port (308 keeps the method and body). */
+export function httpsRedirect(res: Sink, host: string, url: string, httpsPort: number): void {
+  const name = host.replace(/:\d+$/, '');
+  const location = `https://${name}${httpsPort === 443 ? '' : `:${httpsPort}`}${url.startsWith('/') ? url : '/'}`;
+  page(res, 308, 'Permanent redirect', `This app is served over HTTPS: <a href="${escapeHtml(location)}">${escapeHtml(location)}</a>.`, ['location', location]);
+}

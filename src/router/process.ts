@@ -1,6 +1,8 @@
 import { spawn } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
+import { certificatesToServe, loadDefaultCertificate } from '../certs/serving.js';
+import { CertificateStore } from '../certs/store.js';
 import { readRoutingSnapshot } from '../store/routing.js';
 import { onMessages, sendMessage } from './channel.js';
 import { RouterInstance } from './instance.js';
@@ -15,6 +17,11 @@ export interface RouterProcessOptions {
   domain: string;
   /** A TLS proxy in front sets X-Forwarded-Proto (see RouterOptions). */
   tlsInFront: boolean;
+  /** The HTTPS port, where the router terminates TLS; none when undefined. */
+  httpsPort: number | undefined;
+  /** The server-wide default certificate's files (config tls.cert, tls.key). */
+  tlsCert: string | undefined;
+  tlsKey: string | undefined;
   /** Processes accepting on the router port, this one included (0 or 1: this one alone). */
   processes: number;
   /** How long a replaced or stopping router waits for its connections' last requests. */
@@ -37,7 +44,7 @@ const HANDOVER = 'SLIPWAY_ROUTER_HANDOVER';
 const RECONNECT_MS = 250;
 
 /** Messages between a router and the successor it starts (with the listening socket). */
-type HandoverMessage = { type: 'handover' } | { type: 'taken' };
+type HandoverMessage = { type: 'handover'; tls: boolean } | { type: 'handover-tls' } | { type: 'taken' };
 
 /**
  * The router as its own long-lived process: serves the last recorded routes at once, follows
@@ -60,11 +67,13 @@ export async function runRouterProcess(options: RouterProcessOptions): Promise<v
   process.on('SIGINT', () => onSignal('stop'));
   process.on('SIGHUP', () => onSignal('replace'));
 
-  const instance = new RouterInstance({ domain: options.domain, tlsInFront: options.tlsInFront, log });
+  const instance = new RouterInstance({ domain: options.domain, tlsInFront: options.tlsInFront, httpsPort: options.httpsPort, log });
   const started = Date.now();
   const snapshot = readRoutingSnapshot(path.join(dataDir, 'slipway.db'));
-  await instance.apply({ type: 'state', ...snapshot });
-  const workers = new RouterWorkers(options.domain, options.tlsInFront, () => instance.state(), log);
+  // Certificates are served from the start too, from the same files the server keeps.
+  const certificates = certificatesToServe(new CertificateStore(dataDir).list(), loadDefaultCertificate(options.tlsCert, options.tlsKey));
+  await instance.apply({ type: 'state', ...snapshot, certificates, challenges: [] });
+  const workers = new RouterWorkers(options.domain, options.tlsInFront, options.httpsPort, () => instance.state(), log);
   const channel = new ServerChannel(routerSocket(dataDir), log, async (command) => {
     await Promise.all([instance.apply(command), workers.apply(command)]);
   });
@@ -74,15 +83,19 @@ export async function runRouterProcess(options: RouterProcessOptions): Promise<v
     // recorded routes may lag a switch in progress) before taking connections, if a server runs.
     channel.connect();
     await Promise.race([channel.synced, new Promise((resolve) => setTimeout(resolve, 2000))]);
-    await instance.listenOn(await socket);
+    const handles = await socket;
+    await instance.listenOn(handles.http);
+    if (handles.https !== undefined) await instance.listenTls(handles.https);
+    else if (options.httpsPort !== undefined) await instance.listenTls({ port: options.httpsPort, host: options.host });
   } else {
     // A fresh start serves the recorded routes at once; the server's state follows.
     await instance.listen(options.port, options.host);
+    if (options.httpsPort !== undefined) await instance.listenTls({ port: options.httpsPort, host: options.host });
     channel.connect();
   }
   writeRouterPid(dataDir, process.pid);
   log(
-    `router ${process.pid} serving ${snapshot.routes.length} app(s) on ${options.host}:${options.port} after ${Date.now() - started} ms (pid in ${routerPidFile(dataDir)})`,
+    `router ${process.pid} serving ${snapshot.routes.length} app(s) on ${options.host}:${options.port}${options.httpsPort === undefined ? '' : ` and HTTPS on ${options.httpsPort} (${certificates.length} certificate(s))`} after ${Date.now() - started} ms (pid in ${routerPidFile(dataDir)})`,
   );
   if (handingOver) {
     process.send!({ type: 'taken' } satisfies HandoverMessage);
@@ -91,8 +104,9 @@ export async function runRouterProcess(options: RouterProcessOptions): Promise<v
 
   // Node has no API for a listening socket's descriptor; the handle is what child_process sends.
   const socketHandle = (instance.server as unknown as { _handle: object })._handle;
+  const tlsHandle = (instance.secureServer as unknown as { _handle: object } | undefined)?._handle;
   // Each worker starts from this router's state at the time, then gets the commands after it.
-  await workers.start(Math.max(0, options.processes - 1), socketHandle);
+  await workers.start(Math.max(0, options.processes - 1), socketHandle, tlsHandle);
 
   await new Promise<void>((resolve) => {
     let leaving = false;
@@ -101,7 +115,7 @@ export async function runRouterProcess(options: RouterProcessOptions): Promise<v
       leaving = true;
       if (how === 'replace') {
         try {
-          await startSuccessor(socketHandle, log);
+          await startSuccessor(socketHandle, tlsHandle, log);
         } catch (error) {
           log(`the new router did not take over (${(error as Error).message}); this one keeps serving`);
           leaving = false;
@@ -119,15 +133,35 @@ export async function runRouterProcess(options: RouterProcessOptions): Promise<v
   });
 }
 
-/** The listening socket from the router this one replaces. */
-function handoverSocket(): Promise<object> {
+/** The listening sockets from the router this one replaces: HTTP, then HTTPS if it had one. */
+function handoverSocket(): Promise<{ http: object; https: object | undefined }> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('the router being replaced sent no socket within 30 s')), 30_000);
-    process.once('message', (message: HandoverMessage, handle: object | undefined) => {
+    let http: object | undefined;
+    const onMessage = (message: HandoverMessage, handle: object | undefined): void => {
+      if (message.type === 'handover' && handle && http === undefined) {
+        http = handle;
+        // The HTTPS port's socket follows in a message of its own.
+        if (!message.tls) done(undefined);
+        return;
+      }
+      if (message.type === 'handover-tls' && handle && http !== undefined) {
+        done(handle);
+        return;
+      }
       clearTimeout(timer);
-      if (message.type === 'handover' && handle) resolve(handle);
-      else reject(new Error('the router being replaced sent no socket'));
-    });
+      process.off('message', onMessage);
+      reject(new Error('the router being replaced sent no socket'));
+    };
+    let settled = false;
+    const done = (https: object | undefined): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      process.off('message', onMessage);
+      resolve({ http: http!, https });
+    };
+    process.on('message', onMessage);
   });
 }
 
@@ -135,7 +169,7 @@ function handoverSocket(): Promise<object> {
  * Starts a new router process from the code on disk now (an upgrade), gives it the listening
  * socket, and resolves once it serves. It runs on its own: this process can exit.
  */
-async function startSuccessor(socketHandle: object, log: (line: string) => void): Promise<void> {
+async function startSuccessor(socketHandle: object, tlsHandle: object | undefined, log: (line: string) => void): Promise<void> {
   const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, ...process.argv.slice(2)], {
     detached: true,
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -151,7 +185,8 @@ async function startSuccessor(socketHandle: object, log: (line: string) => void)
         clearTimeout(timer);
         resolve();
       });
-      child.send({ type: 'handover' } satisfies HandoverMessage, socketHandle as Parameters<typeof child.send>[1]);
+      child.send({ type: 'handover', tls: tlsHandle !== undefined } satisfies HandoverMessage, socketHandle as Parameters<typeof child.send>[1]);
+      if (tlsHandle !== undefined) child.send({ type: 'handover-tls' } satisfies HandoverMessage, tlsHandle as Parameters<typeof child.send>[1]);
     });
   } catch (error) {
     child.kill();

@@ -1,18 +1,22 @@
 import http from 'node:http';
 import net from 'node:net';
+import type tls from 'node:tls';
 import { ConnectionCap } from '../net/connection-cap.js';
 import { waitForPort } from '../runtime/boot.js';
 import type { RouteTarget } from '../store/store.js';
+import { answerChallenge, challengeToken } from './challenges.js';
 import { ClientExchanges } from './client-exchanges.js';
 import { Exchange, type ExchangeHost } from './exchange.js';
 import { FastConnection, type FastPathHost } from './fast-path.js';
 import type { SimpleRequest } from './http1.js';
-import { maintenancePage, notFoundPage, notRunningPage, rawReply, twoHostsPage } from './pages.js';
+import { httpsRedirect, maintenancePage, notFoundPage, notRunningPage, rawReply, twoHostsPage } from './pages.js';
 import { hostOf, requestHead, type ClientRequestHead, type HeadOptions, type Incoming } from './request-head.js';
 import { RequestIds } from './request-id.js';
 import { KEEP_ALIVE_MS, RawResponse, type Sink } from './response.js';
 import { RouteTable, targetKey } from './table.js';
 import { openTunnel } from './tunnel.js';
+import { Http2Front } from './h2.js';
+import type http2 from 'node:http2';
 import { UpstreamPool } from './upstream.js';
 
 export interface RouterOptions {
@@ -23,6 +27,14 @@ export interface RouterOptions {
   appForCustomDomain(host: string): string | undefined;
   /** Whether the app's visitors get the maintenance page instead of its containers. */
   inMaintenance?(app: string): boolean;
+  /** Whether the app's HTTP requests are redirected to HTTPS (setting forceHttps). */
+  forceHttps?(app: string): boolean;
+  /** Whether the app's HTTPS answers carry Strict-Transport-Security (setting hsts). */
+  hsts?(app: string): boolean;
+  /** The HTTPS port, for forceHttps redirects (none: no redirect). */
+  httpsPort?: number;
+  /** The key authorization of an ACME HTTP-01 challenge token this router answers, if known. */
+  challenge?(token: string): string | undefined;
   upstreamTimeoutMs?: number;
   /** The whole request head must arrive within this time, else 408 (Node's headersTimeout); 60 s. */
   headersTimeoutMs?: number;
@@ -38,6 +50,13 @@ export interface RouterOptions {
 }
 
 const NOTHING_REFUSED: ReadonlySet<string> = new Set();
+/** A year, subdomains not included: an app's other hosts may not all have certificates. */
+const HSTS: readonly string[] = ['strict-transport-security', 'max-age=31536000'];
+
+/** The client came over the router's TLS port. */
+function isSecure(socket: net.Socket): boolean {
+  return (socket as tls.TLSSocket).encrypted === true;
+}
 /** A retiring router closes a connection that has had no request for this long. */
 const RETIRE_IDLE_MS = 1000;
 
@@ -92,6 +111,8 @@ export class Router {
   private readonly fastHost: FastPathHost;
   private closed = false;
   private retiring = false;
+  /** Made at the first HTTP/2 connection. */
+  private http2: Http2Front | undefined;
 
   constructor(private readonly options: RouterOptions) {
     this.suffix = `.${options.domain.toLowerCase()}`;
@@ -158,6 +179,7 @@ export class Router {
     for (const conn of this.fast) conn.socket.destroy();
     this.fast.clear();
     this.pool.destroy();
+    this.http2?.close();
     this.http.closeAllConnections();
     this.http.close();
     for (const drain of [...this.drains]) drain.done();
@@ -188,9 +210,10 @@ export class Router {
     this.retiring = true;
     this.server.close();
     this.http.closeIdleConnections();
+    this.http2?.retire();
     const deadline = Date.now() + timeoutMs;
     let idleSince = new Map<net.Socket, number>();
-    while (this.clients.size > 0 && Date.now() < deadline) {
+    while ((this.clients.size > 0 || (this.http2?.open ?? 0) > 0) && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 50));
       // Nothing in flight for a while: no request is coming. (One that just went quiet may have
       // a request on its way, which closing it would fail.)
@@ -278,6 +301,21 @@ export class Router {
     this.log(`router: closed a connection${where} after an internal error: ${detail}`);
   }
 
+  /**
+   * A connection from the HTTPS port, TLS done: HTTP/1.1 joins the same machinery as the plain
+   * port's connections (the fast path first), HTTP/2 goes to Node's http2 server.
+   */
+  acceptSecure(socket: tls.TLSSocket): void {
+    this.guard(socket, () => {
+      if (socket.alpnProtocol === 'h2')
+        (this.http2 ??= new Http2Front(
+          (req, res, exchanges) => this.routeH2(req, res, exchanges),
+          (handler) => this.guard(undefined, handler),
+        )).accept(socket, this.cap);
+      else this.accept(socket);
+    });
+  }
+
   private accept(socket: net.Socket): void {
     if (!this.cap.admit(socket)) return;
     const exchanges = new ClientExchanges<Exchange>();
@@ -314,14 +352,35 @@ export class Router {
     return requestHead(request, this.heads);
   }
 
+  /** forceHttps: a request over plain HTTP is answered with a redirect to the same URL on HTTPS. */
+  private redirected(app: string, secure: boolean, host: string | undefined, url: string, res: Sink): boolean {
+    const httpsPort = this.options.httpsPort;
+    if (secure || httpsPort === undefined || host === undefined || !this.options.forceHttps?.(app)) return false;
+    httpsRedirect(res, host, url, httpsPort);
+    return true;
+  }
+
+  /** An ACME challenge is answered for any Host, before routing (and before any redirect). */
+  private answeredChallenge(url: string, res: Sink): boolean {
+    // The common case costs one character comparison.
+    if (url.charCodeAt(1) !== 46 /* . */) return false;
+    const token = challengeToken(url);
+    if (token === undefined) return false;
+    answerChallenge(res, this.options.challenge?.(token));
+    return true;
+  }
+
   /** A request the fast path parsed. */
   private routeSimple(request: SimpleRequest, res: RawResponse, socket: net.Socket, exchanges: ClientExchanges<Exchange>): void {
     if (this.retiring) res.closeAfter();
+    if (this.answeredChallenge(request.url, res)) return;
     const app = this.knownApp(request.host);
     if (app === undefined) {
       notFoundPage(res, request.host);
       return;
     }
+    const secure = isSecure(socket);
+    if (this.redirected(app, secure, request.host, request.url, res)) return;
     const incoming = this.head({
       method: request.method,
       url: request.url,
@@ -329,8 +388,43 @@ export class Router {
       remoteAddress: socket.remoteAddress,
       host: request.host,
       upgrade: false,
+      secure,
     });
     this.forward(app, res, incoming, exchanges, undefined, NOTHING_REFUSED, 1);
+  }
+
+  /** An HTTP/2 stream (its pseudo-headers dropped: the upstream gets an HTTP/1.1 request). */
+  private routeH2(req: http2.Http2ServerRequest, res: Sink, exchanges: ClientExchanges<Exchange>): void {
+    if (this.answeredChallenge(req.url, res)) return;
+    const host = req.authority ?? (req.headers.host as string | undefined);
+    const app = this.knownApp(host);
+    if (app === undefined) {
+      notFoundPage(res, host);
+      return;
+    }
+    const raw: string[] = [];
+    let length = false;
+    for (let i = 0; i < req.rawHeaders.length; i += 2) {
+      const name = req.rawHeaders[i]!;
+      if (name.charCodeAt(0) === 58 /* : */ || name === 'host') continue;
+      if (name === 'content-length') length = true;
+      raw.push(name, req.rawHeaders[i + 1]!);
+    }
+    const hasBody = !req.stream.endAfterHeaders;
+    // HTTP/2 frames the body itself: one without a length goes on chunked.
+    if (hasBody && !length) raw.push('transfer-encoding', 'chunked');
+    const incoming = this.head({
+      method: req.method,
+      url: req.url,
+      rawHeaders: raw,
+      remoteAddress: req.socket.remoteAddress,
+      host,
+      upgrade: false,
+      secure: true,
+    });
+    // The stream's request is a Readable like Node's IncomingMessage: 'data', 'end', pause, resume are what the exchange uses.
+    const body = hasBody ? (req as unknown as http.IncomingMessage) : undefined;
+    this.forward(app, res, incoming, exchanges, body, NOTHING_REFUSED, 1);
   }
 
   /** A request Node's server parsed. */
@@ -344,11 +438,14 @@ export class Router {
       twoHostsPage(res as Sink);
       return;
     }
+    if (this.answeredChallenge(req.url ?? '/', res as Sink)) return;
     const app = this.knownApp(host);
     if (app === undefined) {
       notFoundPage(res as Sink, host);
       return;
     }
+    const secure = isSecure(req.socket);
+    if (this.redirected(app, secure, host, req.url ?? '/', res as Sink)) return;
     const incoming = this.head({
       method: req.method ?? 'GET',
       url: req.url ?? '/',
@@ -356,6 +453,7 @@ export class Router {
       remoteAddress: req.socket.remoteAddress,
       host,
       upgrade: false,
+      secure,
     });
     this.forward(app, res as Sink, incoming, exchanges, incoming.hasBody ? req : undefined, NOTHING_REFUSED, 1);
   }
@@ -373,6 +471,7 @@ export class Router {
       maintenancePage(res, app);
       return;
     }
+    if (incoming.secure && incoming.responseHeaders === undefined && this.options.hsts?.(app)) incoming.responseHeaders = HSTS;
     const target = this.routes.pick(app, refused);
     if (!target) {
       notRunningPage(res, app);
@@ -397,6 +496,7 @@ export class Router {
     const now = Date.now();
     const late: Exchange[] = [];
     for (const exchanges of this.clients.values()) exchanges.late(now, late);
+    if (this.http2 !== undefined) for (const exchanges of this.http2.streams) exchanges.late(now, late);
     for (const exchange of late) this.guard(undefined, () => exchange.timedOut());
   }
 
@@ -431,6 +531,7 @@ export class Router {
       remoteAddress: socket.remoteAddress,
       host,
       upgrade: true,
+      secure: isSecure(socket),
     });
     if (incoming.hasBody) {
       // Its body would have to wait, unsent, for the app's 101: nobody sends one; refuse it.
@@ -448,6 +549,7 @@ export class Router {
       notFoundPage(response, host);
       return;
     }
+    if (this.redirected(app, incoming.secure, host, req.url ?? '/', response)) return;
     this.forward(app, response, incoming, exchanges, undefined, NOTHING_REFUSED, 1);
   }
 

@@ -33,6 +33,10 @@ interface Incoming {
   retryable: boolean;
   /** The client asked for an Upgrade: only a 101 from the app turns the connection into a tunnel. */
   upgrade: boolean;
+  /** The client reached the router over TLS (its HTTPS port). */
+  secure: boolean;
+  /** Headers the router adds to the app's response (Strict-Transport-Security). */
+  responseHeaders?: readonly string[];
 }
 
 /** A client's request as Node's server or the fast path parsed it. */
@@ -45,6 +49,8 @@ export interface ClientRequestHead {
   host: string | undefined;
   /** An Upgrade request: the Upgrade header goes on, and the app may switch protocols. */
   upgrade: boolean;
+  /** It came over the router's own TLS (its HTTPS port): the app is told https. */
+  secure?: boolean;
 }
 
 export interface HeadOptions {
@@ -89,7 +95,7 @@ export function requestHead(request: ClientRequestHead, options: HeadOptions): I
     head += `${name}: ${value}\r\n`;
   }
   const client = remoteAddress ?? '';
-  head += `X-Forwarded-For: ${forwardedFor === undefined ? client : `${forwardedFor}, ${client}`}\r\nX-Forwarded-Proto: ${options.tlsInFront ? (proto ?? 'https') : 'http'}\r\nX-Forwarded-Host: ${host ?? ''}\r\nX-Request-Id: ${requestId ?? options.requestId()}\r\n`;
+  head += `X-Forwarded-For: ${forwardedFor === undefined ? client : `${forwardedFor}, ${client}`}\r\nX-Forwarded-Proto: ${request.secure === true ? 'https' : options.tlsInFront ? (proto ?? 'https') : 'http'}\r\nX-Forwarded-Host: ${host ?? ''}\r\nX-Request-Id: ${requestId ?? options.requestId()}\r\n`;
   if (upgrade) head += `Upgrade: ${upgradeValue ?? ''}\r\n`;
   return {
     head,
@@ -98,6 +104,7 @@ export function requestHead(request: ClientRequestHead, options: HeadOptions): I
     isHead: method === 'HEAD',
     retryable: !hasBody && (method === 'GET' || method === 'HEAD' || method === 'OPTIONS'),
     upgrade,
+    secure: request.secure === true,
   };
 }
 

@@ -7,6 +7,8 @@ import type { FromWorker, ToWorker } from './messages.js';
 import { RouterInstance } from './instance.js';
 
 let instance: RouterInstance | undefined;
+/** Settles once the worker accepts on the router's port. */
+let listening: Promise<void> | undefined;
 /** Commands that came before `listen`: the state the worker starts from. */
 const early: ToWorker[] = [];
 
@@ -15,16 +17,36 @@ function reply(message: FromWorker): void {
   if (process.connected) process.send?.(message);
 }
 
+async function listen(message: Extract<ToWorker, { type: 'listen' }>, socket: object | undefined): Promise<void> {
+  const created = new RouterInstance({
+    domain: message.domain,
+    tlsInFront: message.tlsInFront,
+    httpsPort: message.httpsPort,
+    log: (line) => console.error(line),
+  });
+  // Commands that arrive while these apply are queued behind them, so none is lost.
+  while (early.length > 0) {
+    const command = early.shift()!;
+    if (command.type !== 'listen' && command.type !== 'retire' && command.type !== 'listen-tls') await created.apply(command);
+  }
+  instance = created;
+  if (!socket) throw new Error('the router process sent no listening socket');
+  await created.listenOn(socket);
+}
+
 async function handle(message: ToWorker, socket: object | undefined): Promise<void> {
   switch (message.type) {
-    case 'listen': {
-      const created = new RouterInstance({ domain: message.domain, tlsInFront: message.tlsInFront, log: (line) => console.error(line) });
-      for (const command of early.splice(0)) if (command.type !== 'listen' && command.type !== 'retire') await created.apply(command);
-      if (!socket) throw new Error('the router process sent no listening socket');
-      await created.listenOn(socket);
-      instance = created;
+    case 'listen':
+      // Set before the first await: 'listen-tls', right behind, waits for all of it.
+      listening = listen(message, socket);
+      await listening;
       return;
-    }
+    case 'listen-tls':
+      // Sent right after 'listen', whose handling may still be under way.
+      await listening;
+      if (!instance || !socket) throw new Error('the router process sent no HTTPS socket');
+      await instance.listenTls(socket);
+      return;
     case 'retire':
       await instance?.retire(message.timeoutMs);
       reply({ type: 'done', id: message.id });

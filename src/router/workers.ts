@@ -5,7 +5,8 @@ import type { FromWorker, RouterCommand, ToWorker } from './messages.js';
 
 const WORKER_SCRIPT = path.join(path.dirname(fileURLToPath(import.meta.url)), 'worker.js');
 
-type Sendable = RouterCommand | { type: 'listen'; domain: string; tlsInFront: boolean } | { type: 'retire'; timeoutMs: number };
+type Sendable =
+  RouterCommand | { type: 'listen'; domain: string; tlsInFront: boolean; httpsPort?: number } | { type: 'listen-tls' } | { type: 'retire'; timeoutMs: number };
 
 interface Worker {
   child: ChildProcess;
@@ -23,16 +24,20 @@ export class RouterWorkers {
   private stopping = false;
   /** The listening socket's handle, passed to each worker. */
   private socketHandle: object | undefined;
+  /** The HTTPS port's listening socket, when there is one. */
+  private tlsHandle: object | undefined;
 
   constructor(
     private readonly domain: string,
     private readonly tlsInFront: boolean,
+    private readonly httpsPort: number | undefined,
     private readonly state: () => RouterCommand,
     private readonly log: (line: string) => void,
   ) {}
 
-  async start(count: number, socketHandle: object): Promise<void> {
+  async start(count: number, socketHandle: object, tlsHandle: object | undefined): Promise<void> {
     this.socketHandle = socketHandle;
+    this.tlsHandle = tlsHandle;
     await Promise.all(Array.from({ length: count }, () => this.spawn()));
   }
 
@@ -73,8 +78,10 @@ export class RouterWorkers {
     // The whole state first, in the same tick as joining the set: no command falls in between.
     this.workers.add(worker);
     const state = this.send(worker, this.state());
-    const listening = this.send(worker, { type: 'listen', domain: this.domain, tlsInFront: this.tlsInFront }, this.socketHandle);
-    await Promise.all([state, listening]);
+    const listening = this.send(worker, { type: 'listen', domain: this.domain, tlsInFront: this.tlsInFront, httpsPort: this.httpsPort }, this.socketHandle);
+    // After 'listen' (messages arrive in order): the worker has its instance by then.
+    const secure = this.tlsHandle === undefined ? undefined : this.send(worker, { type: 'listen-tls' }, this.tlsHandle);
+    await Promise.all([state, listening, secure]);
   }
 
   private send(worker: Worker, command: Sendable, handle?: object): Promise<void> {

@@ -101,6 +101,18 @@ const optionalDirectory: Kind<string | undefined> = {
   show: (value) => value ?? '',
 };
 
+/** A port that is off when unset. */
+const optionalPort: Kind<number | undefined> = {
+  parse: (value, key) => port.parse(value, key),
+  show: (value) => (value === undefined ? 'off' : String(value)),
+};
+
+/** A file path that has no default. */
+const optionalFile: Kind<string | undefined> = {
+  parse: (value, key) => path.resolve(expandHome(text.parse(value, key))),
+  show: (value) => value ?? '',
+};
+
 const onOff: Kind<boolean> = {
   parse(value, key) {
     if (value === true || value === 'true' || value === '1') return true;
@@ -244,6 +256,39 @@ const SETTINGS = {
     shownDefault: 'none',
     arg: '<host:port>',
     help: "registry the swarm's nodes pull the apps' images from (swarm only)",
+  }),
+  httpsPort: setting({
+    file: 'httpsPort',
+    flag: 'https-port',
+    env: 'SLIPWAY_HTTPS_PORT',
+    kind: optionalPort,
+    default: undefined,
+    shownDefault: 'off',
+    arg: '<n>',
+    help: 'HTTPS port the router terminates TLS on for every app',
+  }),
+  tlsCert: setting({
+    file: 'tls.cert',
+    env: 'SLIPWAY_TLS_CERT',
+    kind: optionalFile,
+    default: undefined,
+    shownDefault: 'none',
+    help: "server-wide default certificate (PEM, with its chain), e.g. for *.<domain>; served when no app's certificate matches",
+  }),
+  tlsKey: setting({
+    file: 'tls.key',
+    env: 'SLIPWAY_TLS_KEY',
+    kind: optionalFile,
+    default: undefined,
+    shownDefault: 'none',
+    help: "the default certificate's private key (PEM)",
+  }),
+  apiTls: setting({
+    file: 'apiTls',
+    env: 'SLIPWAY_API_TLS',
+    kind: onOff,
+    default: false,
+    help: 'the git and API port serves HTTPS with the default certificate (tls.cert, tls.key)',
   }),
 };
 

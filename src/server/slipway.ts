@@ -1,5 +1,6 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import type net from 'node:net';
 import path from 'node:path';
 import type { Duplex } from 'node:stream';
@@ -39,6 +40,9 @@ import { Store } from '../store/store.js';
 import { loadAdminToken } from './admin-token.js';
 import type { ServerConfig } from './config.js';
 import { recover } from './recover.js';
+import { certificatesToServe, loadDefaultCertificate } from '../certs/serving.js';
+import { CertificateStore } from '../certs/store.js';
+import { CertificateError, factsOf, parseChain } from '../certs/pem.js';
 import { secureDataDir } from './data-modes.js';
 import { ensureRouter } from './router-process.js';
 import { storageProblem } from './storage.js';
@@ -69,6 +73,12 @@ export async function startSlipway({ config, env, log, runtime = chooseRuntime(c
   // Everything the server and its git processes create from now on is the server user's alone,
   // and what an earlier version or a loose umask left readable is made so before the database opens.
   process.umask(0o077);
+  // Checked before anything starts: a bad tls.cert/tls.key is the operator's to fix (CertificateError).
+  const defaultCertificate = loadDefaultCertificate(config.tlsCert, config.tlsKey);
+  if (config.apiTls && defaultCertificate === undefined) {
+    throw new CertificateError("apiTls needs the certificate for the server's own host name: set tls.cert and tls.key (SLIPWAY_TLS_CERT, SLIPWAY_TLS_KEY)");
+  }
+  const apiCertificate = config.apiTls ? defaultCertificate : undefined;
   // The router first: it serves the recorded routes on its own, so nothing below (which walks
   // every repository, or grows with the apps) delays them on a cold start. Awaited in startRouter.
   const routerStarted = ensureRouter(config, env, log).then(
@@ -96,6 +106,21 @@ export async function startSlipway({ config, env, log, runtime = chooseRuntime(c
   };
   store.onDirectoryChange(syncDirectory);
   syncDirectory();
+  const certificates = new CertificateStore(config.dataDir);
+  // The whole set on every change (and to each router that connects: RouterLink keeps the last).
+  let certificatesSynced: Promise<void> = Promise.resolve();
+  const syncCertificates = (): void => {
+    certificatesSynced = router
+      .setCertificates(certificatesToServe(certificates.list(), defaultCertificate))
+      .catch((error: unknown) => log(`router update failed: ${String(error)}`));
+  };
+  certificates.onChange(syncCertificates);
+  syncCertificates();
+  // A deleted app's certificates go with it.
+  store.onDirectoryChange(() => {
+    const apps = new Set(store.directory().apps);
+    for (const app of new Set(certificates.list().map((c) => c.app))) if (!apps.has(app)) certificates.removeApp(app);
+  });
   const containers = new AppContainers(store, stackName(config.stackImage), path.join(config.dataDir, 'volumes'));
   const traffic: TrafficSwitch = {
     switchTo: (app, deployment, targets) => router.switchTo(app, deployment, targets),
@@ -144,7 +169,7 @@ export async function startSlipway({ config, env, log, runtime = chooseRuntime(c
     onDeployment: (listener) => deployer.onEvent(listener),
     commitSubject: async (app, commit) => (await new CommitSource(repos.pathFor(app), commit).info()).subject,
     appUrl,
-    apiUrl: `http://${config.host}:${config.port}`,
+    apiUrl: `${config.apiTls ? 'https' : 'http'}://${config.host}:${config.port}`,
     timeoutMs: config.timeouts.notifyMs,
     retryBaseMs: config.timeouts.notifyRetryMs,
     log,
@@ -205,7 +230,16 @@ export async function startSlipway({ config, env, log, runtime = chooseRuntime(c
     domain: config.domain,
     // The latest update: each one carries the whole directory, so it covers those before it.
     routersUpdated: () => directorySynced,
-    dashboard: { files: new DashboardFiles(DASHBOARD_DIR), sessions: new Sessions((id) => auth.stillValid(id)), secureCookies: config.tlsInFront },
+    certificates: {
+      store: certificates,
+      defaultCertificate: defaultCertificate === undefined ? undefined : factsOf(parseChain(defaultCertificate.cert)),
+      updated: () => certificatesSynced,
+    },
+    dashboard: {
+      files: new DashboardFiles(DASHBOARD_DIR),
+      sessions: new Sessions((id) => auth.stillValid(id)),
+      secureCookies: config.tlsInFront || config.apiTls,
+    },
   });
 
   await startRouter(router, store, routerStarted);
@@ -217,11 +251,13 @@ export async function startSlipway({ config, env, log, runtime = chooseRuntime(c
   });
   await repos.configureAll();
 
-  const http1 = http.createServer((req, res) => {
+  const answer = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     if (gitHttp.handle(req, res) || api.handle(req, res)) return;
     res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' });
     res.end('Slipway: nothing here. Push with git to /<app>.git, or use the API under /api.\n');
-  });
+  };
+  // apiTls: tokens never travel in clear text; the default certificate is the server's own.
+  const http1: http.Server | https.Server = apiCertificate === undefined ? http.createServer(answer) : https.createServer(apiCertificate, answer);
   // A push waits for its whole deployment; the hook timeout bounds it, not Node's defaults.
   http1.requestTimeout = 0;
   http1.headersTimeout = 60_000;
@@ -255,7 +291,7 @@ export async function startSlipway({ config, env, log, runtime = chooseRuntime(c
   });
 
   return {
-    apiUrl: `http://${config.host}:${config.port}`,
+    apiUrl: `${config.apiTls ? 'https' : 'http'}://${config.host}:${config.port}`,
     routerUrl: `http://${config.host}:${config.routerPort}`,
     adminToken,
     async stop() {

@@ -7,13 +7,28 @@ export interface DirectoryRecord {
   /** Custom domain → app. */
   domains: [string, string][];
   maintenance: string[];
+  /** Apps whose HTTP requests are redirected to HTTPS (absent: none). */
+  forceHttps?: string[];
+  /** Apps whose HTTPS answers carry Strict-Transport-Security (absent: none). */
+  hsts?: string[];
 }
 
 /** The queries both the server's Store and the router process's read-only view run. */
 export function readDirectory(db: Database.Database): DirectoryRecord {
-  const rows = db.prepare('SELECT name, maintenance FROM apps').all() as { name: string; maintenance: number }[];
+  const rows = db.prepare('SELECT name, maintenance, force_https, hsts FROM apps').all() as {
+    name: string;
+    maintenance: number;
+    force_https: number;
+    hsts: number;
+  }[];
   const domains = (db.prepare('SELECT domain, app FROM domains').all() as { domain: string; app: string }[]).map((r): [string, string] => [r.domain, r.app]);
-  return { apps: rows.map((r) => r.name), domains, maintenance: rows.filter((r) => r.maintenance === 1).map((r) => r.name) };
+  return {
+    apps: rows.map((r) => r.name),
+    domains,
+    maintenance: rows.filter((r) => r.maintenance === 1).map((r) => r.name),
+    forceHttps: rows.filter((r) => r.force_https === 1).map((r) => r.name),
+    hsts: rows.filter((r) => r.hsts === 1).map((r) => r.name),
+  };
 }
 
 export function readRoutes(db: Database.Database): RouteRecord[] {

@@ -142,4 +142,8 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE routes ADD COLUMN out_of_rotation TEXT NOT NULL DEFAULT '[]';
   `,
+  `
+  ALTER TABLE apps ADD COLUMN force_https INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE apps ADD COLUMN hsts INTEGER NOT NULL DEFAULT 0;
+  `,
 ];

@@ -31,6 +31,10 @@ export interface AppSettings {
   healthcheckTimeoutMs: number | null;
   /** How often serving web containers are checked; null: the default. */
   healthcheckIntervalMs: number | null;
+  /** The router answers HTTP requests with a redirect to HTTPS (ACME challenges excepted). */
+  forceHttps: boolean;
+  /** HTTPS answers carry Strict-Transport-Security. */
+  hsts: boolean;
 }
 
 export interface DeploymentRecord {
@@ -109,6 +113,8 @@ interface AppRow {
   healthcheck_path: string | null;
   healthcheck_timeout_ms: number | null;
   healthcheck_interval_ms: number | null;
+  force_https: number;
+  hsts: number;
 }
 
 /** The only module that speaks SQL. Every write is one statement or one transaction. */
@@ -199,7 +205,7 @@ export class Store {
     const merged = { ...current.settings, ...settings };
     this.db
       .prepare(
-        'UPDATE apps SET boot_timeout_ms = ?, hook_timeout_ms = ?, stop_timeout_ms = ?, memory_mb = ?, cpus = ?, healthcheck_path = ?, healthcheck_timeout_ms = ?, healthcheck_interval_ms = ? WHERE name = ?',
+        'UPDATE apps SET boot_timeout_ms = ?, hook_timeout_ms = ?, stop_timeout_ms = ?, memory_mb = ?, cpus = ?, healthcheck_path = ?, healthcheck_timeout_ms = ?, healthcheck_interval_ms = ?, force_https = ?, hsts = ? WHERE name = ?',
       )
       .run(
         merged.bootTimeoutMs,
@@ -210,8 +216,12 @@ export class Store {
         merged.healthcheckPath,
         merged.healthcheckTimeoutMs,
         merged.healthcheckIntervalMs,
+        merged.forceHttps ? 1 : 0,
+        merged.hsts ? 1 : 0,
         name,
       );
+    // The router redirects and adds HSTS from its directory.
+    if (merged.forceHttps !== current.settings.forceHttps || merged.hsts !== current.settings.hsts) this.directoryChanged();
     return this.getApp(name)!;
   }
 
@@ -541,6 +551,8 @@ function toApp(row: AppRow): AppRecord {
       healthcheckPath: row.healthcheck_path,
       healthcheckTimeoutMs: row.healthcheck_timeout_ms,
       healthcheckIntervalMs: row.healthcheck_interval_ms,
+      forceHttps: row.force_https === 1,
+      hsts: row.hsts === 1,
     },
     maintenance: row.maintenance === 1,
   };

@@ -82,6 +82,8 @@ test('settings validate their values', async () => {
       healthcheckTimeout: null,
       healthcheckInterval: null,
       healthcheckPath: null,
+      forceHttps: false,
+      hsts: false,
     },
   });
 }, 60_000);

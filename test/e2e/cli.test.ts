@@ -148,6 +148,8 @@ test('settings: set, shown, applied to the containers of the next restart, unset
     healthcheckTimeout: null,
     healthcheckInterval: null,
     healthcheckPath: null,
+    forceHttps: false,
+    hsts: false,
   });
 
   expect((await slipway(['restart', '-a', 'cli-app'])).exitCode).toBe(0);
@@ -169,7 +171,7 @@ test('settings: set, shown, applied to the containers of the next restart, unset
   const unknown = await slipway(['settings:set', 'disk=5', '-a', 'cli-app']);
   expect([unknown.exitCode, unknown.stderr]).toEqual([
     1,
-    'slipway: Unknown setting "disk"; the settings are bootTimeout, hookTimeout, stopTimeout, memory, cpus, healthcheckTimeout, healthcheckInterval, healthcheckPath.\n',
+    'slipway: Unknown setting "disk"; the settings are bootTimeout, hookTimeout, stopTimeout, memory, cpus, healthcheckTimeout, healthcheckInterval, healthcheckPath, forceHttps, hsts.\n',
   ]);
   const word = await slipway(['settings:set', 'memory=lots', '-a', 'cli-app']);
   expect([word.exitCode, word.stderr]).toEqual([2, 'slipway: "memory=lots" is not SETTING=NUMBER; write it as e.g. memory=512 or hookTimeout=600\n']);

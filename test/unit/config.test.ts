@@ -47,6 +47,10 @@ const DEFAULTS: ServerConfig = {
   cronSeconds: false,
   engine: 'docker',
   registry: undefined,
+  httpsPort: undefined,
+  tlsCert: undefined,
+  tlsKey: undefined,
+  apiTls: false,
   timeouts: {
     bootMs: 60_000,
     hookMs: 1_200_000,
@@ -136,6 +140,7 @@ describe('loadServerConfig: precedence flag > env > file > default', () => {
       tlsInFront: false,
       cronSeconds: false,
       engine: 'docker',
+      apiTls: false,
       timeouts: {
         bootMs: 11_000,
         hookMs: 12_000,
@@ -165,6 +170,7 @@ describe('loadServerConfig: precedence flag > env > file > default', () => {
       tlsInFront: false,
       cronSeconds: false,
       engine: 'docker',
+      apiTls: false,
       timeouts: {
         bootMs: 21_000,
         hookMs: 22_000,
@@ -195,6 +201,7 @@ describe('loadServerConfig: precedence flag > env > file > default', () => {
       tlsInFront: false,
       cronSeconds: false,
       engine: 'docker',
+      apiTls: false,
       timeouts: {
         bootMs: 21_000,
         hookMs: 22_000,
@@ -309,7 +316,7 @@ describe('loadServerConfig: errors', () => {
     const file = yamlFile('port: 7070\nlisten: 0.0.0.0\n');
     const error = configError(() => loadServerConfig(['--config', file], {}));
     expect(error.message).toBe(
-      `${file}: unknown setting "listen"; the settings are data, port, routerPort, host, domain, stackImage, npmRegistry, buildCacheDir, routerWorkers, maxPushMb, minFreeMb, tlsInFront, cronSeconds, engine, registry, timeouts`,
+      `${file}: unknown setting "listen"; the settings are data, port, routerPort, host, domain, stackImage, npmRegistry, buildCacheDir, routerWorkers, maxPushMb, minFreeMb, tlsInFront, cronSeconds, engine, registry, httpsPort, tls, apiTls, timeouts`,
     );
   });
 
@@ -424,6 +431,20 @@ describe('loadServerConfig: only real numbers count', () => {
     ],
   ])('%s is refused', (_name, load, message) => {
     expect(configError(load).message).toContain(message);
+  });
+});
+
+describe('loadServerConfig: HTTPS', () => {
+  test('httpsPort is off unless set; tls.cert and tls.key are paths in a tls mapping; apiTls is on or off', () => {
+    expect(loadServerConfig([], {}).httpsPort).toBeUndefined();
+    expect(loadServerConfig(['--https-port', '8443'], {}).httpsPort).toBe(8443);
+    expect(loadServerConfig([], { SLIPWAY_HTTPS_PORT: '443' }).httpsPort).toBe(443);
+    const config = loadServerConfig(
+      ['--config', yamlFile('httpsPort: 9443\ntls:\n  cert: /etc/slipway/cert.pem\n  key: /etc/slipway/key.pem\napiTls: true\n')],
+      {},
+    );
+    expect(config).toMatchObject({ httpsPort: 9443, tlsCert: '/etc/slipway/cert.pem', tlsKey: '/etc/slipway/key.pem', apiTls: true });
+    expect(() => loadServerConfig(['--https-port', '0'], {})).toThrow('"httpsPort" must be a port number from 1 to 65535, not "0"');
   });
 });
 

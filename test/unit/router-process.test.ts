@@ -87,6 +87,29 @@ describe('RouterLink (the server side of the channel)', () => {
     }
   });
 
+  test('certificates and challenges are whole sets: a router that connects gets the last of each in its state', async () => {
+    const link = new RouterLink(path.join(dir, 'router.sock'), () => undefined);
+    try {
+      const cert = { hostnames: ['www.shop.test'], cert: 'CERT PEM', key: 'KEY PEM' };
+      await link.setCertificates([{ hostnames: ['old.shop.test'], cert: 'OLD', key: 'OLD' }]);
+      await link.setCertificates([cert]);
+      await link.setChallenges([['tok1', 'tok1.thumb']]);
+      await link.listen();
+      const router = await fakeRouter(path.join(dir, 'router.sock'));
+      await until(() => router.got.length === 1);
+      expect(router.got[0]).toMatchObject({ type: 'state', certificates: [cert], challenges: [['tok1', 'tok1.thumb']] });
+      await link.setChallenges([]);
+      await link.setCertificates([]);
+      expect(router.got.slice(1)).toMatchObject([
+        { type: 'challenges', challenges: [] },
+        { type: 'certificates', certificates: [] },
+      ]);
+      router.socket.destroy();
+    } finally {
+      await link.close();
+    }
+  });
+
   test('with no router connected, changes resolve at once', async () => {
     const link = new RouterLink(path.join(dir, 'router.sock'), () => undefined);
     await link.listen();
@@ -106,6 +129,8 @@ describe('RouterInstance (what the router process and each worker hold)', () => 
         { app: 'shop', deployment: 1, targets: [target(20001)] },
         { app: 'blog', deployment: 2, targets: [target(20002)] },
       ],
+      certificates: [],
+      challenges: [],
     });
     await instance.apply({ type: 'route', app: 'shop', deployment: 3, targets: [target(20003)] });
     await instance.apply({ type: 'directory', directory: { apps: ['shop'], domains: [], maintenance: [] } });
@@ -113,6 +138,8 @@ describe('RouterInstance (what the router process and each worker hold)', () => 
       type: 'state',
       directory: { apps: ['shop'], domains: [], maintenance: [] },
       routes: [{ app: 'shop', deployment: 3, targets: [target(20003)] }],
+      certificates: [],
+      challenges: [],
     });
     await instance.close();
   });
@@ -128,6 +155,8 @@ describe('Router.retire (handing the port over)', () => {
       type: 'state',
       directory: { apps: ['shop'], domains: [], maintenance: [] },
       routes: [{ app: 'shop', deployment: 1, targets: [target(port)] }],
+      certificates: [],
+      challenges: [],
     });
     await instance.listen(0, '127.0.0.1');
     const routerPort = (instance.server.address() as net.AddressInfo).port;

@@ -4,7 +4,11 @@ import type { RouteContext } from '../context.js';
 import { ApiError } from '../errors.js';
 
 /** The settings that are numbers; healthcheckPath is the one string. */
-type NumberField = Exclude<keyof AppSettings, 'healthcheckPath'>;
+type NumberField = Exclude<keyof AppSettings, 'healthcheckPath' | BooleanField>;
+
+/** The settings that are on or off (served by the router: forceHttps, hsts). */
+type BooleanField = 'forceHttps' | 'hsts';
+const BOOLEANS: readonly BooleanField[] = ['forceHttps', 'hsts'];
 
 interface SettingSpec {
   field: NumberField;
@@ -79,7 +83,10 @@ export function settingsRoutes(ctx: RouteContext): void {
   ctx.add('PATCH', '/api/apps/:app/settings', async (req, p) => {
     const app = ctx.app(p).name;
     const changes = settingChanges(await readJsonObject(req));
-    return { json: settingsJson(ctx.store.updateSettings(app, changes)) };
+    const updated = ctx.store.updateSettings(app, changes);
+    // forceHttps and hsts are the routers': answered once they apply them.
+    await ctx.routersUpdated();
+    return { json: settingsJson(updated) };
   });
 }
 
@@ -97,9 +104,18 @@ function settingChanges(body: Record<string, unknown>): Partial<AppSettings> {
       changes.healthcheckPath = value;
       continue;
     }
+    if ((BOOLEANS as readonly string[]).includes(key)) {
+      if (value !== null && typeof value !== 'boolean') throw new ApiError(400, 'invalid_setting', `${key} must be true or false (or null for false)`);
+      changes[key as BooleanField] = value === true;
+      continue;
+    }
     const spec = SETTINGS[key];
     if (!spec) {
-      throw new ApiError(400, 'invalid_setting', `unknown setting "${key}"; the settings are ${[...Object.keys(SETTINGS), 'healthcheckPath'].join(', ')}`);
+      throw new ApiError(
+        400,
+        'invalid_setting',
+        `unknown setting "${key}"; the settings are ${[...Object.keys(SETTINGS), 'healthcheckPath', ...BOOLEANS].join(', ')}`,
+      );
     }
     if (value !== null && (typeof value !== 'number' || !spec.valid(value))) {
       throw new ApiError(400, 'invalid_setting', `${key} must be ${spec.expected}`);
@@ -118,5 +134,7 @@ function settingsJson(app: AppRecord): object {
       }),
     ),
     healthcheckPath: app.settings.healthcheckPath,
+    forceHttps: app.settings.forceHttps,
+    hsts: app.settings.hsts,
   };
 }

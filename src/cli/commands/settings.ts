@@ -2,7 +2,7 @@ import { keyValues, type Command, type CommandContext } from '../command.js';
 import { CliError } from '../errors.js';
 import { printJson, table } from '../output.js';
 
-type SettingsJson = Record<string, number | string | null>;
+type SettingsJson = Record<string, number | string | boolean | null>;
 
 /** How each setting's value reads; a setting the server added later shows bare. */
 const UNITS: Record<string, string> = {
@@ -25,15 +25,23 @@ function show(ctx: CommandContext, app: string, settings: SettingsJson): void {
 
 /** Settings whose value is text, not a number. */
 const TEXT_SETTINGS = ['healthcheckPath'];
+/** Settings that are true or false. */
+const BOOLEAN_SETTINGS = ['forceHttps', 'hsts'];
 
 /** `memory=512 cpus=0.5 healthcheckPath=/up` as numbers (and text for paths); the server checks names and ranges. */
-function numbers(args: readonly string[]): Record<string, number | string> {
+function numbers(args: readonly string[]): Record<string, number | string | boolean> {
   if (args.length === 0) throw new CliError('Give at least one setting: e.g. slipway settings:set memory=512 cpus=0.5.', 2);
+  const flags = args.filter((a) => BOOLEAN_SETTINGS.some((key) => a.startsWith(`${key}=`)));
   const text = args.filter((a) => TEXT_SETTINGS.some((key) => a.startsWith(`${key}=`)));
   const number = (value: string): number | undefined => (value.trim() !== '' && Number.isFinite(Number(value)) ? Number(value) : undefined);
   return {
     ...keyValues(
-      args.filter((a) => !text.includes(a)),
+      flags,
+      (value) => (value === 'true' ? true : value === 'false' ? false : undefined),
+      (arg) => `"${arg}" is not SETTING=true or SETTING=false; write it as e.g. forceHttps=true`,
+    ),
+    ...keyValues(
+      args.filter((a) => !text.includes(a) && !flags.includes(a)),
       number,
       (arg) => `"${arg}" is not SETTING=NUMBER; write it as e.g. memory=512 or hookTimeout=600`,
     ),
@@ -61,7 +69,7 @@ export const settingsCommands: Command[] = [
   {
     name: 'settings:set',
     summary:
-      'set limits, timeouts and the health check: memory (MiB), cpus (cores), bootTimeout, hookTimeout, stopTimeout, healthcheckTimeout (s), healthcheckPath (/up)',
+      'set limits, timeouts, the health check and HTTPS: memory (MiB), cpus (cores), bootTimeout, hookTimeout, stopTimeout, healthcheckTimeout (s), healthcheckPath (/up), forceHttps, hsts (true/false)',
     usage: 'slipway settings:set SETTING=NUMBER... [-a APP] [--json]',
     example: 'slipway settings:set memory=512 cpus=0.5 hookTimeout=600 -a my-app',
     async run(ctx) {
@@ -69,7 +77,9 @@ export const settingsCommands: Command[] = [
       const changes = numbers(ctx.args);
       const settings = await ctx.api().json<SettingsJson>('PATCH', `/api/apps/${app}/settings`, changes);
       if (ctx.out.json) return printJson(ctx.out, settings);
-      ctx.out.write(`Changed ${Object.keys(changes).join(', ')} of ${app}; ${APPLIES}.\n`);
+      const routed = Object.keys(changes).every((key) => BOOLEAN_SETTINGS.includes(key));
+      // forceHttps and hsts are the router's: they apply at once, to the next request.
+      ctx.out.write(`Changed ${Object.keys(changes).join(', ')} of ${app}; ${routed ? 'the router applies it from the next request on' : APPLIES}.\n`);
     },
   },
   {
