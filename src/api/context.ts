@@ -8,6 +8,7 @@ import type { Formation } from '../deploy/formation.js';
 import type { Repos } from '../git/repos.js';
 import type { Notifications } from '../notify/notifications.js';
 import type { CronScheduler } from '../cron/scheduler.js';
+import type { AcmeManager } from '../certs/acme-manager.js';
 import type { HealthMonitor } from '../health/monitor.js';
 import type { OneOffs } from '../run/oneoffs.js';
 import type { PortAllocator } from '../runtime/ports.js';
@@ -41,6 +42,8 @@ export interface ApiDeps {
   notifications: Notifications;
   cron: CronScheduler;
   health: Pick<HealthMonitor, 'isUnhealthy'>;
+  /** Automatic certificates: each name's ACME state, and `reconcile` after certs:auto changes. */
+  autoCerts: Pick<AcmeManager, 'namesOf' | 'status' | 'reconcile'>;
   ports: PortAllocator;
   appUrl(app: string): string;
   domain: string;

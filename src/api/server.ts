@@ -13,6 +13,7 @@ import { appRoutes } from './routes/apps.js';
 import { deploymentRoutes } from './routes/deployments.js';
 import { domainRoutes } from './routes/domains.js';
 import { certificateRoutes } from './routes/certs.js';
+import { certsAutoRoutes } from './routes/certs-auto.js';
 import { envRoutes } from './routes/env.js';
 import { eventRoutes } from './routes/events.js';
 import { logRoutes } from './routes/logs.js';
@@ -47,6 +48,7 @@ const ROUTE_GROUPS: ((ctx: RouteContext) => void)[] = [
   envRoutes,
   domainRoutes,
   certificateRoutes,
+  certsAutoRoutes,
   settingsRoutes,
   releaseRoutes,
   storageRoutes,

@@ -55,12 +55,13 @@ export class CertificateStore {
     return stored;
   }
 
-  /** Removes the app's certificates that cover the domain; returns how many. */
-  remove(app: string, domain: string): number {
+  /** Removes the app's certificates that cover the domain (only those from `source` when given); returns how many. */
+  remove(app: string, domain: string, source?: CertificateSource): number {
     const host = domain.toLowerCase();
     let removed = 0;
     for (const cert of this.forApp(app)) {
       if (!cert.hostnames.some((name) => nameCovers(name, host))) continue;
+      if (source !== undefined && cert.source !== source) continue;
       rmSync(this.fileOf(cert), { force: true });
       removed++;
     }

@@ -9,6 +9,7 @@ import { envCommands } from './commands/env.js';
 import { formationCommands } from './commands/formation.js';
 import { domainCommands } from './commands/domains.js';
 import { certCommands } from './commands/certs.js';
+import { certsAutoCommands } from './commands/certs-auto.js';
 import { settingsCommands } from './commands/settings.js';
 import { storageCommands } from './commands/storage.js';
 import { logCommands } from './commands/logs.js';
@@ -28,6 +29,7 @@ export const COMMANDS: Command[] = [
   ...formationCommands,
   ...domainCommands,
   ...certCommands,
+  ...certsAutoCommands,
   ...settingsCommands,
   ...storageCommands,
   ...logCommands,

@@ -122,6 +122,32 @@ const onOff: Kind<boolean> = {
   show: String,
 };
 
+/** An http(s) URL, such as an ACME directory. */
+const url: Kind<string> = {
+  parse(value, key) {
+    const given = text.parse(value, key);
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(given);
+    } catch {
+      parsed = undefined;
+    }
+    if (parsed === undefined || (parsed.protocol !== 'https:' && parsed.protocol !== 'http:'))
+      throw new ConfigError(`"${key}" must be an http(s) URL such as https://acme-v02.api.letsencrypt.org/directory, not "${given}"`);
+    return given;
+  },
+  show: (value) => value,
+};
+
+const optionalEmail: Kind<string | undefined> = {
+  parse(value, key) {
+    const given = text.parse(value, key);
+    if (!/^[^@\s]+@[^@\s]+$/.test(given)) throw new ConfigError(`"${key}" must be an email address such as ops@example.com, not "${given}"`);
+    return given;
+  },
+  show: (value) => value ?? '',
+};
+
 /** Seconds in the file, the environment and the help; milliseconds in the program. */
 const seconds: Kind<number> = {
   parse(value, key) {
@@ -289,6 +315,42 @@ const SETTINGS = {
     kind: onOff,
     default: false,
     help: 'the git and API port serves HTTPS with the default certificate (tls.cert, tls.key)',
+  }),
+  acmeDirectory: setting({
+    file: 'acme.directory',
+    env: 'SLIPWAY_ACME_DIRECTORY',
+    kind: url,
+    default: 'https://acme-v02.api.letsencrypt.org/directory',
+    help: "ACME directory that certs:auto orders certificates from (Let's Encrypt staging: https://acme-staging-v02.api.letsencrypt.org/directory)",
+  }),
+  acmeEmail: setting({
+    file: 'acme.email',
+    env: 'SLIPWAY_ACME_EMAIL',
+    kind: optionalEmail,
+    default: undefined,
+    shownDefault: 'none',
+    help: 'contact address of the ACME account (expiry and policy mail from the certificate authority)',
+  }),
+  acmeRenewBeforeMs: setting({
+    file: 'acme.renewBefore',
+    env: 'SLIPWAY_ACME_RENEW_BEFORE',
+    kind: seconds,
+    default: 30 * 24 * 60 * 60_000,
+    help: 'seconds before expiry an automatic certificate is renewed (30 days)',
+  }),
+  acmeCheckMs: setting({
+    file: 'acme.checkInterval',
+    env: 'SLIPWAY_ACME_CHECK_INTERVAL',
+    kind: seconds,
+    default: 12 * 60 * 60_000,
+    help: 'seconds between checks for automatic certificates due for renewal (also checked at start)',
+  }),
+  acmeRetryMs: setting({
+    file: 'acme.retry',
+    env: 'SLIPWAY_ACME_RETRY',
+    kind: seconds,
+    default: 60_000,
+    help: 'seconds before a failed certificate order is tried again; each later wait is 4 times longer, at most 6 hours',
   }),
 };
 

@@ -43,6 +43,11 @@ import { recover } from './recover.js';
 import { certificatesToServe, loadDefaultCertificate } from '../certs/serving.js';
 import { CertificateStore } from '../certs/store.js';
 import { CertificateError, factsOf, parseChain } from '../certs/pem.js';
+import { AcmeManager } from '../certs/acme-manager.js';
+import { AcmeIssuer } from '../certs/acme-issuer.js';
+import { ChallengeBoard } from '../certs/acme-challenges.js';
+import { autoNames } from '../certs/acme-names.js';
+import { autoCertificateStore } from '../certs/acme-store.js';
 import { secureDataDir } from './data-modes.js';
 import { ensureRouter } from './router-process.js';
 import { storageProblem } from './storage.js';
@@ -121,6 +126,30 @@ export async function startSlipway({ config, env, log, runtime = chooseRuntime(c
     const apps = new Set(store.directory().apps);
     for (const app of new Set(certificates.list().map((c) => c.app))) if (!apps.has(app)) certificates.removeApp(app);
   });
+  // Automatic certificates: orders run in the background, answered on the router's HTTP port.
+  const challenges = new ChallengeBoard((set) => router.setChallenges(set));
+  const acme = new AcmeManager({
+    issuer: new AcmeIssuer({
+      directoryUrl: config.acmeDirectory,
+      email: config.acmeEmail,
+      accountKeyFile: path.join(config.dataDir, 'acme', 'account.key'),
+      answer: (token, keyAuthorization, during) => challenges.answer(token, keyAuthorization, during),
+    }),
+    certificates: autoCertificateStore(certificates),
+    enabledApps: () => store.acme.enabledApps(),
+    namesOf: (app) =>
+      autoNames(
+        app,
+        store.listDomains(app).map((d) => d.domain),
+        config.domain,
+      ),
+    renewBeforeMs: config.acmeRenewBeforeMs,
+    checkIntervalMs: config.acmeCheckMs,
+    retryBaseMs: config.acmeRetryMs,
+    log,
+  });
+  // A domain added to or removed from an app with certs:auto on (or the app deleted).
+  store.onDirectoryChange(() => acme.reconcile());
   const containers = new AppContainers(store, stackName(config.stackImage), path.join(config.dataDir, 'volumes'));
   const traffic: TrafficSwitch = {
     switchTo: (app, deployment, targets) => router.switchTo(app, deployment, targets),
@@ -226,6 +255,7 @@ export async function startSlipway({ config, env, log, runtime = chooseRuntime(c
     notifications,
     cron,
     health,
+    autoCerts: acme,
     appUrl,
     domain: config.domain,
     // The latest update: each one carries the whole directory, so it covers those before it.
@@ -234,6 +264,7 @@ export async function startSlipway({ config, env, log, runtime = chooseRuntime(c
       store: certificates,
       defaultCertificate: defaultCertificate === undefined ? undefined : factsOf(parseChain(defaultCertificate.cert)),
       updated: () => certificatesSynced,
+      acmeError: (_app, domain) => acme.status(domain)?.lastError ?? undefined,
     },
     dashboard: {
       files: new DashboardFiles(DASHBOARD_DIR),
@@ -243,6 +274,7 @@ export async function startSlipway({ config, env, log, runtime = chooseRuntime(c
   });
 
   await startRouter(router, store, routerStarted);
+  acme.start();
   // Routes already serve: recovery runs behind them, whatever it finds and however many apps.
   recoverInBackground({ store, runtime, ports, refs: repos.publisher(), timeouts: config.timeouts }, log).finally(() => {
     recovered();
@@ -297,6 +329,7 @@ export async function startSlipway({ config, env, log, runtime = chooseRuntime(c
     async stop() {
       stopWatching();
       stopFollowing();
+      acme.stop();
       clearInterval(sweeper);
       cron.stop();
       health.stop();

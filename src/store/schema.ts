@@ -146,4 +146,10 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE apps ADD COLUMN force_https INTEGER NOT NULL DEFAULT 0;
   ALTER TABLE apps ADD COLUMN hsts INTEGER NOT NULL DEFAULT 0;
   `,
+  `
+  CREATE TABLE acme_apps (
+    app TEXT PRIMARY KEY REFERENCES apps(name) ON DELETE CASCADE,
+    created_at INTEGER NOT NULL
+  );
+  `,
 ];

@@ -5,6 +5,7 @@ import { readDirectory, readRoutes, readServingRoutes, type DirectoryRecord } fr
 import { MIGRATIONS } from './schema.js';
 import { NotifierStore } from './notifiers.js';
 import { CronStore } from './cron.js';
+import { AcmeStore } from './acme.js';
 import type { FinalStatus, Status } from '../deploy/status.js';
 
 export interface AppRecord {
@@ -133,7 +134,11 @@ export class Store {
     this.migrate();
     this.notifiers = new NotifierStore(this.db, now);
     this.cron = new CronStore(this.db, now);
+    this.acme = new AcmeStore(this.db, now);
   }
+
+  /** Apps with automatic certificates (certs:auto) on. */
+  readonly acme: AcmeStore;
 
   /** Cron jobs of deployments, and their runs. */
   readonly cron: CronStore;

@@ -25,8 +25,8 @@ export interface TestServer {
   routerPid(): number | undefined;
   /** SIGHUP to the router: a new router process takes over; resolves once the old one exited. */
   replaceRouter(): Promise<number>;
-  /** Starts the server again on the same data, ports and token. */
-  restart(): Promise<void>;
+  /** Starts the server again on the same data, ports and token (with `env` added to its environment from now on). */
+  restart(env?: Record<string, string>): Promise<void>;
   /** Stops the server (SIGTERM) and waits for it to exit; the router keeps running. */
   stopServer(): Promise<void>;
   /** Stops the server and its router, and removes the data directory. */
@@ -163,7 +163,8 @@ export async function startServer(options: { env?: Record<string, string>; args?
       await until('the old router to exit', () => !alive(old));
       return readRouterPid(dataDir)!;
     },
-    async restart() {
+    async restart(env?: Record<string, string>) {
+      if (env !== undefined) options = { ...options, env: { ...options.env, ...env } };
       previousOutput += spawned.output();
       spawned = spawnServer(dataDir, port, routerPort, token, options);
       await untilHealthy(url, spawned);

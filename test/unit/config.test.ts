@@ -31,6 +31,14 @@ function configError(fn: () => unknown): ConfigError {
   throw new Error('expected a ConfigError, but nothing was thrown');
 }
 
+const ACME_DEFAULTS = {
+  acmeDirectory: 'https://acme-v02.api.letsencrypt.org/directory',
+  acmeEmail: undefined,
+  acmeRenewBeforeMs: 2_592_000_000,
+  acmeCheckMs: 43_200_000,
+  acmeRetryMs: 60_000,
+};
+
 const DEFAULTS: ServerConfig = {
   dataDir: path.resolve(os.homedir(), '.slipway'),
   host: '127.0.0.1',
@@ -51,6 +59,7 @@ const DEFAULTS: ServerConfig = {
   tlsCert: undefined,
   tlsKey: undefined,
   apiTls: false,
+  ...ACME_DEFAULTS,
   timeouts: {
     bootMs: 60_000,
     hookMs: 1_200_000,
@@ -141,6 +150,7 @@ describe('loadServerConfig: precedence flag > env > file > default', () => {
       cronSeconds: false,
       engine: 'docker',
       apiTls: false,
+      ...ACME_DEFAULTS,
       timeouts: {
         bootMs: 11_000,
         hookMs: 12_000,
@@ -171,6 +181,7 @@ describe('loadServerConfig: precedence flag > env > file > default', () => {
       cronSeconds: false,
       engine: 'docker',
       apiTls: false,
+      ...ACME_DEFAULTS,
       timeouts: {
         bootMs: 21_000,
         hookMs: 22_000,
@@ -202,6 +213,7 @@ describe('loadServerConfig: precedence flag > env > file > default', () => {
       cronSeconds: false,
       engine: 'docker',
       apiTls: false,
+      ...ACME_DEFAULTS,
       timeouts: {
         bootMs: 21_000,
         hookMs: 22_000,
@@ -316,7 +328,7 @@ describe('loadServerConfig: errors', () => {
     const file = yamlFile('port: 7070\nlisten: 0.0.0.0\n');
     const error = configError(() => loadServerConfig(['--config', file], {}));
     expect(error.message).toBe(
-      `${file}: unknown setting "listen"; the settings are data, port, routerPort, host, domain, stackImage, npmRegistry, buildCacheDir, routerWorkers, maxPushMb, minFreeMb, tlsInFront, cronSeconds, engine, registry, httpsPort, tls, apiTls, timeouts`,
+      `${file}: unknown setting "listen"; the settings are data, port, routerPort, host, domain, stackImage, npmRegistry, buildCacheDir, routerWorkers, maxPushMb, minFreeMb, tlsInFront, cronSeconds, engine, registry, httpsPort, tls, apiTls, acme, timeouts`,
     );
   });
 
@@ -528,5 +540,37 @@ describe('settingsHelp: derived from the settings the parser reads', () => {
   test('defaults are shown as the operator writes them (seconds, not milliseconds)', () => {
     expect(help).toMatch(/SLIPWAY_HOOK_TIMEOUT +timeouts\.hook .*\(default 1200\)/);
     expect(help).toMatch(/--port <n> .*default 7070\)/);
+  });
+});
+
+describe('loadServerConfig: acme', () => {
+  test('acme: { directory, email, renewBefore } in YAML', () => {
+    const file = yamlFile('acme:\n  directory: https://127.0.0.1:14000/dir\n  email: ops@example.com\n  renewBefore: 86400\n');
+    const config = loadServerConfig(['--config', file], {});
+    expect(config.acmeDirectory).toBe('https://127.0.0.1:14000/dir');
+    expect(config.acmeEmail).toBe('ops@example.com');
+    expect(config.acmeRenewBeforeMs).toBe(86_400_000);
+  });
+
+  test('SLIPWAY_ACME_DIRECTORY wins over the file', () => {
+    const file = yamlFile('acme: { directory: "https://a.example/dir" }\n');
+    expect(loadServerConfig(['--config', file], { SLIPWAY_ACME_DIRECTORY: 'https://b.example/dir' }).acmeDirectory).toBe('https://b.example/dir');
+  });
+
+  test('a directory that is not an http(s) URL is refused with an example', () => {
+    const error = configError(() => loadServerConfig([], { SLIPWAY_ACME_DIRECTORY: 'letsencrypt' }));
+    expect(error.message).toBe('"acme.directory" must be an http(s) URL such as https://acme-v02.api.letsencrypt.org/directory, not "letsencrypt"');
+    expect(error.origin).toBe('SLIPWAY_ACME_DIRECTORY');
+  });
+
+  test('an email without @ is refused', () => {
+    const error = configError(() => loadServerConfig([], { SLIPWAY_ACME_EMAIL: 'ops' }));
+    expect(error.message).toBe('"acme.email" must be an email address such as ops@example.com, not "ops"');
+  });
+
+  test('an unknown acme key is named with the known ones', () => {
+    const file = yamlFile('acme: { server: x }\n');
+    const error = configError(() => loadServerConfig(['--config', file], {}));
+    expect(error.message).toBe(`${file}: unknown setting "acme.server"; expected directory, email, renewBefore, checkInterval, retry`);
   });
 });
