@@ -9,6 +9,7 @@ import type { Repos } from '../git/repos.js';
 import type { Notifications } from '../notify/notifications.js';
 import type { CronScheduler } from '../cron/scheduler.js';
 import type { HealthMonitor } from '../health/monitor.js';
+import type { AppMetrics } from '../metrics/app-metrics.js';
 import type { OneOffs } from '../run/oneoffs.js';
 import type { PortAllocator } from '../runtime/ports.js';
 import type { Runtime } from '../runtime/runtime.js';
@@ -40,6 +41,8 @@ export interface ApiDeps {
   notifications: Notifications;
   cron: CronScheduler;
   health: Pick<HealthMonitor, 'isUnhealthy'>;
+  /** The router's access lines, apps' per-minute metrics, the Prometheus registry. */
+  metrics: Pick<AppMetrics, 'accessLog' | 'prom' | 'series'>;
   ports: PortAllocator;
   appUrl(app: string): string;
   domain: string;

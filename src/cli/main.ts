@@ -10,6 +10,7 @@ import { formationCommands } from './commands/formation.js';
 import { domainCommands } from './commands/domains.js';
 import { settingsCommands } from './commands/settings.js';
 import { storageCommands } from './commands/storage.js';
+import { metricsCommands } from './commands/metrics.js';
 import { logCommands } from './commands/logs.js';
 import { notifierCommands } from './commands/notifiers.js';
 import { cronCommands } from './commands/cron.js';
@@ -29,6 +30,7 @@ export const COMMANDS: Command[] = [
   ...settingsCommands,
   ...storageCommands,
   ...logCommands,
+  ...metricsCommands,
   ...runCommands,
   ...notifierCommands,
   ...cronCommands,

@@ -56,6 +56,7 @@ export async function routerCommand(argv: string[]): Promise<number> {
       host: config.host,
       domain: config.domain,
       tlsInFront: config.tlsInFront,
+      access: config.routerMetrics ? { keepQuery: config.accessLogQuery } : undefined,
       processes: config.routerWorkers,
       drainMs: config.timeouts.drainMs,
       log,

@@ -5,7 +5,7 @@ import type { RouterCommand } from './messages.js';
 import { Router, type RouterOptions } from './proxy.js';
 
 /** The router's settings (its directory is its own). */
-export type InstanceOptions = Pick<RouterOptions, 'domain' | 'upstreamTimeoutMs' | 'tlsInFront' | 'log'>;
+export type InstanceOptions = Pick<RouterOptions, 'domain' | 'upstreamTimeoutMs' | 'tlsInFront' | 'log' | 'access'>;
 
 /**
  * One router: the proxy and its copy of the directory, changed only through `apply`. The router

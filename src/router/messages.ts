@@ -1,4 +1,5 @@
 import type { RouteTarget } from '../store/store.js';
+import type { AccessOptions, AccessRecord } from './access.js';
 import type { Directory } from './handle.js';
 
 export interface RouteRecordMessage {
@@ -24,7 +25,13 @@ export type RouterRequest = RouterCommand & { id: number };
 
 export type RouterReply = { type: 'done'; id: number } | { type: 'failed'; id: number; message: string };
 
-/** From the router process to one of its workers (the listening socket comes with `listen`). */
-export type ToWorker = RouterRequest | { id: number; type: 'listen'; domain: string; tlsInFront: boolean } | { id: number; type: 'retire'; timeoutMs: number };
+/** What a router sends unasked: its requests' records, in batches (router/access.ts). */
+export type RouterReport = { type: 'requests'; records: AccessRecord[] };
 
-export type FromWorker = { type: 'ready' } | RouterReply;
+/** From the router process to one of its workers (the listening socket comes with `listen`). */
+export type ToWorker =
+  | RouterRequest
+  | { id: number; type: 'listen'; domain: string; tlsInFront: boolean; access?: AccessOptions }
+  | { id: number; type: 'retire'; timeoutMs: number };
+
+export type FromWorker = { type: 'ready' } | RouterReply | RouterReport;

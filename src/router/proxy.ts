@@ -3,6 +3,7 @@ import net from 'node:net';
 import { ConnectionCap } from '../net/connection-cap.js';
 import { waitForPort } from '../runtime/boot.js';
 import type { RouteTarget } from '../store/store.js';
+import { MeteredSink, type AccessRecorder } from './access.js';
 import { ClientExchanges } from './client-exchanges.js';
 import { Exchange, type ExchangeHost } from './exchange.js';
 import { FastConnection, type FastPathHost } from './fast-path.js';
@@ -35,6 +36,8 @@ export interface RouterOptions {
   tlsInFront?: boolean;
   /** One line per connection closed after an error in the router's own code. */
   log?: (line: string) => void;
+  /** Where each routed request's record goes (access logs, metrics); none: nothing is measured. */
+  access?: AccessRecorder;
 }
 
 const NOTHING_REFUSED: ReadonlySet<string> = new Set();
@@ -369,6 +372,9 @@ export class Router {
     refused: ReadonlySet<string>,
     attempt: number,
   ): void {
+    // Measured from here, whatever answers: the app, a retry, maintenance, a 502 or 504.
+    const access = this.options.access;
+    if (access !== undefined && attempt === 1) res = new MeteredSink(res, app, incoming, access);
     if (this.options.inMaintenance?.(app)) {
       maintenancePage(res, app);
       return;
@@ -378,6 +384,7 @@ export class Router {
       notRunningPage(res, app);
       return;
     }
+    if (res instanceof MeteredSink) res.attempt(target);
     const exchange = new Exchange(this.exchangeHost, app, res, incoming, exchanges, body, target, refused, attempt);
     exchange.start(this.pool);
   }

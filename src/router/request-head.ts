@@ -33,6 +33,11 @@ interface Incoming {
   retryable: boolean;
   /** The client asked for an Upgrade: only a 101 from the app turns the connection into a tunnel. */
   upgrade: boolean;
+  /** For the access log: the request line's method and target, the client's address, the request id sent on. */
+  method: string;
+  url: string;
+  client: string;
+  requestId: string;
 }
 
 /** A client's request as Node's server or the fast path parsed it. */
@@ -89,7 +94,8 @@ export function requestHead(request: ClientRequestHead, options: HeadOptions): I
     head += `${name}: ${value}\r\n`;
   }
   const client = remoteAddress ?? '';
-  head += `X-Forwarded-For: ${forwardedFor === undefined ? client : `${forwardedFor}, ${client}`}\r\nX-Forwarded-Proto: ${options.tlsInFront ? (proto ?? 'https') : 'http'}\r\nX-Forwarded-Host: ${host ?? ''}\r\nX-Request-Id: ${requestId ?? options.requestId()}\r\n`;
+  requestId ??= options.requestId();
+  head += `X-Forwarded-For: ${forwardedFor === undefined ? client : `${forwardedFor}, ${client}`}\r\nX-Forwarded-Proto: ${options.tlsInFront ? (proto ?? 'https') : 'http'}\r\nX-Forwarded-Host: ${host ?? ''}\r\nX-Request-Id: ${requestId}\r\n`;
   if (upgrade) head += `Upgrade: ${upgradeValue ?? ''}\r\n`;
   return {
     head,
@@ -98,6 +104,10 @@ export function requestHead(request: ClientRequestHead, options: HeadOptions): I
     isHead: method === 'HEAD',
     retryable: !hasBody && (method === 'GET' || method === 'HEAD' || method === 'OPTIONS'),
     upgrade,
+    method,
+    url,
+    client,
+    requestId,
   };
 }
 

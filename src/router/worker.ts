@@ -4,9 +4,11 @@
  * in step with the server's commands.
  */
 import type { FromWorker, ToWorker } from './messages.js';
+import { AccessBatcher } from './access.js';
 import { RouterInstance } from './instance.js';
 
 let instance: RouterInstance | undefined;
+let access: AccessBatcher | undefined;
 /** Commands that came before `listen`: the state the worker starts from. */
 const early: ToWorker[] = [];
 
@@ -18,7 +20,9 @@ function reply(message: FromWorker): void {
 async function handle(message: ToWorker, socket: object | undefined): Promise<void> {
   switch (message.type) {
     case 'listen': {
-      const created = new RouterInstance({ domain: message.domain, tlsInFront: message.tlsInFront, log: (line) => console.error(line) });
+      // Records go to the router process, which sends them on to the server with its own.
+      access = message.access === undefined ? undefined : new AccessBatcher((records) => reply({ type: 'requests', records }), message.access.keepQuery);
+      const created = new RouterInstance({ domain: message.domain, tlsInFront: message.tlsInFront, log: (line) => console.error(line), access });
       for (const command of early.splice(0)) if (command.type !== 'listen' && command.type !== 'retire') await created.apply(command);
       if (!socket) throw new Error('the router process sent no listening socket');
       await created.listenOn(socket);
@@ -27,6 +31,7 @@ async function handle(message: ToWorker, socket: object | undefined): Promise<vo
     }
     case 'retire':
       await instance?.retire(message.timeoutMs);
+      access?.close();
       reply({ type: 'done', id: message.id });
       process.exit(0);
       return;

@@ -1,11 +1,12 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { AccessOptions, AccessRecord } from './access.js';
 import type { FromWorker, RouterCommand, ToWorker } from './messages.js';
 
 const WORKER_SCRIPT = path.join(path.dirname(fileURLToPath(import.meta.url)), 'worker.js');
 
-type Sendable = RouterCommand | { type: 'listen'; domain: string; tlsInFront: boolean } | { type: 'retire'; timeoutMs: number };
+type Sendable = RouterCommand | { type: 'listen'; domain: string; tlsInFront: boolean; access?: AccessOptions } | { type: 'retire'; timeoutMs: number };
 
 interface Worker {
   child: ChildProcess;
@@ -29,6 +30,8 @@ export class RouterWorkers {
     private readonly tlsInFront: boolean,
     private readonly state: () => RouterCommand,
     private readonly log: (line: string) => void,
+    /** Access logs on: the workers' settings, and where their records go. */
+    private readonly access?: { options: AccessOptions; report: (records: AccessRecord[]) => void },
   ) {}
 
   async start(count: number, socketHandle: object): Promise<void> {
@@ -57,6 +60,10 @@ export class RouterWorkers {
     const worker: Worker = { child, pending: new Map() };
     child.on('message', (message: FromWorker) => {
       if (message.type === 'ready') return;
+      if (message.type === 'requests') {
+        this.access?.report(message.records);
+        return;
+      }
       const resolve = worker.pending.get(message.id);
       if (!resolve) return;
       worker.pending.delete(message.id);
@@ -73,7 +80,7 @@ export class RouterWorkers {
     // The whole state first, in the same tick as joining the set: no command falls in between.
     this.workers.add(worker);
     const state = this.send(worker, this.state());
-    const listening = this.send(worker, { type: 'listen', domain: this.domain, tlsInFront: this.tlsInFront }, this.socketHandle);
+    const listening = this.send(worker, { type: 'listen', domain: this.domain, tlsInFront: this.tlsInFront, access: this.access?.options }, this.socketHandle);
     await Promise.all([state, listening]);
   }
 

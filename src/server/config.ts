@@ -110,6 +110,16 @@ const onOff: Kind<boolean> = {
   show: String,
 };
 
+/** A number of lines kept (access logs per app). */
+const lineCount: Kind<number> = {
+  parse(value, key) {
+    const n = toNumber(value);
+    if (!Number.isInteger(n) || n < 1 || n > 1_000_000) throw new ConfigError(`"${key}" must be a whole number from 1 to 1000000, not "${String(value)}"`);
+    return n;
+  },
+  show: String,
+};
+
 /** Seconds in the file, the environment and the help; milliseconds in the program. */
 const seconds: Kind<number> = {
   parse(value, key) {
@@ -244,6 +254,34 @@ const SETTINGS = {
     shownDefault: 'none',
     arg: '<host:port>',
     help: "registry the swarm's nodes pull the apps' images from (swarm only)",
+  }),
+  routerMetrics: setting({
+    file: 'routerMetrics',
+    env: 'SLIPWAY_ROUTER_METRICS',
+    kind: onOff,
+    default: true,
+    help: "the router's access logs and request metrics (false: neither; read when the router starts)",
+  }),
+  accessLogQuery: setting({
+    file: 'accessLogQuery',
+    env: 'SLIPWAY_ACCESS_LOG_QUERY',
+    kind: onOff,
+    default: false,
+    help: 'access log paths keep their query string (off: queries often carry tokens)',
+  }),
+  accessLogLines: setting({
+    file: 'accessLogLines',
+    env: 'SLIPWAY_ACCESS_LOG_LINES',
+    kind: lineCount,
+    default: 10_000,
+    help: "router access log lines kept per app (in the server's memory)",
+  }),
+  metricsHistoryHours: setting({
+    file: 'metricsHistoryHours',
+    env: 'SLIPWAY_METRICS_HISTORY_HOURS',
+    kind: count,
+    default: 24,
+    help: 'hours of per-minute app metrics kept in the database (0: only the last hour, in memory)',
   }),
 };
 

@@ -41,6 +41,8 @@ export async function ensureRouter(config: ServerConfig, env: NodeJS.ProcessEnv,
         SLIPWAY_ROUTER_WORKERS: String(config.routerWorkers),
         SLIPWAY_DRAIN_TIMEOUT: String(config.timeouts.drainMs / 1000),
         SLIPWAY_TLS_IN_FRONT: String(config.tlsInFront),
+        SLIPWAY_ROUTER_METRICS: String(config.routerMetrics),
+        SLIPWAY_ACCESS_LOG_QUERY: String(config.accessLogQuery),
       },
     },
   );

@@ -139,4 +139,13 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE apps ADD COLUMN healthcheck_timeout_ms INTEGER;
   ALTER TABLE apps ADD COLUMN healthcheck_interval_ms INTEGER;
   `,
+  `
+  CREATE TABLE metric_minutes (
+    app TEXT NOT NULL REFERENCES apps(name) ON DELETE CASCADE,
+    minute INTEGER NOT NULL,
+    summary TEXT NOT NULL,
+    PRIMARY KEY (app, minute)
+  );
+  CREATE INDEX metric_minutes_by_minute ON metric_minutes (minute);
+  `,
 ];

@@ -47,6 +47,10 @@ const DEFAULTS: ServerConfig = {
   cronSeconds: false,
   engine: 'docker',
   registry: undefined,
+  routerMetrics: true,
+  accessLogQuery: false,
+  accessLogLines: 10_000,
+  metricsHistoryHours: 24,
   timeouts: {
     bootMs: 60_000,
     hookMs: 1_200_000,
@@ -136,6 +140,10 @@ describe('loadServerConfig: precedence flag > env > file > default', () => {
       tlsInFront: false,
       cronSeconds: false,
       engine: 'docker',
+      routerMetrics: true,
+      accessLogQuery: false,
+      accessLogLines: 10_000,
+      metricsHistoryHours: 24,
       timeouts: {
         bootMs: 11_000,
         hookMs: 12_000,
@@ -165,6 +173,10 @@ describe('loadServerConfig: precedence flag > env > file > default', () => {
       tlsInFront: false,
       cronSeconds: false,
       engine: 'docker',
+      routerMetrics: true,
+      accessLogQuery: false,
+      accessLogLines: 10_000,
+      metricsHistoryHours: 24,
       timeouts: {
         bootMs: 21_000,
         hookMs: 22_000,
@@ -195,6 +207,10 @@ describe('loadServerConfig: precedence flag > env > file > default', () => {
       tlsInFront: false,
       cronSeconds: false,
       engine: 'docker',
+      routerMetrics: true,
+      accessLogQuery: false,
+      accessLogLines: 10_000,
+      metricsHistoryHours: 24,
       timeouts: {
         bootMs: 21_000,
         hookMs: 22_000,
@@ -309,7 +325,7 @@ describe('loadServerConfig: errors', () => {
     const file = yamlFile('port: 7070\nlisten: 0.0.0.0\n');
     const error = configError(() => loadServerConfig(['--config', file], {}));
     expect(error.message).toBe(
-      `${file}: unknown setting "listen"; the settings are data, port, routerPort, host, domain, stackImage, npmRegistry, buildCacheDir, routerWorkers, maxPushMb, minFreeMb, tlsInFront, cronSeconds, engine, registry, timeouts`,
+      `${file}: unknown setting "listen"; the settings are data, port, routerPort, host, domain, stackImage, npmRegistry, buildCacheDir, routerWorkers, maxPushMb, minFreeMb, tlsInFront, cronSeconds, engine, registry, routerMetrics, accessLogQuery, accessLogLines, metricsHistoryHours, timeouts`,
     );
   });
 
