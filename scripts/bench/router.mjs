@@ -19,11 +19,13 @@ const { values } = parseArgs({
     connections: { type: 'string', default: '32' },
     'metrics-compare': { type: 'boolean', default: false },
     rounds: { type: 'string', default: '2' },
+    // Another name lets a run go beside another helper's (the engine is shared).
+    app: { type: 'string', default: 'bench-router' },
   },
 });
 const DURATION = Number(values.duration);
 const CONNECTIONS = Number(values.connections);
-const APP = 'bench-router';
+const APP = values.app;
 
 const SERVER_JS = `
 const http = require('node:http');
