@@ -273,8 +273,8 @@ const SETTINGS = {
     file: 'accessLogLines',
     env: 'SLIPWAY_ACCESS_LOG_LINES',
     kind: lineCount,
-    default: 10_000,
-    help: "router access log lines kept per app (in the server's memory)",
+    default: 2000,
+    help: "router access log lines kept per app (in the server's memory, about 0.5 KB each)",
   }),
   metricsHistoryHours: setting({
     file: 'metricsHistoryHours',

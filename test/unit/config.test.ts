@@ -49,7 +49,7 @@ const DEFAULTS: ServerConfig = {
   registry: undefined,
   routerMetrics: true,
   accessLogQuery: false,
-  accessLogLines: 10_000,
+  accessLogLines: 2000,
   metricsHistoryHours: 24,
   timeouts: {
     bootMs: 60_000,
@@ -142,7 +142,7 @@ describe('loadServerConfig: precedence flag > env > file > default', () => {
       engine: 'docker',
       routerMetrics: true,
       accessLogQuery: false,
-      accessLogLines: 10_000,
+      accessLogLines: 2000,
       metricsHistoryHours: 24,
       timeouts: {
         bootMs: 11_000,
@@ -175,7 +175,7 @@ describe('loadServerConfig: precedence flag > env > file > default', () => {
       engine: 'docker',
       routerMetrics: true,
       accessLogQuery: false,
-      accessLogLines: 10_000,
+      accessLogLines: 2000,
       metricsHistoryHours: 24,
       timeouts: {
         bootMs: 21_000,
@@ -209,7 +209,7 @@ describe('loadServerConfig: precedence flag > env > file > default', () => {
       engine: 'docker',
       routerMetrics: true,
       accessLogQuery: false,
-      accessLogLines: 10_000,
+      accessLogLines: 2000,
       metricsHistoryHours: 24,
       timeouts: {
         bootMs: 21_000,
