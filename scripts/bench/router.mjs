@@ -6,18 +6,30 @@
 // handshakes per second (a Node client opening fresh connections, no session resumption).
 //
 // Usage: scripts/bench/router [--duration 5] [--connections 32]   (prints a table, then JSON)
+//        scripts/bench/router --metrics-compare [--rounds 2]: the same app and container through
+//        the router with access logs and metrics on (the default) and off (SLIPWAY_ROUTER_METRICS=false),
+//        the router restarted between them, alternating on/off rounds; prints the on/off ratios.
 import { spawn } from 'node:child_process';
 import tls from 'node:tls';
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { freePort, makeRepo, progress, push, sh, startSlipway, table } from './lib/harness.mjs';
+import { freePort, makeRepo, progress, push, sh, startSlipway, stopRouter, table, ROOT } from './lib/harness.mjs';
 
-const { values } = parseArgs({ options: { duration: { type: 'string', default: '5' }, connections: { type: 'string', default: '32' } } });
+const { values } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '5' },
+    connections: { type: 'string', default: '32' },
+    'metrics-compare': { type: 'boolean', default: false },
+    rounds: { type: 'string', default: '2' },
+    // Another name lets a run go beside another helper's (the engine is shared).
+    app: { type: 'string', default: 'bench-router' },
+  },
+});
 const DURATION = Number(values.duration);
 const CONNECTIONS = Number(values.connections);
-const APP = 'bench-router';
+const APP = values.app;
 
 const SERVER_JS = `
 const http = require('node:http');
@@ -161,6 +173,70 @@ http {
   return { port, httpsPort, stop: () => (child.kill('SIGQUIT'), rmSync(dir, { recursive: true, force: true })) };
 }
 
+/** Starts the router again, on the same data directory, port and routes, with metrics on or off. */
+async function restartRouter(slipway, metrics) {
+  await stopRouter(slipway.dataDir);
+  sh(process.execPath, [path.join(ROOT, 'dist/cli.js'), 'router', '--detach', '--data', slipway.dataDir, '--router-port', String(slipway.routerPort)], {
+    env: { ...process.env, SLIPWAY_ROUTER_METRICS: String(metrics) },
+  });
+  // Connected to the server again (so that records flow), then warmed up like every run.
+  await new Promise((r) => setTimeout(r, 1000));
+}
+
+/** The same requests through the router with access logs and metrics on and off, alternating rounds. */
+async function compareMetrics(slipway) {
+  const url = `http://127.0.0.1:${slipway.routerPort}`;
+  const host = `${APP}.localhost`;
+  const runs = { on: { small: [], '1mb': [] }, off: { small: [], '1mb': [] } };
+  for (let round = 1; round <= Number(values.rounds); round++) {
+    for (const mode of ['off', 'on']) {
+      await restartRouter(slipway, mode === 'on');
+      for (const [size, pathname] of [
+        ['small', '/'],
+        ['1mb', '/1mb'],
+      ]) {
+        progress(`round ${round}, metrics ${mode}: wrk ${DURATION}s, ${CONNECTIONS} connections, ${size} response`);
+        wrk(`${url}${pathname}`, host);
+        runs[mode][size].push(wrk(`${url}${pathname}`, host));
+      }
+    }
+  }
+  const mean = (list, key) => list.reduce((a, r) => a + r[key], 0) / list.length;
+  const rows = [];
+  const summary = {};
+  for (const size of ['small', '1mb']) {
+    const on = runs.on[size];
+    const off = runs.off[size];
+    for (const [mode, list] of [
+      ['off', off],
+      ['on', on],
+    ]) {
+      rows.push([
+        size,
+        `metrics ${mode}`,
+        Math.round(mean(list, 'rps')),
+        mean(list, 'p50ms').toFixed(2),
+        mean(list, 'p99ms').toFixed(2),
+        list.map((r) => r.rps).join(' / '),
+      ]);
+    }
+    const ratio = { rps: mean(on, 'rps') / mean(off, 'rps'), p99: mean(on, 'p99ms') / mean(off, 'p99ms') };
+    summary[size] = ratio;
+    rows.push([size, 'on/off', ratio.rps.toFixed(3), (mean(on, 'p50ms') / mean(off, 'p50ms')).toFixed(3), ratio.p99.toFixed(3), '']);
+  }
+  console.log(`\nAccess logs and metrics on vs off (same container, router restarted between modes, ${values.rounds} alternating rounds, means):\n`);
+  console.log(table(['response', 'router', 'req/s', 'p50 ms', 'p99 ms', 'req/s per round'], rows));
+  // What the server received, as a check that the "on" runs really measured every request.
+  const metrics = await slipway.api(`/api/apps/${APP}/metrics?since=1h`);
+  const counted = metrics.minutes.reduce((a, m) => a + Object.values(m.requests).reduce((x, y) => x + y, 0), 0);
+  console.log(`\nRequests the server counted for ${APP} in the last hour: ${counted}`);
+  return { runs, summary, counted };
+}
+
+function machineLine() {
+  return `${os.cpus().length} cores (${os.cpus()[0]?.model.trim()}), ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
+}
+
 const certificate = makeCertificate();
 const slipwayHttps = await freePort();
 // The same suite on Slipway's side: Node's TLS takes its TLS 1.3 suites from this option.
@@ -187,55 +263,63 @@ try {
     'slipway-https': { url: `https://127.0.0.1:${slipwayHttps}`, host: `${APP}.localhost` },
     'nginx-https': { url: `https://127.0.0.1:${nginx.httpsPort}`, host: `${APP}.localhost` },
   };
-  const results = {};
-  for (const [size, pathname] of [
-    ['small', '/'],
-    ['1mb', '/1mb'],
-  ]) {
-    for (const [name, t] of Object.entries(targets)) {
-      progress(`wrk ${DURATION}s, ${CONNECTIONS} connections: ${name}, ${size} response`);
-      wrk(`${t.url}${pathname}`, t.host); // warm-up of equal length keeps runs comparable
-      results[`${name}/${size}`] = wrk(`${t.url}${pathname}`, t.host);
+  if (values['metrics-compare']) {
+    const compared = await compareMetrics(slipway);
+    console.log(
+      `\n${JSON.stringify({ benchmark: 'router-metrics', machine: machineLine(), durationS: DURATION, connections: CONNECTIONS, ...compared }, null, 2)}`,
+    );
+    process.exitCode = 0;
+  } else {
+    const results = {};
+    for (const [size, pathname] of [
+      ['small', '/'],
+      ['1mb', '/1mb'],
+    ]) {
+      for (const [name, t] of Object.entries(targets)) {
+        progress(`wrk ${DURATION}s, ${CONNECTIONS} connections: ${name}, ${size} response`);
+        wrk(`${t.url}${pathname}`, t.host); // warm-up of equal length keeps runs comparable
+        results[`${name}/${size}`] = wrk(`${t.url}${pathname}`, t.host);
+      }
     }
-  }
-  const rows = [];
-  for (const size of ['small', '1mb']) {
-    const s = results[`slipway/${size}`];
-    const n = results[`nginx/${size}`];
-    const d = results[`direct/${size}`];
-    for (const name of ['direct', 'nginx', 'slipway', 'nginx-https', 'slipway-https']) {
-      const r = results[`${name}/${size}`];
-      rows.push([size, name, r.rps, r.p50ms.toFixed(2), r.p99ms.toFixed(2), r.non2xx, r.errors ?? '']);
+    const rows = [];
+    for (const size of ['small', '1mb']) {
+      const s = results[`slipway/${size}`];
+      const n = results[`nginx/${size}`];
+      const d = results[`direct/${size}`];
+      for (const name of ['direct', 'nginx', 'slipway', 'nginx-https', 'slipway-https']) {
+        const r = results[`${name}/${size}`];
+        rows.push([size, name, r.rps, r.p50ms.toFixed(2), r.p99ms.toFixed(2), r.non2xx, r.errors ?? '']);
+      }
+      rows.push([size, 'slipway/nginx', (s.rps / n.rps).toFixed(2), (s.p50ms / n.p50ms).toFixed(2), (s.p99ms / n.p99ms).toFixed(2), '', '']);
+      rows.push([size, 'slipway/direct', (s.rps / d.rps).toFixed(2), (s.p50ms / d.p50ms).toFixed(2), (s.p99ms / d.p99ms).toFixed(2), '', '']);
+      const sh_ = results[`slipway-https/${size}`];
+      const nh = results[`nginx-https/${size}`];
+      rows.push([size, 'https slipway/nginx', (sh_.rps / nh.rps).toFixed(2), (sh_.p50ms / nh.p50ms).toFixed(2), (sh_.p99ms / nh.p99ms).toFixed(2), '', '']);
     }
-    rows.push([size, 'slipway/nginx', (s.rps / n.rps).toFixed(2), (s.p50ms / n.p50ms).toFixed(2), (s.p99ms / n.p99ms).toFixed(2), '', '']);
-    rows.push([size, 'slipway/direct', (s.rps / d.rps).toFixed(2), (s.p50ms / d.p50ms).toFixed(2), (s.p99ms / d.p99ms).toFixed(2), '', '']);
-    const sh_ = results[`slipway-https/${size}`];
-    const nh = results[`nginx-https/${size}`];
-    rows.push([size, 'https slipway/nginx', (sh_.rps / nh.rps).toFixed(2), (sh_.p50ms / nh.p50ms).toFixed(2), (sh_.p99ms / nh.p99ms).toFixed(2), '', '']);
+    for (const [name, port] of [
+      ['nginx', nginx.httpsPort],
+      ['slipway', slipwayHttps],
+    ]) {
+      progress(`TLS handshakes ${DURATION}s, 8 at a time: ${name}`);
+      await handshakes(port, `${APP}.localhost`, Math.min(2, DURATION));
+      results[`${name}/handshakes`] = await handshakes(port, `${APP}.localhost`, DURATION);
+    }
+    const machine = machineLine();
+    console.log(`Router benchmark, ${DURATION}s per run, ${CONNECTIONS} connections, wrk -t2, on ${machine}\n`);
+    console.log(table(['response', 'path', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx', 'socket errors'], rows));
+    const hs = (name) => results[`${name}/handshakes`];
+    console.log(
+      `\n${table(
+        ['new TLS connections', 'per second', 'errors', 'cipher'],
+        [
+          ['nginx', hs('nginx').perSecond, hs('nginx').errors, hs('nginx').cipher],
+          ['slipway', hs('slipway').perSecond, hs('slipway').errors, hs('slipway').cipher],
+          ['slipway/nginx', (hs('slipway').perSecond / hs('nginx').perSecond).toFixed(2), '', ''],
+        ],
+      )}`,
+    );
+    console.log(`\n${JSON.stringify({ benchmark: 'router', machine, durationS: DURATION, connections: CONNECTIONS, results }, null, 2)}`);
   }
-  for (const [name, port] of [
-    ['nginx', nginx.httpsPort],
-    ['slipway', slipwayHttps],
-  ]) {
-    progress(`TLS handshakes ${DURATION}s, 8 at a time: ${name}`);
-    await handshakes(port, `${APP}.localhost`, Math.min(2, DURATION));
-    results[`${name}/handshakes`] = await handshakes(port, `${APP}.localhost`, DURATION);
-  }
-  const machine = `${os.cpus().length} cores (${os.cpus()[0]?.model.trim()}), ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
-  console.log(`Router benchmark, ${DURATION}s per run, ${CONNECTIONS} connections, wrk -t2, on ${machine}\n`);
-  console.log(table(['response', 'path', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx', 'socket errors'], rows));
-  const hs = (name) => results[`${name}/handshakes`];
-  console.log(
-    `\n${table(
-      ['new TLS connections', 'per second', 'errors', 'cipher'],
-      [
-        ['nginx', hs('nginx').perSecond, hs('nginx').errors, hs('nginx').cipher],
-        ['slipway', hs('slipway').perSecond, hs('slipway').errors, hs('slipway').cipher],
-        ['slipway/nginx', (hs('slipway').perSecond / hs('nginx').perSecond).toFixed(2), '', ''],
-      ],
-    )}`,
-  );
-  console.log(`\n${JSON.stringify({ benchmark: 'router', machine, durationS: DURATION, connections: CONNECTIONS, results }, null, 2)}`);
 } finally {
   nginx?.stop();
   await slipway.stop([APP]);

@@ -10,6 +10,7 @@ import type { Notifications } from '../notify/notifications.js';
 import type { CronScheduler } from '../cron/scheduler.js';
 import type { AcmeManager } from '../certs/acme-manager.js';
 import type { HealthMonitor } from '../health/monitor.js';
+import type { AppMetrics } from '../metrics/app-metrics.js';
 import type { OneOffs } from '../run/oneoffs.js';
 import type { PortAllocator } from '../runtime/ports.js';
 import type { Runtime } from '../runtime/runtime.js';
@@ -44,6 +45,8 @@ export interface ApiDeps {
   health: Pick<HealthMonitor, 'isUnhealthy'>;
   /** Automatic certificates: each name's ACME state, and `reconcile` after certs:auto changes. */
   autoCerts: Pick<AcmeManager, 'namesOf' | 'status' | 'reconcile'>;
+  /** The router's access lines, apps' per-minute metrics, the Prometheus registry. */
+  metrics: Pick<AppMetrics, 'accessLog' | 'prom' | 'series'>;
   ports: PortAllocator;
   appUrl(app: string): string;
   domain: string;

@@ -18,6 +18,7 @@ import { envRoutes } from './routes/env.js';
 import { eventRoutes } from './routes/events.js';
 import { logRoutes } from './routes/logs.js';
 import { nodeRoutes } from './routes/nodes.js';
+import { metricRoutes } from './routes/metrics.js';
 import { notifierRoutes } from './routes/notifiers.js';
 import { cronRoutes } from './routes/cron.js';
 import { debugRoutes } from './routes/debug.js';
@@ -53,6 +54,7 @@ const ROUTE_GROUPS: ((ctx: RouteContext) => void)[] = [
   releaseRoutes,
   storageRoutes,
   logRoutes,
+  metricRoutes,
   runRoutes,
   notifierRoutes,
   cronRoutes,
@@ -93,7 +95,8 @@ export class Api {
   /** Handles `/api/...` requests, and GETs of the dashboard's pages; returns false for anything else. */
   handle(req: IncomingMessage, res: ServerResponse): boolean {
     const url = new URL(req.url ?? '/', 'http://slipway');
-    if (url.pathname !== '/api' && !url.pathname.startsWith('/api/')) return this.deps.dashboard.files.handle(req, res);
+    // `/metrics` is where Prometheus scrapers look; everything else of the API is under /api.
+    if (url.pathname !== '/api' && !url.pathname.startsWith('/api/') && url.pathname !== '/metrics') return this.deps.dashboard.files.handle(req, res);
     this.dispatch(req, res, url.pathname)
       .then((reply) => send(res, reply, operationFailure))
       .catch((error: unknown) => {

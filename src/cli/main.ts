@@ -12,6 +12,7 @@ import { certCommands } from './commands/certs.js';
 import { certsAutoCommands } from './commands/certs-auto.js';
 import { settingsCommands } from './commands/settings.js';
 import { storageCommands } from './commands/storage.js';
+import { metricsCommands } from './commands/metrics.js';
 import { logCommands } from './commands/logs.js';
 import { notifierCommands } from './commands/notifiers.js';
 import { cronCommands } from './commands/cron.js';
@@ -33,6 +34,7 @@ export const COMMANDS: Command[] = [
   ...settingsCommands,
   ...storageCommands,
   ...logCommands,
+  ...metricsCommands,
   ...runCommands,
   ...notifierCommands,
   ...cronCommands,

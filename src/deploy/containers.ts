@@ -35,6 +35,18 @@ export function replacementName(app: string, deployment: number, label: string, 
   return `${containerName(app, deployment, label)}-r${generation}`;
 }
 
+/**
+ * The name users know (`web-1`) of a process container from its engine name, for the router's
+ * access lines (the router knows containers by engine name only); the engine name when it is
+ * not one of containerName's or replacementName's.
+ */
+export function labelOfName(app: string, engineName: string): string {
+  const prefix = `slipway-${app}-`;
+  if (!engineName.startsWith(prefix)) return engineName;
+  const match = /^\d+-(.+?)(?:-r[0-9a-z]+)?$/.exec(engineName.slice(prefix.length));
+  return match ? match[1]! : engineName;
+}
+
 export function oneOffName(app: string, n: number): string {
   return `slipway-${app}-run-${n}`;
 }

@@ -8,7 +8,7 @@ import type { CertificateMessage, RouterCommand } from './messages.js';
 import { Router, type RouterOptions } from './proxy.js';
 
 /** The router's settings (its directory is its own). */
-export type InstanceOptions = Pick<RouterOptions, 'domain' | 'upstreamTimeoutMs' | 'tlsInFront' | 'log' | 'httpsPort'>;
+export type InstanceOptions = Pick<RouterOptions, 'domain' | 'upstreamTimeoutMs' | 'tlsInFront' | 'log' | 'httpsPort' | 'access'>;
 
 /** A TLS handshake must be done within this time. */
 const HANDSHAKE_TIMEOUT_MS = 10_000;

@@ -3,7 +3,8 @@ import net from 'node:net';
 import type { RouteTarget } from '../store/store.js';
 import { onMessages, sendMessage } from './channel.js';
 import type { Directory, RouterHandle } from './handle.js';
-import type { CertificateMessage, ChallengeMessage, RouteRecordMessage, RouterCommand, RouterReply, RouterRequest } from './messages.js';
+import type { AccessRecord } from './access.js';
+import type { CertificateMessage, ChallengeMessage, RouteRecordMessage, RouterCommand, RouterReply, RouterReport, RouterRequest } from './messages.js';
 
 interface Connection {
   socket: net.Socket;
@@ -26,6 +27,7 @@ export class RouterLink implements RouterHandle {
   private certificates: CertificateMessage[] = [];
   private challenges: ChallengeMessage[] = [];
   private nextId = 1;
+  private requestListener: ((records: AccessRecord[]) => void) | undefined;
 
   constructor(
     private readonly socketPath: string,
@@ -40,6 +42,11 @@ export class RouterLink implements RouterHandle {
       this.server.once('error', reject);
       this.server.listen(this.socketPath, () => resolve());
     });
+  }
+
+  /** Where the routers' batches of request records go (access logs, metrics). */
+  onRequests(listener: (records: AccessRecord[]) => void): void {
+    this.requestListener = listener;
   }
 
   /** How many router processes are connected. */
@@ -96,9 +103,13 @@ export class RouterLink implements RouterHandle {
       for (const resolve of connection.pending.values()) resolve();
       connection.pending.clear();
     });
-    onMessages<RouterReply>(
+    onMessages<RouterReply | RouterReport>(
       socket,
       (reply) => {
+        if (reply.type === 'requests') {
+          if (Array.isArray(reply.records)) this.requestListener?.(reply.records);
+          return;
+        }
         const resolve = connection.pending.get(reply.id);
         if (!resolve) return;
         connection.pending.delete(reply.id);

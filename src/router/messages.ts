@@ -1,4 +1,5 @@
 import type { RouteTarget } from '../store/store.js';
+import type { AccessOptions, AccessRecord } from './access.js';
 import type { Directory } from './handle.js';
 
 /** A certificate the router serves over TLS, for the host names it covers (chosen by SNI). */
@@ -43,12 +44,15 @@ export type RouterRequest = RouterCommand & { id: number };
 
 export type RouterReply = { type: 'done'; id: number } | { type: 'failed'; id: number; message: string };
 
+/** What a router sends unasked: its requests' records, in batches (router/access.ts). */
+export type RouterReport = { type: 'requests'; records: AccessRecord[] };
+
 /** From the router process to one of its workers (the listening socket comes with `listen`). */
 export type ToWorker =
   | RouterRequest
-  | { id: number; type: 'listen'; domain: string; tlsInFront: boolean; httpsPort?: number }
+  | { id: number; type: 'listen'; domain: string; tlsInFront: boolean; httpsPort?: number; access?: AccessOptions }
   /** The HTTPS port's listening socket comes with this one. */
   | { id: number; type: 'listen-tls' }
   | { id: number; type: 'retire'; timeoutMs: number };
 
-export type FromWorker = { type: 'ready' } | RouterReply;
+export type FromWorker = { type: 'ready' } | RouterReply | RouterReport;

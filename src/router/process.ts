@@ -4,9 +4,10 @@ import path from 'node:path';
 import { certificatesToServe, loadDefaultCertificate } from '../certs/serving.js';
 import { CertificateStore } from '../certs/store.js';
 import { readRoutingSnapshot } from '../store/routing.js';
+import { AccessBatcher, type AccessOptions } from './access.js';
 import { onMessages, sendMessage } from './channel.js';
 import { RouterInstance } from './instance.js';
-import type { RouterReply, RouterRequest } from './messages.js';
+import type { RouterReply, RouterReport, RouterRequest } from './messages.js';
 import { removeRouterPid, routerPidFile, routerSocket, runningRouter, writeRouterPid } from './pidfile.js';
 import { RouterWorkers } from './workers.js';
 
@@ -26,6 +27,8 @@ export interface RouterProcessOptions {
   processes: number;
   /** How long a replaced or stopping router waits for its connections' last requests. */
   drainMs: number;
+  /** Access logs and request metrics on (sent to the server in batches), or undefined: off. */
+  access?: AccessOptions;
   log: (line: string) => void;
 }
 
@@ -67,16 +70,26 @@ export async function runRouterProcess(options: RouterProcessOptions): Promise<v
   process.on('SIGINT', () => onSignal('stop'));
   process.on('SIGHUP', () => onSignal('replace'));
 
-  const instance = new RouterInstance({ domain: options.domain, tlsInFront: options.tlsInFront, httpsPort: options.httpsPort, log });
+  // The channel exists before anything that reports through it; it connects further down.
+  const channel: ServerChannel = new ServerChannel(routerSocket(dataDir), log, async (command) => {
+    await Promise.all([instance.apply(command), workers.apply(command)]);
+  });
+  const report = (records: RouterReport['records']): void => channel.report({ type: 'requests', records });
+  const access = options.access === undefined ? undefined : new AccessBatcher(report, options.access.keepQuery);
+  const instance = new RouterInstance({ domain: options.domain, tlsInFront: options.tlsInFront, httpsPort: options.httpsPort, log, access });
   const started = Date.now();
   const snapshot = readRoutingSnapshot(path.join(dataDir, 'slipway.db'));
   // Certificates are served from the start too, from the same files the server keeps.
   const certificates = certificatesToServe(new CertificateStore(dataDir).list(), loadDefaultCertificate(options.tlsCert, options.tlsKey));
   await instance.apply({ type: 'state', ...snapshot, certificates, challenges: [] });
-  const workers = new RouterWorkers(options.domain, options.tlsInFront, options.httpsPort, () => instance.state(), log);
-  const channel = new ServerChannel(routerSocket(dataDir), log, async (command) => {
-    await Promise.all([instance.apply(command), workers.apply(command)]);
-  });
+  const workers = new RouterWorkers(
+    options.domain,
+    options.tlsInFront,
+    options.httpsPort,
+    () => instance.state(),
+    log,
+    options.access === undefined ? undefined : { options: options.access, report },
+  );
   if (handingOver) {
     const socket = handoverSocket();
     // The router being replaced keeps serving meanwhile: take the server's latest state (the
@@ -122,6 +135,8 @@ export async function runRouterProcess(options: RouterProcessOptions): Promise<v
           return;
         }
       }
+      // What is measured from here on is not sent: the server follows the successor (if any) alone.
+      access?.close();
       channel.close();
       log(`router ${process.pid} ${how === 'replace' ? 'handed over; finishing its connections' : 'stopping'}`);
       await Promise.all([instance.retire(options.drainMs), workers.retire(options.drainMs)]);
@@ -242,6 +257,14 @@ class ServerChannel {
       },
       (line) => this.log(`router: unreadable message from the server ${JSON.stringify(line.slice(0, 100))}`),
     );
+  }
+
+  /**
+   * Sends records to the server when one is connected; else they are dropped (the server keeps
+   * what it was sent; a router never waits for it).
+   */
+  report(message: RouterReport): void {
+    if (this.socket !== undefined && this.wasConnected) sendMessage(this.socket, message);
   }
 
   close(): void {

@@ -5,6 +5,7 @@ import { ConnectionCap } from '../net/connection-cap.js';
 import { waitForPort } from '../runtime/boot.js';
 import type { RouteTarget } from '../store/store.js';
 import { answerChallenge, challengeToken } from './challenges.js';
+import { MeteredSink, type AccessRecorder } from './access.js';
 import { ClientExchanges } from './client-exchanges.js';
 import { Exchange, type ExchangeHost } from './exchange.js';
 import { FastConnection, type FastPathHost } from './fast-path.js';
@@ -47,6 +48,8 @@ export interface RouterOptions {
   tlsInFront?: boolean;
   /** One line per connection closed after an error in the router's own code. */
   log?: (line: string) => void;
+  /** Where each routed request's record goes (access logs, metrics); none: nothing is measured. */
+  access?: AccessRecorder;
 }
 
 const NOTHING_REFUSED: ReadonlySet<string> = new Set();
@@ -467,6 +470,9 @@ export class Router {
     refused: ReadonlySet<string>,
     attempt: number,
   ): void {
+    // Measured from here, whatever answers: the app, a retry, maintenance, a 502 or 504.
+    const access = this.options.access;
+    if (access !== undefined && attempt === 1) res = new MeteredSink(res, app, incoming, access);
     if (this.options.inMaintenance?.(app)) {
       maintenancePage(res, app);
       return;
@@ -477,6 +483,7 @@ export class Router {
       notRunningPage(res, app);
       return;
     }
+    if (res instanceof MeteredSink) res.attempt(target);
     const exchange = new Exchange(this.exchangeHost, app, res, incoming, exchanges, body, target, refused, attempt);
     exchange.start(this.pool);
   }

@@ -37,6 +37,11 @@ interface Incoming {
   secure: boolean;
   /** Headers the router adds to the app's response (Strict-Transport-Security). */
   responseHeaders?: readonly string[];
+  /** For the access log: the request line's method and target, the client's address, the request id sent on. */
+  method: string;
+  url: string;
+  client: string;
+  requestId: string;
 }
 
 /** A client's request as Node's server or the fast path parsed it. */
@@ -95,7 +100,8 @@ export function requestHead(request: ClientRequestHead, options: HeadOptions): I
     head += `${name}: ${value}\r\n`;
   }
   const client = remoteAddress ?? '';
-  head += `X-Forwarded-For: ${forwardedFor === undefined ? client : `${forwardedFor}, ${client}`}\r\nX-Forwarded-Proto: ${request.secure === true ? 'https' : options.tlsInFront ? (proto ?? 'https') : 'http'}\r\nX-Forwarded-Host: ${host ?? ''}\r\nX-Request-Id: ${requestId ?? options.requestId()}\r\n`;
+  requestId ??= options.requestId();
+  head += `X-Forwarded-For: ${forwardedFor === undefined ? client : `${forwardedFor}, ${client}`}\r\nX-Forwarded-Proto: ${request.secure === true ? 'https' : options.tlsInFront ? (proto ?? 'https') : 'http'}\r\nX-Forwarded-Host: ${host ?? ''}\r\nX-Request-Id: ${requestId}\r\n`;
   if (upgrade) head += `Upgrade: ${upgradeValue ?? ''}\r\n`;
   return {
     head,
@@ -105,6 +111,10 @@ export function requestHead(request: ClientRequestHead, options: HeadOptions): I
     retryable: !hasBody && (method === 'GET' || method === 'HEAD' || method === 'OPTIONS'),
     upgrade,
     secure: request.secure === true,
+    method,
+    url,
+    client,
+    requestId,
   };
 }
 

@@ -4,11 +4,13 @@
  * in step with the server's commands.
  */
 import type { FromWorker, ToWorker } from './messages.js';
+import { AccessBatcher } from './access.js';
 import { RouterInstance } from './instance.js';
 
 let instance: RouterInstance | undefined;
 /** Settles once the worker accepts on the router's port. */
 let listening: Promise<void> | undefined;
+let access: AccessBatcher | undefined;
 /** Commands that came before `listen`: the state the worker starts from. */
 const early: ToWorker[] = [];
 
@@ -18,11 +20,14 @@ function reply(message: FromWorker): void {
 }
 
 async function listen(message: Extract<ToWorker, { type: 'listen' }>, socket: object | undefined): Promise<void> {
+  // Records go to the router process, which sends them on to the server with its own.
+  access = message.access === undefined ? undefined : new AccessBatcher((records) => reply({ type: 'requests', records }), message.access.keepQuery);
   const created = new RouterInstance({
     domain: message.domain,
     tlsInFront: message.tlsInFront,
     httpsPort: message.httpsPort,
     log: (line) => console.error(line),
+    access,
   });
   // Commands that arrive while these apply are queued behind them, so none is lost.
   while (early.length > 0) {
@@ -49,6 +54,7 @@ async function handle(message: ToWorker, socket: object | undefined): Promise<vo
       return;
     case 'retire':
       await instance?.retire(message.timeoutMs);
+      access?.close();
       reply({ type: 'done', id: message.id });
       process.exit(0);
       return;

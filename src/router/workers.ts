@@ -1,12 +1,16 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { AccessOptions, AccessRecord } from './access.js';
 import type { FromWorker, RouterCommand, ToWorker } from './messages.js';
 
 const WORKER_SCRIPT = path.join(path.dirname(fileURLToPath(import.meta.url)), 'worker.js');
 
 type Sendable =
-  RouterCommand | { type: 'listen'; domain: string; tlsInFront: boolean; httpsPort?: number } | { type: 'listen-tls' } | { type: 'retire'; timeoutMs: number };
+  | RouterCommand
+  | { type: 'listen'; domain: string; tlsInFront: boolean; httpsPort?: number; access?: AccessOptions }
+  | { type: 'listen-tls' }
+  | { type: 'retire'; timeoutMs: number };
 
 interface Worker {
   child: ChildProcess;
@@ -33,6 +37,8 @@ export class RouterWorkers {
     private readonly httpsPort: number | undefined,
     private readonly state: () => RouterCommand,
     private readonly log: (line: string) => void,
+    /** Access logs on: the workers' settings, and where their records go. */
+    private readonly access?: { options: AccessOptions; report: (records: AccessRecord[]) => void },
   ) {}
 
   async start(count: number, socketHandle: object, tlsHandle: object | undefined): Promise<void> {
@@ -62,6 +68,10 @@ export class RouterWorkers {
     const worker: Worker = { child, pending: new Map() };
     child.on('message', (message: FromWorker) => {
       if (message.type === 'ready') return;
+      if (message.type === 'requests') {
+        this.access?.report(message.records);
+        return;
+      }
       const resolve = worker.pending.get(message.id);
       if (!resolve) return;
       worker.pending.delete(message.id);
@@ -78,7 +88,11 @@ export class RouterWorkers {
     // The whole state first, in the same tick as joining the set: no command falls in between.
     this.workers.add(worker);
     const state = this.send(worker, this.state());
-    const listening = this.send(worker, { type: 'listen', domain: this.domain, tlsInFront: this.tlsInFront, httpsPort: this.httpsPort }, this.socketHandle);
+    const listening = this.send(
+      worker,
+      { type: 'listen', domain: this.domain, tlsInFront: this.tlsInFront, httpsPort: this.httpsPort, access: this.access?.options },
+      this.socketHandle,
+    );
     // After 'listen' (messages arrive in order): the worker has its instance by then.
     const secure = this.tlsHandle === undefined ? undefined : this.send(worker, { type: 'listen-tls' }, this.tlsHandle);
     await Promise.all([state, listening, secure]);

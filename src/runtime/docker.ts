@@ -16,6 +16,7 @@ import {
   type ContainerRef,
   type ContainerSpec,
   type ContainerStatus,
+  type ContainerStats,
   type LogEntry,
   type LogReadOptions,
   type NodeInfo,
@@ -358,6 +359,18 @@ export class DockerRuntime implements Runtime {
     }
   }
 
+  async containerStats(ref: ContainerRef): Promise<ContainerStats | null> {
+    let stats: EngineStats;
+    try {
+      // One sample (not a stream); the engine waits for a second one to give the CPU delta.
+      stats = (await this.engine((docker) => docker.getContainer(ref.id).stats({ stream: false }))) as unknown as EngineStats;
+    } catch (error) {
+      if (statusOf(error) === 404 || statusOf(error) === 409) return null;
+      throw error;
+    }
+    return statsFrom(stats);
+  }
+
   async listContainers(labels: Record<string, string>): Promise<ContainerInfo[]> {
     const list = await this.engine((docker) =>
       docker.listContainers({
@@ -503,6 +516,29 @@ const AWAIT_TERMINAL_SIZE = [
   'case "$(stty size 2>/dev/null)" in [1-9]*" "[1-9]*) break ;; esac;',
   'sleep 0.05 2>/dev/null || break; slipway_n=$((slipway_n + 1)); done; unset slipway_n; fi',
 ].join(' ');
+
+/** The part of the engine's stats document Slipway reads (cgroup v1 and v2). */
+interface EngineStats {
+  read?: string;
+  cpu_stats?: { cpu_usage?: { total_usage?: number }; system_cpu_usage?: number; online_cpus?: number };
+  precpu_stats?: { cpu_usage?: { total_usage?: number }; system_cpu_usage?: number };
+  memory_stats?: { usage?: number; limit?: number; stats?: Record<string, number> };
+}
+
+/** As `docker stats` computes them; null for a container that is not running (no usage at all). */
+export function statsFrom(stats: EngineStats): ContainerStats | null {
+  const memory = stats.memory_stats;
+  if (memory?.usage === undefined) return null;
+  // cgroup v2 names the page cache inactive_file, v1 total_inactive_file (docker CLI's rule).
+  const cache = memory.stats?.inactive_file ?? memory.stats?.total_inactive_file ?? 0;
+  const cpu = stats.cpu_stats;
+  const pre = stats.precpu_stats;
+  const cpuDelta = (cpu?.cpu_usage?.total_usage ?? 0) - (pre?.cpu_usage?.total_usage ?? 0);
+  const systemDelta = (cpu?.system_cpu_usage ?? 0) - (pre?.system_cpu_usage ?? 0);
+  const cpus = cpu?.online_cpus ?? 1;
+  const cpuPercent = pre?.system_cpu_usage !== undefined && systemDelta > 0 && cpuDelta >= 0 ? (cpuDelta / systemDelta) * cpus * 100 : 0;
+  return { cpuPercent: Math.round(cpuPercent * 100) / 100, memoryBytes: Math.max(0, memory.usage - cache), memoryLimitBytes: memory.limit ?? 0 };
+}
 
 export function statusOf(error: unknown): number | undefined {
   return typeof error === 'object' && error !== null && 'statusCode' in error ? (error as { statusCode?: number }).statusCode : undefined;

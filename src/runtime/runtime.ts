@@ -42,6 +42,8 @@ export interface Runtime {
   listContainers(labels: Record<string, string>): Promise<ContainerInfo[]>;
   /** The same, with how often each was restarted and since when it runs (one inspect each). */
   describeContainers(labels: Record<string, string>): Promise<ContainerStatus[]>;
+  /** A running container's CPU and memory use now (the engine's stats); null when it is not running or gone. */
+  containerStats(container: ContainerRef): Promise<ContainerStats | null>;
   /**
    * Calls `onEvent` whenever a container carrying the labels starts or dies, until the
    * returned function is called. Survives engine restarts by reconnecting.
@@ -82,6 +84,15 @@ export interface NodeInfo {
   availability: string;
   /** The engine Slipway talks to (DOCKER_HOST): where it builds, and where apps' storage lives. */
   local: boolean;
+}
+
+export interface ContainerStats {
+  /** CPU used since the engine's previous sample, in % of one core (200: two cores busy). */
+  cpuPercent: number;
+  /** Memory in use, without the reclaimable page cache (what `docker stats` shows). */
+  memoryBytes: number;
+  /** The container's memory limit (the host's memory when it has none). */
+  memoryLimitBytes: number;
 }
 
 export interface ContainerEvent {

@@ -29,6 +29,7 @@ import {
   type ContainerRef,
   type ContainerSpec,
   type ContainerStatus,
+  type ContainerStats,
   type LogEntry,
   type LogReadOptions,
   type NodeInfo,
@@ -439,6 +440,17 @@ export class SwarmRuntime implements Runtime {
 
   private async isService(ref: ContainerRef): Promise<boolean> {
     return (await this.inspectService(ref)) !== undefined;
+  }
+
+  /**
+   * A service's task is measured when it runs on this node (the manager's engine sees only its
+   * own containers); on another node, null: no stats rather than a wrong figure.
+   */
+  async containerStats(ref: ContainerRef): Promise<ContainerStats | null> {
+    if (!(await this.isService(ref))) return this.#local.containerStats(ref);
+    const tasks = await this.#local.listContainers({ 'com.docker.swarm.service.id': ref.id });
+    const running = tasks.find((t) => t.state === 'running');
+    return running === undefined ? null : this.#local.containerStats(running);
   }
 
   async listContainers(labels: Record<string, string>): Promise<ContainerInfo[]> {

@@ -148,6 +148,16 @@ const optionalEmail: Kind<string | undefined> = {
   show: (value) => value ?? '',
 };
 
+/** A number of lines kept (access logs per app). */
+const lineCount: Kind<number> = {
+  parse(value, key) {
+    const n = toNumber(value);
+    if (!Number.isInteger(n) || n < 1 || n > 1_000_000) throw new ConfigError(`"${key}" must be a whole number from 1 to 1000000, not "${String(value)}"`);
+    return n;
+  },
+  show: String,
+};
+
 /** Seconds in the file, the environment and the help; milliseconds in the program. */
 const seconds: Kind<number> = {
   parse(value, key) {
@@ -351,6 +361,34 @@ const SETTINGS = {
     kind: seconds,
     default: 60_000,
     help: 'seconds before a failed certificate order is tried again; each later wait is 4 times longer, at most 6 hours',
+  }),
+  routerMetrics: setting({
+    file: 'routerMetrics',
+    env: 'SLIPWAY_ROUTER_METRICS',
+    kind: onOff,
+    default: true,
+    help: "the router's access logs and request metrics (false: neither; read when the router starts)",
+  }),
+  accessLogQuery: setting({
+    file: 'accessLogQuery',
+    env: 'SLIPWAY_ACCESS_LOG_QUERY',
+    kind: onOff,
+    default: false,
+    help: 'access log paths keep their query string (off: queries often carry tokens)',
+  }),
+  accessLogLines: setting({
+    file: 'accessLogLines',
+    env: 'SLIPWAY_ACCESS_LOG_LINES',
+    kind: lineCount,
+    default: 2000,
+    help: "router access log lines kept per app (in the server's memory, about 0.5 KB each)",
+  }),
+  metricsHistoryHours: setting({
+    file: 'metricsHistoryHours',
+    env: 'SLIPWAY_METRICS_HISTORY_HOURS',
+    kind: count,
+    default: 24,
+    help: 'hours of per-minute app metrics kept in the database (0: only the last hour, in memory)',
   }),
 };
 

@@ -44,6 +44,8 @@ export async function ensureRouter(config: ServerConfig, env: NodeJS.ProcessEnv,
         ...(config.httpsPort === undefined ? {} : { SLIPWAY_HTTPS_PORT: String(config.httpsPort) }),
         ...(config.tlsCert === undefined ? {} : { SLIPWAY_TLS_CERT: config.tlsCert }),
         ...(config.tlsKey === undefined ? {} : { SLIPWAY_TLS_KEY: config.tlsKey }),
+        SLIPWAY_ROUTER_METRICS: String(config.routerMetrics),
+        SLIPWAY_ACCESS_LOG_QUERY: String(config.accessLogQuery),
       },
     },
   );

@@ -29,6 +29,7 @@ import { Notifications } from '../notify/notifications.js';
 import { cronReleaseCheck } from '../cron/release.js';
 import { CronScheduler } from '../cron/scheduler.js';
 import { HealthMonitor } from '../health/monitor.js';
+import { AppMetrics } from '../metrics/app-metrics.js';
 import { Repos } from '../git/repos.js';
 import { RouterLink } from '../router/link.js';
 import { routerSocket } from '../router/pidfile.js';
@@ -105,9 +106,21 @@ export async function startSlipway({ config, env, log, runtime = chooseRuntime(c
   const appUrl = (app: string): string => `http://${app}.${config.domain}${portSuffix}`;
 
   const router = new RouterLink(routerSocket(config.dataDir), log);
+  const metrics = new AppMetrics({
+    store: store.metrics,
+    runtime,
+    apps: () => store.listApps().map((app) => app.name),
+    phases: (app, id) => store.listPhases(app, id),
+    accessLogLines: config.accessLogLines,
+    historyHours: config.metricsHistoryHours,
+    log,
+  });
+  router.onRequests((records) => metrics.onRequests(records));
   let directorySynced: Promise<void> = Promise.resolve();
   const syncDirectory = (): void => {
-    directorySynced = router.setDirectory(store.directory()).catch((error: unknown) => log(`router update failed: ${String(error)}`));
+    const directory = store.directory();
+    metrics.keepApps(directory.apps);
+    directorySynced = router.setDirectory(directory).catch((error: unknown) => log(`router update failed: ${String(error)}`));
   };
   store.onDirectoryChange(syncDirectory);
   syncDirectory();
@@ -183,6 +196,7 @@ export async function startSlipway({ config, env, log, runtime = chooseRuntime(c
     (error) => log(`deployment bookkeeping: ${String(error)}`),
     new Promise<void>((resolve) => (recovered = resolve)),
   );
+  deployer.onEvent((event) => metrics.onDeployment(event));
   const destroyer = new AppDestroyer({
     store,
     runtime,
@@ -256,6 +270,7 @@ export async function startSlipway({ config, env, log, runtime = chooseRuntime(c
     cron,
     health,
     autoCerts: acme,
+    metrics,
     appUrl,
     domain: config.domain,
     // The latest update: each one carries the whole directory, so it covers those before it.
@@ -315,6 +330,7 @@ export async function startSlipway({ config, env, log, runtime = chooseRuntime(c
 
   notifications.start();
   health.start();
+  metrics.start();
   await cron.start().catch((error: unknown) => log(`warning: could not start the cron jobs: ${String(error)}`));
   await relay.listen();
   await new Promise<void>((resolve, reject) => {
@@ -333,6 +349,7 @@ export async function startSlipway({ config, env, log, runtime = chooseRuntime(c
       clearInterval(sweeper);
       cron.stop();
       health.stop();
+      await metrics.stop();
       // Deployments end first (within a bounded grace), while git and the API still carry their
       // outcome to their clients. The router is its own process and serves the apps throughout.
       await deployer.stop(config.timeouts.stopMs);

@@ -152,4 +152,13 @@ export const MIGRATIONS: readonly string[] = [
     created_at INTEGER NOT NULL
   );
   `,
+  `
+  CREATE TABLE metric_minutes (
+    app TEXT NOT NULL REFERENCES apps(name) ON DELETE CASCADE,
+    minute INTEGER NOT NULL,
+    summary TEXT NOT NULL,
+    PRIMARY KEY (app, minute)
+  );
+  CREATE INDEX metric_minutes_by_minute ON metric_minutes (minute);
+  `,
 ];

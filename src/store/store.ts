@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { MetricsStore } from './metrics.js';
 import { StatementCache } from './statements.js';
 import type { Database as Db } from 'better-sqlite3';
 import { readDirectory, readRoutes, readServingRoutes, type DirectoryRecord } from './routing.js';
@@ -135,10 +136,14 @@ export class Store {
     this.notifiers = new NotifierStore(this.db, now);
     this.cron = new CronStore(this.db, now);
     this.acme = new AcmeStore(this.db, now);
+    this.metrics = new MetricsStore(this.db);
   }
 
   /** Apps with automatic certificates (certs:auto) on. */
   readonly acme: AcmeStore;
+
+  /** Apps' per-minute request and container metrics. */
+  readonly metrics: MetricsStore;
 
   /** Cron jobs of deployments, and their runs. */
   readonly cron: CronStore;

@@ -123,7 +123,9 @@ test('the backlog: both containers interleaved in time order, each line prefixed
   expect(lines[0]).toMatchObject({ container: expect.stringMatching(/^(web|worker)-1$/) });
   expect(lines).toContainEqual(expect.objectContaining({ container: 'web-1', line: 'web v1 started web-1' }));
   expect(lines).toContainEqual(expect.objectContaining({ container: 'web-1', line: expect.stringContaining('url:/probe-backlog') }));
-  expect(new Set(lines.map((l) => l.container))).toEqual(new Set(['web-1', 'worker-1']));
+  // The router's access line for that request is in the merged stream too (issue 16).
+  expect(lines).toContainEqual(expect.objectContaining({ container: 'router', line: expect.stringMatching(/^method=GET path="\/probe-backlog" status=404 /) }));
+  expect(new Set(lines.map((l) => l.container))).toEqual(new Set(['web-1', 'worker-1', 'router']));
   // Every tick from the first one, once each, in order, between the web container's lines.
   expect(ticks(lines)[0]).toBe(1);
   expectConsecutive(ticks(lines));

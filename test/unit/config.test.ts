@@ -60,6 +60,10 @@ const DEFAULTS: ServerConfig = {
   tlsKey: undefined,
   apiTls: false,
   ...ACME_DEFAULTS,
+  routerMetrics: true,
+  accessLogQuery: false,
+  accessLogLines: 2000,
+  metricsHistoryHours: 24,
   timeouts: {
     bootMs: 60_000,
     hookMs: 1_200_000,
@@ -151,6 +155,10 @@ describe('loadServerConfig: precedence flag > env > file > default', () => {
       engine: 'docker',
       apiTls: false,
       ...ACME_DEFAULTS,
+      routerMetrics: true,
+      accessLogQuery: false,
+      accessLogLines: 2000,
+      metricsHistoryHours: 24,
       timeouts: {
         bootMs: 11_000,
         hookMs: 12_000,
@@ -182,6 +190,10 @@ describe('loadServerConfig: precedence flag > env > file > default', () => {
       engine: 'docker',
       apiTls: false,
       ...ACME_DEFAULTS,
+      routerMetrics: true,
+      accessLogQuery: false,
+      accessLogLines: 2000,
+      metricsHistoryHours: 24,
       timeouts: {
         bootMs: 21_000,
         hookMs: 22_000,
@@ -214,6 +226,10 @@ describe('loadServerConfig: precedence flag > env > file > default', () => {
       engine: 'docker',
       apiTls: false,
       ...ACME_DEFAULTS,
+      routerMetrics: true,
+      accessLogQuery: false,
+      accessLogLines: 2000,
+      metricsHistoryHours: 24,
       timeouts: {
         bootMs: 21_000,
         hookMs: 22_000,
@@ -328,7 +344,7 @@ describe('loadServerConfig: errors', () => {
     const file = yamlFile('port: 7070\nlisten: 0.0.0.0\n');
     const error = configError(() => loadServerConfig(['--config', file], {}));
     expect(error.message).toBe(
-      `${file}: unknown setting "listen"; the settings are data, port, routerPort, host, domain, stackImage, npmRegistry, buildCacheDir, routerWorkers, maxPushMb, minFreeMb, tlsInFront, cronSeconds, engine, registry, httpsPort, tls, apiTls, acme, timeouts`,
+      `${file}: unknown setting "listen"; the settings are data, port, routerPort, host, domain, stackImage, npmRegistry, buildCacheDir, routerWorkers, maxPushMb, minFreeMb, tlsInFront, cronSeconds, engine, registry, httpsPort, tls, apiTls, acme, routerMetrics, accessLogQuery, accessLogLines, metricsHistoryHours, timeouts`,
     );
   });
 

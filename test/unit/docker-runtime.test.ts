@@ -27,6 +27,7 @@ const CALLS: { [K in Exclude<keyof Runtime, 'watch'>]: (runtime: Runtime) => Pro
   stopAndRemove: (r) => r.stopAndRemove(ref, 1000),
   listContainers: (r) => r.listContainers({ 'slipway.app': 'my-app' }),
   describeContainers: (r) => r.describeContainers({ 'slipway.app': 'my-app' }),
+  containerStats: (r) => r.containerStats(ref),
 };
 
 /**

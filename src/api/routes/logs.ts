@@ -1,5 +1,6 @@
-import type { LogRecord } from '../../logs/merge.js';
+import { compareLogTimes, matchesFilter, type LogRecord } from '../../logs/merge.js';
 import { openAppLogs } from '../../logs/reader.js';
+import { accessLogRecord, ROUTER_SOURCE } from '../../metrics/access-line.js';
 import { query, type RouteContext } from '../context.js';
 import { ApiError } from '../errors.js';
 
@@ -24,10 +25,20 @@ export function logRoutes(ctx: RouteContext): void {
     const abort = new AbortController();
     res.on('close', () => abort.abort());
 
-    const logs = await openAppLogs(ctx.runtime, { app, lines, follow, type: q.get('type') ?? undefined, ps: q.get('ps') ?? undefined }, abort.signal);
+    const filter = { type: q.get('type') ?? undefined, ps: q.get('ps') ?? undefined };
+    // The router's access lines are the app's too: type and name `router`.
+    const withRouter = matchesFilter(ROUTER_SOURCE, filter);
+    // Followed from before the backlog is read, so no line falls in between (none is sent twice:
+    // those that came meanwhile wait until the backlog is out).
+    const early: LogRecord[] = [];
+    let onRouterLine = (record: LogRecord): void => void early.push(record);
+    const unfollow = withRouter && follow ? ctx.metrics.accessLog.follow(app, (r) => onRouterLine(accessLogRecord(r))) : undefined;
+    res.on('close', () => unfollow?.());
+    const routerBacklog = withRouter ? ctx.metrics.accessLog.tail(app, lines).map(accessLogRecord) : [];
+    const logs = await openAppLogs(ctx.runtime, { app, lines, follow, ...filter }, abort.signal);
     res.writeHead(200, { 'content-type': 'application/x-ndjson; charset=utf-8', 'cache-control': 'no-cache' });
     const send = (record: LogRecord): void => void res.write(`${JSON.stringify(record)}\n`);
-    for (const record of logs.backlog) send(record);
+    for (const record of mergeByTime(logs.backlog, routerBacklog, lines)) send(record);
     if (!follow) {
       res.end();
       return { raw: true };
@@ -35,6 +46,12 @@ export function logRoutes(ctx: RouteContext): void {
     // Sent now, so the client sees the backlog (or an empty one) before the first new line.
     res.flushHeaders();
     const keepalive = setInterval(() => res.write('\n'), KEEPALIVE_MS);
+    const sendLive = (record: LogRecord): void => {
+      if (res.writableLength > MAX_UNSENT_BYTES) res.destroy();
+      else send(record);
+    };
+    for (const record of early.splice(0)) sendLive(record);
+    onRouterLine = sendLive;
     try {
       await logs.follow((record) => {
         if (res.writableLength > MAX_UNSENT_BYTES) res.destroy();
@@ -46,6 +63,13 @@ export function logRoutes(ctx: RouteContext): void {
     }
     return { raw: true };
   });
+}
+
+/** Two time-ordered backlogs as one, the last `lines` of them (containers' lines first at equal times). */
+function mergeByTime(a: LogRecord[], b: LogRecord[], lines: number): LogRecord[] {
+  if (b.length === 0) return a;
+  const all = [...a, ...b].sort((x, y) => compareLogTimes(x.time, y.time));
+  return all.slice(Math.max(0, all.length - lines));
 }
 
 function parseLines(value: string | null): number {

@@ -22,8 +22,10 @@ function parseLines(value: string | undefined): number {
   return lines;
 }
 
-/** Why nothing will be printed, or undefined when some container matches. */
+/** Why nothing will be printed, or undefined when some container (or the router) matches. */
 function emptyHint(app: string, containers: ProcessJson[], type: string | undefined, ps: string | undefined): string | undefined {
+  // The router's access lines: `--type router` (or `--ps router`) reads them alone.
+  if ((type === undefined || type === 'router') && (ps === undefined || ps === 'router') && (type ?? ps) !== undefined) return undefined;
   if (containers.length === 0) return `${app} has no containers yet; deploy it with git push deploy main`;
   const unique = (values: (string | null)[]): string => [...new Set(values.filter((v): v is string => v !== null))].sort().join(', ');
   if (type !== undefined && !containers.some((c) => c.type === type)) {
@@ -38,7 +40,7 @@ function emptyHint(app: string, containers: ProcessJson[], type: string | undefi
 export const logCommands: Command[] = [
   {
     name: 'logs',
-    summary: "the output of the app's containers, merged in time order (--follow: live)",
+    summary: "the output of the app's containers and the router's access lines, merged in time order (--follow: live; --type router: requests only)",
     usage: 'slipway logs [-a APP] [-n|--lines N] [-f|--follow|-t|--tail] [--type TYPE] [--ps NAME] [--json]',
     example: 'slipway logs -a my-app --follow --type web',
     options: {

@@ -1,0 +1,153 @@
+/**
+ * The server's Prometheus metrics (`GET /metrics`), with prom-client: the router's requests per
+ * app and status class, their durations, upstream errors and retries, deployments and their
+ * phases, containers' restarts, CPU and memory, and the server process's own (memory, CPU,
+ * event loop). Labels take bounded values only: app, status class, phase, container name.
+ */
+import client from 'prom-client';
+import type { AccessRecord } from '../router/access.js';
+import { statusClass } from './access-line.js';
+import type { ContainerSample } from './minutes.js';
+
+/** Seconds: from a fast static answer to the router's upstream timeout. */
+const REQUEST_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+const PHASE_BUCKETS = [0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1200];
+
+export class PromMetrics {
+  readonly registry = new client.Registry();
+  private readonly requests: client.Counter<'app' | 'status_class'>;
+  private readonly duration: client.Histogram<'app' | 'status_class'>;
+  private readonly bytes: client.Counter<'app'>;
+  private readonly upstreamErrors: client.Counter<'app' | 'status'>;
+  private readonly retries: client.Counter<'app'>;
+  private readonly deployments: client.Counter<'app' | 'status'>;
+  private readonly phases: client.Histogram<'phase'>;
+  private readonly restarts: client.Gauge<'app' | 'container'>;
+  private readonly memory: client.Gauge<'app' | 'container'>;
+  private readonly cpu: client.Gauge<'app' | 'container'>;
+  /** The containers each app's gauges have series for. */
+  private readonly sampled = new Map<string, Set<string>>();
+
+  constructor() {
+    const registers = [this.registry];
+    client.collectDefaultMetrics({ register: this.registry, prefix: 'slipway_server_' });
+    this.requests = new client.Counter({
+      name: 'slipway_router_requests_total',
+      help: 'Requests the router answered, by app and status class',
+      labelNames: ['app', 'status_class'],
+      registers,
+    });
+    this.duration = new client.Histogram({
+      name: 'slipway_router_request_duration_seconds',
+      help: 'From routing a request to the end of its response (upgrades excluded)',
+      labelNames: ['app', 'status_class'],
+      buckets: REQUEST_BUCKETS,
+      registers,
+    });
+    this.bytes = new client.Counter({
+      name: 'slipway_router_response_bytes_total',
+      help: 'Response body bytes sent to clients',
+      labelNames: ['app'],
+      registers,
+    });
+    this.upstreamErrors = new client.Counter({
+      name: 'slipway_router_upstream_errors_total',
+      help: 'Requests the app did not answer: 502 (unreachable, bad response) and 504 (timed out)',
+      labelNames: ['app', 'status'],
+      registers,
+    });
+    this.retries = new client.Counter({
+      name: 'slipway_router_retries_total',
+      help: 'Requests sent again to a container after a failed attempt',
+      labelNames: ['app'],
+      registers,
+    });
+    this.deployments = new client.Counter({
+      name: 'slipway_deployments_total',
+      help: 'Deployments finished, by final status',
+      labelNames: ['app', 'status'],
+      registers,
+    });
+    this.phases = new client.Histogram({
+      name: 'slipway_deploy_phase_duration_seconds',
+      help: 'How long each phase of a deployment took',
+      labelNames: ['phase'],
+      buckets: PHASE_BUCKETS,
+      registers,
+    });
+    this.restarts = new client.Gauge({
+      name: 'slipway_container_restarts',
+      help: 'Times the engine restarted each running container',
+      labelNames: ['app', 'container'],
+      registers,
+    });
+    this.memory = new client.Gauge({
+      name: 'slipway_container_memory_bytes',
+      help: 'Memory each running container uses',
+      labelNames: ['app', 'container'],
+      registers,
+    });
+    this.cpu = new client.Gauge({
+      name: 'slipway_container_cpu_percent',
+      help: 'CPU each running container used at the last sample, in % of one core',
+      labelNames: ['app', 'container'],
+      registers,
+    });
+  }
+
+  /** A batch from the router: counted per label set first, so prom-client sees each set once. */
+  addRequests(records: readonly AccessRecord[]): void {
+    const counts = new Map<string, { app: string; cls: string; n: number; bytes: number; durations: number[] }>();
+    for (const r of records) {
+      const app = r[1];
+      const cls = statusClass(r[4]);
+      const key = `${app}\u0000${cls}`;
+      let entry = counts.get(key);
+      if (entry === undefined) counts.set(key, (entry = { app, cls, n: 0, bytes: 0, durations: [] }));
+      entry.n++;
+      entry.bytes += r[6];
+      if (r[11] === 0) entry.durations.push(r[5] / 1000);
+      if (r[4] === 502 || r[4] === 504) this.upstreamErrors.inc({ app, status: String(r[4]) });
+      if (r[10] > 0) this.retries.inc({ app }, r[10]);
+    }
+    for (const { app, cls, n, bytes, durations } of counts.values()) {
+      this.requests.inc({ app, status_class: cls }, n);
+      this.bytes.inc({ app }, bytes);
+      const histogram = this.duration.labels({ app, status_class: cls });
+      for (const seconds of durations) histogram.observe(seconds);
+    }
+  }
+
+  deploymentFinished(app: string, status: string, phases: readonly { phase: string; seconds: number }[]): void {
+    this.deployments.inc({ app, status });
+    for (const { phase, seconds } of phases) this.phases.observe({ phase }, seconds);
+  }
+
+  /** The app's running containers now: their series replace the previous ones (gone containers drop out). */
+  containers(app: string, samples: readonly { container: string; restarts: number; stats: ContainerSample | null }[]): void {
+    this.forgetApp(app);
+    const names = new Set<string>();
+    for (const { container, restarts, stats } of samples) {
+      names.add(container);
+      this.restarts.set({ app, container }, restarts);
+      if (stats === null) continue;
+      this.memory.set({ app, container }, stats.memoryBytes);
+      this.cpu.set({ app, container }, stats.cpuPercent);
+    }
+    this.sampled.set(app, names);
+  }
+
+  /** Drops an app's container series (a deleted app, or before a new sample of its containers). */
+  forgetApp(app: string): void {
+    for (const container of this.sampled.get(app) ?? []) for (const gauge of [this.restarts, this.memory, this.cpu]) gauge.remove({ app, container });
+    this.sampled.delete(app);
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  exposition(): Promise<string> {
+    return this.registry.metrics();
+  }
+}
