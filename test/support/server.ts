@@ -25,7 +25,7 @@ export interface TestServer {
   routerPid(): number | undefined;
   /** SIGHUP to the router: a new router process takes over; resolves once the old one exited. */
   replaceRouter(): Promise<number>;
-  /** Starts the server again on the same data, ports and token (with `env` added to its environment from now on). */
+  /** Stops the server if it runs, then starts it again on the same data, ports and token (with `env` added to its environment from now on). */
   restart(env?: Record<string, string>): Promise<void>;
   /** Stops the server (SIGTERM) and waits for it to exit; the router keeps running. */
   stopServer(): Promise<void>;
@@ -165,6 +165,9 @@ export async function startServer(options: { env?: Record<string, string>; args?
     },
     async restart(env?: Record<string, string>) {
       if (env !== undefined) options = { ...options, env: { ...options.env, ...env } };
+      // A server still running is stopped first (SIGTERM): else the new one cannot take the port,
+      // and the old one, still answering, would pass for it and outlive the test.
+      await stopProcess(spawned.child);
       previousOutput += spawned.output();
       spawned = spawnServer(dataDir, port, routerPort, token, options);
       await untilHealthy(url, spawned);
