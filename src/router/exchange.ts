@@ -14,6 +14,14 @@ import { targetKey } from './table.js';
 import type { UpstreamConnection, UpstreamPool, UpstreamUser } from './upstream.js';
 
 const MAX_ATTEMPTS = 4;
+/**
+ * Body chunks up to this size are copied before they are written to the client, rather than
+ * kept in the upstream connection's read buffer (UpstreamConnection.hold), which then needs a new
+ * 64 KB buffer for its next read. A TLS socket finishes every write on a later turn of the event
+ * loop (Node defers the callback), so without the copy every small HTTPS response cost a 64 KB
+ * allocation; a copy this small comes from Node's buffer pool.
+ */
+const COPY_BELOW = 4096;
 
 /** What an exchange asks of the router. */
 export interface ExchangeHost {
@@ -273,9 +281,10 @@ export class Exchange implements UpstreamUser, InFlight {
 
   private relay(chunk: Buffer): void {
     if (chunk.length === 0) return;
-    const flushed = this.res.write(chunk);
+    const small = chunk.length < COPY_BELOW;
+    const flushed = this.res.write(small ? Buffer.from(chunk) : chunk);
     // Queued rather than written: the chunk still lies in the connection's read buffer.
-    if (this.res.writableLength > 0) this.conn?.hold();
+    if (!small && this.res.writableLength > 0) this.conn?.hold();
     if (!flushed && !this.paused) {
       this.paused = true;
       this.conn?.socket.pause();
@@ -332,8 +341,9 @@ export class Exchange implements UpstreamUser, InFlight {
       else this.pool!.release(conn);
     }
     // Last, as it may start the client's next request at once (fast path).
-    this.res.end(last);
-    if (last !== undefined && this.res.writableLength > 0) conn?.hold();
+    const small = last === undefined || last.length < COPY_BELOW;
+    this.res.end(small && last !== undefined ? Buffer.from(last) : last);
+    if (!small && this.res.writableLength > 0) conn?.hold();
   }
 
   private settle(): void {
