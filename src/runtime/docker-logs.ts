@@ -1,5 +1,7 @@
+import { Readable, Writable, type Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { LineSplitter } from '../util/lines.js';
-import type { LogEntry, OutputChunk } from './runtime.js';
+import type { LogEntry, LogReadOptions, OutputChunk } from './runtime.js';
 
 type StreamName = LogEntry['stream'];
 
@@ -101,4 +103,49 @@ export function sinceAfter(time: string): string {
     nanos = 0;
   }
   return `${seconds}.${String(nanos).padStart(9, '0')}`;
+}
+
+/** The options of a Docker logs call (a container's or a service's) for a read, timestamps on. */
+export interface LogQuery {
+  stdout: true;
+  stderr: true;
+  timestamps: true;
+  tail?: number;
+  since?: string;
+  follow: boolean;
+  abortSignal: AbortSignal;
+}
+
+/**
+ * Reads one Docker logs call into `decoder`: `logs` makes the call, which answers one buffer
+ * without follow, and with follow a stream that ends when its source stops; `frames` separates the
+ * engine's messages (multiplexed frames, or a terminal's one raw stream).
+ */
+export async function readDockerLogs(
+  logs: (query: LogQuery) => Promise<unknown>,
+  options: LogReadOptions,
+  frames: Transform,
+  decoder: { write(chunk: OutputChunk): void },
+  signal: AbortSignal,
+): Promise<void> {
+  // Only the options given: an undefined one would reach the engine as an empty parameter.
+  const query: LogQuery = {
+    stdout: true,
+    stderr: true,
+    timestamps: true,
+    ...(options.tail === undefined ? {} : { tail: options.tail }),
+    ...(options.after === undefined ? {} : { since: sinceAfter(options.after) }),
+    follow: options.follow,
+    abortSignal: signal,
+  };
+  const answer = await logs(query);
+  const source = options.follow ? (answer as NodeJS.ReadableStream) : Readable.from([answer as Buffer]);
+  const decode = new Writable({
+    objectMode: true,
+    write: (chunk: OutputChunk, _encoding, callback) => {
+      decoder.write(chunk);
+      callback();
+    },
+  });
+  await pipeline(source, frames, decode, { signal });
 }

@@ -1,10 +1,9 @@
 import Docker from 'dockerode';
-import { Readable, Writable, type Duplex } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { Writable, type Duplex } from 'node:stream';
 import { LineSplitter } from '../util/lines.js';
 import { BuildKitProgress } from './buildkit.js';
 import { DockerDemuxer, TerminalOutput } from './demux.js';
-import { DockerLogDecoder, sinceAfter, TerminalLogDecoder } from './docker-logs.js';
+import { DockerLogDecoder, readDockerLogs, TerminalLogDecoder, type LogQuery } from './docker-logs.js';
 import { redactError } from './redact.js';
 import {
   BuildFailedError,
@@ -156,31 +155,13 @@ export class DockerRuntime implements Runtime {
     }
     // A container with a terminal has one raw stream; any other, Docker's multiplexed frames.
     const decoder = terminal ? new TerminalLogDecoder(onEntry) : new DockerLogDecoder(onEntry);
-    // Only the options given: an undefined one would reach the engine as an empty parameter.
-    const query: Docker.ContainerLogsOptions = {
-      stdout: true,
-      stderr: true,
-      timestamps: true,
-      ...(options.tail === undefined ? {} : { tail: options.tail }),
-      ...(options.after === undefined ? {} : { since: sinceAfter(options.after) }),
-      abortSignal: signal,
-    };
-    const decode = new Writable({
-      objectMode: true,
-      write: (chunk: OutputChunk, _encoding, callback) => {
-        decoder.write(chunk);
-        callback();
-      },
-    });
     try {
-      // Without follow the engine answers with one buffer, with follow a stream that ends when
-      // the container stops; the stream is read inside the engine's boundary too.
+      // The stream is read inside the engine's boundary too.
       await this.engine(async (docker) => {
         const container = docker.getContainer(ref.id);
-        const source = options.follow
-          ? ((await container.logs({ ...query, follow: true })) as NodeJS.ReadableStream)
-          : Readable.from([(await container.logs({ ...query, follow: false })) as unknown as Buffer]);
-        await pipeline(source, terminal ? new TerminalOutput() : new DockerDemuxer(), decode, { signal });
+        // dockerode types the call by `follow`'s literal value; the reader handles both answers.
+        const logs = (query: LogQuery) => (query.follow ? container.logs({ ...query, follow: true }) : container.logs({ ...query, follow: false }));
+        await readDockerLogs(logs, options, terminal ? new TerminalOutput() : new DockerDemuxer(), decoder, signal);
       });
       decoder.end();
     } catch (error) {

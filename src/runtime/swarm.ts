@@ -1,10 +1,8 @@
 import Docker from 'dockerode';
-import { Readable, Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { LineSplitter } from '../util/lines.js';
 import { DockerDemuxer } from './demux.js';
 import { DockerRuntime, engineUnreachable, statusOf } from './docker.js';
-import { DockerLogDecoder, sinceAfter } from './docker-logs.js';
+import { DockerLogDecoder, readDockerLogs } from './docker-logs.js';
 import { redactError } from './redact.js';
 import {
   currentTask,
@@ -34,7 +32,6 @@ import {
   type LogReadOptions,
   type NodeInfo,
   type OneOffResult,
-  type OutputChunk,
   type Placement,
   type Runtime,
 } from './runtime.js';
@@ -329,29 +326,11 @@ export class SwarmRuntime implements Runtime {
     if (signal.aborted) return;
     if (!(await this.isService(ref))) return this.#local.readLogs(ref, options, onEntry, signal);
     const decoder = new DockerLogDecoder(onEntry);
-    const query = {
-      stdout: true,
-      stderr: true,
-      timestamps: true,
-      ...(options.tail === undefined ? {} : { tail: options.tail }),
-      ...(options.after === undefined ? {} : { since: sinceAfter(options.after) }),
-      abortSignal: signal,
-    };
-    const decode = new Writable({
-      objectMode: true,
-      write: (chunk: OutputChunk, _encoding, callback) => {
-        decoder.write(chunk);
-        callback();
-      },
-    });
     try {
       // The manager gathers each task's output from its node, whichever node that is.
       await this.engine(async (docker) => {
         const service = docker.getService(ref.id);
-        const source = options.follow
-          ? ((await service.logs({ ...query, follow: true })) as NodeJS.ReadableStream)
-          : Readable.from([(await service.logs({ ...query, follow: false })) as unknown as Buffer]);
-        await pipeline(source, new DockerDemuxer(), decode, { signal });
+        await readDockerLogs((query) => service.logs(query), options, new DockerDemuxer(), decoder, signal);
       });
       decoder.end();
     } catch (error) {
