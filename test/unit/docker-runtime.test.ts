@@ -7,11 +7,14 @@ import { RuntimeUnavailableError, type ContainerSpec, type Runtime } from '../..
 const ref = { id: 'c0ffee', name: 'slipway-my-app-1-web-1' };
 const spec: ContainerSpec = { name: 'slipway-my-app-1-web-1', image: 'slipway/my-app:1', command: 'true', env: {}, labels: {} };
 
+/** What one engine answers without asking it (a swarm's registry and placement), tested below. */
+type EngineFree = 'registry' | 'pushImage' | 'placementOf';
+
 /**
  * One call of every engine-facing method of the Runtime interface. Typed by the interface, so a
- * method added to it must be added here, and is then checked like the others.
+ * method added to it must be added here (or to EngineFree), and is then checked like the others.
  */
-const CALLS: { [K in Exclude<keyof Runtime, 'watch'>]: (runtime: Runtime) => Promise<unknown> } = {
+const CALLS: { [K in Exclude<keyof Runtime, 'watch' | EngineFree>]: (runtime: Runtime) => Promise<unknown> } = {
   ping: (r) => r.ping(),
   imageExists: (r) => r.imageExists('slipway/my-app:1'),
   imageInfo: (r) => r.imageInfo('slipway/my-app:1'),
@@ -28,6 +31,7 @@ const CALLS: { [K in Exclude<keyof Runtime, 'watch'>]: (runtime: Runtime) => Pro
   listContainers: (r) => r.listContainers({ 'slipway.app': 'my-app' }),
   describeContainers: (r) => r.describeContainers({ 'slipway.app': 'my-app' }),
   containerStats: (r) => r.containerStats(ref),
+  nodes: (r) => r.nodes(),
 };
 
 /**
@@ -94,6 +98,13 @@ describe('DockerRuntime: an unreachable engine is reported the same way by every
     await expect(runtime.removeImage('slipway/my-app:1')).resolves.toBeUndefined();
     await expect(runtime.stopAndRemove(ref, 1000)).resolves.toBeUndefined();
     await expect(runtime.readLogs(ref, { follow: false }, () => undefined, new AbortController().signal)).resolves.toBeUndefined();
+  });
+
+  test('one engine has no registry: pushing is refused in a sentence, and every container is on loopback', async () => {
+    const runtime: Runtime = new DockerRuntime(failingClient(refused));
+    expect(runtime.registry).toBeNull();
+    await expect(runtime.pushImage('slipway/my-app:1')).rejects.toThrow('there is no registry to push to');
+    await expect(runtime.placementOf(ref, new AbortController().signal)).resolves.toEqual({ host: '127.0.0.1' });
   });
 
   test('watch keeps trying while the engine is away, and stops when asked', async () => {

@@ -11,6 +11,7 @@ const incoming = (url: string): Incoming => ({
   isHead: false,
   retryable: true,
   upgrade: false,
+  secure: false,
   method: 'GET',
   url,
   client: '192.0.2.7',

@@ -32,7 +32,7 @@ function presented(servername: string | undefined): Promise<string> {
     const socket = tls.connect({ host: '127.0.0.1', port, servername, ca: ca.cert, ALPNProtocols: ['http/1.1'], checkServerIdentity: () => undefined }, () => {
       const cn = socket.getPeerCertificate().subject.CN;
       socket.end();
-      resolve(Array.isArray(cn) ? cn.join(',') : cn);
+      resolve(Array.isArray(cn) ? cn.join(',') : (cn ?? ''));
     });
     socket.on('error', reject);
   });
