@@ -28,6 +28,9 @@ export class RouterLink implements RouterHandle {
   private challenges: ChallengeMessage[] = [];
   private nextId = 1;
   private requestListener: ((records: AccessRecord[]) => void) | undefined;
+  private onSynced!: () => void;
+  /** Settles once a router has applied the whole state (or gone away while applying it). */
+  private readonly firstSync = new Promise<void>((resolve) => (this.onSynced = resolve));
 
   constructor(
     private readonly socketPath: string,
@@ -47,6 +50,16 @@ export class RouterLink implements RouterHandle {
   /** Where the routers' batches of request records go (access logs, metrics). */
   onRequests(listener: (records: AccessRecord[]) => void): void {
     this.requestListener = listener;
+  }
+
+  /**
+   * Resolves once a connected router has the whole state, or after `timeoutMs`: a server that
+   * starts answers its API only then, so that a change it acknowledges is one the router has.
+   */
+  async synced(timeoutMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.firstSync, new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+    clearTimeout(timer);
   }
 
   /** How many router processes are connected. */
@@ -124,7 +137,7 @@ export class RouterLink implements RouterHandle {
       routes: [...this.routes.values()],
       certificates: this.certificates,
       challenges: this.challenges,
-    });
+    }).then(() => this.onSynced());
   }
 
   private broadcast(command: RouterCommand): Promise<unknown> {

@@ -65,6 +65,9 @@ export interface RunningSlipway {
   stop(): Promise<void>;
 }
 
+/** How long a starting server waits for its router to take the whole state before answering. */
+const ROUTER_SYNC_MS = 3000;
+
 export interface SlipwayOptions {
   config: ServerConfig;
   env: NodeJS.ProcessEnv;
@@ -384,6 +387,9 @@ async function startRouter(router: RouterLink, store: Store, routerStarted: Prom
   await router.listen();
   const failed = await routerStarted;
   if (failed !== undefined) throw failed;
+  // The router that runs reconnects within a moment (250 ms); until it has the state, a change
+  // the API acknowledged (forceHttps, maintenance) would not be served yet.
+  await router.synced(ROUTER_SYNC_MS);
 }
 
 /** Finishes what the previous server left (recover.ts); never throws. */

@@ -302,6 +302,8 @@ test('a web process that never listens fails with timeout-error after the app bo
       healthcheckTimeout: null,
       healthcheckInterval: null,
       healthcheckPath: null,
+      forceHttps: false,
+      hsts: false,
     },
   });
   const result = await app.push(server.remote('slow-app'));
