@@ -61,7 +61,7 @@ export async function routerCommand(argv: string[]): Promise<number> {
       httpsPort: config.httpsPort,
       tlsCert: config.tlsCert,
       tlsKey: config.tlsKey,
-      access: config.routerMetrics ? { keepQuery: config.accessLogQuery } : undefined,
+      access: config.routerMetrics ? { keepQuery: config.accessLogQuery, lines: config.accessLogLines } : undefined,
       processes: config.routerWorkers,
       drainMs: config.timeouts.drainMs,
       log,

@@ -8,7 +8,14 @@ export class AccessLog {
   private readonly lines = new Map<string, AccessRecord[]>();
   private readonly followers = new Map<string, Set<(record: AccessRecord) => void>>();
 
-  constructor(private readonly limit: number) {}
+  /**
+   * @param onFollowed told the apps followed whenever that set changes: the router sends every
+   *   line of those, and only the latest `limit` a second of the others.
+   */
+  constructor(
+    private readonly limit: number,
+    private readonly onFollowed: (apps: string[]) => void = () => undefined,
+  ) {}
 
   /** Records of any apps, in the order the router sent them. */
   add(records: readonly AccessRecord[]): void {
@@ -33,11 +40,17 @@ export class AccessLog {
   /** Calls `listener` with each new line of the app until the returned function is called. */
   follow(app: string, listener: (record: AccessRecord) => void): () => void {
     let set = this.followers.get(app);
-    if (set === undefined) this.followers.set(app, (set = new Set()));
+    if (set === undefined) {
+      this.followers.set(app, (set = new Set()));
+      this.onFollowed([...this.followers.keys()]);
+    }
     set.add(listener);
     return () => {
       set.delete(listener);
-      if (set.size === 0) this.followers.delete(app);
+      if (set.size === 0 && this.followers.get(app) === set) {
+        this.followers.delete(app);
+        this.onFollowed([...this.followers.keys()]);
+      }
     };
   }
 

@@ -5,7 +5,7 @@
  */
 import { LABEL, labelOfName } from '../deploy/containers.js';
 import type { DeploymentEvent } from '../deploy/deployer.js';
-import type { AccessRecord } from '../router/access.js';
+import type { AppTraffic } from '../router/access.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { MetricsStore } from '../store/metrics.js';
 import { AccessLog } from './access-log.js';
@@ -24,6 +24,8 @@ export interface AppMetricsDeps {
   /** The phases of a finished deployment, for their durations. */
   phases(app: string, deployment: number): { phase: string; startedAt: number; finishedAt: number | null }[];
   accessLogLines: number;
+  /** Told the apps whose access log someone follows, whenever that set changes. */
+  followed?: (apps: string[]) => void;
   /** Hours of minutes kept in the database (0: none persisted). */
   historyHours: number;
   log(line: string): void;
@@ -42,7 +44,7 @@ export class AppMetrics {
 
   constructor(private readonly deps: AppMetricsDeps) {
     this.now = deps.now ?? Date.now;
-    this.accessLog = new AccessLog(deps.accessLogLines);
+    this.accessLog = new AccessLog(deps.accessLogLines, deps.followed);
     this.minutes = new MinuteSeries(this.now, (app, summary) => this.persist(app, summary));
   }
 
@@ -75,12 +77,14 @@ export class AppMetrics {
     for (const { app, summary } of this.minutes.openSummaries()) this.persist(app, summary);
   }
 
-  /** A batch of the router's records. */
-  onRequests(records: readonly AccessRecord[]): void {
-    for (const r of records) if (r[7] !== '') r[7] = this.labelOf(r[1], r[7]);
-    this.accessLog.add(records);
-    this.minutes.addRequests(records);
-    this.prom.addRequests(records);
+  /** What a router sent: each app's requests, summed, with their lines. */
+  onRequests(traffic: readonly AppTraffic[]): void {
+    for (const { app, lines } of traffic) {
+      for (const r of lines) if (r[7] !== '') r[7] = this.labelOf(app, r[7]);
+      this.accessLog.add(lines);
+    }
+    this.minutes.addTraffic(traffic);
+    this.prom.addTraffic(traffic);
   }
 
   onDeployment(event: DeploymentEvent): void {

@@ -4,7 +4,7 @@
  * ends it becomes a summary, kept here for an hour and handed to `onClosed` (to be persisted).
  * Pure (the clock is given), so it is unit-tested on its own.
  */
-import type { AccessRecord } from '../router/access.js';
+import type { AppTraffic } from '../router/access.js';
 import { STATUS_CLASSES, statusClass, type StatusClass } from './access-line.js';
 import { LatencyHistogram } from './histogram.js';
 
@@ -62,15 +62,15 @@ export class MinuteSeries {
     private readonly onClosed: (app: string, summary: MinuteSummary) => void = () => undefined,
   ) {}
 
-  /** Records as the router sent them; each counts in the minute it arrives in. */
-  addRequests(records: readonly AccessRecord[]): void {
+  /** Requests as the router summed them; they count in the minute they arrive in. */
+  addTraffic(traffic: readonly AppTraffic[]): void {
     const minute = this.currentMinute();
-    for (const r of records) {
-      const open = this.openFor(r[1], minute);
-      open.requests[statusClass(r[4])]++;
-      // A tunnel's duration is its connection's life, not a response time.
-      if (r[11] === 0) open.latency.record(r[5]);
-      open.bytes += r[6];
+    for (const { app, statuses, durations, bytes } of traffic) {
+      const open = this.openFor(app, minute);
+      for (const status in statuses) open.requests[statusClass(Number(status))] += statuses[status]!;
+      // Tunnels are not among them: a tunnel's duration is its connection's life, not a response time.
+      for (const status in durations) for (const ms of durations[status]!) open.latency.record(ms);
+      open.bytes += bytes;
     }
   }
 

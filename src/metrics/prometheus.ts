@@ -5,8 +5,8 @@
  * event loop). Labels take bounded values only: app, status class, phase, container name.
  */
 import client from 'prom-client';
-import type { AccessRecord } from '../router/access.js';
-import { statusClass } from './access-line.js';
+import type { AppTraffic } from '../router/access.js';
+import { statusClass, type StatusClass } from './access-line.js';
 import type { ContainerSample } from './minutes.js';
 
 /** Seconds: from a fast static answer to the router's upstream timeout. */
@@ -95,26 +95,24 @@ export class PromMetrics {
     });
   }
 
-  /** A batch from the router: counted per label set first, so prom-client sees each set once. */
-  addRequests(records: readonly AccessRecord[]): void {
-    const counts = new Map<string, { app: string; cls: string; n: number; bytes: number; durations: number[] }>();
-    for (const r of records) {
-      const app = r[1];
-      const cls = statusClass(r[4]);
-      const key = `${app}\u0000${cls}`;
-      let entry = counts.get(key);
-      if (entry === undefined) counts.set(key, (entry = { app, cls, n: 0, bytes: 0, durations: [] }));
-      entry.n++;
-      entry.bytes += r[6];
-      if (r[11] === 0) entry.durations.push(r[5] / 1000);
-      if (r[4] === 502 || r[4] === 504) this.upstreamErrors.inc({ app, status: String(r[4]) });
-      if (r[10] > 0) this.retries.inc({ app }, r[10]);
-    }
-    for (const { app, cls, n, bytes, durations } of counts.values()) {
-      this.requests.inc({ app, status_class: cls }, n);
+  /** What a router sent: each app's requests, summed (router/access.ts). */
+  addTraffic(traffic: readonly AppTraffic[]): void {
+    for (const { app, statuses, durations, bytes, retries } of traffic) {
+      const byClass = new Map<StatusClass, number>();
+      for (const status in statuses) {
+        const n = statuses[status]!;
+        const cls = statusClass(Number(status));
+        byClass.set(cls, (byClass.get(cls) ?? 0) + n);
+        if (status === '502' || status === '504') this.upstreamErrors.inc({ app, status }, n);
+      }
+      if (byClass.size === 0) continue;
+      for (const [cls, n] of byClass) this.requests.inc({ app, status_class: cls }, n);
       this.bytes.inc({ app }, bytes);
-      const histogram = this.duration.labels({ app, status_class: cls });
-      for (const seconds of durations) histogram.observe(seconds);
+      if (retries > 0) this.retries.inc({ app }, retries);
+      for (const status in durations) {
+        const histogram = this.duration.labels({ app, status_class: statusClass(Number(status)) });
+        for (const ms of durations[status]!) histogram.observe(ms / 1000);
+      }
     }
   }
 

@@ -41,6 +41,8 @@ export interface AccessRecorder {
   /** Keep the query string in the path (off by default: queries carry tokens and personal data). */
   readonly keepQuery: boolean;
   add(record: AccessRecord): void;
+  /** The apps whose every line is wanted (someone follows their access log), replacing the last set. */
+  follow(apps: readonly string[]): void;
 }
 
 /**
@@ -142,39 +144,146 @@ export class MeteredSink implements Sink {
   }
 }
 
-/** Records wait at most this long before they are sent on. */
-const FLUSH_MS = 250;
-/** A batch this large goes at once (bounded messages, however busy the router). */
-const MAX_BATCH = 2000;
+/**
+ * One app's requests over one window, as the router sends them on: sums for the metrics, and
+ * lines for the access log. Summed here, in the router, so that what crosses to the server (and
+ * what the server works through) grows with the lines it keeps, not with the requests served.
+ */
+export interface AppTraffic {
+  app: string;
+  /** Requests by status (`0`: closed before any answer), e.g. `{ "200": 950, "502": 1 }`. */
+  statuses: Record<string, number>;
+  /** Response times in ms of the requests that were not tunnels, by status. */
+  durations: Record<string, number[]>;
+  /** Body bytes sent to clients. */
+  bytes: number;
+  /** Attempts after the first, summed. */
+  retries: number;
+  /** Access lines, oldest first: the window's last `lines` (all of them for an app someone follows). */
+  lines: AccessRecord[];
+}
+
+/** One app's window: sums since the last send, and the lines kept since their last send. */
+class AppWindow {
+  requests = 0;
+  statuses: Record<string, number> = {};
+  durations: Record<string, number[]> = {};
+  bytes = 0;
+  retries = 0;
+  /** Filled up to the limit, then a ring: `next` is where the next line goes (the oldest). */
+  private lines: AccessRecord[] = [];
+  private next = 0;
+
+  count(record: AccessRecord): void {
+    const status = record[4];
+    this.requests++;
+    this.statuses[status] = (this.statuses[status] ?? 0) + 1;
+    // A tunnel's duration is its connection's life, not a response time.
+    if (record[11] === 0) (this.durations[status] ??= []).push(record[5]);
+    this.bytes += record[6];
+    this.retries += record[10];
+  }
+
+  /** Keeps the line, dropping the oldest beyond `limit` (Infinity: keeps every one). */
+  keep(record: AccessRecord, limit: number): void {
+    if (this.lines.length < limit) {
+      // A ring that may grow again (its app is followed now) is put back in order first.
+      if (this.next !== 0) {
+        this.lines = this.ordered();
+        this.next = 0;
+      }
+      this.lines.push(record);
+      return;
+    }
+    this.lines[this.next] = record;
+    this.next = (this.next + 1) % this.lines.length;
+  }
+
+  /** The sums so far, started again from zero. */
+  takeSums(): Pick<AppTraffic, 'statuses' | 'durations' | 'bytes' | 'retries'> {
+    const sums = { statuses: this.statuses, durations: this.durations, bytes: this.bytes, retries: this.retries };
+    this.requests = 0;
+    this.statuses = {};
+    this.durations = {};
+    this.bytes = 0;
+    this.retries = 0;
+    return sums;
+  }
+
+  /** The lines kept, oldest first, at most the last `limit`; none are kept after. */
+  takeLines(limit: number): AccessRecord[] {
+    const lines = this.ordered();
+    this.lines = [];
+    this.next = 0;
+    return lines.length > limit ? lines.slice(lines.length - limit) : lines;
+  }
+
+  get empty(): boolean {
+    return this.requests === 0 && this.lines.length === 0;
+  }
+
+  private ordered(): AccessRecord[] {
+    return this.next === 0 ? this.lines : [...this.lines.slice(this.next), ...this.lines.slice(0, this.next)];
+  }
+}
+
+/** How often sums (and the lines of followed apps) are sent. */
+const TICK_MS = 250;
+/**
+ * Lines of apps nobody follows go every this many ticks (a second): the server keeps only an
+ * app's latest lines, so a busy app sends at most that many a second instead of every request.
+ */
+const LINE_TICKS = 4;
 
 /**
- * Collects records and sends them in batches: a timer flushes a few times a second, a full batch
- * goes at once. `send` must not throw; what it cannot deliver (no server connected) is dropped:
- * the router serves on regardless.
+ * Sums records per app and sends them on a timer: every tick the sums and the lines of followed
+ * apps, every LINE_TICKS ticks the latest `lineLimit` lines of the others. `send` must not
+ * throw; what it cannot deliver (no server connected) is dropped: the router serves on regardless.
  */
 export class AccessBatcher implements AccessRecorder {
-  private batch: AccessRecord[] = [];
+  private readonly windows = new Map<string, AppWindow>();
+  private followed: ReadonlySet<string> = new Set();
+  private ticks = 0;
   private readonly timer: NodeJS.Timeout;
 
   constructor(
-    private readonly send: (records: AccessRecord[]) => void,
+    private readonly send: (traffic: AppTraffic[]) => void,
     readonly keepQuery: boolean,
-    flushMs = FLUSH_MS,
+    private readonly lineLimit: number,
+    tickMs = TICK_MS,
   ) {
-    this.timer = setInterval(() => this.flush(), flushMs);
+    this.timer = setInterval(() => this.tick(), tickMs);
     this.timer.unref();
   }
 
   add(record: AccessRecord): void {
-    this.batch.push(record);
-    if (this.batch.length >= MAX_BATCH) this.flush();
+    const app = record[1];
+    let window = this.windows.get(app);
+    if (window === undefined) this.windows.set(app, (window = new AppWindow()));
+    window.count(record);
+    window.keep(record, this.followed.has(app) ? Infinity : this.lineLimit);
   }
 
-  flush(): void {
-    if (this.batch.length === 0) return;
-    const records = this.batch;
-    this.batch = [];
-    this.send(records);
+  /** The apps whose every line is wanted (someone follows their access log), replacing the last set. */
+  follow(apps: readonly string[]): void {
+    this.followed = new Set(apps);
+  }
+
+  tick(): void {
+    this.ticks = (this.ticks + 1) % LINE_TICKS;
+    this.flush(this.ticks === 0);
+  }
+
+  /** Sends the sums, and the lines of followed apps, or of every app with `allLines`. */
+  flush(allLines = true): void {
+    const traffic: AppTraffic[] = [];
+    for (const [app, window] of this.windows) {
+      const followed = this.followed.has(app);
+      const lines = allLines || followed ? window.takeLines(followed ? Infinity : this.lineLimit) : [];
+      if (window.requests > 0 || lines.length > 0) traffic.push({ app, ...window.takeSums(), lines });
+      if (window.empty) this.windows.delete(app);
+    }
+    if (traffic.length > 0) this.send(traffic);
   }
 
   close(): void {
@@ -183,7 +292,18 @@ export class AccessBatcher implements AccessRecorder {
   }
 }
 
+/** Records summed as the router sends them, every line kept (for tests and tools). */
+export function trafficOf(records: readonly AccessRecord[]): AppTraffic[] {
+  const out: AppTraffic[] = [];
+  const batcher = new AccessBatcher((traffic) => out.push(...traffic), false, Infinity, 60_000);
+  for (const record of records) batcher.add(record);
+  batcher.close();
+  return out;
+}
+
 /** The router's access-log settings, as the router process passes them to its workers. */
 export interface AccessOptions {
   keepQuery: boolean;
+  /** An app's latest lines the server keeps: the most the router sends of an app per second. */
+  lines: number;
 }

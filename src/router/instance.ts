@@ -24,10 +24,12 @@ export class RouterInstance {
   /** The HTTPS port's server, made when the router listens there. */
   private tlsServer: tls.Server | undefined;
   private readonly router: Router;
+  /** Apps whose every access line is wanted (the server says which). */
+  private followed: string[] = [];
 
   private readonly log: (line: string) => void;
 
-  constructor(options: InstanceOptions) {
+  constructor(private readonly options: InstanceOptions) {
     this.log = options.log ?? ((line) => console.error(line));
     this.certificates = new CertificateView(this.log);
     this.router = new Router({
@@ -88,6 +90,7 @@ export class RouterInstance {
         for (const route of command.routes) this.router.switchTo(route.app, route.deployment, route.targets);
         this.applyCertificates(command.certificates);
         this.challenges.apply(command.challenges);
+        this.follow(command.followed);
         return;
       case 'route':
         this.router.switchTo(command.app, command.deployment, command.targets);
@@ -107,6 +110,9 @@ export class RouterInstance {
       case 'challenges':
         this.challenges.apply(command.challenges);
         return;
+      case 'follow':
+        this.follow(command.apps);
+        return;
     }
   }
 
@@ -118,6 +124,7 @@ export class RouterInstance {
       routes: this.router.table.entries(),
       certificates: this.certificates.current(),
       challenges: this.challenges.current(),
+      followed: this.followed,
     };
   }
 
@@ -130,6 +137,11 @@ export class RouterInstance {
   close(): Promise<void> {
     this.tlsServer?.close();
     return this.router.close();
+  }
+
+  private follow(apps: string[]): void {
+    this.followed = apps;
+    this.options.access?.follow(apps);
   }
 
   private applyCertificates(certificates: CertificateMessage[]): void {

@@ -3,7 +3,7 @@ import net from 'node:net';
 import type { RouteTarget } from '../store/store.js';
 import { onMessages, sendMessage } from './channel.js';
 import type { Directory, RouterHandle } from './handle.js';
-import type { AccessRecord } from './access.js';
+import type { AppTraffic } from './access.js';
 import type { CertificateMessage, ChallengeMessage, RouteRecordMessage, RouterCommand, RouterReply, RouterReport, RouterRequest } from './messages.js';
 
 interface Connection {
@@ -26,8 +26,9 @@ export class RouterLink implements RouterHandle {
   private directory: Directory = { apps: [], domains: [], maintenance: [] };
   private certificates: CertificateMessage[] = [];
   private challenges: ChallengeMessage[] = [];
+  private followed: string[] = [];
   private nextId = 1;
-  private requestListener: ((records: AccessRecord[]) => void) | undefined;
+  private requestListener: ((traffic: AppTraffic[]) => void) | undefined;
   private onSynced!: () => void;
   /** Settles once a router has applied the whole state (or gone away while applying it). */
   private readonly firstSync = new Promise<void>((resolve) => (this.onSynced = resolve));
@@ -47,8 +48,8 @@ export class RouterLink implements RouterHandle {
     });
   }
 
-  /** Where the routers' batches of request records go (access logs, metrics). */
-  onRequests(listener: (records: AccessRecord[]) => void): void {
+  /** Where the routers' requests go, summed per app with their lines (access logs, metrics). */
+  onRequests(listener: (traffic: AppTraffic[]) => void): void {
     this.requestListener = listener;
   }
 
@@ -99,6 +100,12 @@ export class RouterLink implements RouterHandle {
     await this.broadcast({ type: 'challenges', challenges });
   }
 
+  /** The apps whose every access line the routers should send (someone follows them). */
+  async follow(apps: string[]): Promise<void> {
+    this.followed = apps;
+    await this.broadcast({ type: 'follow', apps });
+  }
+
   /** Closes the channel; the routers keep serving their last routes and reconnect to the next server. */
   async close(): Promise<void> {
     for (const connection of this.connections) connection.socket.destroy();
@@ -120,7 +127,7 @@ export class RouterLink implements RouterHandle {
       socket,
       (reply) => {
         if (reply.type === 'requests') {
-          if (Array.isArray(reply.records)) this.requestListener?.(reply.records);
+          if (Array.isArray(reply.traffic)) this.requestListener?.(reply.traffic);
           return;
         }
         const resolve = connection.pending.get(reply.id);
@@ -137,6 +144,7 @@ export class RouterLink implements RouterHandle {
       routes: [...this.routes.values()],
       certificates: this.certificates,
       challenges: this.challenges,
+      followed: this.followed,
     }).then(() => this.onSynced());
   }
 

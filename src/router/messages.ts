@@ -1,5 +1,5 @@
 import type { RouteTarget } from '../store/store.js';
-import type { AccessOptions, AccessRecord } from './access.js';
+import type { AccessOptions, AppTraffic } from './access.js';
 import type { Directory } from './handle.js';
 
 /** A certificate the router serves over TLS, for the host names it covers (chosen by SNI). */
@@ -29,7 +29,14 @@ export interface RouteRecordMessage {
  */
 export type RouterCommand =
   /** Everything at once: a router that (re)connects gets this first. */
-  | { type: 'state'; directory: Directory; routes: RouteRecordMessage[]; certificates: CertificateMessage[]; challenges: ChallengeMessage[] }
+  | {
+      type: 'state';
+      directory: Directory;
+      routes: RouteRecordMessage[];
+      certificates: CertificateMessage[];
+      challenges: ChallengeMessage[];
+      followed: string[];
+    }
   | { type: 'route'; app: string; deployment: number; targets: RouteTarget[] }
   | { type: 'directory'; directory: Directory }
   | { type: 'drain'; targets: RouteTarget[]; timeoutMs: number }
@@ -37,15 +44,17 @@ export type RouterCommand =
   /** The whole set of certificates (the server-wide default among them): replaces the last. */
   | { type: 'certificates'; certificates: CertificateMessage[] }
   /** The whole set of ACME challenges to answer: replaces the last. */
-  | { type: 'challenges'; challenges: ChallengeMessage[] };
+  | { type: 'challenges'; challenges: ChallengeMessage[] }
+  /** The apps whose every access line is wanted (someone follows them): replaces the last set. */
+  | { type: 'follow'; apps: string[] };
 
 /** A command as sent: each is answered `done` or `failed` with its id. */
 export type RouterRequest = RouterCommand & { id: number };
 
 export type RouterReply = { type: 'done'; id: number } | { type: 'failed'; id: number; message: string };
 
-/** What a router sends unasked: its requests' records, in batches (router/access.ts). */
-export type RouterReport = { type: 'requests'; records: AccessRecord[] };
+/** What a router sends unasked: its requests, summed per app with their lines (router/access.ts). */
+export type RouterReport = { type: 'requests'; traffic: AppTraffic[] };
 
 /** From the router process to one of its workers (the listening socket comes with `listen`). */
 export type ToWorker =

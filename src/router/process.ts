@@ -74,14 +74,14 @@ export async function runRouterProcess(options: RouterProcessOptions): Promise<v
   const channel: ServerChannel = new ServerChannel(routerSocket(dataDir), log, async (command) => {
     await Promise.all([instance.apply(command), workers.apply(command)]);
   });
-  const report = (records: RouterReport['records']): void => channel.report({ type: 'requests', records });
-  const access = options.access === undefined ? undefined : new AccessBatcher(report, options.access.keepQuery);
+  const report = (traffic: RouterReport['traffic']): void => channel.report({ type: 'requests', traffic });
+  const access = options.access === undefined ? undefined : new AccessBatcher(report, options.access.keepQuery, options.access.lines);
   const instance = new RouterInstance({ domain: options.domain, tlsInFront: options.tlsInFront, httpsPort: options.httpsPort, log, access });
   const started = Date.now();
   const snapshot = readRoutingSnapshot(path.join(dataDir, 'slipway.db'));
   // Certificates are served from the start too, from the same files the server keeps.
   const certificates = certificatesToServe(new CertificateStore(dataDir).list(), loadDefaultCertificate(options.tlsCert, options.tlsKey));
-  await instance.apply({ type: 'state', ...snapshot, certificates, challenges: [] });
+  await instance.apply({ type: 'state', ...snapshot, certificates, challenges: [], followed: [] });
   const workers = new RouterWorkers(
     options.domain,
     options.tlsInFront,

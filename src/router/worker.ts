@@ -21,7 +21,10 @@ function reply(message: FromWorker): void {
 
 async function listen(message: Extract<ToWorker, { type: 'listen' }>, socket: object | undefined): Promise<void> {
   // Records go to the router process, which sends them on to the server with its own.
-  access = message.access === undefined ? undefined : new AccessBatcher((records) => reply({ type: 'requests', records }), message.access.keepQuery);
+  access =
+    message.access === undefined
+      ? undefined
+      : new AccessBatcher((traffic) => reply({ type: 'requests', traffic }), message.access.keepQuery, message.access.lines);
   const created = new RouterInstance({
     domain: message.domain,
     tlsInFront: message.tlsInFront,

@@ -1,7 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { AccessOptions, AccessRecord } from './access.js';
+import type { AccessOptions, AppTraffic } from './access.js';
 import type { FromWorker, RouterCommand, ToWorker } from './messages.js';
 
 const WORKER_SCRIPT = path.join(path.dirname(fileURLToPath(import.meta.url)), 'worker.js');
@@ -38,7 +38,7 @@ export class RouterWorkers {
     private readonly state: () => RouterCommand,
     private readonly log: (line: string) => void,
     /** Access logs on: the workers' settings, and where their records go. */
-    private readonly access?: { options: AccessOptions; report: (records: AccessRecord[]) => void },
+    private readonly access?: { options: AccessOptions; report: (traffic: AppTraffic[]) => void },
   ) {}
 
   async start(count: number, socketHandle: object, tlsHandle: object | undefined): Promise<void> {
@@ -69,7 +69,7 @@ export class RouterWorkers {
     child.on('message', (message: FromWorker) => {
       if (message.type === 'ready') return;
       if (message.type === 'requests') {
-        this.access?.report(message.records);
+        this.access?.report(message.traffic);
         return;
       }
       const resolve = worker.pending.get(message.id);

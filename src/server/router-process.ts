@@ -46,6 +46,7 @@ export async function ensureRouter(config: ServerConfig, env: NodeJS.ProcessEnv,
         ...(config.tlsKey === undefined ? {} : { SLIPWAY_TLS_KEY: config.tlsKey }),
         SLIPWAY_ROUTER_METRICS: String(config.routerMetrics),
         SLIPWAY_ACCESS_LOG_QUERY: String(config.accessLogQuery),
+        SLIPWAY_ACCESS_LOG_LINES: String(config.accessLogLines),
       },
     },
   );

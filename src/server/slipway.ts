@@ -115,6 +115,7 @@ export async function startSlipway({ config, env, log, runtime = chooseRuntime(c
     apps: () => store.listApps().map((app) => app.name),
     phases: (app, id) => store.listPhases(app, id),
     accessLogLines: config.accessLogLines,
+    followed: (apps) => void router.follow(apps),
     historyHours: config.metricsHistoryHours,
     log,
   });

@@ -1,4 +1,4 @@
-import type { AccessRecord } from '../../src/router/access.js';
+import { trafficOf, type AccessRecord } from '../../src/router/access.js';
 import { AccessLog } from '../../src/metrics/access-log.js';
 import { accessLine, statusClass } from '../../src/metrics/access-line.js';
 import { LatencyHistogram } from '../../src/metrics/histogram.js';
@@ -69,9 +69,9 @@ describe('MinuteSeries', () => {
       () => now,
       (app, s) => closed.push([app, s]),
     );
-    series.addRequests([record('a', 200, 5), record('a', 200, 7), record('a', 503, 1), record('b', 404, 3), record('a', 0, 2)]);
+    series.addTraffic(trafficOf([record('a', 200, 5), record('a', 200, 7), record('a', 503, 1), record('b', 404, 3), record('a', 0, 2)]));
     now += MINUTE_MS; // the next minute
-    series.addRequests([record('a', 301, 4, 100)]);
+    series.addTraffic(trafficOf([record('a', 301, 4, 100)]));
     series.roll();
     expect(closed.map(([app, s]) => [app, s.minute])).toEqual([
       ['a', 10 * MINUTE_MS],
@@ -88,7 +88,7 @@ describe('MinuteSeries', () => {
   test('minutes without requests are zeros; the series runs up to the current minute', () => {
     let now = 100 * MINUTE_MS;
     const series = new MinuteSeries(() => now);
-    series.addRequests([record('a', 200, 1)]);
+    series.addTraffic(trafficOf([record('a', 200, 1)]));
     now += 3 * MINUTE_MS + 1;
     const out = series.series('a', now - 5 * MINUTE_MS);
     expect(out.map((m) => (m.minute - 100 * MINUTE_MS) / MINUTE_MS)).toEqual([-2, -1, 0, 1, 2, 3]);
@@ -101,7 +101,7 @@ describe('MinuteSeries', () => {
     const series = new MinuteSeries(() => now);
     for (let m = 0; m < 90; m++) {
       now = m * MINUTE_MS;
-      series.addRequests([record('a', 200, 1)]);
+      series.addTraffic(trafficOf([record('a', 200, 1)]));
     }
     series.roll();
     const asked: [number, number][] = [];
@@ -118,7 +118,7 @@ describe('MinuteSeries', () => {
 
   test('a tunnel counts as a request but not in the latency percentiles; container samples are the last of the minute', () => {
     const series = new MinuteSeries(() => 0);
-    series.addRequests([record('a', 101, 60_000, 5, { upgrade: 1 }), record('a', 200, 3)]);
+    series.addTraffic(trafficOf([record('a', 101, 60_000, 5, { upgrade: 1 }), record('a', 200, 3)]));
     series.addSample('a', 'web-1', { cpuPercent: 1, memoryBytes: 10, memoryLimitBytes: 100 });
     series.addSample('a', 'web-1', { cpuPercent: 2, memoryBytes: 20, memoryLimitBytes: 100 });
     const [m] = series.series('a', 0);
@@ -166,6 +166,19 @@ describe('AccessLog: a bounded store per app', () => {
     expect(seen).toEqual([1, 3]);
     log.forget('a');
     expect(log.tail('a', 10)).toEqual([]);
+  });
+
+  test('the set of followed apps is told when it changes (the router then sends their every line)', () => {
+    const told: string[][] = [];
+    const log = new AccessLog(10, (apps) => told.push(apps));
+    const stopA1 = log.follow('a', () => undefined);
+    const stopA2 = log.follow('a', () => undefined);
+    const stopB = log.follow('b', () => undefined);
+    stopA1();
+    stopA2();
+    stopA2();
+    stopB();
+    expect(told).toEqual([['a'], ['a', 'b'], ['b'], []]);
   });
 });
 

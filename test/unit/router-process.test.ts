@@ -131,6 +131,7 @@ describe('RouterInstance (what the router process and each worker hold)', () => 
       ],
       certificates: [],
       challenges: [],
+      followed: [],
     });
     await instance.apply({ type: 'route', app: 'shop', deployment: 3, targets: [target(20003)] });
     await instance.apply({ type: 'directory', directory: { apps: ['shop'], domains: [], maintenance: [] } });
@@ -140,6 +141,7 @@ describe('RouterInstance (what the router process and each worker hold)', () => 
       routes: [{ app: 'shop', deployment: 3, targets: [target(20003)] }],
       certificates: [],
       challenges: [],
+      followed: [],
     });
     await instance.close();
   });
@@ -157,6 +159,7 @@ describe('Router.retire (handing the port over)', () => {
       routes: [{ app: 'shop', deployment: 1, targets: [target(port)] }],
       certificates: [],
       challenges: [],
+      followed: [],
     });
     await instance.listen(0, '127.0.0.1');
     const routerPort = (instance.server.address() as net.AddressInfo).port;

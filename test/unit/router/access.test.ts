@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type net from 'node:net';
-import { AccessBatcher, MeteredSink, type AccessRecord } from '../../../src/router/access.js';
+import { AccessBatcher, MeteredSink, type AccessRecord, type AccessRecorder, type AppTraffic } from '../../../src/router/access.js';
 import type { Incoming } from '../../../src/router/request-head.js';
 import type { Sink } from '../../../src/router/response.js';
 
@@ -42,9 +42,9 @@ class CountingSink implements Sink {
   once(): void {}
 }
 
-function recorder(keepQuery = false): { records: AccessRecord[]; keepQuery: boolean; add(r: AccessRecord): void } {
+function recorder(keepQuery = false): AccessRecorder & { records: AccessRecord[] } {
   const records: AccessRecord[] = [];
-  return { records, keepQuery, add: (r) => records.push(r) };
+  return { records, keepQuery, add: (r) => records.push(r), follow: () => undefined };
 }
 
 const target = (container: string) => ({ host: '127.0.0.1', port: 1, container });
@@ -100,16 +100,67 @@ test("a tunnel's record is written when its upstream socket closes, with status 
   expect(rec.records[0]![11]).toBe(1);
 });
 
-test('AccessBatcher: a full batch goes at once, the rest on flush or close; nothing is sent empty', () => {
-  const batches: number[] = [];
-  const batcher = new AccessBatcher((records) => batches.push(records.length), false, 60_000);
-  const r: AccessRecord = [0, 'a', 'GET', '/', 200, 1, 1, '', 'id', 'c', 0, 0];
-  for (let i = 0; i < 2001; i++) batcher.add(r);
-  expect(batches).toEqual([2000]);
-  batcher.flush();
-  batcher.flush();
-  expect(batches).toEqual([2000, 1]);
-  batcher.add(r);
+const line = (app: string, status: number, ms: number, id: string, upgrade: 0 | 1 = 0): AccessRecord => [
+  0,
+  app,
+  'GET',
+  '/',
+  status,
+  ms,
+  10,
+  '',
+  id,
+  'c',
+  status === 502 ? 1 : 0,
+  upgrade,
+];
+
+test('AccessBatcher: sums every request per app; lines of apps nobody follows go once a second, the latest `limit` of them', () => {
+  const sent: AppTraffic[][] = [];
+  const batcher = new AccessBatcher((traffic) => sent.push(traffic), false, 3, 60_000);
+  for (let i = 1; i <= 5; i++) batcher.add(line('shop', 200, i, `s${i}`));
+  batcher.add(line('shop', 502, 9, 's6'));
+  batcher.add(line('shop', 101, 60_000, 's7', 1));
+  batcher.add(line('blog', 404, 2, 'b1'));
+  batcher.tick(); // sums only
+  expect(sent).toHaveLength(1);
+  expect(sent[0]).toEqual([
+    { app: 'shop', statuses: { 101: 1, 200: 5, 502: 1 }, durations: { 200: [1, 2, 3, 4, 5], 502: [9] }, bytes: 70, retries: 1, lines: [] },
+    { app: 'blog', statuses: { 404: 1 }, durations: { 404: [2] }, bytes: 10, retries: 0, lines: [] },
+  ]);
+  batcher.add(line('shop', 200, 1, 's8'));
+  batcher.tick();
+  batcher.tick(); // nothing new
+  expect(sent).toHaveLength(2);
+  batcher.tick(); // the fourth: lines too, oldest first, at most 3 per app
+  expect(sent).toHaveLength(3);
+  expect(sent[2]!.map((t) => [t.app, t.statuses, t.lines.map((r) => r[8])])).toEqual([
+    ['shop', {}, ['s6', 's7', 's8']],
+    ['blog', {}, ['b1']],
+  ]);
+  batcher.tick();
   batcher.close();
-  expect(batches).toEqual([2000, 1, 1]);
+  expect(sent).toHaveLength(3); // nothing is sent empty
+});
+
+test('AccessBatcher: a followed app sends every line each tick, in order, even past the limit; unfollowed, the limit again', () => {
+  const sent: AppTraffic[][] = [];
+  const batcher = new AccessBatcher((traffic) => sent.push(traffic), false, 2, 60_000);
+  for (let i = 1; i <= 3; i++) batcher.add(line('shop', 200, 1, `a${i}`)); // a ring of 2: a2, a3
+  batcher.follow(['shop']);
+  for (let i = 4; i <= 6; i++) batcher.add(line('shop', 200, 1, `a${i}`));
+  batcher.add(line('blog', 200, 1, 'b1'));
+  batcher.tick();
+  expect(sent[0]!.map((t) => [t.app, t.lines.map((r) => r[8])])).toEqual([
+    ['shop', ['a2', 'a3', 'a4', 'a5', 'a6']],
+    ['blog', []],
+  ]);
+  batcher.follow([]);
+  for (let i = 7; i <= 9; i++) batcher.add(line('shop', 200, 1, `a${i}`));
+  batcher.close();
+  // (shop's window went empty after the last tick and came back after blog's)
+  expect(sent[1]!.map((t) => [t.app, t.lines.map((r) => r[8])])).toEqual([
+    ['blog', ['b1']],
+    ['shop', ['a8', 'a9']],
+  ]);
 });

@@ -43,6 +43,7 @@ describe('ACME HTTP-01 challenges', () => {
       routes: [{ app: 'shop', deployment: 1, targets: [target((upstream.address() as net.AddressInfo).port)] }],
       certificates: [],
       challenges: [['tok-A_1', 'tok-A_1.thumbprint']],
+      followed: [],
     });
     await instance.listen(0, '127.0.0.1');
     port = (instance.server.address() as net.AddressInfo).port;

@@ -70,6 +70,7 @@ beforeAll(async () => {
     routes: [{ app: 'shop', deployment: 1, targets: [target((upstream.address() as net.AddressInfo).port)] }],
     certificates: [message(['default.test.local', '*.test.local'], { default: true }), message(['www.shop.example']), message(['*.wild.example'])],
     challenges: [],
+    followed: [],
   });
   await instance.listenTls({ port: 0, host: '127.0.0.1' });
   port = (instance.secureServer!.address() as net.AddressInfo).port;
