@@ -3,6 +3,7 @@ import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { AccessBatcher, type AppTraffic } from '../../src/router/access.js';
 import { onMessages, sendMessage } from '../../src/router/channel.js';
 import { RouterInstance } from '../../src/router/instance.js';
 import { RouterLink } from '../../src/router/link.js';
@@ -110,6 +111,26 @@ describe('RouterLink (the server side of the channel)', () => {
     }
   });
 
+  test('the apps followed are in the state of a router that connects, and each change is sent whole', async () => {
+    const link = new RouterLink(path.join(dir, 'router.sock'), () => undefined);
+    try {
+      await link.follow(['shop']);
+      await link.listen();
+      const router = await fakeRouter(path.join(dir, 'router.sock'));
+      await until(() => router.got.length === 1);
+      expect(router.got[0]).toMatchObject({ type: 'state', followed: ['shop'] });
+      await link.follow(['shop', 'blog']);
+      await link.follow([]);
+      expect(router.got.slice(1)).toMatchObject([
+        { type: 'follow', apps: ['shop', 'blog'] },
+        { type: 'follow', apps: [] },
+      ]);
+      router.socket.destroy();
+    } finally {
+      await link.close();
+    }
+  });
+
   test('with no router connected, changes resolve at once', async () => {
     const link = new RouterLink(path.join(dir, 'router.sock'), () => undefined);
     await link.listen();
@@ -145,6 +166,52 @@ describe('RouterInstance (what the router process and each worker hold)', () => 
     });
     await instance.close();
   });
+});
+
+describe('access lines through a real router', () => {
+  test('an app nobody follows sends its latest `lines`; once followed, every line; the state carries who is followed', async () => {
+    const upstream = http.createServer((_req, res) => res.end('hi'));
+    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+    const port = (upstream.address() as net.AddressInfo).port;
+    const sent: AppTraffic[] = [];
+    const access = new AccessBatcher((traffic) => sent.push(...traffic), false, 2, 60_000);
+    const instance = new RouterInstance({ domain: 'test.local', access });
+    try {
+      await instance.apply({
+        type: 'state',
+        directory: { apps: ['shop'], domains: [], maintenance: [] },
+        routes: [{ app: 'shop', deployment: 1, targets: [target(port)] }],
+        certificates: [],
+        challenges: [],
+        followed: [],
+      });
+      await instance.listen(0, '127.0.0.1');
+      const routerPort = (instance.server.address() as net.AddressInfo).port;
+      const get = (id: string): Promise<void> =>
+        new Promise((resolve, reject) => {
+          http
+            .get({ port: routerPort, host: '127.0.0.1', path: `/${id}`, headers: { host: 'shop.test.local', 'x-request-id': id }, agent: false }, (res) => {
+              expect(res.statusCode).toBe(200);
+              res.resume();
+              res.once('end', resolve);
+            })
+            .once('error', reject);
+        });
+      for (const id of ['a1', 'a2', 'a3', 'a4']) await get(id);
+      access.flush();
+      expect(sent.map((t) => [t.statuses, t.lines.map((r) => r[8])])).toEqual([[{ 200: 4 }, ['a3', 'a4']]]);
+      sent.length = 0;
+      await instance.apply({ type: 'follow', apps: ['shop'] });
+      expect(instance.state()).toMatchObject({ followed: ['shop'] });
+      for (const id of ['b1', 'b2', 'b3']) await get(id);
+      access.flush();
+      expect(sent.map((t) => t.lines.map((r) => r[8]))).toEqual([['b1', 'b2', 'b3']]);
+    } finally {
+      access.close();
+      await instance.close();
+      await new Promise((resolve) => upstream.close(resolve));
+    }
+  }, 20_000);
 });
 
 describe('Router.retire (handing the port over)', () => {
