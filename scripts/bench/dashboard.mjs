@@ -3,7 +3,9 @@
 //    10 ms) while the page follows the deployment; the page notes when each lands in its DOM;
 //  - first load of an app page (fresh browser context, empty cache, logged in) until its
 //    deployments are shown;
-//  - the bytes that first load transfers: the page's files gzipped as served, plus the API's JSON.
+//  - the bytes that first load transfers: the page's files gzipped as served, plus the API's JSON;
+//  - first load of the app's metrics view (after 200 requests through the router) until its
+//    figures show them, and the size of the metrics JSON the view fetches again every few seconds.
 //
 // Usage: scripts/bench/dashboard [--loads 10]   (progress on stderr; a table, then JSON on stdout)
 import http from 'node:http';
@@ -100,6 +102,37 @@ async function firstLoad(slipway, browser) {
   return { p50: percentile(times, 50), max: Math.max(...times), transfer };
 }
 
+async function metricsView(slipway, browser) {
+  for (let i = 0; i < 200; i++) {
+    const res = await fetch(`http://127.0.0.1:${slipway.routerPort}/`, { headers: { host: `${APP}.localhost` } });
+    await res.arrayBuffer();
+  }
+  const login = await loggedIn(browser, slipway.url, slipway.token);
+  const cookies = await login.context.cookies();
+  await login.context.close();
+  const times = [];
+  for (let i = 0; i < LOADS; i++) {
+    const context = await browser.newContext();
+    try {
+      await context.addCookies(cookies);
+      const page = await context.newPage();
+      const started = Date.now();
+      await page.goto(`${slipway.url}/apps/${APP}/metrics`);
+      // At least the 200 sent (the earlier loads' own requests do not go through the router).
+      await page.waitForFunction(() => Number(document.querySelector('[data-metric="requests"]')?.textContent) >= 200, null, { timeout: 60_000 });
+      times.push(Date.now() - started);
+    } finally {
+      await context.close();
+    }
+  }
+  const json = {};
+  for (const since of ['1h', '24h']) {
+    const res = await fetch(`${slipway.url}/api/apps/${APP}/metrics?since=${since}`, { headers: { authorization: `Bearer ${slipway.token}` } });
+    json[since] = (await res.arrayBuffer()).byteLength;
+  }
+  return { p50: percentile(times, 50), max: Math.max(...times), json };
+}
+
 const slipway = await startSlipway();
 const browser = await launchBrowser();
 try {
@@ -107,6 +140,8 @@ try {
   const latency = await hookLineLatency(slipway, browser);
   progress(`First load of the app page (${LOADS} fresh contexts)`);
   const load = await firstLoad(slipway, browser);
+  progress(`First load of the metrics view (${LOADS} fresh contexts)`);
+  const metrics = await metricsView(slipway, browser);
   const results = {
     hookLineToPageMs: { lines: latency.lines, p50: ms(latency.p50), p99: ms(latency.p99), max: ms(latency.max) },
     appPageFirstLoadMs: { loads: LOADS, p50: load.p50, max: load.max },
@@ -116,6 +151,8 @@ try {
       total: load.transfer.files + load.transfer.api,
       requests: load.transfer.requests,
     },
+    metricsViewFirstLoadMs: { loads: LOADS, p50: metrics.p50, max: metrics.max },
+    metricsJsonBytes: metrics.json,
   };
   console.log(
     table(
@@ -127,6 +164,8 @@ try {
           'first load transfer: files (gzip) + API JSON',
           `${(load.transfer.files / 1024).toFixed(1)} KB + ${(load.transfer.api / 1024).toFixed(1)} KB, ${load.transfer.requests} requests`,
         ],
+        ['metrics view first load until its figures show, p50 / max (ms)', `${metrics.p50} / ${metrics.max}`],
+        ['metrics JSON per refresh, 1 h / 24 h window', `${(metrics.json['1h'] / 1024).toFixed(1)} KB / ${(metrics.json['24h'] / 1024).toFixed(1)} KB`],
       ],
     ),
   );

@@ -1,5 +1,5 @@
 import { jest } from '@jest/globals';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -18,6 +18,8 @@ const NAME = 'dash-app';
 /** Waits at the gate (when GATE is set) so the test sees the deploy mid-hook; fails on FAIL_HOOK. */
 const HOOK = 'echo "hook started"; test -z "$GATE" || wget -q -O /dev/null "http://127.0.0.1:$GATE/"; echo "hook finished"; test -z "$FAIL_HOOK"';
 const UI_TIMEOUT = 30_000;
+/** A CGI script busybox's httpd runs: the app's 500s, for the metrics view. */
+const FAIL_CGI = '#!/bin/sh\necho "Status: 500 Internal Server Error"\necho "Content-Type: text/plain"\necho\necho failed\n';
 
 let server: TestServer;
 let browser: Browser;
@@ -34,7 +36,8 @@ beforeAll(async () => {
   browser = await launchBrowser();
   home = mkdtempSync(path.join(os.tmpdir(), 'slipway-home-'));
   slipway = cliRunner(server, home);
-  app = new TestApp(busyboxApp({ web: WEB, postdeploy: HOOK }));
+  app = new TestApp(busyboxApp({ web: WEB, postdeploy: HOOK }, { 'cgi-bin/fail': FAIL_CGI }));
+  chmodSync(path.join(app.dir, 'cgi-bin/fail'), 0o755);
 }, 90_000);
 
 afterAll(async () => {
@@ -182,6 +185,40 @@ test('the app list shows the URL, the current status and the containers running 
   await expectText(row, `${NAME}.`);
 }, 60_000);
 
+test('the Metrics view shows the requests sent through the router by status class, updates live, shows container memory, and links the access lines', async () => {
+  // No request has reached the app through the router yet in this file.
+  await page.goto(`${server.url}/apps/${NAME}/metrics`);
+  await expectText(page.locator('[data-empty="requests"]'), 'No requests in the last hour.');
+  expect(await sendThroughRouter({ '/version.txt': 7, '/cgi-bin/fail': 3 })).toEqual({ 200: 7, 500: 3 });
+  await expectFigures({ requests: '10', '2xx': '7', '5xx': '3', '4xx': '0', '3xx': '0', other: '0' });
+  expect(await page.locator('[data-metric="p99Ms"]').innerText()).toMatch(/^\d+(\.\d+)? m?s$/);
+  expect(await page.getByRole('img', { name: /^Requests per minute in the last hour: 10 in all/ }).count()).toBe(1);
+  // The engine's stats are read every 15 s: web-1's memory shows once they have been.
+  await expect(page.locator('[data-container="web-1"] .memory').waitFor()).resolves.toBeUndefined();
+  expect(await page.locator('[data-container="web-1"] .memory').innerText()).toMatch(/^\d+(\.\d)? (B|KiB|MiB)$/);
+
+  // More requests: the open page catches up without a reload.
+  expect(await sendThroughRouter({ '/version.txt': 2, '/cgi-bin/fail': 1 })).toEqual({ 200: 2, 500: 1 });
+  await expectFigures({ requests: '13', '2xx': '9', '5xx': '4' });
+
+  await page.getByRole('link', { name: 'Router access lines' }).click();
+  await expectText(page.locator('.app-log'), 'path="/cgi-bin/fail" status=500');
+  expect(await page.getByLabel('Process type').inputValue()).toBe('router');
+  // The router's lines alone: 13 of them (they may land over more than one frame), each naming the router as its source.
+  await page.waitForFunction(
+    (count) => {
+      // Runs in the page; the test's own types have no DOM.
+      const page = globalThis as unknown as { document: { querySelector(selector: string): { textContent: string | null } | null } };
+      return (page.document.querySelector('.app-log')?.textContent ?? '').split('\n').filter(Boolean).length >= count;
+    },
+    13,
+    { timeout: UI_TIMEOUT },
+  );
+  const lines = (await page.locator('.app-log').innerText()).split('\n').filter(Boolean);
+  expect(lines).toHaveLength(13);
+  for (const line of lines) expect(line).toMatch(/^\S+ router +method=GET path="\/(version\.txt|cgi-bin\/fail)" status=(200|500) /);
+}, 90_000);
+
 test('a failing hook shows hook-error on the postdeploy bar', async () => {
   await server.api('PATCH', `/api/apps/${NAME}/env`, { FAIL_HOOK: '1' });
   commits.push(await app.commit('a release whose hook fails', { 'index.html': 'v2\n' }));
@@ -294,6 +331,30 @@ test('log out ends the session: the cookie no longer opens the API', async () =>
   expect(await page.evaluate(async () => (await fetch('/api/apps')).status)).toBe(401);
   expect(await context.cookies()).toEqual([]);
 }, 60_000);
+
+/** Sends `count` GETs of each path to the app through the router, one after the other; the statuses answered, counted. */
+async function sendThroughRouter(counts: Record<string, number>): Promise<Record<number, number>> {
+  const statuses: Record<number, number> = {};
+  for (const [pathname, count] of Object.entries(counts)) {
+    for (let i = 0; i < count; i++) {
+      const { status } = await getApp(server.routerPort, NAME, pathname);
+      statuses[status] = (statuses[status] ?? 0) + 1;
+    }
+  }
+  return statuses;
+}
+
+/** Waits until each figure of the metrics view (`data-metric`) shows exactly its value. */
+async function expectFigures(figures: Record<string, string>): Promise<void> {
+  for (const [metric, value] of Object.entries(figures)) {
+    const figure = page.locator(`[data-metric="${metric}"]`);
+    try {
+      await figure.filter({ hasText: new RegExp(`^${value}$`) }).waitFor({ timeout: UI_TIMEOUT });
+    } catch {
+      throw new Error(`expected the metrics view to show ${metric} ${value}; it shows ${await figure.innerText().catch(() => '(nothing)')}`);
+    }
+  }
+}
 
 /** Waits until the element's text contains `text` (the page updates live). */
 async function expectText(locator: ReturnType<Page['locator']>, text: string): Promise<void> {

@@ -8,12 +8,14 @@ import { ContainersTab } from './containers';
 import { DomainsTab } from './domains';
 import { EnvTab } from './env';
 import { LogsTab } from './logs';
+import { MetricsTab } from './metrics';
 import { Status } from './status';
 
 const TABS = [
   ['', 'Deployments'],
   ['containers', 'Containers'],
   ['logs', 'Logs'],
+  ['metrics', 'Metrics'],
   ['env', 'Environment'],
   ['domains', 'Domains'],
 ] as const;
@@ -75,6 +77,7 @@ export function AppPage({ name, tab }: { name: string; tab: string }) {
       {tab === '' && <DeploymentsTab name={name} app={app} />}
       {tab === 'containers' && app && <ContainersTab name={name} app={app} onChange={refresh} />}
       {tab === 'logs' && <LogsTab name={name} />}
+      {tab === 'metrics' && <MetricsTab name={name} />}
       {tab === 'env' && <EnvTab name={name} />}
       {tab === 'domains' && <DomainsTab name={name} />}
     </main>

@@ -3,12 +3,20 @@ import { type Container, type LogRecord, path } from '../api';
 import { usePoll, useStream } from '../live';
 import { useLogView } from '../logview';
 
-/** The app's container output, following live, filtered by process type or container. */
+const ROUTER = 'router';
+
+/**
+ * The app's container output and the router's access lines (type `router`), merged and following
+ * live, filtered by process type or container; `?type=router` (the metrics view's link) starts
+ * with the access lines alone.
+ */
 export function LogsTab({ name }: { name: string }) {
-  const [type, setType] = useState('');
+  const [type, setType] = useState(() => new URLSearchParams(location.search).get('type') ?? '');
   const [ps, setPs] = useState('');
   const { data: containers } = usePoll<Container[]>(`${path.app(name)}/ps`, 15_000, name);
   const types = [...new Set((containers ?? []).map((c) => c.type).filter((t): t is string => t !== null))].sort();
+  // The router's lines are a type of their own, with no container listed in ps.
+  if (!types.includes(ROUTER)) types.push(ROUTER);
   const names = [...new Set((containers ?? []).filter((c) => !type || c.type === type).map((c) => c.name))].sort();
   const query = new URLSearchParams({ lines: '200', follow: '1' });
   if (type) query.set('type', type);
@@ -39,7 +47,7 @@ export function LogsTab({ name }: { name: string }) {
             <option value="">all</option>
             {types.map((t) => (
               <option key={t} value={t}>
-                {t}
+                {t === ROUTER ? 'router (access lines)' : t}
               </option>
             ))}
           </select>
