@@ -4,10 +4,10 @@
 //
 // Usage: scripts/screenshots   (needs npm run build and scripts/setup)
 import http from 'node:http';
-import { mkdirSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { launchBrowser, loggedIn } from './bench/lib/browser.mjs';
-import { commit, makeRepo, progress, push, ROOT, startSlipway, writeFiles } from './bench/lib/harness.mjs';
+import { commit, makeRepo, progress, push, ROOT, routerGet, startSlipway, writeFiles } from './bench/lib/harness.mjs';
 
 const APP = 'shop';
 const OUT = path.join(ROOT, '.github/screenshots');
@@ -28,6 +28,28 @@ async function api(slipway, method, pathname, body) {
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   return res.json();
+}
+
+/**
+ * Requests to the app through the router until stopped, for the metrics view: mostly pages, some
+ * 404s and a few 500s, at a rate that changes every 10 s so the bars differ.
+ */
+function traffic(slipway) {
+  let stopped = false;
+  let rate = 5;
+  const run = async () => {
+    for (let i = 0; !stopped; i++) {
+      if (i % 50 === 0) rate = 2 + Math.floor(Math.random() * 10);
+      const pathname = i % 23 === 0 ? '/cgi-bin/fail' : i % 7 === 0 ? '/missing' : '/';
+      await routerGet(slipway.routerPort, `${APP}.example.test`, pathname).catch(() => undefined);
+      await new Promise((r) => setTimeout(r, 1000 / rate));
+    }
+  };
+  const done = run();
+  return async () => {
+    stopped = true;
+    await done;
+  };
 }
 
 async function gate() {
@@ -69,13 +91,17 @@ try {
 
   progress('A failing hook, then a fix');
   await api(slipway, 'PATCH', `/api/apps/${APP}/env`, { FAIL_HOOK: '1' });
-  writeFiles(repo, { 'index.html': 'v2\n' });
+  writeFiles(repo, { 'index.html': 'v2\n', 'cgi-bin/fail': '#!/bin/sh\necho "Status: 500 Internal Server Error"\necho\necho failed\n' });
+  chmodSync(path.join(repo, 'cgi-bin/fail'), 0o755);
   commit(repo, 'Backfill carts');
   await push(repo, slipway.remote(APP));
   await api(slipway, 'PATCH', `/api/apps/${APP}/env`, { FAIL_HOOK: null });
   writeFiles(repo, { 'index.html': 'v3\n' });
   commit(repo, 'Create carts before the backfill');
   await push(repo, slipway.remote(APP));
+
+  const stopTraffic = traffic(slipway);
+  const trafficFrom = Date.now();
 
   await page.goto(`${slipway.url}/apps/${APP}/deployments/2`);
   await page.locator('h1 [data-status="hook-error"]').waitFor();
@@ -105,6 +131,14 @@ try {
   await page.locator('[data-env="STRIPE_KEY"]').waitFor();
   await page.locator('[data-env="DATABASE_URL"]').getByRole('button', { name: 'Reveal' }).click();
   await shot(page, 'env');
+
+  progress('Metrics, after three minutes of requests');
+  await page.waitForTimeout(Math.max(0, trafficFrom + 180_000 - Date.now()));
+  await stopTraffic();
+  await page.goto(`${slipway.url}/apps/${APP}/metrics`);
+  await page.getByLabel('Window').selectOption('15m');
+  await page.locator('[data-container="web-2"] .memory').waitFor({ timeout: 60_000 });
+  await shot(page, 'metrics', true);
   await context.close();
 
   progress('A phone, in dark mode');

@@ -12,7 +12,7 @@ import http from 'node:http';
 import { rmSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { launchBrowser, loggedIn } from './lib/browser.mjs';
-import { makeRepo, percentile, progress, push, startSlipway, table } from './lib/harness.mjs';
+import { makeRepo, percentile, progress, push, routerGet, startSlipway, table } from './lib/harness.mjs';
 
 const { values } = parseArgs({ options: { loads: { type: 'string', default: '10' } } });
 const LOADS = Number(values.loads);
@@ -104,8 +104,8 @@ async function firstLoad(slipway, browser) {
 
 async function metricsView(slipway, browser) {
   for (let i = 0; i < 200; i++) {
-    const res = await fetch(`http://127.0.0.1:${slipway.routerPort}/`, { headers: { host: `${APP}.localhost` } });
-    await res.arrayBuffer();
+    const status = await routerGet(slipway.routerPort, `${APP}.localhost`, '/');
+    if (status !== 200) throw new Error(`the router answered ${status} for ${APP}`);
   }
   const login = await loggedIn(browser, slipway.url, slipway.token);
   const cookies = await login.context.cookies();

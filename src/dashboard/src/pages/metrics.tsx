@@ -37,6 +37,10 @@ export function MetricsTab({ name }: { name: string }) {
   const chosen = WINDOWS.find((w) => w.since === since)!;
   const { data, error } = usePoll<MetricsJson>(`${path.app(name)}/metrics?since=${since}`, chosen.refreshMs, name);
   const minutes = data?.since === since ? data.minutes : undefined;
+  // The engine reports the host's memory as the limit of a container without one: a limit is
+  // shown only when the app sets one.
+  const { data: settings } = usePoll<{ memory: number | null }>(`${path.app(name)}/settings`, 0, name);
+  const memoryLimited = typeof settings?.memory === 'number';
   return (
     <section aria-label="Metrics" class="metrics">
       <form class="filters" onSubmit={(e) => e.preventDefault()}>
@@ -60,12 +64,12 @@ export function MetricsTab({ name }: { name: string }) {
           {error}
         </p>
       )}
-      {minutes === undefined ? <p class="muted">Loading…</p> : <MetricsBody minutes={minutes} phrase={chosen.phrase} />}
+      {minutes === undefined ? <p class="muted">Loading…</p> : <MetricsBody minutes={minutes} phrase={chosen.phrase} memoryLimited={memoryLimited} />}
     </section>
   );
 }
 
-function MetricsBody({ minutes, phrase }: { minutes: MetricsMinute[]; phrase: string }) {
+function MetricsBody({ minutes, phrase, memoryLimited }: { minutes: MetricsMinute[]; phrase: string; memoryLimited: boolean }) {
   const summary = summarize(minutes);
   const grouped = groupMinutes(minutes, MAX_BARS);
   const perBar = grouped.length < minutes.length ? `${Math.ceil(minutes.length / grouped.length)} minutes` : 'minute';
@@ -177,22 +181,28 @@ function MetricsBody({ minutes, phrase }: { minutes: MetricsMinute[]; phrase: st
               <tr key={c.name} data-container={c.name}>
                 <th scope="row">{c.name}</th>
                 <td>
-                  <span class="cpu">{formatPercent(c.last.cpuPercent)}</span>
-                  <Lines
-                    label={`CPU of ${c.name} per ${perBar} in ${phrase}, now ${formatPercent(c.last.cpuPercent)}`}
-                    series={[['cpu', c.cpu]]}
-                    small
-                    floor={1}
-                  />
+                  <div class="valued">
+                    <span class="cpu">{formatPercent(c.last.cpuPercent)}</span>
+                    <Lines
+                      label={`CPU of ${c.name} per ${perBar} in ${phrase}, now ${formatPercent(c.last.cpuPercent)}`}
+                      series={[['cpu', c.cpu]]}
+                      small
+                      floor={1}
+                    />
+                  </div>
                 </td>
                 <td>
-                  <span class="memory">{formatBytes(c.last.memoryBytes)}</span>
-                  {c.last.memoryLimitBytes > 0 && <span class="muted"> of {formatBytes(c.last.memoryLimitBytes)}</span>}
-                  <Lines
-                    label={`Memory of ${c.name} per ${perBar} in ${phrase}, now ${formatBytes(c.last.memoryBytes)}`}
-                    series={[['memory', c.memory]]}
-                    small
-                  />
+                  <div class="valued">
+                    <span>
+                      <span class="memory">{formatBytes(c.last.memoryBytes)}</span>
+                      {memoryLimited && c.last.memoryLimitBytes > 0 && <span class="muted"> of {formatBytes(c.last.memoryLimitBytes)}</span>}
+                    </span>
+                    <Lines
+                      label={`Memory of ${c.name} per ${perBar} in ${phrase}, now ${formatBytes(c.last.memoryBytes)}`}
+                      series={[['memory', c.memory]]}
+                      small
+                    />
+                  </div>
                 </td>
               </tr>
             ))}
