@@ -351,7 +351,7 @@ async function expectFigures(figures: Record<string, string>): Promise<void> {
     try {
       await figure.filter({ hasText: new RegExp(`^${value}$`) }).waitFor({ timeout: UI_TIMEOUT });
     } catch {
-      throw new Error(`expected the metrics view to show ${metric} ${value}; it shows ${await figure.innerText().catch(() => '(nothing)')}`);
+      throw new Error(`expected the metrics view to show ${metric} ${value}; it shows ${await figure.innerText({ timeout: 1000 }).catch(() => '(nothing)')}`);
     }
   }
 }
