@@ -31,14 +31,6 @@ function configError(fn: () => unknown): ConfigError {
   throw new Error('expected a ConfigError, but nothing was thrown');
 }
 
-const ACME_DEFAULTS = {
-  acmeDirectory: 'https://acme-v02.api.letsencrypt.org/directory',
-  acmeEmail: undefined,
-  acmeRenewBeforeMs: 2_592_000_000,
-  acmeCheckMs: 43_200_000,
-  acmeRetryMs: 60_000,
-};
-
 const DEFAULTS: ServerConfig = {
   dataDir: path.resolve(os.homedir(), '.slipway'),
   host: '127.0.0.1',
@@ -59,7 +51,11 @@ const DEFAULTS: ServerConfig = {
   tlsCert: undefined,
   tlsKey: undefined,
   apiTls: false,
-  ...ACME_DEFAULTS,
+  acmeDirectory: 'https://acme-v02.api.letsencrypt.org/directory',
+  acmeEmail: undefined,
+  acmeRenewBeforeMs: 2_592_000_000,
+  acmeCheckMs: 43_200_000,
+  acmeRetryMs: 60_000,
   routerMetrics: true,
   accessLogQuery: false,
   accessLogLines: 2000,
@@ -76,6 +72,11 @@ const DEFAULTS: ServerConfig = {
     cronMs: 3_600_000,
   },
 };
+
+/** The defaults with `settings` and `timeouts` changed: what a source that sets only those gives. */
+function withDefaults(settings: Partial<ServerConfig>, timeouts: Partial<ServerConfig['timeouts']> = {}): ServerConfig {
+  return { ...DEFAULTS, ...settings, timeouts: { ...DEFAULTS.timeouts, ...timeouts } };
+}
 
 describe('loadServerConfig: defaults', () => {
   test('no flags, no env, no file', () => {
@@ -138,110 +139,34 @@ describe('loadServerConfig: precedence flag > env > file > default', () => {
 
   const flags = ['--data', '/from/flag', '--port', '7003', '--router-port', '8003', '--host', '10.0.0.3', '--domain', 'flag.example'];
 
-  test('the file beats the defaults', () => {
-    expect(loadServerConfig(['--config', file()], {})).toEqual({
-      dataDir: '/from/file',
-      host: '10.0.0.1',
-      port: 7001,
-      routerPort: 8001,
-      domain: 'file.example',
-      stackImage: 'file/stack:1',
-      npmRegistry: 'https://registry.npmjs.org/',
-      routerWorkers: 3,
-      maxPushMb: 1024,
-      minFreeMb: 200,
-      tlsInFront: false,
-      cronSeconds: false,
-      engine: 'docker',
-      apiTls: false,
-      ...ACME_DEFAULTS,
-      routerMetrics: true,
-      accessLogQuery: false,
-      accessLogLines: 2000,
-      metricsHistoryHours: 24,
-      timeouts: {
-        bootMs: 11_000,
-        hookMs: 12_000,
-        stopMs: 13_000,
-        drainMs: 14_000,
-        runMs: 15_000,
-        gitBodyMs: 16_000,
-        notifyMs: 10_000,
-        notifyRetryMs: 10_000,
-        cronMs: 3_600_000,
-      },
-    });
+  /** The timeouts' first six, in seconds as written (the rest keep their defaults). */
+  const timeouts = (boot: number, hook: number, stop: number, drain: number, run: number, gitBody: number): Partial<ServerConfig['timeouts']> => ({
+    bootMs: boot * 1000,
+    hookMs: hook * 1000,
+    stopMs: stop * 1000,
+    drainMs: drain * 1000,
+    runMs: run * 1000,
+    gitBodyMs: gitBody * 1000,
   });
+  const fromFile = {
+    dataDir: '/from/file',
+    host: '10.0.0.1',
+    port: 7001,
+    routerPort: 8001,
+    domain: 'file.example',
+    stackImage: 'file/stack:1',
+    routerWorkers: 3,
+  };
+  const fromEnv = { dataDir: '/from/env', host: '10.0.0.2', port: 7002, routerPort: 8002, domain: 'env.example', stackImage: 'env/stack:2', routerWorkers: 0 };
+  // No flag exists for stackImage, routerWorkers or the timeouts, so the environment still wins there.
+  const fromFlags = { ...fromEnv, dataDir: '/from/flag', host: '10.0.0.3', port: 7003, routerPort: 8003, domain: 'flag.example' };
 
-  test('the environment beats the file', () => {
-    expect(loadServerConfig(['--config', file()], env)).toEqual({
-      dataDir: '/from/env',
-      host: '10.0.0.2',
-      port: 7002,
-      routerPort: 8002,
-      domain: 'env.example',
-      stackImage: 'env/stack:2',
-      npmRegistry: 'https://registry.npmjs.org/',
-      routerWorkers: 0,
-      maxPushMb: 1024,
-      minFreeMb: 200,
-      tlsInFront: false,
-      cronSeconds: false,
-      engine: 'docker',
-      apiTls: false,
-      ...ACME_DEFAULTS,
-      routerMetrics: true,
-      accessLogQuery: false,
-      accessLogLines: 2000,
-      metricsHistoryHours: 24,
-      timeouts: {
-        bootMs: 21_000,
-        hookMs: 22_000,
-        stopMs: 23_000,
-        drainMs: 24_000,
-        runMs: 25_000,
-        gitBodyMs: 26_000,
-        notifyMs: 10_000,
-        notifyRetryMs: 10_000,
-        cronMs: 3_600_000,
-      },
-    });
-  });
-
-  test('flags beat the environment and the file', () => {
-    expect(loadServerConfig(['--config', file(), ...flags], env)).toEqual({
-      dataDir: '/from/flag',
-      host: '10.0.0.3',
-      port: 7003,
-      routerPort: 8003,
-      domain: 'flag.example',
-      // No flag exists for these, so the environment still wins.
-      stackImage: 'env/stack:2',
-      npmRegistry: 'https://registry.npmjs.org/',
-      routerWorkers: 0,
-      maxPushMb: 1024,
-      minFreeMb: 200,
-      tlsInFront: false,
-      cronSeconds: false,
-      engine: 'docker',
-      apiTls: false,
-      ...ACME_DEFAULTS,
-      routerMetrics: true,
-      accessLogQuery: false,
-      accessLogLines: 2000,
-      metricsHistoryHours: 24,
-      timeouts: {
-        bootMs: 21_000,
-        hookMs: 22_000,
-        stopMs: 23_000,
-        drainMs: 24_000,
-        runMs: 25_000,
-        gitBodyMs: 26_000,
-        notifyMs: 10_000,
-        notifyRetryMs: 10_000,
-        cronMs: 3_600_000,
-      },
-    });
+  test.each<[string, () => string[], Record<string, string>, ServerConfig]>([
+    ['the file beats the defaults', () => ['--config', file()], {}, withDefaults(fromFile, timeouts(11, 12, 13, 14, 15, 16))],
+    ['the environment beats the file', () => ['--config', file()], env, withDefaults(fromEnv, timeouts(21, 22, 23, 24, 25, 26))],
+    ['flags beat the environment and the file', () => ['--config', file(), ...flags], env, withDefaults(fromFlags, timeouts(21, 22, 23, 24, 25, 26))],
+  ])('%s', (_name, argv, environment, expected) => {
+    expect(loadServerConfig(argv(), environment)).toEqual(expected);
   });
 
   test('flags beat the environment without a file', () => {
@@ -255,7 +180,7 @@ describe('loadServerConfig: precedence flag > env > file > default', () => {
     const config = loadServerConfig(['--config', yamlFile('port: 7001\ndomain: file.example\n'), '--domain', 'flag.example'], {
       SLIPWAY_HOST: '0.0.0.0',
     });
-    expect(config).toEqual({ ...DEFAULTS, port: 7001, domain: 'flag.example', host: '0.0.0.0' });
+    expect(config).toEqual(withDefaults({ port: 7001, domain: 'flag.example', host: '0.0.0.0' }));
   });
 
   test('the config file can come from SLIPWAY_CONFIG', () => {
@@ -272,17 +197,7 @@ describe('loadServerConfig: precedence flag > env > file > default', () => {
 describe('loadServerConfig: values', () => {
   test('timeouts: {boot: 5} in YAML gives bootMs 5000 and keeps the other defaults', () => {
     const config = loadServerConfig(['--config', yamlFile('timeouts: {boot: 5}\n')], {});
-    expect(config.timeouts).toEqual({
-      bootMs: 5000,
-      hookMs: 1_200_000,
-      stopMs: 30_000,
-      drainMs: 30_000,
-      runMs: 86_400_000,
-      gitBodyMs: 120_000,
-      notifyMs: 10_000,
-      notifyRetryMs: 10_000,
-      cronMs: 3_600_000,
-    });
+    expect(config.timeouts).toEqual({ ...DEFAULTS.timeouts, bootMs: 5000 });
   });
 
   test('fractional seconds become whole milliseconds', () => {
