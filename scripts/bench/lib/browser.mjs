@@ -1,21 +1,9 @@
 // Debian's chromium driven by playwright-core, as the browser tests drive it (no network needed).
 import { chromium } from 'playwright-core';
+import { chromiumOptions } from './chromium.mjs';
 
 export function launchBrowser() {
-  return chromium.launch({
-    executablePath: process.env.SLIPWAY_CHROMIUM ?? '/usr/bin/chromium',
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--headless',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-      '--disable-dev-shm-usage',
-    ],
-    timeout: 60_000,
-  });
+  return chromium.launch(chromiumOptions());
 }
 
 /** A browser context logged in to the dashboard with `token` (a session cookie). */
