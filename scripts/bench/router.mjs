@@ -16,6 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { freePort, makeRepo, progress, push, sh, startSlipway, stopRouter, table, ROOT } from './lib/harness.mjs';
+import { selfSignedCertificate } from './lib/self-signed.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -61,25 +62,7 @@ const CIPHER = 'TLS_AES_128_GCM_SHA256';
 /** A self-signed ECDSA P-256 certificate for *.localhost, shared by Slipway and nginx. */
 function makeCertificate() {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'slipway-bench-cert-'));
-  sh('openssl', [
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-keyout',
-    `${dir}/key.pem`,
-    '-out',
-    `${dir}/cert.pem`,
-    '-days',
-    '2',
-    '-subj',
-    '/CN=*.localhost',
-    '-addext',
-    'subjectAltName=DNS:*.localhost',
-  ]);
+  selfSignedCertificate({ keyFile: `${dir}/key.pem`, certFile: `${dir}/cert.pem`, days: 2, subject: '/CN=*.localhost', subjectAltName: 'DNS:*.localhost' });
   return { dir, cert: `${dir}/cert.pem`, key: `${dir}/key.pem` };
 }
 

@@ -3,11 +3,12 @@
  * pebble-challtestsrv as its DNS, which answers 127.0.0.1 for every name, so pebble validates
  * HTTP-01 challenges against the router's HTTP port on this machine. scripts/setup installs both.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
+import { selfSignedCertificate } from '../../scripts/bench/lib/self-signed.mjs';
 import { freePort } from './server.js';
 
 export interface Pebble {
@@ -35,25 +36,13 @@ export async function preparePebble(options: PebbleOptions = {}): Promise<Pebble
   const dir = mkdtempSync(path.join(os.tmpdir(), 'slipway-pebble-'));
   const directoryCaFile = path.join(dir, 'directory.pem');
   // Self-signed and trusted as it is: the directory is reached as https://127.0.0.1:<port>.
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-keyout',
-      'directory.key',
-      '-out',
-      'directory.pem',
-      '-days',
-      '2',
-    ].concat(['-subj', '/CN=pebble directory', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost']),
-    { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] },
-  );
+  selfSignedCertificate({
+    keyFile: path.join(dir, 'directory.key'),
+    certFile: directoryCaFile,
+    days: 2,
+    subject: '/CN=pebble directory',
+    subjectAltName: 'IP:127.0.0.1,DNS:localhost',
+  });
   const [acmePort, managementPort, dnsPort, dnsManagementPort, tlsPort] = [
     await freePort(),
     await freePort(),

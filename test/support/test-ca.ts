@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { selfSignedCertificate } from '../../scripts/bench/lib/self-signed.mjs';
 
 export interface IssuedCertificate {
   cert: string;
@@ -34,26 +35,7 @@ export class TestCa {
   private serial = 1;
 
   constructor(readonly name = 'Slipway Test CA') {
-    openssl(
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:P-256',
-        '-nodes',
-        '-keyout',
-        'ca.key',
-        '-out',
-        'ca.pem',
-        '-days',
-        '30',
-        '-subj',
-        `/CN=${name}`,
-      ],
-      this.dir,
-    );
+    selfSignedCertificate({ keyFile: path.join(this.dir, 'ca.key'), certFile: path.join(this.dir, 'ca.pem'), days: 30, subject: `/CN=${name}` });
     this.cert = readFileSync(path.join(this.dir, 'ca.pem'), 'utf8');
     // `openssl ca` (unlike `openssl x509`) sets any start and end date.
     writeFileSync(
