@@ -1,5 +1,5 @@
-import type { Database as Db, Statement } from 'better-sqlite3';
-import { StatementCache } from './statements.js';
+import type { Database as Db } from 'better-sqlite3';
+import { SqlStore } from './statements.js';
 
 /** One job of a deployment's cron.json, as checked at build time. */
 export interface CronJob {
@@ -43,18 +43,12 @@ interface CronRunRow {
 const KEEP_RUNS = 200;
 
 /** Each deployment's cron jobs, and the record of runs (SQL for src/cron; only store/ speaks SQL). */
-export class CronStore {
-  private readonly statements: StatementCache;
-
+export class CronStore extends SqlStore {
   constructor(
-    private readonly db: Db,
+    db: Db,
     private readonly now: () => number,
   ) {
-    this.statements = new StatementCache(db);
-  }
-
-  private stmt(sql: string): Statement {
-    return this.statements.get(sql);
+    super(db);
   }
 
   setJobs(app: string, deployment: number, jobs: readonly CronJob[]): void {

@@ -1,5 +1,5 @@
-import type { Database as Db, Statement } from 'better-sqlite3';
-import { StatementCache } from './statements.js';
+import type { Database as Db } from 'better-sqlite3';
+import { SqlStore } from './statements.js';
 
 /** `json`: signed JSON; `slack`: a Slack/Mattermost incoming-webhook message. */
 export type NotifierFormat = 'json' | 'slack';
@@ -62,18 +62,12 @@ interface DeliveryRow {
 }
 
 /** Notifiers and their delivery queue (SQL for src/notify; only store/ speaks SQL). */
-export class NotifierStore {
-  private readonly statements: StatementCache;
-
+export class NotifierStore extends SqlStore {
   constructor(
-    private readonly db: Db,
+    db: Db,
     private readonly now: () => number,
   ) {
-    this.statements = new StatementCache(db);
-  }
-
-  private stmt(sql: string): Statement {
-    return this.statements.get(sql);
+    super(db);
   }
 
   add(app: string, notifier: { url: string; events: string[]; format: NotifierFormat; secret: string }): NotifierRecord {

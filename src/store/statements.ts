@@ -18,3 +18,19 @@ export class StatementCache {
     return statement;
   }
 }
+
+/**
+ * What a store of one capability (cron, notifiers) shares: its database, and `stmt(sql)`, each
+ * query prepared once.
+ */
+export abstract class SqlStore {
+  private readonly statements: StatementCache;
+
+  constructor(protected readonly db: Database) {
+    this.statements = new StatementCache(db);
+  }
+
+  protected stmt(sql: string): Statement {
+    return this.statements.get(sql);
+  }
+}
