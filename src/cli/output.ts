@@ -18,6 +18,12 @@ export function printJson(out: Output, value: unknown): void {
   out.write(`${JSON.stringify(value, null, 2)}\n`);
 }
 
+/** A list as the API gave it (--json), or `empty` (what to do next) when it has no items, or a table with a row per item. */
+export function printList<T>(out: Output, items: readonly T[], empty: string, headers: string[], row: (item: T) => (string | number | null)[]): void {
+  if (out.json) return printJson(out, items);
+  out.write(items.length === 0 ? empty : table(headers, items.map(row)));
+}
+
 export function table(headers: string[], rows: (string | number | null)[][]): string {
   const cells = rows.map((r) => r.map((c) => (c === null ? '-' : String(c))));
   const widths = headers.map((h, i) => Math.max(h.length, ...cells.map((r) => (r[i] ?? '').length)));

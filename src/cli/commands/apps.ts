@@ -1,7 +1,7 @@
 import { execa } from 'execa';
 import { firstArg, type Command } from '../command.js';
 import { CliError } from '../errors.js';
-import { ago, bold, printJson, statusColor, table } from '../output.js';
+import { ago, bold, printJson, printList, statusColor, table } from '../output.js';
 import { withProgress } from '../progress.js';
 
 interface AppJson {
@@ -33,14 +33,12 @@ export const appsCommands: Command[] = [
     example: 'slipway apps',
     async run(ctx) {
       const apps = await ctx.api().json<AppJson[]>('GET', '/api/apps');
-      if (ctx.out.json) return printJson(ctx.out, apps);
-      if (apps.length === 0) return ctx.out.write('No apps yet: push one with git, or run slipway apps:create NAME.\n');
-      ctx.out.write(
-        table(
-          ['NAME', 'DEPLOYMENT', 'URL', 'CREATED'],
-          apps.map((a) => [a.name, a.currentDeployment, a.url, ago(a.createdAt)]),
-        ),
-      );
+      printList(ctx.out, apps, 'No apps yet: push one with git, or run slipway apps:create NAME.\n', ['NAME', 'DEPLOYMENT', 'URL', 'CREATED'], (a) => [
+        a.name,
+        a.currentDeployment,
+        a.url,
+        ago(a.createdAt),
+      ]);
     },
   },
   {

@@ -1,6 +1,6 @@
 import type { Command } from '../command.js';
 import { CliError } from '../errors.js';
-import { ago, duration, printJson, statusColor, table } from '../output.js';
+import { ago, duration, printJson, printList, statusColor, table } from '../output.js';
 
 interface DeploymentJson {
   id: number;
@@ -36,21 +36,14 @@ export const deploymentCommands: Command[] = [
     async run(ctx) {
       const name = await ctx.app();
       const list = await ctx.api().json<DeploymentJson[]>('GET', `/api/apps/${name}/deployments`);
-      if (ctx.out.json) return printJson(ctx.out, list);
-      if (list.length === 0) return ctx.out.write(`${name} has no deployments yet: git push deploy main\n`);
-      ctx.out.write(
-        table(
-          ['ID', 'STATUS', 'COMMIT', 'BY', 'STARTED', 'DURATION'],
-          list.map((d) => [
-            d.id,
-            statusColor(ctx.out, d.status),
-            d.rollbackOf === null ? d.commit.slice(0, 7) : `${d.commit.slice(0, 7)} rollback of ${d.rollbackOf}`,
-            d.pushedBy,
-            ago(d.createdAt),
-            d.finishedAt ? duration(Date.parse(d.finishedAt) - Date.parse(d.createdAt)) : 'running',
-          ]),
-        ),
-      );
+      printList(ctx.out, list, `${name} has no deployments yet: git push deploy main\n`, ['ID', 'STATUS', 'COMMIT', 'BY', 'STARTED', 'DURATION'], (d) => [
+        d.id,
+        statusColor(ctx.out, d.status),
+        d.rollbackOf === null ? d.commit.slice(0, 7) : `${d.commit.slice(0, 7)} rollback of ${d.rollbackOf}`,
+        d.pushedBy,
+        ago(d.createdAt),
+        d.finishedAt ? duration(Date.parse(d.finishedAt) - Date.parse(d.createdAt)) : 'running',
+      ]);
     },
   },
   {

@@ -1,6 +1,6 @@
 import type { Command } from '../command.js';
 import { firstArg } from '../command.js';
-import { ago, printJson, table } from '../output.js';
+import { ago, printJson, printList } from '../output.js';
 
 /** As the server keeps it: lower case, without a final dot. */
 const normal = (domain: string): string => domain.trim().toLowerCase().replace(/\.$/, '');
@@ -19,14 +19,10 @@ export const domainCommands: Command[] = [
     async run(ctx) {
       const app = await ctx.app();
       const domains = await ctx.api().json<DomainJson[]>('GET', `/api/apps/${app}/domains`);
-      if (ctx.out.json) return printJson(ctx.out, domains);
-      if (domains.length === 0) return ctx.out.write(`${app} has no custom domains: slipway domains:add www.example.com -a ${app}\n`);
-      ctx.out.write(
-        table(
-          ['DOMAIN', 'ADDED'],
-          domains.map((d) => [d.domain, ago(d.createdAt)]),
-        ),
-      );
+      printList(ctx.out, domains, `${app} has no custom domains: slipway domains:add www.example.com -a ${app}\n`, ['DOMAIN', 'ADDED'], (d) => [
+        d.domain,
+        ago(d.createdAt),
+      ]);
     },
   },
   {

@@ -1,6 +1,6 @@
 import { firstArg, type Command, type CommandContext } from '../command.js';
 import { CliError } from '../errors.js';
-import { ago, printJson, table } from '../output.js';
+import { ago, printJson, printList } from '../output.js';
 
 interface NotifierJson {
   id: number;
@@ -45,13 +45,12 @@ export const notifierCommands: Command[] = [
     async run(ctx) {
       const app = await ctx.app();
       const list = await ctx.api().json<NotifierJson[]>('GET', `/api/apps/${app}/notifiers`);
-      if (ctx.out.json) return printJson(ctx.out, list);
-      if (list.length === 0) return ctx.out.write(`${app} has no notifiers: slipway notifiers:add https://hooks.example.com/x -a ${app}\n`);
-      ctx.out.write(
-        table(
-          ['ID', 'FORMAT', 'EVENTS', 'URL', 'ADDED'],
-          list.map((n) => [n.id, n.format, n.events === 'all' ? 'all' : n.events.join(','), n.url, ago(n.createdAt)]),
-        ),
+      printList(
+        ctx.out,
+        list,
+        `${app} has no notifiers: slipway notifiers:add https://hooks.example.com/x -a ${app}\n`,
+        ['ID', 'FORMAT', 'EVENTS', 'URL', 'ADDED'],
+        (n) => [n.id, n.format, n.events === 'all' ? 'all' : n.events.join(','), n.url, ago(n.createdAt)],
       );
     },
   },
@@ -118,14 +117,14 @@ export const notifierCommands: Command[] = [
       const app = await ctx.app();
       const only = typeof ctx.options.notifier === 'string' ? `?notifier=${encodeURIComponent(ctx.options.notifier)}` : '';
       const list = await ctx.api().json<DeliveryJson[]>('GET', `/api/apps/${app}/notifiers/deliveries${only}`);
-      if (ctx.out.json) return printJson(ctx.out, list);
-      if (list.length === 0) return ctx.out.write(`No deliveries yet for ${app}.\n`);
-      ctx.out.write(
-        table(
-          ['NOTIFIER', 'EVENT', 'OUTCOME', 'ATTEMPTS', 'CREATED', 'DELIVERY'],
-          list.map((d) => [d.notifier, d.event, outcome(d), d.attempts, ago(d.createdAt), d.id]),
-        ),
-      );
+      printList(ctx.out, list, `No deliveries yet for ${app}.\n`, ['NOTIFIER', 'EVENT', 'OUTCOME', 'ATTEMPTS', 'CREATED', 'DELIVERY'], (d) => [
+        d.notifier,
+        d.event,
+        outcome(d),
+        d.attempts,
+        ago(d.createdAt),
+        d.id,
+      ]);
     },
   },
 ];

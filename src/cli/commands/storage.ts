@@ -1,6 +1,6 @@
 import type { Command } from '../command.js';
 import { firstArg } from '../command.js';
-import { ago, printJson, table } from '../output.js';
+import { ago, printJson, printList } from '../output.js';
 
 interface MountJson {
   path: string;
@@ -21,14 +21,11 @@ export const storageCommands: Command[] = [
     async run(ctx) {
       const app = await ctx.app();
       const mounts = await ctx.api().json<MountJson[]>('GET', `/api/apps/${app}/storage`);
-      if (ctx.out.json) return printJson(ctx.out, mounts);
-      if (mounts.length === 0) return ctx.out.write(`${app} has no storage: slipway storage:mount /data -a ${app}\n`);
-      ctx.out.write(
-        table(
-          ['PATH', 'HOST DIRECTORY', 'CREATED'],
-          mounts.map((m) => [m.path, m.hostPath, ago(m.createdAt)]),
-        ),
-      );
+      printList(ctx.out, mounts, `${app} has no storage: slipway storage:mount /data -a ${app}\n`, ['PATH', 'HOST DIRECTORY', 'CREATED'], (m) => [
+        m.path,
+        m.hostPath,
+        ago(m.createdAt),
+      ]);
     },
   },
   {

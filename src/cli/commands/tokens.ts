@@ -2,7 +2,7 @@ import { firstArg, type Command } from '../command.js';
 import { saveConnection } from '../connection.js';
 import { ApiClient } from '../client.js';
 import { CliError } from '../errors.js';
-import { ago, printJson, table } from '../output.js';
+import { ago, printJson, printList } from '../output.js';
 
 export const tokenCommands: Command[] = [
   {
@@ -28,14 +28,7 @@ export const tokenCommands: Command[] = [
     example: 'slipway tokens',
     async run(ctx) {
       const tokens = await ctx.api().json<{ name: string; createdAt: string }[]>('GET', '/api/tokens');
-      if (ctx.out.json) return printJson(ctx.out, tokens);
-      if (tokens.length === 0) return ctx.out.write('No named tokens: slipway tokens:create NAME\n');
-      ctx.out.write(
-        table(
-          ['NAME', 'CREATED'],
-          tokens.map((t) => [t.name, ago(t.createdAt)]),
-        ),
-      );
+      printList(ctx.out, tokens, 'No named tokens: slipway tokens:create NAME\n', ['NAME', 'CREATED'], (t) => [t.name, ago(t.createdAt)]);
     },
   },
   {
