@@ -1,34 +1,26 @@
 import Docker from 'dockerode';
 import { execa } from 'execa';
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { TestApp } from '../support/app.js';
-import { cliRunner } from '../support/cli.js';
-import { appContainers, imageExists, removeApp } from '../support/docker.js';
+import type { TestApp } from '../support/app.js';
+import { appContainers, imageExists } from '../support/docker.js';
 import { busyboxApp, WEB } from '../support/fixtures.js';
 import { getApp, startGate } from '../support/http.js';
-import { CLI, startServer, type TestServer } from '../support/server.js';
+import { CLI, cliEnv, ServerSuite, type CliRunner, type TestServer } from '../support/server.js';
 
+const suite = new ServerSuite(['cli-app']);
 let server: TestServer;
 let home: string;
-let slipway: ReturnType<typeof cliRunner>;
+let slipway: CliRunner;
 let app: TestApp;
 
 beforeAll(async () => {
-  server = await startServer();
-  home = mkdtempSync(path.join(os.tmpdir(), 'slipway-home-'));
-  slipway = cliRunner(server, home);
-  app = new TestApp(busyboxApp({ web: WEB, postdeploy: 'echo migrated' }));
+  ({ server, home, slipway } = await suite.start());
+  app = suite.app(busyboxApp({ web: WEB, postdeploy: 'echo migrated' }));
   await app.commit('cli');
 }, 60_000);
 
-afterAll(async () => {
-  await server?.stop();
-  await removeApp('cli-app');
-  app?.remove();
-  rmSync(home, { recursive: true, force: true });
-}, 60_000);
+afterAll(() => suite.stop(), 60_000);
 
 test('apps:create, apps, apps:info, in words and in JSON', async () => {
   const created = await slipway(['apps:create', 'cli-app']);
@@ -256,7 +248,7 @@ test('deployments:logs --follow streams a running deployment from a second termi
     await hookStarted;
 
     const follower = execa(process.execPath, [CLI, 'deployments:logs', '2', '--follow', '-a', 'cli-app'], {
-      env: { HOME: home, PATH: process.env.PATH ?? '', SLIPWAY_URL: server.url, SLIPWAY_TOKEN: server.token },
+      env: cliEnv(server, home),
       extendEnv: false,
       reject: false,
     });

@@ -1,16 +1,14 @@
 import { jest } from '@jest/globals';
 import Database from 'better-sqlite3';
 import { execa } from 'execa';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { TestApp } from '../support/app.js';
-import { cliRunner } from '../support/cli.js';
-import { appContainers, removeApp } from '../support/docker.js';
+import type { TestApp } from '../support/app.js';
+import { appContainers } from '../support/docker.js';
 import { busyboxApp, WEB } from '../support/fixtures.js';
 import { getApp } from '../support/http.js';
 import { steadyLoad } from '../support/load.js';
-import { startServer, type TestServer } from '../support/server.js';
+import { ServerSuite, type CliRunner, type TestServer } from '../support/server.js';
 
 // Every test here deploys, scales, restarts or rolls back real containers: each test and hook
 // gets up to 3 minutes (an explicit bound, so a slow machine is not a failure).
@@ -23,25 +21,18 @@ const WORKER = 'echo "worker $CONTAINER up"; exec sleep 1000';
 /** The hook records each release it ran for on the volume; FAIL_HOOK makes it fail instead. */
 const HOOK = 'test -z "$FAIL_HOOK" && echo "$CONTAINER_VERSION" >> /data/releases.txt && echo "recorded $CONTAINER_VERSION"';
 
+const suite = new ServerSuite([NAME]);
 let server: TestServer;
-let home: string;
 let app: TestApp;
-let slipway: ReturnType<typeof cliRunner>;
+let slipway: CliRunner;
 const commits: string[] = [];
 
 beforeAll(async () => {
-  server = await startServer();
-  home = mkdtempSync(path.join(os.tmpdir(), 'slipway-home-'));
-  slipway = cliRunner(server, home);
-  app = new TestApp(busyboxApp({ web: GREETING_WEB, worker: WORKER, postdeploy: HOOK }));
+  ({ server, slipway } = await suite.start());
+  app = suite.app(busyboxApp({ web: GREETING_WEB, worker: WORKER, postdeploy: HOOK }));
 }, 60_000);
 
-afterAll(async () => {
-  await server?.stop();
-  await removeApp(NAME);
-  app?.remove();
-  rmSync(home, { recursive: true, force: true });
-});
+afterAll(() => suite.stop());
 
 async function ps(): Promise<{ name: string; type: string; deployment: number; container: string; state: string }[]> {
   return JSON.parse((await slipway(['ps', '-a', NAME, '--json'])).stdout as string);

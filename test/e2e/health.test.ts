@@ -1,13 +1,10 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { TestApp } from '../support/app.js';
-import { cliRunner } from '../support/cli.js';
-import { removeApp } from '../support/docker.js';
+import type { TestApp } from '../support/app.js';
 import { procfile, WEB } from '../support/fixtures.js';
 import { getApp } from '../support/http.js';
-import { CLI, startServer, type TestServer } from '../support/server.js';
+import { CLI, ServerSuite, type CliRunner, type TestServer } from '../support/server.js';
 
 const APP = 'health-app';
 
@@ -20,28 +17,21 @@ function files(status: string, body: string): Record<string, string> {
   };
 }
 
+const suite = new ServerSuite([APP]);
 let server: TestServer;
-let home: string;
-let slipway: ReturnType<typeof cliRunner>;
+let slipway: CliRunner;
 let app: TestApp;
 
 beforeAll(async () => {
-  server = await startServer();
-  home = mkdtempSync(path.join(os.tmpdir(), 'slipway-home-'));
-  slipway = cliRunner(server, home);
+  ({ server, slipway } = await suite.start());
 }, 60_000);
 
-afterAll(async () => {
-  await server?.stop();
-  await removeApp(APP);
-  app?.remove();
-  if (home) rmSync(home, { recursive: true, force: true });
-}, 60_000);
+afterAll(() => suite.stop(), 60_000);
 
 test('with healthcheckPath, a release whose check answers 500 is refused (timeout-error) with the answer shown, and the old one keeps serving', async () => {
   expect((await server.api('POST', '/api/apps', { name: APP })).status).toBe(201);
   expect((await server.api('POST', `/api/apps/${APP}/storage`, { path: '/data' })).status).toBe(201);
-  app = new TestApp(files('200 OK', 'ok'));
+  app = suite.app(files('200 OK', 'ok'));
   const v1 = await app.commit('healthy');
   expect((await app.push(server.remote(APP))).exitCode).toBe(0);
 

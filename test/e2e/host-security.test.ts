@@ -1,13 +1,10 @@
 import Database from 'better-sqlite3';
 import { execa } from 'execa';
-import { chmodSync, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, statSync } from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
-import { TestApp } from '../support/app.js';
-import { cliRunner } from '../support/cli.js';
-import { removeApp } from '../support/docker.js';
-import { startServer, type TestServer } from '../support/server.js';
+import type { TestApp } from '../support/app.js';
+import { ServerSuite, type CliRunner, type TestServer } from '../support/server.js';
 
 /**
  * What an app, or a client of the API and git, must not be able to do to the host (issue 11):
@@ -15,13 +12,14 @@ import { startServer, type TestServer } from '../support/server.js';
  * the server fail or hang with a malformed request, create an app by asking for its refs.
  */
 
-let server: TestServer;
-let home: string;
-let slipway: ReturnType<typeof cliRunner>;
 const STACK_APP = 'caps-app';
 const USER_APP = 'uid-app';
 const REFS_APP = 'refs-app';
-const apps: TestApp[] = [];
+const suite = new ServerSuite([STACK_APP, USER_APP, REFS_APP]);
+let server: TestServer;
+let slipway: CliRunner;
+/** The first test's app (caps-app), pushed again by a later one. */
+let stackApp: TestApp;
 
 /** perl-base is in the stack image: a packet socket (PF_PACKET 17, SOCK_RAW 3, ETH_P_ALL) or the reason it is refused. */
 const PACKET_SOCKET = `perl -MSocket -e 'if (socket(my $s, 17, 3, 768)) { print "packet socket: opened\\n" } else { print "packet socket: $!\\n"; exit 3 }'`;
@@ -45,23 +43,14 @@ exit 1;
 const WEB = `node -e 'require("http").createServer((q, s) => s.end("ok")).listen(process.env.PORT)'`;
 
 beforeAll(async () => {
-  server = await startServer({ env: { SLIPWAY_GIT_BODY_TIMEOUT: '1' } });
-  home = mkdtempSync(path.join(os.tmpdir(), 'slipway-host-'));
-  slipway = cliRunner(server, home);
+  ({ server, slipway } = await suite.start({ env: { SLIPWAY_GIT_BODY_TIMEOUT: '1' } }));
 }, 60_000);
 
-afterAll(async () => {
-  await server?.stop();
-  await removeApp(STACK_APP);
-  await removeApp(USER_APP);
-  await removeApp(REFS_APP);
-  for (const app of apps) app.remove();
-  if (home) rmSync(home, { recursive: true, force: true });
-}, 60_000);
+afterAll(() => suite.stop(), 60_000);
 
 test('the postdeploy hook cannot open a packet socket (and the first push creates the app)', async () => {
-  const app = new TestApp({ Procfile: `web: ${WEB}\npostdeploy: ${PACKET_SOCKET} || true\n`, 'sniff.pl': SNIFF });
-  apps.push(app);
+  stackApp = suite.app({ Procfile: `web: ${WEB}\npostdeploy: ${PACKET_SOCKET} || true\n`, 'sniff.pl': SNIFF });
+  const app = stackApp;
   await app.commit('first');
   const push = await app.push(server.remote(STACK_APP));
   expect(push.exitCode).toBe(0);
@@ -110,11 +99,10 @@ const mode = (file: string): string => (statSync(file).mode & 0o7777).toString(8
 test('the data directory is private; storage is writable by a non-root user of the image; modes are restored at start', async () => {
   expect((await server.api('POST', '/api/apps', { name: USER_APP })).status).toBe(201);
   expect((await server.api('POST', `/api/apps/${USER_APP}/storage`, { path: '/data' })).status).toBe(201);
-  const app = new TestApp({
+  const app = suite.app({
     Dockerfile: 'FROM slipway/test-busybox:latest\nCOPY . /app\nWORKDIR /app\nUSER 1000:1000\n',
     Procfile: 'web: echo written > /data/probe && exec httpd -f -p 127.0.0.1:$PORT -h /app\n',
   });
-  apps.push(app);
   await app.commit('writes to storage as uid 1000');
   const push = await app.push(server.remote(USER_APP));
   expect([push.exitCode, push.remote.filter((line) => /denied|crashed/i.test(line))]).toEqual([0, []]);
@@ -186,7 +174,7 @@ test("a value stored before these checks breaks the start, but Docker's error do
   db.close();
   await server.restart();
 
-  const app = apps[0]!;
+  const app = stackApp;
   await app.commit('with a broken variable');
   const push = await app.push(server.remote(STACK_APP));
   expect(push.exitCode).not.toBe(0);

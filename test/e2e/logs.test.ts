@@ -1,14 +1,8 @@
 import Docker from 'dockerode';
-import { execa } from 'execa';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { TestApp } from '../support/app.js';
-import { removeApp } from '../support/docker.js';
+import type { TestApp } from '../support/app.js';
 import { busyboxApp } from '../support/fixtures.js';
 import { getApp } from '../support/http.js';
-import { CLI, startServer, type TestServer } from '../support/server.js';
+import { ServerSuite, type CliRunner, type TestServer } from '../support/server.js';
 
 const NAME = 'logs-app';
 const EMPTY = 'logs-empty';
@@ -28,14 +22,13 @@ interface LogJson {
 }
 
 let server: TestServer;
-let home: string;
+let slipway: CliRunner;
 let app: TestApp;
-const followers: ChildProcess[] = [];
+const suite = new ServerSuite([NAME, EMPTY]);
 
 beforeAll(async () => {
-  server = await startServer();
-  home = mkdtempSync(path.join(os.tmpdir(), 'slipway-home-'));
-  app = new TestApp(busyboxApp({ web: web('v1'), worker: WORKER }));
+  ({ server, slipway } = await suite.start());
+  app = suite.app(busyboxApp({ web: web('v1'), worker: WORKER }));
   await app.commit('v1');
   const pushed = await app.push(server.remote(NAME));
   if (pushed.exitCode !== 0) throw new Error(`the push failed:\n${pushed.output}`);
@@ -45,40 +38,7 @@ beforeAll(async () => {
   await until(async () => (await slipway(['logs', '-a', NAME, '--type', 'worker'])).stdout.includes('tick 15'), 'tick 15');
 }, 120_000);
 
-afterAll(async () => {
-  for (const child of followers) child.kill('SIGKILL');
-  await server?.stop();
-  await removeApp(NAME);
-  await removeApp(EMPTY);
-  app?.remove();
-  if (home) rmSync(home, { recursive: true, force: true });
-}, 60_000);
-
-/** Runs the real CLI (dist/cli.js), never on a TTY. */
-function slipway(args: string[]) {
-  const env = { HOME: home, PATH: process.env.PATH ?? '', SLIPWAY_URL: server.url, SLIPWAY_TOKEN: server.token };
-  return execa(process.execPath, [CLI, ...args], { env, extendEnv: false, reject: false, stripFinalNewline: false, cwd: home });
-}
-
-/** Starts the CLI without waiting for it; its stdout lines collect in `lines`. */
-function spawnSlipway(args: string[]): { child: ChildProcess; lines: string[]; stderr: () => string; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, [CLI, ...args], {
-    env: { HOME: home, PATH: process.env.PATH ?? '', SLIPWAY_URL: server.url, SLIPWAY_TOKEN: server.token },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  followers.push(child);
-  const lines: string[] = [];
-  let partial = '';
-  let stderr = '';
-  child.stdout!.on('data', (chunk: Buffer) => {
-    const pieces = (partial + chunk.toString()).split('\n');
-    partial = pieces.pop()!;
-    lines.push(...pieces);
-  });
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, lines, stderr: () => stderr, exited };
-}
+afterAll(() => suite.stop(), 60_000);
 
 async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -202,13 +162,13 @@ test('--json: one JSON object per line, with the container, type, deployment and
 }, 60_000);
 
 test('-t (--tail, as heroku logs --tail) follows as --follow does', async () => {
-  const tail = spawnSlipway(['logs', '-a', NAME, '-t', '--json', '-n', '1']);
+  const tail = suite.spawnCli(['logs', '-a', NAME, '-t', '--json', '-n', '1']);
   const live = (): number => tail.lines.filter((l) => l.includes('"container":"worker-1"')).length;
   await until(() => live() >= 3, 'live worker lines with -t');
 }, 180_000);
 
 test('--follow streams new lines live, picks up the containers of a new deployment and a restart, and survives the old ones going', async () => {
-  const follow = spawnSlipway(['logs', '-a', NAME, '--follow', '--json', '-n', '1']);
+  const follow = suite.spawnCli(['logs', '-a', NAME, '--follow', '--json', '-n', '1']);
   const records = (): LogJson[] => follow.lines.filter((l) => l !== '').map((l) => JSON.parse(l) as LogJson);
   const worker = (deployment: number): LogJson[] => records().filter((r) => r.container === 'worker-1' && r.deployment === deployment);
   await until(() => ticks(worker(1)).length >= 3, 'live ticks of worker-1');
@@ -250,7 +210,7 @@ test('--follow streams new lines live, picks up the containers of a new deployme
 }, 180_000);
 
 test('--follow in words: the backlog, then new lines as they are printed', async () => {
-  const follow = spawnSlipway(['logs', '-a', NAME, '-f', '--type', 'web']);
+  const follow = suite.spawnCli(['logs', '-a', NAME, '-f', '--type', 'web']);
   await until(() => follow.lines.length >= 2, 'the backlog');
   expect((await getApp(server.routerPort, NAME, '/probe-words')).status).toBe(404);
   await until(() => follow.lines.some((l) => l.includes('url:/probe-words')), 'the request line');
@@ -297,7 +257,7 @@ test('an app without containers: a hint on stderr and exit 0; following, the hin
   const result = await slipway(['logs', '-a', EMPTY]);
   expect([result.exitCode, result.stdout, result.stderr]).toEqual([0, '', `${EMPTY} has no containers yet; deploy it with git push deploy main\n`]);
 
-  const follow = spawnSlipway(['logs', '-a', EMPTY, '--follow']);
+  const follow = suite.spawnCli(['logs', '-a', EMPTY, '--follow']);
   const hint = `${EMPTY} has no containers yet; deploy it with git push deploy main; waiting for one to start (Ctrl-C to stop)\n`;
   await until(() => follow.stderr() === hint, 'the hint');
   expect(follow.child.exitCode).toBeNull();
@@ -322,7 +282,7 @@ test('errors: an unknown app, and --lines that is not a whole number from 1 to 1
 
 // Last: it stops the server.
 test('when the server shuts down, a following CLI exits and says how to carry on', async () => {
-  const follow = spawnSlipway(['logs', '-a', NAME, '-f', '--type', 'worker', '-n', '1']);
+  const follow = suite.spawnCli(['logs', '-a', NAME, '-f', '--type', 'worker', '-n', '1']);
   await until(() => follow.lines.length >= 2, 'live ticks');
   await server.stop();
   expect(await follow.exited).toBe(1);

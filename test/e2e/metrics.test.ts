@@ -2,17 +2,10 @@
  * Issue 16: the router's access lines in `slipway logs`, per-app metrics per minute and the
  * Prometheus exposition, from real requests through the real router to a real container.
  */
-import { execa } from 'execa';
-import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import type net from 'node:net';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { TestApp } from '../support/app.js';
-import { removeApp } from '../support/docker.js';
 import { parsePrometheus, sampleValue } from '../support/prometheus.js';
-import { CLI, startServer, type TestServer } from '../support/server.js';
+import { ServerSuite, type CliRunner, type TestServer } from '../support/server.js';
 
 const NAME = 'metrics-app';
 /** What the `mem` process holds in /dev/shm (counted as the container's memory). */
@@ -55,15 +48,13 @@ interface Minute {
   containers: Record<string, { cpuPercent: number; memoryBytes: number }>;
 }
 
+const suite = new ServerSuite([NAME]);
 let server: TestServer;
-let app: TestApp;
-let home: string;
-const followers: ChildProcess[] = [];
+let slipway: CliRunner;
 
 beforeAll(async () => {
-  server = await startServer();
-  home = mkdtempSync(path.join(os.tmpdir(), 'slipway-home-'));
-  app = new TestApp({
+  ({ server, slipway } = await suite.start());
+  const app = suite.app({
     'server.js': SERVER_JS,
     Procfile: `web: node server.js\nmem: dd if=/dev/zero of=/dev/shm/held bs=1M count=${HELD_MIB} && exec sleep 100000\n`,
   });
@@ -74,18 +65,7 @@ beforeAll(async () => {
   if (scaled.exitCode !== 0) throw new Error(`the scale failed:\n${scaled.stdout}${scaled.stderr}`);
 }, 240_000);
 
-afterAll(async () => {
-  for (const child of followers) child.kill('SIGKILL');
-  await server?.stop();
-  await removeApp(NAME);
-  app?.remove();
-  if (home) rmSync(home, { recursive: true, force: true });
-}, 60_000);
-
-function slipway(args: string[]) {
-  const env = { HOME: home, PATH: process.env.PATH ?? '', SLIPWAY_URL: server.url, SLIPWAY_TOKEN: server.token };
-  return execa(process.execPath, [CLI, ...args], { env, extendEnv: false, reject: false, stripFinalNewline: false, cwd: home });
-}
+afterAll(() => suite.stop(), 60_000);
 
 /** One request through the router on a fresh connection; resolves with the status and the body's length. */
 function send(method: string, pathname: string, body?: string, headers: Record<string, string> = {}): Promise<{ status: number; length: number }> {
@@ -202,26 +182,20 @@ test('a WebSocket shows with status 101 and its duration once it closes; a reque
 }, 60_000);
 
 test('logs --type router --follow prints new requests as they happen', async () => {
-  const child = spawn(process.execPath, [CLI, 'logs', '-a', NAME, '--type', 'router', '--follow', '--lines', '1'], {
-    env: { HOME: home, PATH: process.env.PATH ?? '', SLIPWAY_URL: server.url, SLIPWAY_TOKEN: server.token },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  followers.push(child);
-  let out = '';
-  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+  const { child, lines } = suite.spawnCli(['logs', '-a', NAME, '--type', 'router', '--follow', '--lines', '1']);
   // The backlog's one line first: the follow is open.
   await until(
-    async () => out,
-    (o) => o.includes('\n'),
+    async () => lines.length,
+    (n) => n > 0,
     'the backlog line',
   );
   for (let i = 1; i <= 3; i++) await send('GET', `/live/${i}`, undefined, { 'x-request-id': `metrics-live-${i}` });
   await until(
-    async () => out,
-    (o) => o.includes('request_id=metrics-live-3 '),
+    async () => lines,
+    (l) => l.some((line) => line.includes('request_id=metrics-live-3 ')),
     'the live lines',
   );
-  const live = out.split('\n').filter((l) => l.includes('request_id=metrics-live-'));
+  const live = lines.filter((l) => l.includes('request_id=metrics-live-'));
   expect(live.map((l) => fields(l.slice(l.indexOf(': ') + 2)).path)).toEqual(['/live/1', '/live/2', '/live/3']);
   child.kill('SIGTERM');
 }, 60_000);

@@ -1,15 +1,11 @@
 import Docker from 'dockerode';
 import { execa } from 'execa';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
-import os from 'node:os';
-import path from 'node:path';
-import { TestApp } from '../support/app.js';
-import { cliRunner } from '../support/cli.js';
-import { appContainers, containerLogs, removeApp } from '../support/docker.js';
+import type { TestApp } from '../support/app.js';
+import { appContainers, containerLogs } from '../support/docker.js';
 import { busyboxApp, WEB } from '../support/fixtures.js';
-import { CLI, startServer, type TestServer } from '../support/server.js';
+import { CLI, cliEnv, ServerSuite, startServer, type CliRunner, type TestServer } from '../support/server.js';
 
 const APP = 'run-app';
 const EMPTY_APP = 'run-empty';
@@ -17,29 +13,21 @@ const TIMED_APP = 'run-timed';
 const USAGE = 'slipway run [-a APP] [-e KEY=VALUE]... [--detached] [--json] [--no-tty] -- COMMAND...';
 const docker = new Docker();
 
+const suite = new ServerSuite([APP, EMPTY_APP, TIMED_APP]);
 let server: TestServer;
 let home: string;
-let slipway: ReturnType<typeof cliRunner>;
+let slipway: CliRunner;
 let app: TestApp;
 
 beforeAll(async () => {
-  server = await startServer();
-  home = mkdtempSync(path.join(os.tmpdir(), 'slipway-home-'));
-  slipway = cliRunner(server, home);
-  app = new TestApp(busyboxApp({ web: WEB }));
+  ({ server, home, slipway } = await suite.start());
+  app = suite.app(busyboxApp({ web: WEB }));
   await app.commit('run');
   const pushed = await app.push(server.remote(APP));
   expect(pushed.exitCode).toBe(0);
 }, 60_000);
 
-afterAll(async () => {
-  await server?.stop();
-  await removeApp(APP);
-  await removeApp(EMPTY_APP);
-  await removeApp(TIMED_APP);
-  app?.remove();
-  if (home) rmSync(home, { recursive: true, force: true });
-}, 60_000);
+afterAll(() => suite.stop(), 60_000);
 
 /** The app's attached one-offs the engine still has, running or not. */
 async function attachedOneOffs(): Promise<string[]> {
@@ -63,7 +51,7 @@ async function eventually(what: string, check: () => Promise<boolean>): Promise<
  */
 async function onTerminal(shellLine: string, keys: [string, string][] = []): Promise<{ shown: string; exitCode: number | undefined }> {
   const child = execa('script', ['-qefc', shellLine, '/dev/null'], {
-    env: { HOME: home, PATH: process.env.PATH ?? '', SLIPWAY_URL: server.url, SLIPWAY_TOKEN: server.token, TERM: 'xterm-256color' },
+    env: { ...cliEnv(server, home), TERM: 'xterm-256color' },
     extendEnv: false,
     reject: false,
     timeout: 30_000,

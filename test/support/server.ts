@@ -1,9 +1,12 @@
+import { execa } from 'execa';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { TestApp } from './app.js';
+import { removeApp } from './docker.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const CLI = path.join(ROOT, 'dist/cli.js');
@@ -113,8 +116,15 @@ async function untilHealthy(url: string, spawned: Spawned): Promise<void> {
   }
 }
 
+export interface ServerOptions {
+  /** Added to the server's environment. */
+  env?: Record<string, string>;
+  /** Added to `slipway server`'s arguments (`--data DIR` puts the data directory there). */
+  args?: string[];
+}
+
 /** Starts the real server (dist/cli.js) in its own process, on free ports and a fresh data dir. */
-export async function startServer(options: { env?: Record<string, string>; args?: string[] } = {}): Promise<TestServer> {
+export async function startServer(options: ServerOptions = {}): Promise<TestServer> {
   // A test may put the data directory elsewhere (its own disk): the router's pid file is there.
   const given = options.args?.indexOf('--data') ?? -1;
   const dataDir = given >= 0 && options.args![given + 1] ? options.args![given + 1]! : mkdtempSync(path.join(os.tmpdir(), 'slipway-test-'));
@@ -184,4 +194,105 @@ export async function startServer(options: { env?: Record<string, string>; args?
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+export interface CliOptions {
+  /** null: no SLIPWAY_TOKEN at all; default: the server's admin token. */
+  token?: string | null;
+  cwd?: string;
+  input?: string | Buffer;
+}
+
+export type CliRunner = ReturnType<typeof cliRunner>;
+
+/** The environment the CLI runs in: only a HOME of its own, PATH, the server's URL and (unless null) a token. */
+export function cliEnv(server: TestServer, home: string, token: string | null = server.token): Record<string, string> {
+  const env: Record<string, string> = { HOME: home, PATH: process.env.PATH ?? '', SLIPWAY_URL: server.url };
+  if (token !== null) env.SLIPWAY_TOKEN = token;
+  return env;
+}
+
+/** Runs the real CLI (dist/cli.js) as a user would, never on a TTY, with its own HOME. */
+export function cliRunner(server: TestServer, home: string) {
+  return (args: string[], options: CliOptions = {}) =>
+    execa(process.execPath, [CLI, ...args], {
+      env: cliEnv(server, home, options.token === undefined ? server.token : options.token),
+      extendEnv: false,
+      reject: false,
+      stripFinalNewline: false,
+      cwd: options.cwd ?? home,
+      input: options.input,
+    });
+}
+
+/** A CLI started without waiting for it (`logs --follow`): its stdout lines collect in `lines`. */
+export interface RunningCli {
+  child: ChildProcess;
+  lines: string[];
+  stderr(): string;
+  exited: Promise<number | null>;
+}
+
+/**
+ * One test file's real server, with an admin CLI in a HOME of its own, and everything the file
+ * leaves behind: `stop()` (in afterAll) stops the server and its router, kills CLIs still
+ * running, removes the named apps' containers and images, the git working copies and the HOME.
+ * Each file keeps its own hooks (and their timeouts); this owns the setup and the teardown.
+ */
+export class ServerSuite {
+  private server: TestServer | undefined;
+  private home: string | undefined;
+  private readonly appNames = new Set<string>();
+  private readonly copies: TestApp[] = [];
+  private readonly running: ChildProcess[] = [];
+
+  /** `apps`: the apps whose containers and images `stop()` removes (more with `owns`). */
+  constructor(apps: string[] = []) {
+    for (const name of apps) this.appNames.add(name);
+  }
+
+  async start(options: ServerOptions = {}): Promise<{ server: TestServer; home: string; slipway: CliRunner }> {
+    this.server = await startServer(options);
+    this.home = mkdtempSync(path.join(os.tmpdir(), 'slipway-home-'));
+    return { server: this.server, home: this.home, slipway: cliRunner(this.server, this.home) };
+  }
+
+  /** Marks an app whose containers and images `stop()` removes; returns its name. */
+  owns(name: string): string {
+    this.appNames.add(name);
+    return name;
+  }
+
+  /** A git working copy of `files`, removed by `stop()`. */
+  app(files: Record<string, string | Buffer>): TestApp {
+    const app = new TestApp(files);
+    this.copies.push(app);
+    return app;
+  }
+
+  /** Starts the CLI without waiting for it; `stop()` kills it if it still runs. */
+  spawnCli(args: string[]): RunningCli {
+    if (this.server === undefined || this.home === undefined) throw new Error('start() the suite first');
+    const child = spawn(process.execPath, [CLI, ...args], { env: cliEnv(this.server, this.home), stdio: ['ignore', 'pipe', 'pipe'] });
+    this.running.push(child);
+    const lines: string[] = [];
+    let partial = '';
+    let stderr = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      const pieces = (partial + chunk.toString()).split('\n');
+      partial = pieces.pop()!;
+      lines.push(...pieces);
+    });
+    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    return { child, lines, stderr: () => stderr, exited };
+  }
+
+  async stop(): Promise<void> {
+    for (const child of this.running) child.kill('SIGKILL');
+    await this.server?.stop();
+    for (const name of this.appNames) await removeApp(name);
+    for (const copy of this.copies) copy.remove();
+    if (this.home !== undefined) rmSync(this.home, { recursive: true, force: true });
+  }
 }
