@@ -1,44 +1,19 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { TestApp } from '../support/app.js';
-import { cliRunner } from '../support/cli.js';
-import { removeApp } from '../support/docker.js';
+import type { CronJson } from '../../src/cli/commands/cron.js';
 import { busyboxApp, WEB } from '../support/fixtures.js';
-import { startServer, type TestServer } from '../support/server.js';
+import { ServerSuite, type CliRunner, type TestServer } from '../support/server.js';
 
 const APP = 'cron-app';
 
-interface CronJson {
-  deployment: number | null;
-  jobs: {
-    schedule: string;
-    command: string;
-    nextRun: string | null;
-    running: string | null;
-    lastRun: { container: string; status: string; exitCode: number | null; durationSeconds: number | null } | null;
-    skips: number;
-  }[];
-}
-
+const suite = new ServerSuite([APP]);
 let server: TestServer;
-let home: string;
-let slipway: ReturnType<typeof cliRunner>;
-let app: TestApp;
+let slipway: CliRunner;
 
 beforeAll(async () => {
   // Six-field schedules (seconds first) keep the test short; runs are stopped after 4 s.
-  server = await startServer({ env: { SLIPWAY_CRON_SECONDS: '1', SLIPWAY_CRON_TIMEOUT: '4' } });
-  home = mkdtempSync(path.join(os.tmpdir(), 'slipway-home-'));
-  slipway = cliRunner(server, home);
+  ({ server, slipway } = await suite.start({ env: { SLIPWAY_CRON_SECONDS: '1', SLIPWAY_CRON_TIMEOUT: '4' } }));
 }, 60_000);
 
-afterAll(async () => {
-  await server?.stop();
-  await removeApp(APP);
-  app?.remove();
-  if (home) rmSync(home, { recursive: true, force: true });
-}, 60_000);
+afterAll(() => suite.stop(), 60_000);
 
 async function cron(): Promise<CronJson> {
   return (await server.api<CronJson>('GET', `/api/apps/${APP}/cron`)).body;
@@ -62,7 +37,7 @@ test('cron.json jobs run in one-off containers of the release, skip an overlap, 
       { command: '*/5 * * * * * sleep 60' },
     ],
   };
-  app = new TestApp(busyboxApp({ web: WEB }, { 'cron.json': JSON.stringify(jobs) }));
+  const app = suite.app(busyboxApp({ web: WEB }, { 'cron.json': JSON.stringify(jobs) }));
   await app.commit('with cron jobs');
   const push = await app.push(server.remote(APP));
   expect(push.exitCode).toBe(0);

@@ -1,13 +1,8 @@
 import { createHmac } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
-import os from 'node:os';
-import path from 'node:path';
-import { TestApp } from '../support/app.js';
-import { cliRunner } from '../support/cli.js';
-import { removeApp } from '../support/docker.js';
+import type { DeliveryJson } from '../../src/cli/commands/notifiers.js';
 import { busyboxApp, WEB } from '../support/fixtures.js';
-import { startServer, type TestServer } from '../support/server.js';
+import { ServerSuite, type CliRunner, type TestServer } from '../support/server.js';
 
 const APP = 'notify-app';
 
@@ -65,40 +60,24 @@ class Receiver {
   }
 }
 
+const suite = new ServerSuite([APP]);
 let server: TestServer;
 let receiver: Receiver;
-let home: string;
-let slipway: ReturnType<typeof cliRunner>;
-const apps: TestApp[] = [];
+let slipway: CliRunner;
 
 beforeAll(async () => {
   receiver = new Receiver();
   await receiver.listen();
   // Quick retries (0.2 s, then 1 s, 5 s, 25 s) and a long attempt limit, so a hung endpoint
   // is still hanging when the push ends.
-  server = await startServer({ env: { SLIPWAY_NOTIFY_RETRY: '0.2', SLIPWAY_NOTIFY_TIMEOUT: '60' } });
-  home = mkdtempSync(path.join(os.tmpdir(), 'slipway-home-'));
-  slipway = cliRunner(server, home);
+  ({ server, slipway } = await suite.start({ env: { SLIPWAY_NOTIFY_RETRY: '0.2', SLIPWAY_NOTIFY_TIMEOUT: '60' } }));
   expect((await server.api('POST', '/api/apps', { name: APP })).status).toBe(201);
 }, 60_000);
 
 afterAll(async () => {
   receiver?.close();
-  await server?.stop();
-  await removeApp(APP);
-  for (const app of apps) app.remove();
-  if (home) rmSync(home, { recursive: true, force: true });
+  await suite.stop();
 }, 60_000);
-
-interface DeliveryJson {
-  id: string;
-  notifier: number;
-  event: string;
-  state: string;
-  attempts: number;
-  statusCode: number | null;
-  error: string | null;
-}
 
 test('notifiers: signed JSON and Slack messages for a push, a retry after a 500, a hung endpoint that does not slow the push', async () => {
   const added = await slipway(['notifiers:add', receiver.url('/json'), '-a', APP]);
@@ -120,8 +99,7 @@ test('notifiers: signed JSON and Slack messages for a push, a retry after a 500,
   expect(list.stdout).not.toContain(secret!);
   expect(JSON.parse(list.stdout)).toHaveLength(4);
 
-  const app = new TestApp(busyboxApp({ web: WEB }));
-  apps.push(app);
+  const app = suite.app(busyboxApp({ web: WEB }));
   const sha = await app.commit('Ship the notifier test');
   const push = await app.push(server.remote(APP));
   expect(push.exitCode).toBe(0);

@@ -1,7 +1,7 @@
 import type { Command } from '../command.js';
 import { ago, printJson, table } from '../output.js';
 
-interface CronJson {
+export interface CronJson {
   deployment: number | null;
   jobs: {
     schedule: string;

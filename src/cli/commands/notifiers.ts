@@ -10,7 +10,7 @@ interface NotifierJson {
   createdAt: string;
 }
 
-interface DeliveryJson {
+export interface DeliveryJson {
   id: string;
   notifier: number;
   event: string;
