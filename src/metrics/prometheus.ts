@@ -30,69 +30,30 @@ export class PromMetrics {
 
   constructor() {
     const registers = [this.registry];
+    const counter = <L extends string>(name: string, help: string, labelNames: L[]) => new client.Counter<L>({ name, help, labelNames, registers });
+    const gauge = <L extends string>(name: string, help: string, labelNames: L[]) => new client.Gauge<L>({ name, help, labelNames, registers });
+    const histogram = <L extends string>(name: string, help: string, labelNames: L[], buckets: number[]) =>
+      new client.Histogram<L>({ name, help, labelNames, buckets, registers });
     client.collectDefaultMetrics({ register: this.registry, prefix: 'slipway_server_' });
-    this.requests = new client.Counter({
-      name: 'slipway_router_requests_total',
-      help: 'Requests the router answered, by app and status class',
-      labelNames: ['app', 'status_class'],
-      registers,
-    });
-    this.duration = new client.Histogram({
-      name: 'slipway_router_request_duration_seconds',
-      help: 'From routing a request to the end of its response (upgrades excluded)',
-      labelNames: ['app', 'status_class'],
-      buckets: REQUEST_BUCKETS,
-      registers,
-    });
-    this.bytes = new client.Counter({
-      name: 'slipway_router_response_bytes_total',
-      help: 'Response body bytes sent to clients',
-      labelNames: ['app'],
-      registers,
-    });
-    this.upstreamErrors = new client.Counter({
-      name: 'slipway_router_upstream_errors_total',
-      help: 'Requests the app did not answer: 502 (unreachable, bad response) and 504 (timed out)',
-      labelNames: ['app', 'status'],
-      registers,
-    });
-    this.retries = new client.Counter({
-      name: 'slipway_router_retries_total',
-      help: 'Requests sent again to a container after a failed attempt',
-      labelNames: ['app'],
-      registers,
-    });
-    this.deployments = new client.Counter({
-      name: 'slipway_deployments_total',
-      help: 'Deployments finished, by final status',
-      labelNames: ['app', 'status'],
-      registers,
-    });
-    this.phases = new client.Histogram({
-      name: 'slipway_deploy_phase_duration_seconds',
-      help: 'How long each phase of a deployment took',
-      labelNames: ['phase'],
-      buckets: PHASE_BUCKETS,
-      registers,
-    });
-    this.restarts = new client.Gauge({
-      name: 'slipway_container_restarts',
-      help: 'Times the engine restarted each running container',
-      labelNames: ['app', 'container'],
-      registers,
-    });
-    this.memory = new client.Gauge({
-      name: 'slipway_container_memory_bytes',
-      help: 'Memory each running container uses',
-      labelNames: ['app', 'container'],
-      registers,
-    });
-    this.cpu = new client.Gauge({
-      name: 'slipway_container_cpu_percent',
-      help: 'CPU each running container used at the last sample, in % of one core',
-      labelNames: ['app', 'container'],
-      registers,
-    });
+    this.requests = counter('slipway_router_requests_total', 'Requests the router answered, by app and status class', ['app', 'status_class']);
+    this.duration = histogram(
+      'slipway_router_request_duration_seconds',
+      'From routing a request to the end of its response (upgrades excluded)',
+      ['app', 'status_class'],
+      REQUEST_BUCKETS,
+    );
+    this.bytes = counter('slipway_router_response_bytes_total', 'Response body bytes sent to clients', ['app']);
+    this.upstreamErrors = counter(
+      'slipway_router_upstream_errors_total',
+      'Requests the app did not answer: 502 (unreachable, bad response) and 504 (timed out)',
+      ['app', 'status'],
+    );
+    this.retries = counter('slipway_router_retries_total', 'Requests sent again to a container after a failed attempt', ['app']);
+    this.deployments = counter('slipway_deployments_total', 'Deployments finished, by final status', ['app', 'status']);
+    this.phases = histogram('slipway_deploy_phase_duration_seconds', 'How long each phase of a deployment took', ['phase'], PHASE_BUCKETS);
+    this.restarts = gauge('slipway_container_restarts', 'Times the engine restarted each running container', ['app', 'container']);
+    this.memory = gauge('slipway_container_memory_bytes', 'Memory each running container uses', ['app', 'container']);
+    this.cpu = gauge('slipway_container_cpu_percent', 'CPU each running container used at the last sample, in % of one core', ['app', 'container']);
   }
 
   /** What a router sent: each app's requests, summed (router/access.ts). */
