@@ -1,30 +1,27 @@
 import http from 'node:http';
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { TestApp } from '../support/app.js';
-import { appContainers, removeApp } from '../support/docker.js';
+import type { TestApp } from '../support/app.js';
+import { appContainers } from '../support/docker.js';
 import { BUSYBOX_DOCKERFILE, WEB } from '../support/fixtures.js';
-import { startServer, type TestServer } from '../support/server.js';
+import { ServerSuite, type TestServer } from '../support/server.js';
 
 /**
  * Bad input, row by row: each row is what a user sends and the sentence they must get back.
  * Nothing may be stored half-way: no container runs after a refused push.
  */
 
+const NAME = 'input-app';
+const suite = new ServerSuite([NAME]);
 let server: TestServer;
 let app: TestApp;
-const NAME = 'input-app';
 
 beforeAll(async () => {
-  server = await startServer();
-  app = new TestApp({ Dockerfile: BUSYBOX_DOCKERFILE, Procfile: `web: ${WEB}\n` });
+  ({ server } = await suite.start());
+  app = suite.app({ Dockerfile: BUSYBOX_DOCKERFILE, Procfile: `web: ${WEB}\n` });
 }, 60_000);
 
-afterAll(async () => {
-  await server?.stop();
-  await removeApp(NAME);
-  app?.remove();
-}, 60_000);
+afterAll(() => suite.stop(), 60_000);
 
 const procfileRows: [string, string | Buffer, string][] = [
   ['a line without a colon', 'web node server.js\n', 'Procfile line 1: expected "type: command" but found no colon in "web node server.js"'],

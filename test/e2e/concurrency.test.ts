@@ -1,28 +1,21 @@
 import { jest } from '@jest/globals';
 import { execa } from 'execa';
-import { TestApp } from '../support/app.js';
-import { removeApp } from '../support/docker.js';
 import { busyboxApp, WEB } from '../support/fixtures.js';
 import { getApp } from '../support/http.js';
-import { startServer, type TestServer } from '../support/server.js';
+import { ServerSuite, type TestServer } from '../support/server.js';
 
 // Every test here pushes to many apps at once through the real server, git and Docker: each
 // test and hook gets up to 5 minutes (an explicit bound, so a slow machine is not a failure).
 jest.setTimeout(300_000);
 
+const suite = new ServerSuite([]);
 let server: TestServer;
-const apps: TestApp[] = [];
-const names: string[] = [];
 
 beforeAll(async () => {
-  server = await startServer();
+  ({ server } = await suite.start());
 });
 
-afterAll(async () => {
-  await server?.stop();
-  for (const name of names) await removeApp(name);
-  for (const app of apps) app.remove();
-});
+afterAll(() => suite.stop());
 
 interface DeploymentJson {
   id: number;
@@ -31,17 +24,15 @@ interface DeploymentJson {
 }
 
 test('10 pushes to one app at once deploy one at a time, and all end with a status', async () => {
-  names.push('busy-app');
+  suite.owns('busy-app');
   const clones = await Promise.all(
     Array.from({ length: 10 }, async (_, i) => {
-      const clone = new TestApp(busyboxApp({ web: WEB, postdeploy: `echo "hook of push ${i}"` }, { 'index.html': `push ${i}\n` }));
-      apps.push(clone);
+      const clone = suite.app(busyboxApp({ web: WEB, postdeploy: `echo "hook of push ${i}"` }, { 'index.html': `push ${i}\n` }));
       return { clone, sha: await clone.commit(`push ${i}`) };
     }),
   );
   // A first release, which every push below then sees as the branch's commit.
-  const base = new TestApp(busyboxApp({ web: WEB }));
-  apps.push(base);
+  const base = suite.app(busyboxApp({ web: WEB }));
   await base.commit('base');
   expect((await base.push(server.remote('busy-app'))).exitCode).toBe(0);
   // Unrelated histories: each is a force push (it does not contain the commit it saw), so each
@@ -74,9 +65,8 @@ test('10 apps pushed at once all deploy', async () => {
   const pushes = await Promise.all(
     Array.from({ length: 10 }, async (_, i) => {
       const name = `many-${i}`;
-      names.push(name);
-      const app = new TestApp(busyboxApp({ web: WEB, postdeploy: 'echo ok' }));
-      apps.push(app);
+      suite.owns(name);
+      const app = suite.app(busyboxApp({ web: WEB, postdeploy: 'echo ok' }));
       const sha = await app.commit(`app ${i}`);
       return { name, sha, result: await app.push(server.remote(name)) };
     }),

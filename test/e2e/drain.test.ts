@@ -5,9 +5,8 @@
  */
 import http from 'node:http';
 import type net from 'node:net';
-import { TestApp } from '../support/app.js';
-import { removeApp } from '../support/docker.js';
-import { startServer, type TestServer } from '../support/server.js';
+import type { TestApp } from '../support/app.js';
+import { ServerSuite, type TestServer } from '../support/server.js';
 
 const NAME = 'drain-ws';
 /** Far beyond this file's test timeout: a push that waited for it would fail the test. */
@@ -25,19 +24,16 @@ server.on('upgrade', (req, socket) => {
 server.listen(Number(process.env.PORT));
 `;
 
+const suite = new ServerSuite([NAME]);
 let server: TestServer;
 let app: TestApp;
 
 beforeAll(async () => {
-  server = await startServer({ env: { SLIPWAY_DRAIN_TIMEOUT: String(DRAIN_TIMEOUT_S) } });
-  app = new TestApp({ 'server.js': SERVER_JS });
+  ({ server } = await suite.start({ env: { SLIPWAY_DRAIN_TIMEOUT: String(DRAIN_TIMEOUT_S) } }));
+  app = suite.app({ 'server.js': SERVER_JS });
 }, 60_000);
 
-afterAll(async () => {
-  await server?.stop();
-  await removeApp(NAME);
-  app?.remove();
-}, 120_000);
+afterAll(() => suite.stop(), 120_000);
 
 function openSocket(): Promise<{ release: string; socket: net.Socket }> {
   return new Promise((resolve, reject) => {

@@ -1,19 +1,20 @@
 import { jest } from '@jest/globals';
 import { execa } from 'execa';
 import type { ChildProcess } from 'node:child_process';
-import { TestApp } from '../support/app.js';
-import { appContainers, removeApp } from '../support/docker.js';
+import type { TestApp } from '../support/app.js';
+import { appContainers } from '../support/docker.js';
 import { BUSYBOX_DOCKERFILE, busyboxApp, WEB } from '../support/fixtures.js';
 import { getApp } from '../support/http.js';
-import { startServer, type TestServer } from '../support/server.js';
+import { ServerSuite, type TestServer } from '../support/server.js';
 
 // Every test here kills and restarts the real server mid-deploy and pushes again: each test and
 // hook gets up to 3 minutes (an explicit bound, so a slow machine is not a failure).
 jest.setTimeout(180_000);
 
+const NAME = 'fault-app';
+const suite = new ServerSuite([NAME]);
 let server: TestServer;
 let app: TestApp;
-const NAME = 'fault-app';
 
 interface DeploymentJson {
   id: number;
@@ -68,15 +69,11 @@ async function recovered(): Promise<void> {
 }
 
 beforeAll(async () => {
-  server = await startServer();
-  app = new TestApp(busyboxApp({ web: WEB }));
+  ({ server } = await suite.start());
+  app = suite.app(busyboxApp({ web: WEB }));
 });
 
-afterAll(async () => {
-  await server?.stop();
-  await removeApp(NAME);
-  app?.remove();
-});
+afterAll(() => suite.stop());
 
 test.each([
   ['building', { Dockerfile: `${BUSYBOX_DOCKERFILE}RUN echo "slow build step" && sleep 30\n` }, 'slow build step'],

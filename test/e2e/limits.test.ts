@@ -1,24 +1,18 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { TestApp } from '../support/app.js';
-import { removeApp } from '../support/docker.js';
 import { busyboxApp, WEB } from '../support/fixtures.js';
-import { startServer, type TestServer } from '../support/server.js';
+import { ServerSuite, type TestServer } from '../support/server.js';
 
 /** Runaway apps and oversized input: bounded, visible, and refused with a message. */
 
+const suite = new ServerSuite(['loop-app', 'big-app', 'binary-app', 'loud-limits-app']);
 let server: TestServer;
-const apps: TestApp[] = [];
 
 beforeAll(async () => {
-  server = await startServer({ env: { SLIPWAY_MAX_PUSH_MB: '1' } });
+  ({ server } = await suite.start({ env: { SLIPWAY_MAX_PUSH_MB: '1' } }));
 }, 60_000);
 
-afterAll(async () => {
-  await server?.stop();
-  for (const name of ['loop-app', 'big-app', 'binary-app', 'loud-limits-app']) await removeApp(name);
-  for (const app of apps) app.remove();
-}, 60_000);
+afterAll(() => suite.stop(), 60_000);
 
 interface Process {
   name: string;
@@ -30,8 +24,7 @@ interface Process {
 
 test('a web process that keeps crashing after boot is restarted with backoff, and ps shows it', async () => {
   // It answers long enough to pass the boot check, then exits: a crash loop at runtime.
-  const app = new TestApp(busyboxApp({ web: `httpd -p 127.0.0.1:$PORT -h /app; sleep 1; exit 3` }));
-  apps.push(app);
+  const app = suite.app(busyboxApp({ web: `httpd -p 127.0.0.1:$PORT -h /app; sleep 1; exit 3` }));
   await app.commit('crash loop');
   expect((await app.push(server.remote('loop-app'))).exitCode).toBe(0);
 
@@ -47,8 +40,7 @@ test('a web process that keeps crashing after boot is restarted with backoff, an
 }, 60_000);
 
 test('a push larger than the server allows is refused before anything is stored', async () => {
-  const app = new TestApp(busyboxApp({ web: WEB }, { 'big.bin': randomBytes(3 * 1024 * 1024).toString('base64') }));
-  apps.push(app);
+  const app = suite.app(busyboxApp({ web: WEB }, { 'big.bin': randomBytes(3 * 1024 * 1024).toString('base64') }));
   await app.commit('too big');
   const result = await app.push(server.remote('big-app'));
   expect(result.exitCode).not.toBe(0);
@@ -59,8 +51,7 @@ test('a push larger than the server allows is refused before anything is stored'
 }, 60_000);
 
 test('binary output from a hook does not break the stream', async () => {
-  const app = new TestApp(busyboxApp({ web: WEB, postdeploy: 'head -c 200000 /dev/urandom; echo; echo after-binary' }));
-  apps.push(app);
+  const app = suite.app(busyboxApp({ web: WEB, postdeploy: 'head -c 200000 /dev/urandom; echo; echo after-binary' }));
   await app.commit('binary');
   const result = await app.push(server.remote('binary-app'));
   expect(result.exitCode).toBe(0);
@@ -69,13 +60,12 @@ test('binary output from a hook does not break the stream', async () => {
 }, 60_000);
 
 test('a hook that prints 100 MB keeps the server under 512 MB of memory, and the client gets the end', async () => {
-  const app = new TestApp(
+  const app = suite.app(
     busyboxApp({
       web: WEB,
       postdeploy: 'yes 0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz | head -c 100000000; echo; echo hook-finished',
     }),
   );
-  apps.push(app);
   await app.commit('very loud');
   let peakKb = 0;
   const sample = (): void => {

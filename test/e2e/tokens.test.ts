@@ -1,23 +1,17 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { TestApp } from '../support/app.js';
-import { removeApp } from '../support/docker.js';
 import { busyboxApp, WEB } from '../support/fixtures.js';
 import { startGate } from '../support/http.js';
-import { startServer, type TestServer } from '../support/server.js';
+import { ServerSuite, type TestServer } from '../support/server.js';
 
+const suite = new ServerSuite(['token-app']);
 let server: TestServer;
-const apps: TestApp[] = [];
 
 beforeAll(async () => {
-  server = await startServer();
+  ({ server } = await suite.start());
 }, 60_000);
 
-afterAll(async () => {
-  await server?.stop();
-  await removeApp('token-app');
-  for (const app of apps) app.remove();
-}, 60_000);
+afterAll(() => suite.stop(), 60_000);
 
 async function createToken(name: string): Promise<string> {
   const res = await server.api<{ name: string; token: string }>('POST', '/api/tokens', { name });
@@ -41,8 +35,7 @@ test('named tokens: shown once, stored hashed, recorded on deployments, refused 
   const wal = readFileSync(path.join(server.dataDir, 'slipway.db-wal'));
   expect(db.includes(ci) || wal.includes(ci)).toBe(false);
 
-  const app = new TestApp(busyboxApp({ web: WEB }));
-  apps.push(app);
+  const app = suite.app(busyboxApp({ web: WEB }));
   await app.commit('by ci');
   expect((await app.push(server.remote('token-app', ci))).exitCode).toBe(0);
   const [deployment] = (await server.api<{ pushedBy: string }[]>('GET', '/api/apps/token-app/deployments')).body;
@@ -61,9 +54,8 @@ test('a token revoked while its push waits in the queue does not deploy', async 
   const late = await createToken('late');
   const gate = await startGate();
   try {
-    const first = new TestApp(busyboxApp({ web: WEB, postdeploy: `echo holding; wget -q -O /dev/null http://127.0.0.1:${gate.port}/` }));
-    const second = new TestApp(busyboxApp({ web: WEB }, { 'index.html': 'second\n' }));
-    apps.push(first, second);
+    const first = suite.app(busyboxApp({ web: WEB, postdeploy: `echo holding; wget -q -O /dev/null http://127.0.0.1:${gate.port}/` }));
+    const second = suite.app(busyboxApp({ web: WEB }, { 'index.html': 'second\n' }));
     await first.commit('holds the queue');
     await second.commit('waits');
 
@@ -97,8 +89,7 @@ test('a token revoked while its push waits in the queue does not deploy', async 
 test('env values never appear in deploy output or server logs', async () => {
   const secret = 'sup3r-s3cret-value-42';
   expect((await server.api('PATCH', '/api/apps/token-app/env', { API_KEY: secret })).status).toBe(200);
-  const app = new TestApp(busyboxApp({ web: WEB, postdeploy: 'test -n "$API_KEY" && echo "the hook has its key"' }));
-  apps.push(app);
+  const app = suite.app(busyboxApp({ web: WEB, postdeploy: 'test -n "$API_KEY" && echo "the hook has its key"' }));
   await app.commit('secret');
   const result = await app.push(server.remote('token-app'), 'main', { args: ['--force'] });
   expect(result.exitCode).toBe(0);

@@ -1,33 +1,29 @@
 import { jest } from '@jest/globals';
 import Docker from 'dockerode';
 import { execa } from 'execa';
-import { TestApp } from '../support/app.js';
-import { removeApp } from '../support/docker.js';
+import type { TestApp } from '../support/app.js';
 import { busyboxApp, WEB } from '../support/fixtures.js';
 import { getApp } from '../support/http.js';
 import { steadyLoad } from '../support/load.js';
-import { startServer, type TestServer } from '../support/server.js';
+import { ServerSuite, type TestServer } from '../support/server.js';
 
 // Every test here deploys under steady load through the real router: each test and hook gets
 // up to 5 minutes (an explicit bound, so a slow machine is not a failure).
 jest.setTimeout(300_000);
 
+const NAME = 'steady-app';
+const suite = new ServerSuite([NAME]);
 let server: TestServer;
 let app: TestApp;
-const NAME = 'steady-app';
 
 beforeAll(async () => {
   // Two router processes: the switch must hold across both, and a dead container must leave
   // the rotation of each.
-  server = await startServer({ env: { SLIPWAY_ROUTER_WORKERS: '2' } });
-  app = new TestApp({});
+  ({ server } = await suite.start({ env: { SLIPWAY_ROUTER_WORKERS: '2' } }));
+  app = suite.app({});
 });
 
-afterAll(async () => {
-  await server?.stop();
-  await removeApp(NAME);
-  app?.remove();
-});
+afterAll(() => suite.stop());
 
 test('not one failed request across successful deploys, failed hooks and a crashed deploy', async () => {
   const good: string[] = [];
