@@ -113,8 +113,11 @@ function floorCleanup(floor) {
 
 // ---- Slipway
 
+/** Content no earlier run of this script built: no build cache, registry or node has its image yet. */
+const NONCE = `${process.pid}-${Date.now()}`;
+
 async function slipwayRun(slipway, repo, app, label, change = true) {
-  if (change) writeFileSync(path.join(repo, 'index.html'), `${label}\n`);
+  if (change) writeFileSync(path.join(repo, 'index.html'), `${label} ${NONCE}\n`);
   const sha = commit(repo, label);
   const started = performance.now();
   const pushed = push(repo, slipway.remote(app));
@@ -249,10 +252,13 @@ async function swarmRows() {
     await slipwayRun(swarm, swarmRepo, app, 'warm-up');
     const singleTimes = [];
     const swarmTimes = [];
+    const singleTimelines = [];
     const timelines = [];
     for (let i = 1; i <= RUNS; i++) {
       progress(`Run ${i}/${RUNS}: one engine, then the swarm`);
-      singleTimes.push((await slipwayRun(single, singleRepo, app, `run ${i}`)).toLive);
+      const one = await slipwayRun(single, singleRepo, app, `run ${i}`);
+      singleTimes.push(one.toLive);
+      singleTimelines.push(await phaseTimeline(single, app, i + 1, one.startedAtMs));
       const run = await slipwayRun(swarm, swarmRepo, app, `run ${i}`);
       swarmTimes.push(run.toLive);
       timelines.push(await phaseTimeline(swarm, app, i + 1, run.startedAtMs));
@@ -263,6 +269,7 @@ async function swarmRows() {
       swarm: { medianMs: ms(median(swarmTimes)), p90Ms: ms(p90(swarmTimes)), runs: swarmTimes.map(ms) },
       ratioMedian: Number((median(swarmTimes) / median(singleTimes)).toFixed(2)),
       ratioP90: Number((p90(swarmTimes) / p90(singleTimes)).toFixed(2)),
+      singlePhaseMediansMs: Object.fromEntries(phases.map((p) => [p, ms(median(singleTimelines.map((t) => t[p] ?? 0)))])),
       swarmPhaseMediansMs: Object.fromEntries(phases.map((p) => [p, ms(median(timelines.map((t) => t[p] ?? 0)))])),
     };
   } finally {
@@ -301,7 +308,7 @@ if (values.engine === 'swarm') {
         ['one engine', results.single.medianMs, results.single.p90Ms],
         ['3-node swarm', results.swarm.medianMs, results.swarm.p90Ms],
         ['ratio swarm/one engine', results.ratioMedian, results.ratioP90],
-        ...Object.entries(results.swarmPhaseMediansMs).map(([p, v]) => [`  swarm phase: ${p}`, v, '']),
+        ...Object.entries(results.swarmPhaseMediansMs).map(([p, v]) => [`  phase ${p}: one engine / swarm`, `${results.singlePhaseMediansMs[p]} / ${v}`, '']),
       ],
     ),
   );

@@ -52,7 +52,11 @@ export class AppDestroyer {
         .map((d) => d.image)
         .filter((image): image is string => image !== null),
     );
-    for (const image of images) await runtime.removeImage(image);
+    for (const image of images) {
+      // An image an engine or a registry would not let go (a registry that refuses deletes) must
+      // not leave the app half-removed: the rest goes all the same.
+      await runtime.removeImage(image).catch(() => undefined);
+    }
     await rm(this.deps.containers.appVolumesDir(app), { recursive: true, force: true });
     await this.deps.removeRepository(app);
     store.deleteApp(app);

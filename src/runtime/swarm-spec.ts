@@ -14,6 +14,7 @@ export interface SwarmTask {
   CreatedAt: string;
   DesiredState: string;
   Status: { Timestamp: string; State: string; Err?: string; ContainerStatus?: { ExitCode?: number } };
+  Spec?: { ContainerSpec?: { Image?: string } };
 }
 
 /** A node as the Swarm API lists it. */
@@ -140,4 +141,109 @@ export function serviceSpec(spec: ContainerSpec, options: ServiceOptions): Docke
 /** `slipway/web:3` as the nodes pull it: `<registry>/slipway/web:3`. */
 export function registryImage(registry: string, image: string): string {
   return `${registry}/${image}`;
+}
+
+/** `<registry>/slipway/web:3` pinned to what was pushed: `<registry>/slipway/web:3@sha256:…`. */
+export function pinnedImage(remote: string, digest: string): string {
+  return `${remote.replace(/@.*$/, '')}@${digest}`;
+}
+
+/** The digest of `remote`'s repository among an image's RepoDigests (`<repo>@sha256:…`), if any. */
+export function digestIn(repoDigests: readonly string[], remote: string): string | undefined {
+  const at = remote.lastIndexOf(':');
+  const repo = at > remote.lastIndexOf('/') ? remote.slice(0, at) : remote;
+  const entry = repoDigests.find((d) => d.startsWith(`${repo}@`));
+  return entry?.slice(repo.length + 1);
+}
+
+/**
+ * A node that runs a task of `image` (or was given one: it is pulling it) and takes new tasks
+ * (ready, active): a one-off placed there starts without pulling the image. Any state short of
+ * the end counts, since the manager hears "running" after the task already answers. Undefined
+ * when no such node is known.
+ */
+export function nodeWithImage(tasks: readonly SwarmTask[], nodes: ReadonlyMap<string, SwarmNode>, image: string): string | undefined {
+  const candidates = tasks
+    .filter((t) => t.DesiredState === 'running' && !taskEnded(t) && t.Spec?.ContainerSpec?.Image === image && t.NodeID !== undefined)
+    .map((t) => nodes.get(t.NodeID!))
+    .filter((n): n is SwarmNode => n !== undefined && n.Status.State === 'ready' && (n.Spec.Availability ?? 'active') === 'active')
+    .map((n) => n.ID)
+    .sort();
+  return candidates[0];
+}
+
+/** `<registry>/slipway/web:3` (or `…@sha256:…`) without its tag and digest: `<registry>/slipway/web`. */
+export function repositoryOf(image: string): string {
+  const bare = image.replace(/@.*$/, '');
+  const colon = bare.lastIndexOf(':');
+  return colon > bare.lastIndexOf('/') ? bare.slice(0, colon) : bare;
+}
+
+/**
+ * The image a node cleanup runs: one a task of the same app runs now (so every node can pull
+ * it, and it has the /bin/sh and chroot a Procfile image has), never the image being removed.
+ */
+export function cleanupImage(tasks: readonly SwarmTask[], remote: string): string | undefined {
+  const repo = repositoryOf(remote);
+  return tasks
+    .filter((t) => t.DesiredState === 'running' && t.Status.State === 'running')
+    .map((t) => t.Spec?.ContainerSpec?.Image)
+    .find((image): image is string => image !== undefined && repositoryOf(image) === repo && image.replace(/@.*$/, '') !== remote.replace(/@.*$/, ''));
+}
+
+/**
+ * One task on every node that removes `refs` from that node's engine with the node's own docker
+ * CLI: the task enters the host's root (read-only) and runs `docker image rm` there. An image
+ * a node never pulled, or one a container there still uses, is left as it is.
+ */
+export function cleanupSpec(image: string, refs: readonly string[], nodeDockerHost: string): Docker.CreateServiceOptions {
+  const quoted = refs.map((r) => `'${r.replace(/'/g, `'\\''`)}'`).join(' ');
+  return {
+    Name: `slipway-image-cleanup-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`,
+    Labels: { 'slipway.role': 'cleanup' },
+    TaskTemplate: {
+      ContainerSpec: {
+        Image: image,
+        User: '0',
+        Command: ['/bin/sh', '-c'],
+        Args: [`for ref in ${quoted}; do chroot /host docker image rm "$ref" >/dev/null 2>&1 || true; done`],
+        Env: [`DOCKER_HOST=${nodeDockerHost}`],
+        Mounts: [{ Type: 'bind', Source: '/', Target: '/host', ReadOnly: true }],
+      },
+      Networks: [{ Target: 'host' }],
+      RestartPolicy: { Condition: 'none' },
+    },
+    Mode: { Global: {} },
+  };
+}
+
+/** Thrown when the registry refuses to delete a manifest; the message says how to allow it. */
+export class RegistryDeleteError extends Error {}
+
+/**
+ * Deletes a manifest by digest (the registry API's DELETE /v2/<name>/manifests/<digest>); its
+ * blobs stay until the registry's garbage collection. HTTPS first, then plain HTTP, as an
+ * engine does for a registry it is told is insecure. A manifest already gone is fine.
+ */
+export async function deleteManifest(registry: string, remote: string, digest: string, fetcher: typeof fetch = fetch): Promise<void> {
+  const name = repositoryOf(remote).slice(registry.length + 1);
+  let lastError: unknown;
+  for (const scheme of ['https', 'http']) {
+    let response: Response;
+    try {
+      response = await fetcher(`${scheme}://${registry}/v2/${name}/manifests/${digest}`, { method: 'DELETE', signal: AbortSignal.timeout(10_000) });
+    } catch (error) {
+      lastError = error;
+      continue;
+    }
+    await response.body?.cancel();
+    if (response.status === 202 || response.status === 200 || response.status === 404) return;
+    if (response.status === 405) {
+      throw new RegistryDeleteError(
+        `the registry ${registry} does not allow deleting images: enable it (for the registry:2 image, REGISTRY_STORAGE_DELETE_ENABLED=true; in its config.yml, storage: delete: enabled: true)`,
+      );
+    }
+    throw new RegistryDeleteError(`the registry ${registry} answered ${response.status} to deleting ${name}@${digest}`);
+  }
+  throw new RegistryDeleteError(`the registry ${registry} could not be reached to delete ${name}@${digest} (${lastError instanceof Error ? lastError.message : String(lastError)})`);
 }

@@ -6,10 +6,16 @@ import { DockerLogDecoder, readDockerLogs } from './docker-logs.js';
 import { redactError } from './redact.js';
 import {
   currentTask,
+  digestIn,
+  pinnedImage,
   containerState,
   exitCodeOf,
   nodeAddress,
   nodeInfo,
+  nodeWithImage,
+  cleanupImage,
+  cleanupSpec,
+  deleteManifest,
   registryImage,
   restarts,
   serviceSpec,
@@ -38,10 +44,18 @@ import {
 
 /** How often the manager is asked for the swarm's tasks while something watches them. */
 const POLL_MS = 500;
-/** …and while a deployment waits on one (a placement, a hook's end, a removal): its next step waits for this. */
-const URGENT_POLL_MS = 100;
+/**
+ * …and while a deployment waits on one (a placement, a hook's end, a removal): its next step
+ * waits for this. A snapshot costs the manager three list requests (a few ms), and urgent waits
+ * last as long as Swarm takes to act (about half a second), so a short pause is cheap.
+ */
+const URGENT_POLL_MS = 30;
 /** How long a new task may wait for a node before the start is given up. */
 const PLACEMENT_MS = 60_000;
+/** How long a one-off placed beside its image may wait for that node before it goes to any node. */
+const ONE_OFF_NEAR_MS = 5_000;
+/** How long the nodes may take to remove an old image before Slipway stops waiting for them. */
+const CLEANUP_MS = 60_000;
 /** The label Swarm gives its tasks' containers. */
 const SWARM_TASK_LABEL = 'com.docker.swarm.task.id';
 /** A one-off's unfinished line (a progress bar, a prompt) is shown after this long. */
@@ -69,6 +83,8 @@ export interface SwarmRuntimeOptions {
   registry: string;
   /** SIGTERM to SIGKILL for a task that is stopped (Swarm fixes it when the service is created). */
   stopGraceMs: number;
+  /** Each node's engine as its own docker CLI reaches it (DOCKER_HOST; Swarm templates allowed). */
+  nodeDockerHost?: string;
 }
 
 /**
@@ -84,7 +100,10 @@ export class SwarmRuntime implements Runtime {
   readonly #local: DockerRuntime;
   readonly registry: string;
   readonly #stopGraceMs: number;
+  readonly #nodeDockerHost: string;
   #managerNode: Promise<string> | undefined;
+  /** Each pushed image as the nodes run it, pinned to its digest (`<registry>/<image>@sha256:…`). */
+  readonly #pinned = new Map<string, Promise<string>>();
   #snapshot: Promise<Snapshot> | undefined;
   #snapshotAt = 0;
   readonly #listeners = new Set<(snapshot: Snapshot) => void>();
@@ -98,6 +117,7 @@ export class SwarmRuntime implements Runtime {
     this.#local = new DockerRuntime(docker);
     this.registry = options.registry;
     this.#stopGraceMs = options.stopGraceMs;
+    this.#nodeDockerHost = options.nodeDockerHost ?? 'unix:///var/run/docker.sock';
   }
 
   private async engine<T>(request: (docker: Docker) => Promise<T>): Promise<T> {
@@ -139,18 +159,63 @@ export class SwarmRuntime implements Runtime {
     return this.#local.buildImage(request, onLine);
   }
 
-  /** The manager's copies; the registry keeps its layers (a registry's garbage collection frees them). */
+  /**
+   * An image everywhere Slipway put it: the nodes' copies (pulled by digest), its manifest in
+   * the registry (whose blobs the registry's garbage collection then frees), the manager's tags.
+   */
   async removeImage(image: string): Promise<void> {
-    await this.#local.removeImage(registryImage(this.registry, image));
+    const remote = registryImage(this.registry, image);
+    const pinned = await this.nodeImage(image);
+    const digest = pinned === remote ? undefined : pinned.slice(pinned.indexOf('@') + 1);
+    await this.removeFromNodes(remote, digest);
+    this.#pinned.delete(image);
+    await this.#local.removeImage(remote);
     await this.#local.removeImage(image);
+    // Last: a registry that refuses deletes leaves only its own copy (the error says how to allow it).
+    if (digest !== undefined) await deleteManifest(this.registry, remote, digest);
+  }
+
+  /**
+   * A short global service (one task per node, never restarted) removes the image from each
+   * node's engine with that node's own docker CLI (the task enters the host's root): Slipway
+   * talks to the manager only, and Swarm has no call for a node's images. It runs an image of
+   * the same app that a task runs now, which every node can pull; with none running (the app
+   * has no process left), the nodes keep their copies.
+   */
+  private async removeFromNodes(remote: string, digest: string | undefined): Promise<void> {
+    const snapshot = await this.freshSnapshot();
+    const runner = cleanupImage(snapshot.tasks, remote);
+    if (runner === undefined) return;
+    const refs = [remote, ...(digest === undefined ? [] : [pinnedImage(remote, digest).replace(/:[^:/@]+@/, '@')])];
+    const created = (await this.engine((docker) => docker.createService(cleanupSpec(runner, refs, this.#nodeDockerHost)))) as { id?: string; ID?: string };
+    const id = created.id ?? created.ID;
+    if (!id) return;
+    this.#snapshot = undefined;
+    try {
+      await this.until(
+        (s) => {
+          const ready = [...s.nodes.values()].filter((n) => n.Status.State === 'ready' && (n.Spec.Availability ?? 'active') === 'active').length;
+          const tasks = s.tasks.filter((t) => t.ServiceID === id);
+          return tasks.length >= ready && tasks.every(taskEnded) ? true : undefined;
+        },
+        CLEANUP_MS,
+      ).catch(() => undefined);
+    } finally {
+      await this.removeService(id, false);
+    }
   }
 
   async pushImage(image: string): Promise<number> {
     const remote = registryImage(this.registry, image);
     const colon = remote.lastIndexOf(':');
     const [repo, tag] = colon > remote.lastIndexOf('/') ? [remote.slice(0, colon), remote.slice(colon + 1)] : [remote, 'latest'];
+    this.#pinned.delete(image);
     await this.engine((docker) => docker.getImage(image).tag({ repo, tag }));
+    // The size is the local image's: asked while the layers go up.
+    const size = this.engine((docker) => docker.getImage(image).inspect() as Promise<{ Size?: number }>);
+    size.catch(() => undefined);
     let failure: string | undefined;
+    let digest: string | undefined;
     const pushed = this.engine(async (docker) => {
       // The engine wants an auth header even for a registry without authentication.
       const stream = (await docker.getImage(repo).push({ tag, authconfig: { serveraddress: this.registry } })) as NodeJS.ReadableStream;
@@ -158,8 +223,9 @@ export class SwarmRuntime implements Runtime {
         docker.modem.followProgress(
           stream,
           (error: Error | null) => (error ? reject(error) : resolve()),
-          (event: { error?: string; errorDetail?: { message?: string } }) => {
+          (event: { error?: string; errorDetail?: { message?: string }; aux?: { Digest?: string } }) => {
             if (event.error) failure = event.errorDetail?.message ?? event.error;
+            if (event.aux?.Digest) digest = event.aux.Digest;
           },
         );
       });
@@ -175,8 +241,33 @@ export class SwarmRuntime implements Runtime {
         `Could not push ${remote} (${failure}); check that the registry ${this.registry} runs and that every node's engine trusts it (--insecure-registry for plain HTTP)`,
       );
     }
-    const info = (await this.engine((docker) => docker.getImage(image).inspect())) as { Size?: number };
-    return info.Size ?? 0;
+    if (digest !== undefined) this.#pinned.set(image, Promise.resolve(pinnedImage(remote, digest)));
+    return (await size).Size ?? 0;
+  }
+
+  /**
+   * The image as a service names it: by tag and digest, as `docker service create` does. A node
+   * that has it then starts the task without asking the registry (by tag alone, each task's
+   * start checks the registry for a newer one), and every task runs exactly what was pushed.
+   * A tag whose digest is unknown (pushed before this server started and never inspected) is
+   * looked up among the manager's repo digests; failing that, the tag alone.
+   */
+  private nodeImage(image: string): Promise<string> {
+    let pinned = this.#pinned.get(image);
+    if (pinned === undefined) {
+      const remote = registryImage(this.registry, image);
+      pinned = this.engine((docker) => docker.getImage(remote).inspect() as Promise<{ RepoDigests?: string[] }>).then(
+        (info) => {
+          const digest = digestIn(info.RepoDigests ?? [], remote);
+          return digest === undefined ? remote : pinnedImage(remote, digest);
+        },
+        () => remote,
+      );
+      this.#pinned.set(image, pinned);
+      // Asked again next time when it found nothing: the image may be pushed meanwhile.
+      void pinned.then((name) => name === remote && this.#pinned.get(image) === pinned && this.#pinned.delete(image));
+    }
+    return pinned;
   }
 
   async startContainer(spec: ContainerSpec): Promise<ContainerRef> {
@@ -184,9 +275,11 @@ export class SwarmRuntime implements Runtime {
     return { id, name: spec.name };
   }
 
-  private async createService(spec: ContainerSpec): Promise<string> {
-    const pinTo = spec.mounts?.length ? await this.managerNode() : undefined;
-    const options = serviceSpec(spec, { image: registryImage(this.registry, spec.image), stopGraceMs: this.#stopGraceMs, ...(pinTo ? { pinTo } : {}) });
+  /** `near`: run the task on this node (by id) unless its storage pins it to the manager. */
+  private async createService(spec: ContainerSpec, near?: string): Promise<string> {
+    const [storageNode, image] = await Promise.all([spec.mounts?.length ? this.managerNode() : undefined, this.nodeImage(spec.image)]);
+    const pinTo = storageNode ?? near;
+    const options = serviceSpec(spec, { image, stopGraceMs: this.#stopGraceMs, ...(pinTo ? { pinTo } : {}) });
     try {
       const created = (await this.engine((docker) => docker.createService(options))) as { id?: string; ID?: string };
       const id = created.id ?? created.ID;
@@ -302,18 +395,23 @@ export class SwarmRuntime implements Runtime {
     );
   }
 
-  async waitForExit(ref: ContainerRef): Promise<number> {
-    if (!(await this.isService(ref))) return this.#local.waitForExit(ref);
-    return this.exited(ref, Infinity);
+  async waitForExit(ref: ContainerRef, signal?: AbortSignal): Promise<number> {
+    if (!(await this.isService(ref))) return this.#local.waitForExit(ref, signal);
+    // The boot check stops its waits when it ends: a wait left behind would be asked at every poll.
+    return this.exited(ref, Infinity, signal);
   }
 
   /** The exit code of the service's first task that ended (137 when the service went). */
-  private exited(ref: ContainerRef, timeoutMs: number): Promise<number> {
-    return this.until((s) => {
-      if (!s.services.some((svc) => svc.ID === ref.id)) return 137; // removed: its task was killed
-      const ended = s.tasks.find((t) => t.ServiceID === ref.id && taskEnded(t));
-      return ended ? exitCodeOf(ended) : undefined;
-    }, timeoutMs);
+  private exited(ref: ContainerRef, timeoutMs: number, signal?: AbortSignal): Promise<number> {
+    return this.until(
+      (s) => {
+        if (!s.services.some((svc) => svc.ID === ref.id)) return 137; // removed: its task was killed
+        const ended = s.tasks.find((t) => t.ServiceID === ref.id && taskEnded(t));
+        return ended ? exitCodeOf(ended) : undefined;
+      },
+      timeoutMs,
+      signal,
+    );
   }
 
   async tailLogs(ref: ContainerRef, lines: number): Promise<string[]> {
@@ -325,6 +423,11 @@ export class SwarmRuntime implements Runtime {
   async readLogs(ref: ContainerRef, options: LogReadOptions, onEntry: (entry: LogEntry) => void, signal: AbortSignal): Promise<void> {
     if (signal.aborted) return;
     if (!(await this.isService(ref))) return this.#local.readLogs(ref, options, onEntry, signal);
+    return this.readServiceLogs(ref, options, onEntry, signal);
+  }
+
+  private async readServiceLogs(ref: ContainerRef, options: LogReadOptions, onEntry: (entry: LogEntry) => void, signal: AbortSignal): Promise<void> {
+    if (signal.aborted) return;
     const decoder = new DockerLogDecoder(onEntry);
     try {
       // The manager gathers each task's output from its node, whichever node that is.
@@ -341,7 +444,7 @@ export class SwarmRuntime implements Runtime {
 
   /** One task on any node, never restarted, its output followed through the manager; removed at the end. */
   async runOneOff(spec: ContainerSpec, onLine: (line: string) => void, timeoutMs: number): Promise<OneOffResult> {
-    const id = await this.createService({ ...spec, restart: false });
+    const id = await this.createOneOff({ ...spec, restart: false });
     const ref = { id, name: spec.name };
     const lines = new LineSplitter(onLine, 8192, PARTIAL_LINE_FLUSH_MS);
     let last: string | undefined;
@@ -351,19 +454,41 @@ export class SwarmRuntime implements Runtime {
       last = entry.time;
       lines.write(`${entry.line}\n`);
     };
-    const followed = this.readLogs(ref, { follow: true }, emit, reading.signal).catch(() => undefined);
+    const followed = this.readServiceLogs(ref, { follow: true }, emit, reading.signal).catch(() => undefined);
+    let ended = false;
     try {
       const outcome = await this.exited(ref, timeoutMs).catch(() => 'timeout' as const);
       // The followed stream may lag the task's end: what it has not delivered yet is read once more.
       reading.abort();
       await followed;
-      await this.readLogs(ref, { follow: false, ...(last === undefined ? {} : { after: last }) }, emit, new AbortController().signal).catch(() => undefined);
+      await this.readServiceLogs(ref, { follow: false, ...(last === undefined ? {} : { after: last }) }, emit, new AbortController().signal).catch(
+        () => undefined,
+      );
       lines.end();
+      ended = outcome !== 'timeout';
       return outcome === 'timeout' ? { exitCode: null, timedOut: true } : { exitCode: outcome, timedOut: false };
     } finally {
       reading.abort();
-      await this.removeService(id);
+      // A task that ended has nothing left to stop: its service goes without a wait.
+      await this.removeService(id, !ended);
     }
+  }
+
+  /**
+   * A one-off's service, on a node that already runs its image when there is one (a postdeploy
+   * hook goes where the new web tasks run): its task then starts without a pull, which on a
+   * real app is most of its start. Should that node not take the task (it left the swarm
+   * meanwhile), the service is made again for any node; its task never ran, so nothing runs twice.
+   */
+  private async createOneOff(spec: ContainerSpec): Promise<string> {
+    const [snapshot, image] = await Promise.all([this.snapshot().catch(() => undefined), this.nodeImage(spec.image)]);
+    const near = snapshot === undefined || spec.mounts?.length ? undefined : nodeWithImage(snapshot.tasks, snapshot.nodes, image);
+    const id = await this.createService(spec, near);
+    if (near === undefined) return id;
+    const assigned = await this.until((s) => (s.tasks.some((t) => t.ServiceID === id && t.NodeID) ? true : undefined), ONE_OFF_NEAR_MS).catch(() => false);
+    if (assigned) return id;
+    await this.removeService(id);
+    return this.createService(spec);
   }
 
   /** `slipway run` attached: on the manager's engine, which has the image it built. */
@@ -392,16 +517,18 @@ export class SwarmRuntime implements Runtime {
   }
 
   /**
-   * Removes the service and waits until its tasks have stopped (SIGTERM, then SIGKILL after the
-   * grace set at creation), so its port is free again when this resolves.
+   * Removes the service and (unless its task is known to have ended) waits until its tasks have
+   * stopped (SIGTERM, then SIGKILL after the grace set at creation), so its port is free again
+   * when this resolves.
    */
-  private async removeService(id: string): Promise<void> {
+  private async removeService(id: string, waitForStop = true): Promise<void> {
     try {
       await this.engine((docker) => docker.getService(id).remove());
     } catch (error) {
       if (statusOf(error) !== 404) throw error;
     }
     this.#snapshot = undefined;
+    if (!waitForStop) return;
     await this.until(
       (s) => (s.tasks.some((t) => t.ServiceID === id && !taskEnded(t) && t.Status.State !== 'pending') ? undefined : true),
       this.#stopGraceMs + 10_000,

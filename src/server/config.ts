@@ -390,6 +390,13 @@ const SETTINGS = {
     default: 24,
     help: 'hours of per-minute app metrics kept in the database (0: only the last hour, in memory)',
   }),
+  nodeDockerHost: setting({
+    file: 'nodeDockerHost',
+    env: 'SLIPWAY_NODE_DOCKER_HOST',
+    kind: text,
+    default: 'unix:///var/run/docker.sock',
+    help: "each swarm node's engine as that node's docker CLI reaches it, for removing old images there (swarm only; Swarm templates such as {{.Node.Hostname}} allowed)",
+  }),
 };
 
 /** The `timeouts:` mapping of the config file, in seconds; the defaults are Scalingo's and Heroku's. */

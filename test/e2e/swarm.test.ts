@@ -18,7 +18,7 @@ import { startServer, type TestServer } from '../support/server.js';
 const NAME = 'swarm-app';
 /** Swarm tasks answer on their node's address, so the web process listens on every interface. */
 const WEB =
-  'echo "$CONTAINER_VERSION" > /app/version.txt && echo "$CONTAINER" > /app/who.txt && echo "$CONTAINER up on $(hostname)" && exec httpd -f -p $PORT -h /app';
+  'echo "$CONTAINER_VERSION" > /app/version.txt && echo "$CONTAINER" > /app/who.txt && echo "$CONTAINER $GREETING" > /app/greeting.txt && echo "$CONTAINER up on $(hostname)" && exec httpd -f -p $PORT -h /app';
 const WORKER = 'echo "worker $CONTAINER up on $(hostname)"; exec sleep 1000';
 const HOOK = 'test -z "$FAIL_HOOK" && { test -z "$SLOW_HOOK" || sleep 120; } && echo "postdeploy saw GREETING=$GREETING"';
 
@@ -83,11 +83,11 @@ async function placement(): Promise<Map<string, string>> {
   return where;
 }
 
-/** Which web tasks answer through the router: each one's CONTAINER, over a few requests. */
-async function answering(requests = 16): Promise<Set<string>> {
+/** Which web tasks answer through the router: each one's CONTAINER (or `file`), over a few requests. */
+async function answering(requests = 16, file = '/who.txt', host = `${NAME}.localhost`): Promise<Set<string>> {
   const seen = new Set<string>();
   for (let i = 0; i < requests; i++) {
-    const { status, body } = await getApp(server.routerPort, NAME, '/who.txt');
+    const { status, body } = await getApp(server.routerPort, NAME, file, host);
     seen.add(status === 200 ? body.trim() : `HTTP ${status}`);
   }
   return seen;
@@ -97,7 +97,9 @@ beforeAll(async () => {
   cluster = await ensureCluster(3);
   await removeServices(); // left by a run that was killed
   server = await startServer({
-    env: { DOCKER_HOST: cluster.manager },
+    // Each node's engine as a task on that node reaches it: the test nodes share this machine's
+    // filesystem, so each one's socket is named after it (a real node's is /var/run/docker.sock).
+    env: { DOCKER_HOST: cluster.manager, SLIPWAY_NODE_DOCKER_HOST: cluster.hosts[cluster.nodes[0]!]!.replace(cluster.nodes[0]!, '{{.Node.Hostname}}') },
     args: ['--engine', 'swarm', '--registry', cluster.registry],
   });
   home = mkdtempSync(path.join(os.tmpdir(), 'slipway-home-'));
@@ -259,10 +261,100 @@ test('rollback runs the earlier image from the registry, on the nodes, without r
   expect(await answering()).toEqual(new Set(['web-1', 'web-2']));
 }, 300_000);
 
+test('env:set --restart replaces every task on the swarm with one that has the new env, served through the router', async () => {
+  const before = await services();
+  const set = await slipway(['env:set', 'GREETING=restarted on the swarm', '-a', NAME, '--restart']);
+  expect(set.exitCode).toBe(0);
+  // Each web task the router sends requests to says the new value; none the old one.
+  expect(await answering(16, '/greeting.txt')).toEqual(new Set(['web-1 restarted on the swarm', 'web-2 restarted on the swarm']));
+  // New services took the old ones' places (a restart's replacements), still one per process.
+  const after = await services();
+  expect(after).toHaveLength(3);
+  expect(after.filter((name) => before.includes(name))).toEqual([]);
+  expect(after.map((name) => name.replace(/-r[0-9a-z]+$/, ''))).toEqual(before.map((name) => name.replace(/-r[0-9a-z]+$/, '')));
+  // The worker was replaced too (its new task said so).
+  const logs = ((await slipway(['logs', '-a', NAME, '--json', '-n', '200'])).stdout as string)
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as { container: string; line: string });
+  expect(logs.filter((r) => r.container === 'worker-1' && /^worker worker-1 up on slipway-n\d$/.test(r.line))).toHaveLength(1);
+}, 300_000);
+
+test('maintenance on/off and a custom domain work on the swarm as on one engine', async () => {
+  expect((await slipway(['maintenance:on', '-a', NAME])).exitCode).toBe(0);
+  const page = await getApp(server.routerPort, NAME, '/who.txt');
+  expect(page.status).toBe(503);
+  expect(page.body).toContain(`${NAME} is down for maintenance and will be back shortly.`);
+  expect((await slipway(['maintenance:off', '-a', NAME])).exitCode).toBe(0);
+  expect(await answering()).toEqual(new Set(['web-1', 'web-2']));
+
+  const domain = 'www.swarm-app.test';
+  expect(await answering(2, '/who.txt', domain)).toEqual(new Set(['HTTP 404']));
+  expect((await slipway(['domains:add', domain, '-a', NAME])).exitCode).toBe(0);
+  // Under its own Host, the app's tasks on the nodes answer, each of them.
+  expect(await answering(16, '/who.txt', domain)).toEqual(new Set(['web-1', 'web-2']));
+  expect((await slipway(['domains:remove', domain, '-a', NAME])).exitCode).toBe(0);
+  expect(await answering(2, '/who.txt', domain)).toEqual(new Set(['HTTP 404']));
+}, 120_000);
+
+/** The digest the registry serves for the app's tag (null: it has none). */
+async function registryDigest(ref: string): Promise<string | null> {
+  const response = await fetch(`http://${cluster.registry}/v2/slipway/${NAME}/manifests/${ref}`, {
+    method: 'HEAD',
+    headers: { accept: 'application/vnd.docker.distribution.manifest.v2+json' },
+  });
+  return response.status === 200 ? response.headers.get('docker-content-digest') : null;
+}
+
+/** The nodes whose engine holds the image with this digest. */
+async function nodesWithDigest(digest: string): Promise<string[]> {
+  const found: string[] = [];
+  for (const node of cluster.nodes) {
+    const out = await clusterDocker(cluster.hosts[node]!, ['images', '--digests', '--format', '{{.Repository}}@{{.Digest}}']);
+    if (out.split('\n').includes(`${cluster.registry}/slipway/${NAME}@${digest}`)) found.push(node);
+  }
+  return found;
+}
+
+test('old images go from every node and from the registry, as on one engine; the kept ones stay', async () => {
+  // Deployment 2's image ran web tasks on two nodes; 1's is kept (deployment 4 rolled back to it).
+  const old = await registryDigest('2');
+  expect(old).not.toBeNull();
+  expect((await nodesWithDigest(old!)).length).toBeGreaterThan(0);
+  // Four more successful deployments: with deployment 4, the last five; 2 is the oldest left out.
+  let last = '';
+  for (let i = 1; i <= 4; i++) {
+    commits.push(await app.commit(`image round ${i}`));
+    const pushed = await app.push(server.remote(NAME));
+    expect(pushed.exitCode).toBe(0);
+    last = pushed.remote.join('\n');
+  }
+  expect(last).not.toMatch(/could not remove the image/);
+  expect(await registryDigest('2')).toBeNull();
+  expect(await nodesWithDigest(old!)).toEqual([]);
+  // No cleanup service is left behind, and the kept images are still there for a rollback.
+  expect(await services('label=slipway.role=cleanup')).toEqual([]);
+  expect(await registryDigest('1')).not.toBeNull();
+  const current = await registryDigest('8');
+  expect(current).not.toBeNull();
+  expect((await nodesWithDigest(current!)).length).toBeGreaterThan(0);
+  expect((await getApp(server.routerPort, NAME, '/version.txt')).body.trim()).toBe(commits[commits.length - 1]);
+}, 300_000);
+
 test('a node whose engine stops: no GET fails, Swarm restarts its web task elsewhere and the route follows; the node comes back', async () => {
-  const before = await placement();
-  // A worker node that runs a web task (the manager must stay: it is the swarm's only one).
-  const [moved, victim] = [...before].find(([service, node]) => service.includes('-web-') && node !== cluster.nodes[0]) ?? [];
+  // A worker node that runs a web task while another node runs the other (the manager must stay:
+  // it is the swarm's only one). With both web tasks on one node, its failure would leave no
+  // target to retry on; Swarm placed them, so a restart lets it place them again.
+  const victimOf = (where: Map<string, string>): [string, string] | undefined => {
+    const web = [...where].filter(([service]) => service.includes('-web-'));
+    return web.find(([, node]) => node !== cluster.nodes[0] && web.some(([, other]) => other !== node));
+  };
+  let before = await placement();
+  for (let i = 0; i < 3 && victimOf(before) === undefined; i++) {
+    expect((await slipway(['restart', '-a', NAME])).exitCode).toBe(0);
+    before = await placement();
+  }
+  const [moved, victim] = victimOf(before) ?? [];
   expect(victim).toBeDefined();
   const index = cluster.nodes.indexOf(victim!) + 1;
   const load = steadyLoad({ routerPort: server.routerPort, app: NAME, clients: 4, maxRequests: 20_000, pauseMs: 20 });

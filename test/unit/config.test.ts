@@ -60,6 +60,7 @@ const DEFAULTS: ServerConfig = {
   accessLogQuery: false,
   accessLogLines: 2000,
   metricsHistoryHours: 24,
+  nodeDockerHost: 'unix:///var/run/docker.sock',
   timeouts: {
     bootMs: 60_000,
     hookMs: 1_200_000,
@@ -259,7 +260,7 @@ describe('loadServerConfig: errors', () => {
     const file = yamlFile('port: 7070\nlisten: 0.0.0.0\n');
     const error = configError(() => loadServerConfig(['--config', file], {}));
     expect(error.message).toBe(
-      `${file}: unknown setting "listen"; the settings are data, port, routerPort, host, domain, stackImage, npmRegistry, buildCacheDir, routerWorkers, maxPushMb, minFreeMb, tlsInFront, cronSeconds, engine, registry, httpsPort, tls, apiTls, acme, routerMetrics, accessLogQuery, accessLogLines, metricsHistoryHours, timeouts`,
+      `${file}: unknown setting "listen"; the settings are data, port, routerPort, host, domain, stackImage, npmRegistry, buildCacheDir, routerWorkers, maxPushMb, minFreeMb, tlsInFront, cronSeconds, engine, registry, httpsPort, tls, apiTls, acme, routerMetrics, accessLogQuery, accessLogLines, metricsHistoryHours, nodeDockerHost, timeouts`,
     );
   });
 

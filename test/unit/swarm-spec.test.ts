@@ -1,5 +1,24 @@
 import { relocated } from '../../src/deploy/relocation.js';
-import { containerState, currentTask, exitCodeOf, nodeAddress, nodeInfo, restarts, serviceSpec, type SwarmTask } from '../../src/runtime/swarm-spec.js';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import {
+  cleanupImage,
+  cleanupSpec,
+  containerState,
+  currentTask,
+  deleteManifest,
+  digestIn,
+  exitCodeOf,
+  nodeAddress,
+  nodeInfo,
+  nodeWithImage,
+  pinnedImage,
+  repositoryOf,
+  restarts,
+  serviceSpec,
+  type SwarmNode,
+  type SwarmTask,
+} from '../../src/runtime/swarm-spec.js';
 import type { ContainerSpec } from '../../src/runtime/runtime.js';
 
 function task(id: string, created: string, state: string, desired = 'running', exitCode?: number): SwarmTask {
@@ -104,4 +123,76 @@ describe('relocated', () => {
     expect(relocated(targets, { container: 'slipway-app-2-web-1', host: '10.0.0.11' })).toBeUndefined();
     expect(relocated(targets, { container: 'slipway-app-3-web-1', host: '10.0.0.12' })).toBeUndefined();
   });
+});
+
+describe('images on the nodes and in the registry', () => {
+  const R = '10.0.0.1:5000';
+  const node = (id: string, state = 'ready', availability = 'active'): SwarmNode => ({ ID: id, Spec: { Availability: availability }, Status: { State: state } });
+  const running = (id: string, nodeId: string, image: string, state = 'running'): SwarmTask => ({
+    ...task(id, '2026-01-01T00:00:00Z', state),
+    NodeID: nodeId,
+    Spec: { ContainerSpec: { Image: image } },
+  });
+
+  test('a pushed image is pinned to its digest, found again among repo digests, and named without tag', () => {
+    expect(pinnedImage(`${R}/slipway/app:3`, 'sha256:abc')).toBe(`${R}/slipway/app:3@sha256:abc`);
+    expect(digestIn([`other/x@sha256:1`, `${R}/slipway/app@sha256:abc`], `${R}/slipway/app:3`)).toBe('sha256:abc');
+    expect(digestIn([`${R}/slipway/apple@sha256:1`], `${R}/slipway/app:3`)).toBeUndefined();
+    expect(repositoryOf(`${R}/slipway/app:3@sha256:abc`)).toBe(`${R}/slipway/app`);
+    expect(repositoryOf(`${R}/slipway/app`)).toBe(`${R}/slipway/app`);
+  });
+
+  test("a one-off goes beside a task of its image on a node that takes tasks, else anywhere", () => {
+    const image = `${R}/slipway/app:3@sha256:abc`;
+    const nodes = new Map([
+      ['n1', node('n1')],
+      ['n2', node('n2', 'down')],
+      ['n3', node('n3', 'ready', 'drain')],
+      ['n4', node('n4')],
+    ]);
+    expect(nodeWithImage([running('a', 'n2', image), running('b', 'n3', image), running('c', 'n4', image, 'starting')], nodes, image)).toBe('n4');
+    expect(nodeWithImage([running('a', 'n1', `${R}/slipway/app:2@sha256:old`), running('b', 'n4', image, 'shutdown')], nodes, image)).toBeUndefined();
+  });
+
+  test('a node cleanup runs an image of the same app that runs now, never the one it removes', () => {
+    const old = `${R}/slipway/app:2`;
+    expect(cleanupImage([running('a', 'n1', `${old}@sha256:old`), running('b', 'n1', `${R}/slipway/other:9@sha256:x`)], old)).toBeUndefined();
+    expect(cleanupImage([running('a', 'n1', `${old}@sha256:old`), running('b', 'n1', `${R}/slipway/app:7@sha256:new`)], old)).toBe(
+      `${R}/slipway/app:7@sha256:new`,
+    );
+    const spec = cleanupSpec(`${R}/slipway/app:7@sha256:new`, [old, `${R}/slipway/app@sha256:old`], 'unix:///run/{{.Node.Hostname}}.sock');
+    expect(spec.Mode).toEqual({ Global: {} });
+    const t = spec.TaskTemplate as { ContainerSpec: Record<string, unknown>; RestartPolicy: unknown };
+    expect(t.RestartPolicy).toEqual({ Condition: 'none' });
+    expect(t.ContainerSpec).toMatchObject({
+      User: '0',
+      Env: ['DOCKER_HOST=unix:///run/{{.Node.Hostname}}.sock'],
+      Mounts: [{ Type: 'bind', Source: '/', Target: '/host', ReadOnly: true }],
+      Args: [`for ref in '${old}' '${R}/slipway/app@sha256:old'; do chroot /host docker image rm "$ref" >/dev/null 2>&1 || true; done`],
+    });
+  });
+
+  test("the registry's manifest is deleted by digest; one already gone is fine; a registry that forbids deletes says how to allow them", async () => {
+    const seen: string[] = [];
+    let answer = 202;
+    const registry = http.createServer((req, res) => {
+      seen.push(`${req.method} ${req.url}`);
+      res.writeHead(answer).end();
+    });
+    await new Promise<void>((resolve) => registry.listen(0, '127.0.0.1', resolve));
+    const address = `127.0.0.1:${(registry.address() as AddressInfo).port}`;
+    try {
+      await deleteManifest(address, `${address}/slipway/app:2`, 'sha256:old');
+      // HTTPS first (refused by this plain-HTTP registry), then HTTP.
+      expect(seen.at(-1)).toBe('DELETE /v2/slipway/app/manifests/sha256:old');
+      answer = 404;
+      await deleteManifest(address, `${address}/slipway/app:2`, 'sha256:old');
+      answer = 405;
+      await expect(deleteManifest(address, `${address}/slipway/app:2`, 'sha256:old')).rejects.toThrow(
+        `the registry ${address} does not allow deleting images: enable it`,
+      );
+    } finally {
+      registry.close();
+    }
+  }, 20_000);
 });
