@@ -245,5 +245,7 @@ export async function deleteManifest(registry: string, remote: string, digest: s
     }
     throw new RegistryDeleteError(`the registry ${registry} answered ${response.status} to deleting ${name}@${digest}`);
   }
-  throw new RegistryDeleteError(`the registry ${registry} could not be reached to delete ${name}@${digest} (${lastError instanceof Error ? lastError.message : String(lastError)})`);
+  throw new RegistryDeleteError(
+    `the registry ${registry} could not be reached to delete ${name}@${digest} (${lastError instanceof Error ? lastError.message : String(lastError)})`,
+  );
 }

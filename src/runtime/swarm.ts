@@ -192,14 +192,11 @@ export class SwarmRuntime implements Runtime {
     if (!id) return;
     this.#snapshot = undefined;
     try {
-      await this.until(
-        (s) => {
-          const ready = [...s.nodes.values()].filter((n) => n.Status.State === 'ready' && (n.Spec.Availability ?? 'active') === 'active').length;
-          const tasks = s.tasks.filter((t) => t.ServiceID === id);
-          return tasks.length >= ready && tasks.every(taskEnded) ? true : undefined;
-        },
-        CLEANUP_MS,
-      ).catch(() => undefined);
+      await this.until((s) => {
+        const ready = [...s.nodes.values()].filter((n) => n.Status.State === 'ready' && (n.Spec.Availability ?? 'active') === 'active').length;
+        const tasks = s.tasks.filter((t) => t.ServiceID === id);
+        return tasks.length >= ready && tasks.every(taskEnded) ? true : undefined;
+      }, CLEANUP_MS).catch(() => undefined);
     } finally {
       await this.removeService(id, false);
     }

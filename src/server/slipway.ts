@@ -410,7 +410,8 @@ async function recoverInBackground(deps: Parameters<typeof recover>[0], log: (li
 
 /** One Docker engine (the default), or a swarm through its manager; both at DOCKER_HOST. */
 function chooseRuntime(config: ServerConfig): Runtime {
-  if (config.engine === 'swarm') return new SwarmRuntime({ registry: config.registry!, stopGraceMs: config.timeouts.stopMs, nodeDockerHost: config.nodeDockerHost });
+  if (config.engine === 'swarm')
+    return new SwarmRuntime({ registry: config.registry!, stopGraceMs: config.timeouts.stopMs, nodeDockerHost: config.nodeDockerHost });
   return new DockerRuntime();
 }
 

@@ -127,7 +127,11 @@ describe('relocated', () => {
 
 describe('images on the nodes and in the registry', () => {
   const R = '10.0.0.1:5000';
-  const node = (id: string, state = 'ready', availability = 'active'): SwarmNode => ({ ID: id, Spec: { Availability: availability }, Status: { State: state } });
+  const node = (id: string, state = 'ready', availability = 'active'): SwarmNode => ({
+    ID: id,
+    Spec: { Availability: availability },
+    Status: { State: state },
+  });
   const running = (id: string, nodeId: string, image: string, state = 'running'): SwarmTask => ({
     ...task(id, '2026-01-01T00:00:00Z', state),
     NodeID: nodeId,
@@ -142,7 +146,7 @@ describe('images on the nodes and in the registry', () => {
     expect(repositoryOf(`${R}/slipway/app`)).toBe(`${R}/slipway/app`);
   });
 
-  test("a one-off goes beside a task of its image on a node that takes tasks, else anywhere", () => {
+  test('a one-off goes beside a task of its image on a node that takes tasks, else anywhere', () => {
     const image = `${R}/slipway/app:3@sha256:abc`;
     const nodes = new Map([
       ['n1', node('n1')],
