@@ -220,6 +220,41 @@ export function cleanupSpec(image: string, refs: readonly string[], nodeDockerHo
 /** Thrown when the registry refuses to delete a manifest; the message says how to allow it. */
 export class RegistryDeleteError extends Error {}
 
+/** The registry API's manifest kinds an engine pushes (Docker's v2, OCI's), for a HEAD by tag. */
+const MANIFEST_TYPES = ['application/vnd.docker.distribution.manifest.v2+json', 'application/vnd.oci.image.manifest.v1+json'].join(', ');
+
+/**
+ * The digest the registry serves for `remote`'s tag (its Docker-Content-Digest header), or
+ * undefined when it has no such tag; HTTPS first, then plain HTTP, like deleteManifest.
+ */
+export async function manifestDigest(registry: string, remote: string, fetcher: typeof fetch = fetch): Promise<string | undefined> {
+  const bare = remote.replace(/@.*$/, '');
+  const colon = bare.lastIndexOf(':');
+  const tag = colon > bare.lastIndexOf('/') ? bare.slice(colon + 1) : 'latest';
+  const name = repositoryOf(remote).slice(registry.length + 1);
+  let lastError: unknown;
+  for (const scheme of ['https', 'http']) {
+    let response: Response;
+    try {
+      response = await fetcher(`${scheme}://${registry}/v2/${name}/manifests/${tag}`, {
+        method: 'HEAD',
+        headers: { accept: MANIFEST_TYPES },
+        signal: AbortSignal.timeout(10_000),
+      });
+    } catch (error) {
+      lastError = error;
+      continue;
+    }
+    await response.body?.cancel();
+    if (response.status === 200) return response.headers.get('docker-content-digest') ?? undefined;
+    if (response.status === 404) return undefined;
+    throw new RegistryDeleteError(`the registry ${registry} answered ${response.status} when asked for ${name}:${tag}`);
+  }
+  throw new RegistryDeleteError(
+    `the registry ${registry} could not be reached to find ${name}:${tag} (${lastError instanceof Error ? lastError.message : String(lastError)})`,
+  );
+}
+
 /**
  * Deletes a manifest by digest (the registry API's DELETE /v2/<name>/manifests/<digest>); its
  * blobs stay until the registry's garbage collection. HTTPS first, then plain HTTP, as an

@@ -16,6 +16,7 @@ import {
   cleanupImage,
   cleanupSpec,
   deleteManifest,
+  manifestDigest,
   registryImage,
   restarts,
   serviceSpec,
@@ -171,8 +172,10 @@ export class SwarmRuntime implements Runtime {
     this.#pinned.delete(image);
     await this.#local.removeImage(remote);
     await this.#local.removeImage(image);
-    // Last: a registry that refuses deletes leaves only its own copy (the error says how to allow it).
-    if (digest !== undefined) await deleteManifest(this.registry, remote, digest);
+    // Last: a registry that refuses deletes leaves only its own copy (the error says how to allow
+    // it). Without the manager's copy (gone in an earlier attempt), the registry names the digest.
+    const inRegistry = digest ?? (await manifestDigest(this.registry, remote));
+    if (inRegistry !== undefined) await deleteManifest(this.registry, remote, inRegistry);
   }
 
   /**

@@ -7,6 +7,7 @@ import {
   containerState,
   currentTask,
   deleteManifest,
+  manifestDigest,
   digestIn,
   exitCodeOf,
   nodeAddress,
@@ -176,12 +177,13 @@ describe('images on the nodes and in the registry', () => {
     });
   });
 
-  test("the registry's manifest is deleted by digest; one already gone is fine; a registry that forbids deletes says how to allow them", async () => {
+  test("the registry's manifest is deleted by digest (found by tag when needed); one already gone is fine; a registry that forbids deletes says how to allow them", async () => {
     const seen: string[] = [];
     let answer = 202;
+    let digestHeader: string | undefined;
     const registry = http.createServer((req, res) => {
       seen.push(`${req.method} ${req.url}`);
-      res.writeHead(answer).end();
+      res.writeHead(answer, digestHeader === undefined ? {} : { 'docker-content-digest': digestHeader }).end();
     });
     await new Promise<void>((resolve) => registry.listen(0, '127.0.0.1', resolve));
     const address = `127.0.0.1:${(registry.address() as AddressInfo).port}`;
@@ -191,6 +193,13 @@ describe('images on the nodes and in the registry', () => {
       expect(seen.at(-1)).toBe('DELETE /v2/slipway/app/manifests/sha256:old');
       answer = 404;
       await deleteManifest(address, `${address}/slipway/app:2`, 'sha256:old');
+      // A tag's digest, asked of the registry when the manager no longer has the image.
+      answer = 200;
+      digestHeader = 'sha256:old';
+      expect(await manifestDigest(address, `${address}/slipway/app:2`)).toBe('sha256:old');
+      expect(seen.at(-1)).toBe('HEAD /v2/slipway/app/manifests/2');
+      answer = 404;
+      expect(await manifestDigest(address, `${address}/slipway/app:2`)).toBeUndefined();
       answer = 405;
       await expect(deleteManifest(address, `${address}/slipway/app:2`, 'sha256:old')).rejects.toThrow(
         `the registry ${address} does not allow deleting images: enable it`,
