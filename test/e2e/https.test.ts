@@ -24,7 +24,40 @@ const DOMAIN = 'www.tls-shop.test';
 const SERVER_JS = `
 const http = require('node:http');
 const release = process.env.RELEASE;
+// Responses the router abandoned (its client went away) before they were finished.
+let abandoned = 0;
+const held = [];
 const server = http.createServer((req, res) => {
+  const stream = /^\\/stream\\?chunks=(\\d+)$/.exec(req.url);
+  if (stream) {
+    // A slow response: a chunk every 100 ms, then the release.
+    const chunks = Number(stream[1]);
+    let sent = 0;
+    res.writeHead(200, { 'content-type': 'text/plain' });
+    const timer = setInterval(() => {
+      if (sent === chunks) {
+        clearInterval(timer);
+        res.end('done ' + release + '\\n');
+      } else res.write('chunk ' + sent++ + '\\n');
+    }, 100);
+    res.on('close', () => {
+      clearInterval(timer);
+      if (!res.writableFinished) abandoned++;
+    });
+    return;
+  }
+  if (req.url === '/abandoned') return res.end(String(abandoned));
+  // A response held open until /let-go is asked for.
+  if (req.url === '/hold') {
+    res.writeHead(200, { 'content-type': 'text/plain' });
+    res.write('held\\n');
+    held.push(res);
+    return;
+  }
+  if (req.url === '/let-go') {
+    for (const h of held.splice(0)) h.end('done ' + release + '\\n');
+    return res.end('let go\\n');
+  }
   res.end('release ' + release + ' proto ' + req.headers['x-forwarded-proto'] + ' host ' + req.headers.host + '\\n');
 });
 server.on('upgrade', (req, socket) => {
@@ -73,6 +106,47 @@ function httpGet(host: string, pathname: string): Promise<{ status: number; loca
       })
       .on('error', reject);
   });
+}
+
+interface H2Reply {
+  status: number;
+  body: string;
+}
+
+/** An HTTP/2 session to the router's HTTPS port (ALPN h2), for DOMAIN. */
+function h2Connect(): http2.ClientHttp2Session {
+  const client = http2.connect(`https://${DOMAIN}:${httpsPort}`, {
+    ca: ca.cert,
+    lookup: (_h, _o, cb) => cb(null, [{ address: '127.0.0.1', family: 4 }] as never, 4),
+  });
+  // A session's errors reach its streams, which the tests read.
+  client.on('error', () => undefined);
+  return client;
+}
+
+/** One GET stream on `client`; `onFirstData` is called when the first bytes of the body arrive. */
+function h2Get(client: http2.ClientHttp2Session, pathname: string, onFirstData?: () => void): Promise<H2Reply> {
+  return new Promise((resolve, reject) => {
+    const stream = client.request({ ':path': pathname });
+    let status = 0;
+    let body = '';
+    stream.on('response', (h) => (status = Number(h[':status'])));
+    stream.setEncoding('utf8');
+    stream.on('data', (c: string) => {
+      if (body === '') onFirstData?.();
+      body += c;
+    });
+    stream.on('end', () => resolve({ status, body }));
+    stream.on('error', reject);
+    stream.setTimeout(20_000, () => stream.close(http2.constants.NGHTTP2_CANCEL));
+    stream.on('close', () => reject(new Error(`${pathname}: the stream closed (code ${stream.rstCode ?? 'none'}) after ${JSON.stringify(body)}`)));
+    stream.end();
+  });
+}
+
+/** The body of /stream?chunks=N from `release`. */
+function streamed(chunks: number, release: string): string {
+  return Array.from({ length: chunks }, (_, i) => `chunk ${i}\n`).join('') + `done ${release}\n`;
 }
 
 beforeAll(async () => {
@@ -186,28 +260,49 @@ test('a WebSocket over TLS reaches the app and echoes', async () => {
 }, 30_000);
 
 test('HTTP/2 (node:http2 client, ALPN h2) gets the app’s page', async () => {
-  const client = http2.connect(`https://${DOMAIN}:${httpsPort}`, {
-    ca: ca.cert,
-    lookup: (_h, _o, cb) => cb(null, [{ address: '127.0.0.1', family: 4 }] as never, 4),
-  });
+  const client = h2Connect();
   try {
-    const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const stream = client.request({ ':path': '/h2' });
-      let status = 0;
-      let body = '';
-      stream.on('response', (h) => (status = Number(h[':status'])));
-      stream.setEncoding('utf8');
-      stream.on('data', (c: string) => (body += c));
-      stream.on('end', () => resolve({ status, body }));
-      stream.on('error', reject);
-      stream.end();
-    });
+    const reply = await h2Get(client, '/h2');
     expect((client.socket as tls.TLSSocket).alpnProtocol).toBe('h2');
-    expect({ status, body }).toEqual({ status: 200, body: `release one proto https host ${DOMAIN}:${httpsPort}\n` });
+    expect(reply).toEqual({ status: 200, body: `release one proto https host ${DOMAIN}:${httpsPort}\n` });
   } finally {
     client.close();
   }
 }, 30_000);
+
+test('an HTTP/2 stream reset mid-response abandons its upstream request, whose connection is not reused; the session’s other streams go on', async () => {
+  const client = h2Connect();
+  try {
+    const before = Number((await h2Get(client, '/abandoned')).body);
+    // A response of 100 s, reset (RST_STREAM, CANCEL) by the client once its first chunk has arrived.
+    const first = await new Promise<string>((resolve, reject) => {
+      const stream = client.request({ ':path': '/stream?chunks=1000' });
+      stream.setEncoding('utf8');
+      stream.once('data', (c: string) => {
+        stream.close(http2.constants.NGHTTP2_CANCEL);
+        resolve(c);
+      });
+      stream.on('error', reject);
+      stream.end();
+    });
+    expect(first).toBe('chunk 0\n');
+    // Had the half-read upstream connection gone back to the pool, these would read its chunks or wait behind it.
+    const page = { status: 200, body: `release one proto https host ${DOMAIN}:${httpsPort}\n` };
+    const replies = await Promise.all(Array.from({ length: 20 }, () => h2Get(client, '/after-reset')));
+    expect(replies).toEqual(Array.from({ length: 20 }, () => page));
+    // The app sees its response abandoned: the router closed that upstream connection.
+    let abandoned = before;
+    for (let i = 0; i < 100 && abandoned === before; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      abandoned = Number((await h2Get(client, '/abandoned')).body);
+    }
+    expect(abandoned).toBe(before + 1);
+    expect(client.destroyed).toBe(false);
+    expect(await h2Get(client, '/stream?chunks=3')).toEqual({ status: 200, body: streamed(3, 'one') });
+  } finally {
+    client.close();
+  }
+}, 60_000);
 
 test('no HTTPS request fails across a deploy and a failing hook under keep-alive load', async () => {
   const agent = new https.Agent({ keepAlive: true, maxSockets: 4 });
@@ -215,6 +310,29 @@ test('no HTTPS request fails across a deploy and a failing hook under keep-alive
   const releases = new Map<string, number>();
   let running = true;
   let sent = 0;
+  // One HTTP/2 session all along: short streams and slow ones (1 s) at once, 6 streams in flight.
+  const h2 = h2Connect();
+  const h2Failures: string[] = [];
+  const h2Releases = new Map<string, number>();
+  let twoServed = false;
+  const h2Loops = Array.from({ length: 6 }, async (_, loop) => {
+    const slow = loop < 2;
+    while (running) {
+      // Once a stream got the new release, every stream opened later must get it too.
+      const afterTwo = twoServed;
+      try {
+        const reply = await h2Get(h2, slow ? '/stream?chunks=10' : '/');
+        const release = (slow ? /done (\w+)\n$/.exec(reply.body)?.[1] : reply.body.split(' ')[1]) ?? '';
+        const expected = slow ? streamed(10, release) : `release ${release} proto https host ${DOMAIN}:${httpsPort}\n`;
+        if (reply.status !== 200 || reply.body !== expected) h2Failures.push(`HTTP ${reply.status} ${JSON.stringify(reply.body)}`);
+        if (release === 'two') twoServed = true;
+        else if (afterTwo) h2Failures.push(`release ${release} after release two`);
+        h2Releases.set(release, (h2Releases.get(release) ?? 0) + 1);
+      } catch (error) {
+        h2Failures.push((error as Error).message);
+      }
+    }
+  });
   const loops = Array.from({ length: 4 }, async () => {
     while (running && sent < 100_000) {
       sent++;
@@ -235,13 +353,46 @@ test('no HTTPS request fails across a deploy and a failing hook under keep-alive
     expect((await app.push(server.remote(NAME))).output).toContain('(hook-error)');
   } finally {
     running = false;
-    await Promise.all(loops);
+    await Promise.all([...loops, ...h2Loops]);
     agent.destroy();
+    h2.close();
   }
   expect(failures).toEqual([]);
   expect(releases.get('bad')).toBeUndefined();
   expect(releases.get('two')).toBeGreaterThan(0);
+  expect(h2Failures).toEqual([]);
+  expect(h2Releases.get('one')).toBeGreaterThan(0);
+  expect(h2Releases.get('two')).toBeGreaterThan(0);
+  expect(h2Releases.get('bad')).toBeUndefined();
 }, 300_000);
+
+test('a router handover sends GOAWAY to an open HTTP/2 session: its stream in flight finishes; a new session reaches the new router', async () => {
+  const client = h2Connect();
+  const goaway = new Promise<void>((resolve) => client.once('goaway', () => resolve()));
+  let replaced: Promise<number> | undefined;
+  try {
+    let holding!: () => void;
+    const held = h2Get(client, '/hold', () => holding());
+    await new Promise<void>((resolve) => (holding = resolve));
+    // The old router retires: GOAWAY, and it waits for the stream it still carries.
+    replaced = server.replaceRouter();
+    await goaway;
+    let finished = false;
+    void held.then(() => (finished = true));
+    const next = h2Connect();
+    try {
+      expect(await h2Get(next, '/h2')).toEqual({ status: 200, body: `release two proto https host ${DOMAIN}:${httpsPort}\n` });
+      expect(finished).toBe(false);
+      expect(await h2Get(next, '/let-go')).toEqual({ status: 200, body: 'let go\n' });
+    } finally {
+      next.close();
+    }
+    expect(await held).toEqual({ status: 200, body: 'held\ndone two\n' });
+  } finally {
+    client.close();
+    await replaced;
+  }
+}, 60_000);
 
 test('certificates survive a restart of the server, a handover of the router, and a new router process', async () => {
   const served = async (step: string): Promise<void> => {
