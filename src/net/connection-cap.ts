@@ -19,12 +19,17 @@ export class ConnectionCap {
 
   /**
    * Counts `socket` against its address until it closes, and returns true; or, when the address
-   * already holds `max` connections, answers 503, closes it and returns false.
+   * already holds `max` connections, answers 503, closes it and returns false. `answer` false:
+   * closed without a word (a TLS port, where no HTTP can be said before the handshake).
    */
-  admit(socket: net.Socket): boolean {
+  admit(socket: net.Socket, answer = true): boolean {
     if (this.max <= 0) return true;
     const address = socket.remoteAddress ?? '';
     const count = this.open.get(address) ?? 0;
+    if (count >= this.max && !answer) {
+      socket.destroy();
+      return false;
+    }
     if (count >= this.max) {
       socket.on('error', () => socket.destroy());
       socket.end(REFUSED, 'latin1');

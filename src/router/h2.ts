@@ -5,7 +5,6 @@
  */
 import http2 from 'node:http2';
 import type tls from 'node:tls';
-import type { ConnectionCap } from '../net/connection-cap.js';
 import { ClientExchanges } from './client-exchanges.js';
 import type { Exchange } from './exchange.js';
 import type { Sink } from './response.js';
@@ -92,8 +91,7 @@ export class Http2Front {
     });
   }
 
-  accept(socket: tls.TLSSocket, cap: ConnectionCap): void {
-    if (!cap.admit(socket)) return;
+  accept(socket: tls.TLSSocket): void {
     this.server.emit('connection', socket);
   }
 

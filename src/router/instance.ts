@@ -1,4 +1,4 @@
-import type net from 'node:net';
+import net from 'node:net';
 import tls from 'node:tls';
 import { CertificateView } from './certificates.js';
 import type { Directory } from './handle.js';
@@ -21,8 +21,13 @@ export class RouterInstance {
   private readonly directory = new DirectoryView();
   private readonly challenges = new ChallengeView();
   private readonly certificates: CertificateView;
-  /** The HTTPS port's server, made when the router listens there. */
+  /** The HTTPS port's TLS server (it does not listen: `tcpServer` hands it each admitted connection). */
   private tlsServer: tls.Server | undefined;
+  /**
+   * The HTTPS port's listening server: counts each connection against its address's cap before
+   * the TLS handshake (Node's TLS server would only let the router see it after).
+   */
+  private tcpServer: net.Server | undefined;
   private readonly router: Router;
   /** Apps whose every access line is wanted (the server says which). */
   private followed: string[] = [];
@@ -53,8 +58,8 @@ export class RouterInstance {
   }
 
   /** The HTTPS port's listening server, once listening (to hand its socket on). */
-  get secureServer(): tls.Server | undefined {
-    return this.tlsServer;
+  get secureServer(): net.Server | undefined {
+    return this.tcpServer;
   }
 
   /** Terminates TLS on `port` (or on a listening socket another process opened). */
@@ -130,12 +135,12 @@ export class RouterInstance {
 
   /** Stops accepting and ends once its connections have (see Router.retire). */
   retire(timeoutMs: number): Promise<void> {
-    this.tlsServer?.close();
+    this.tcpServer?.close();
     return this.router.retire(timeoutMs);
   }
 
   close(): Promise<void> {
-    this.tlsServer?.close();
+    this.tcpServer?.close();
     return this.router.close();
   }
 
@@ -151,7 +156,7 @@ export class RouterInstance {
     if (fallback !== undefined && this.tlsServer !== undefined) this.tlsServer.setSecureContext({ cert: fallback.cert, key: fallback.key });
   }
 
-  private makeTlsServer(): tls.Server {
+  private makeTlsServer(): net.Server {
     const fallback = this.certificates.current().find((c) => c.default === true);
     const server = tls.createServer(
       {
@@ -167,7 +172,10 @@ export class RouterInstance {
     // A failed handshake (no certificate for the name, a scanner) only ends that connection.
     server.on('tlsClientError', (_error, socket) => socket.destroy());
     this.tlsServer = server;
-    return server;
+    this.tcpServer = net.createServer({ noDelay: true }, (socket) => {
+      if (this.router.admitSecure(socket)) server.emit('connection', socket);
+    });
+    return this.tcpServer;
   }
 
   /** The one place where the routes of apps that are gone are dropped. */

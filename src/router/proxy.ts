@@ -305,8 +305,17 @@ export class Router {
   }
 
   /**
-   * A connection from the HTTPS port, TLS done: HTTP/1.1 joins the same machinery as the plain
-   * port's connections (the fast path first), HTTP/2 goes to Node's http2 server.
+   * A TCP connection to the HTTPS port, before its TLS handshake: counted against its address's
+   * cap from now on (a client that never sends a ClientHello holds a connection too), or closed.
+   */
+  admitSecure(socket: net.Socket): boolean {
+    return this.cap.admit(socket, false);
+  }
+
+  /**
+   * A connection from the HTTPS port, TLS done (and counted by admitSecure): HTTP/1.1 joins the
+   * same machinery as the plain port's connections (the fast path first), HTTP/2 goes to Node's
+   * http2 server.
    */
   acceptSecure(socket: tls.TLSSocket): void {
     this.guard(socket, () => {
@@ -314,13 +323,16 @@ export class Router {
         (this.http2 ??= new Http2Front(
           (req, res, exchanges) => this.routeH2(req, res, exchanges),
           (handler) => this.guard(undefined, handler),
-        )).accept(socket, this.cap);
-      else this.accept(socket);
+        )).accept(socket);
+      else this.serve(socket);
     });
   }
 
   private accept(socket: net.Socket): void {
-    if (!this.cap.admit(socket)) return;
+    if (this.cap.admit(socket)) this.serve(socket);
+  }
+
+  private serve(socket: net.Socket): void {
     const exchanges = new ClientExchanges<Exchange>();
     this.clients.set(socket, exchanges);
     socket.once('close', () => {
