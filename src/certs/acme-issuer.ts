@@ -29,6 +29,8 @@ export interface AcmeIssuerOptions {
   email: string | undefined;
   /** The account's private key lives here (PEM, 0600); made on first use. */
   accountKeyFile: string;
+  /** External Account Binding (acme.eabKid, acme.eabHmacKey): the account is tied to one the user has at the certificate authority. */
+  externalAccount?: { kid: string; hmacKey: string } | undefined;
   answer: ChallengeAnswer;
 }
 
@@ -77,13 +79,28 @@ export class AcmeIssuer implements CertificateIssuer {
   /** The ACME client with its account registered (once per process; the server answers an existing key with its account). */
   private account(): Promise<acme.Client> {
     this.client ??= (async () => {
-      const client = new acme.Client({ directoryUrl: this.options.directoryUrl, accountKey: loadAccountKey(this.options.accountKeyFile, await newKey()) });
-      await client.createAccount({
-        termsOfServiceAgreed: true,
-        ...(this.options.email === undefined ? {} : { contact: [`mailto:${this.options.email}`] }),
+      const eab = this.options.externalAccount;
+      const client = new acme.Client({
+        directoryUrl: this.options.directoryUrl,
+        accountKey: loadAccountKey(this.options.accountKeyFile, await newKey()),
+        ...(eab === undefined ? {} : { externalAccountBinding: eab }),
       });
+      try {
+        await client.createAccount({
+          termsOfServiceAgreed: true,
+          ...(this.options.email === undefined ? {} : { contact: [`mailto:${this.options.email}`] }),
+        });
+      } catch (error) {
+        // acme-client keeps only the problem's detail, which names the binding (RFC 8555 externalAccountRequired).
+        if (eab === undefined && /external.?account/i.test(reason(error))) throw new AcmeOrderError(eabRequired(this.options.directoryUrl, reason(error)));
+        throw error;
+      }
       return client;
-    })();
+    })().catch((error: unknown) => {
+      // No account: the next order asks again.
+      this.client = undefined;
+      throw error;
+    });
     return this.client;
   }
 }
@@ -104,6 +121,13 @@ function loadAccountKey(file: string, fresh: Buffer): Buffer {
   writeFileSync(partial, fresh, { mode: 0o600 });
   renameSync(partial, file);
   return fresh;
+}
+
+function eabRequired(directoryUrl: string, detail: string): string {
+  return (
+    `The ACME server ${directoryUrl} requires External Account Binding (it said: ${detail}); ` +
+    `set acme.eabKid and acme.eabHmacKey (SLIPWAY_ACME_EAB_KID, SLIPWAY_ACME_EAB_HMAC_KEY) to the key ID and HMAC key from your account at the certificate authority, then restart the server.`
+  );
 }
 
 /** acme-client's errors carry the server's problem detail as their message; network errors say what failed. */

@@ -28,6 +28,32 @@ export interface AutoStatus {
   failures: number;
 }
 
+/** A name's failed orders in a row, as kept across restarts (else a crash loop would order at every start). */
+export interface AcmeFailure {
+  app: string;
+  failures: number;
+  lastError: string;
+  lastErrorAt: number;
+  nextAttemptAt: number;
+}
+
+/** Where the failures are kept (the store's acme_failures table); the manager is their one writer. */
+export interface AcmeFailureLog {
+  get(domain: string): AcmeFailure | undefined;
+  put(domain: string, failure: AcmeFailure): void;
+  clear(domain: string): void;
+}
+
+/** Failures kept in memory only (tests that do not restart). */
+export function memoryFailureLog(): AcmeFailureLog {
+  const kept = new Map<string, AcmeFailure>();
+  return {
+    get: (domain) => kept.get(domain),
+    put: (domain, failure) => void kept.set(domain, failure),
+    clear: (domain) => void kept.delete(domain),
+  };
+}
+
 export interface Timers {
   set(fn: () => void, ms: number): unknown;
   clear(handle: unknown): void;
@@ -41,6 +67,8 @@ const realTimers: Timers = {
 export interface AcmeManagerDeps {
   issuer: CertificateIssuer;
   certificates: AutoCertificateStore;
+  /** Failed orders, kept across restarts: the backoff and the last error outlive the process. */
+  failures: AcmeFailureLog;
   /** The apps with certs:auto on. */
   enabledApps(): string[];
   /** The names of an app that automatic certificates are for (acme-names.ts). */
@@ -109,6 +137,7 @@ export class AcmeManager {
     for (const [domain, t] of this.tracked) {
       if (wanted.get(domain)?.app === t.app) continue;
       this.untrack(t);
+      this.deps.failures.clear(domain);
       this.deps.certificates
         .removeAuto(domain)
         .catch((error: unknown) => this.deps.log(`${t.app}: could not remove the automatic certificate of ${domain}: ${String(error)}`));
@@ -117,6 +146,13 @@ export class AcmeManager {
       if (this.tracked.has(w.domain)) continue;
       const t: Tracked = { ...w, ordering: undefined, failures: 0, lastError: null, lastErrorAt: null, nextAttemptAt: null, retry: undefined };
       this.tracked.set(w.domain, t);
+      // Failures before a restart count: the next attempt waits for the time they set.
+      const kept = this.deps.failures.get(w.domain);
+      if (kept !== undefined && kept.app === w.app) {
+        Object.assign(t, { failures: kept.failures, lastError: kept.lastError, lastErrorAt: kept.lastErrorAt, nextAttemptAt: kept.nextAttemptAt });
+        const wait = kept.nextAttemptAt - this.now();
+        if (wait > 0) this.retryIn(t, wait);
+      } else if (kept !== undefined) this.deps.failures.clear(w.domain);
       this.consider(t);
     }
   }
@@ -172,6 +208,7 @@ export class AcmeManager {
       const certificate = await this.deps.issuer.issue(t.domain);
       if (!this.current(t)) return;
       await this.deps.certificates.saveAuto(t.app, t.domain, certificate);
+      if (t.failures > 0) this.deps.failures.clear(t.domain);
       t.failures = 0;
       t.lastError = t.lastErrorAt = t.nextAttemptAt = null;
       this.deps.log(`${t.app}: certificate for ${t.domain} issued`);
@@ -182,12 +219,23 @@ export class AcmeManager {
       t.lastErrorAt = this.now();
       const delay = retryDelay(t.failures, this.deps.retryBaseMs);
       t.nextAttemptAt = t.lastErrorAt + delay;
+      this.deps.failures.put(t.domain, {
+        app: t.app,
+        failures: t.failures,
+        lastError: t.lastError,
+        lastErrorAt: t.lastErrorAt,
+        nextAttemptAt: t.nextAttemptAt,
+      });
       this.deps.log(`${t.app}: certificate order for ${t.domain} failed (attempt ${t.failures}, next in ${Math.round(delay / 1000)} s): ${t.lastError}`);
-      t.retry = this.timers.set(() => {
-        t.retry = undefined;
-        if (this.current(t)) this.consider(t);
-      }, delay);
+      this.retryIn(t, delay);
     }
+  }
+
+  private retryIn(t: Tracked, delay: number): void {
+    t.retry = this.timers.set(() => {
+      t.retry = undefined;
+      if (this.current(t)) this.consider(t);
+    }, delay);
   }
 
   /** Whether the name is still followed the way it was when `t` was made (not dropped, not moved to another app). */

@@ -148,6 +148,23 @@ const optionalEmail: Kind<string | undefined> = {
   show: (value) => value ?? '',
 };
 
+/** An ACME External Account Binding value (key ID or HMAC key), as the certificate authority shows it. */
+const optionalText: Kind<string | undefined> = {
+  parse: (value, key) => text.parse(value, key).trim(),
+  show: (value) => value ?? '',
+};
+
+/** An EAB HMAC key: base64url, as ZeroSSL, Google Trust Services and others give it. */
+const optionalBase64url: Kind<string | undefined> = {
+  parse(value, key) {
+    const given = text.parse(value, key).trim();
+    if (!/^[A-Za-z0-9_-]+={0,2}$/.test(given))
+      throw new ConfigError(`"${key}" must be the base64url HMAC key your certificate authority gave with the key ID, not "${given}"`);
+    return given;
+  },
+  show: (value) => (value === undefined ? '' : '(set)'),
+};
+
 /** A number of lines kept (access logs per app). */
 const lineCount: Kind<number> = {
   parse(value, key) {
@@ -397,6 +414,22 @@ const SETTINGS = {
     default: 'unix:///var/run/docker.sock',
     help: "each swarm node's engine as that node's docker CLI reaches it, for removing old images there (swarm only; Swarm templates such as {{.Node.Hostname}} allowed)",
   }),
+  acmeEabKid: setting({
+    file: 'acme.eabKid',
+    env: 'SLIPWAY_ACME_EAB_KID',
+    kind: optionalText,
+    default: undefined,
+    shownDefault: 'none',
+    help: 'External Account Binding key ID, for certificate authorities that require one (ZeroSSL, Google Trust Services); with acme.eabHmacKey',
+  }),
+  acmeEabHmacKey: setting({
+    file: 'acme.eabHmacKey',
+    env: 'SLIPWAY_ACME_EAB_HMAC_KEY',
+    kind: optionalBase64url,
+    default: undefined,
+    shownDefault: 'none',
+    help: 'External Account Binding HMAC key (base64url) that goes with acme.eabKid',
+  }),
 };
 
 /** The `timeouts:` mapping of the config file, in seconds; the defaults are Scalingo's and Heroku's. */
@@ -524,6 +557,10 @@ export function loadServerConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     throw new ConfigError(
       "a swarm needs a registry its nodes pull images from: run one on a host every node reaches (docker run -d -p 5000:5000 registry:2, or Debian's docker-registry package) and pass --registry HOST:PORT (SLIPWAY_REGISTRY)",
     );
+  }
+  if ((config.acmeEabKid === undefined) !== (config.acmeEabHmacKey === undefined)) {
+    const missing = config.acmeEabKid === undefined ? 'acme.eabKid (SLIPWAY_ACME_EAB_KID)' : 'acme.eabHmacKey (SLIPWAY_ACME_EAB_HMAC_KEY)';
+    throw new ConfigError(`External Account Binding needs both its key ID and its HMAC key: set ${missing} too, as your certificate authority gives them`);
   }
   return config;
 }

@@ -149,10 +149,17 @@ export async function startSlipway({ config, env, log, runtime = chooseRuntime(c
     issuer: new AcmeIssuer({
       directoryUrl: config.acmeDirectory,
       email: config.acmeEmail,
+      externalAccount:
+        config.acmeEabKid === undefined || config.acmeEabHmacKey === undefined ? undefined : { kid: config.acmeEabKid, hmacKey: config.acmeEabHmacKey },
       accountKeyFile: path.join(config.dataDir, 'acme', 'account.key'),
       answer: (token, keyAuthorization, during) => challenges.answer(token, keyAuthorization, during),
     }),
     certificates: autoCertificateStore(certificates),
+    failures: {
+      get: (domain) => store.acme.failure(domain),
+      put: (domain, f) => store.acme.recordFailure(domain, f),
+      clear: (domain) => store.acme.clearFailure(domain),
+    },
     enabledApps: () => store.acme.enabledApps(),
     namesOf: (app) =>
       autoNames(

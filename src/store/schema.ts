@@ -161,4 +161,14 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX metric_minutes_by_minute ON metric_minutes (minute);
   `,
+  `
+  CREATE TABLE acme_failures (
+    domain TEXT PRIMARY KEY,
+    app TEXT NOT NULL REFERENCES apps(name) ON DELETE CASCADE,
+    failures INTEGER NOT NULL,
+    last_error TEXT NOT NULL,
+    last_error_at INTEGER NOT NULL,
+    next_attempt_at INTEGER NOT NULL
+  );
+  `,
 ];

@@ -4,7 +4,8 @@
  * pebble's directory through NODE_EXTRA_CA_CERTS, as any Node program would; only this test's
  * TLS client trusts the root that signs the certificates pebble issues.
  */
-import { statSync, readdirSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { statSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -160,6 +161,20 @@ test("an order the ACME server refuses shows the server's reason, and the app is
   // The other name keeps its certificate.
   expect((await getTls(DOMAIN, await pebble.root())).status).toBe(200);
 
+  // A restart remembers the failure: still shown, the next attempt still an hour away, nothing ordered at start.
+  const ordersOfBlocked = (): number => (server.output().match(/ordering the certificate of blocked\.acme-shop\.example/g) ?? []).length;
+  const ordered = ordersOfBlocked();
+  await server.stopServer();
+  await server.restart();
+  expect((await autoState()).domains.find((d) => d.domain === BLOCKED)).toMatchObject({
+    state: 'failed',
+    lastError: failed.lastError,
+    nextAttemptAt: failed.nextAttemptAt,
+  });
+  const afterRestart = JSON.parse((await slipway(['certs', '--json', '-a', APP])).stdout) as { domain: string; acmeError: string | null }[];
+  expect(afterRestart.find((c) => c.domain === BLOCKED)?.acmeError).toBe(failed.lastError);
+  expect(ordersOfBlocked()).toBe(ordered);
+
   // Removing the domain stops its retries and its entry.
   expect((await slipway(['domains:remove', BLOCKED, '-a', APP])).exitCode).toBe(0);
   expect((await autoState()).domains.map((d) => d.domain)).toEqual([DOMAIN]);
@@ -210,3 +225,40 @@ test('certs:auto --disable stops renewals and removes the automatic certificate'
   expect((await server.api('PATCH', `/api/apps/${APP}/settings`, { forceHttps: false })).status).toBe(200);
   expect((await getApp(server.routerPort, APP, '/', DOMAIN)).body).toBe('hello\n');
 }, 90_000);
+
+test('a certificate authority that requires External Account Binding refuses the account without it, in one sentence; with acme.eabKid and acme.eabHmacKey the certificate is issued', async () => {
+  const kid = 'slipway-test-kid';
+  const hmacKey = randomBytes(32).toString('base64url');
+  const eabPebble = await preparePebble({ externalAccountMACKeys: { [kid]: hmacKey } });
+  try {
+    await eabPebble.start(server.routerPort);
+    // Slipway trusts both pebbles' directories (one NODE_EXTRA_CA_CERTS file).
+    const trust = path.join(home, 'pebble-directories.pem');
+    writeFileSync(trust, readFileSync(pebble.directoryCaFile, 'utf8') + readFileSync(eabPebble.directoryCaFile, 'utf8'));
+    await server.stopServer();
+    // Failed orders are retried after 1 s, 4 s, 16 s…: the kept backoff is short enough to wait for.
+    await server.restart({ NODE_EXTRA_CA_CERTS: trust, SLIPWAY_ACME_DIRECTORY: eabPebble.directory, SLIPWAY_ACME_RETRY: '1' });
+    expect((await slipway(['certs:auto', '-a', APP])).exitCode).toBe(0);
+    const refused = await until('the refused account', async () => {
+      const d = (await autoState()).domains.find((x) => x.domain === DOMAIN);
+      return d?.state === 'failed' ? d : undefined;
+    });
+    expect(refused.lastError).toBe(
+      `The ACME server ${eabPebble.directory} requires External Account Binding (it said: ${/\(it said: (.*)\); set /.exec(refused.lastError ?? '')?.[1] ?? '?'}); ` +
+        'set acme.eabKid and acme.eabHmacKey (SLIPWAY_ACME_EAB_KID, SLIPWAY_ACME_EAB_HMAC_KEY) to the key ID and HMAC key from your account at the certificate authority, then restart the server.',
+    );
+
+    await server.stopServer();
+    await server.restart({ SLIPWAY_ACME_EAB_KID: kid, SLIPWAY_ACME_EAB_HMAC_KEY: hmacKey });
+    const root = await eabPebble.root();
+    const served = await until(
+      'the certificate from the authority that requires EAB',
+      async () => ((await autoState()).domains.find((d) => d.domain === DOMAIN)?.state === 'issued' ? getTls(DOMAIN, root) : undefined),
+      90_000,
+    );
+    expect(served).toMatchObject({ status: 200, body: 'hello\n' });
+    expect(eabPebble.output()).toContain(`Successful newAccount Binding with CA using kid "${kid}"`);
+  } finally {
+    await eabPebble.stop();
+  }
+}, 180_000);

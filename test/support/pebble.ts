@@ -29,6 +29,8 @@ export interface PebbleOptions {
   blocklist?: string[];
   /** Seconds the certificates it issues are valid (pebble's default: five years). */
   validitySeconds?: number;
+  /** External Account Binding required, with these key IDs and their HMAC keys (base64url). */
+  externalAccountMACKeys?: Record<string, string>;
 }
 
 /** Prepares pebble's directory certificate and ports; nothing runs until start(). */
@@ -89,7 +91,8 @@ export async function preparePebble(options: PebbleOptions = {}): Promise<Pebble
           // TLS-ALPN-01 is not used; the port only has to be one nothing else answers on.
           tlsPort,
           ocspResponderURL: '',
-          externalAccountBindingRequired: false,
+          externalAccountBindingRequired: options.externalAccountMACKeys !== undefined,
+          externalAccountMACKeys: options.externalAccountMACKeys ?? {},
           domainBlocklist: options.blocklist ?? [],
           ...(options.validitySeconds === undefined ? {} : { certificateValidityPeriod: options.validitySeconds }),
         },

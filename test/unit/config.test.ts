@@ -61,6 +61,8 @@ const DEFAULTS: ServerConfig = {
   accessLogLines: 2000,
   metricsHistoryHours: 24,
   nodeDockerHost: 'unix:///var/run/docker.sock',
+  acmeEabKid: undefined,
+  acmeEabHmacKey: undefined,
   timeouts: {
     bootMs: 60_000,
     hookMs: 1_200_000,
@@ -500,9 +502,31 @@ describe('loadServerConfig: acme', () => {
     expect(error.message).toBe('"acme.email" must be an email address such as ops@example.com, not "ops"');
   });
 
+  test('External Account Binding: acme.eabKid and acme.eabHmacKey from the file or SLIPWAY_ACME_EAB_KID / SLIPWAY_ACME_EAB_HMAC_KEY', () => {
+    const file = yamlFile('acme: { eabKid: kid-1, eabHmacKey: c2VjcmV0LWhtYWMta2V5 }\n');
+    expect(loadServerConfig(['--config', file], {})).toMatchObject({ acmeEabKid: 'kid-1', acmeEabHmacKey: 'c2VjcmV0LWhtYWMta2V5' });
+    const env = { SLIPWAY_ACME_EAB_KID: 'kid-2', SLIPWAY_ACME_EAB_HMAC_KEY: 'a_b-c' };
+    expect(loadServerConfig(['--config', file], env)).toMatchObject({ acmeEabKid: 'kid-2', acmeEabHmacKey: 'a_b-c' });
+  });
+
+  test('one half of External Account Binding without the other is refused, naming the missing setting', () => {
+    expect(configError(() => loadServerConfig([], { SLIPWAY_ACME_EAB_KID: 'kid-1' })).message).toBe(
+      'External Account Binding needs both its key ID and its HMAC key: set acme.eabHmacKey (SLIPWAY_ACME_EAB_HMAC_KEY) too, as your certificate authority gives them',
+    );
+    expect(configError(() => loadServerConfig([], { SLIPWAY_ACME_EAB_HMAC_KEY: 'abc' })).message).toBe(
+      'External Account Binding needs both its key ID and its HMAC key: set acme.eabKid (SLIPWAY_ACME_EAB_KID) too, as your certificate authority gives them',
+    );
+  });
+
+  test('an HMAC key that is not base64url is refused', () => {
+    const error = configError(() => loadServerConfig([], { SLIPWAY_ACME_EAB_KID: 'k', SLIPWAY_ACME_EAB_HMAC_KEY: 'not a key!' }));
+    expect(error.message).toBe('"acme.eabHmacKey" must be the base64url HMAC key your certificate authority gave with the key ID, not "not a key!"');
+    expect(error.origin).toBe('SLIPWAY_ACME_EAB_HMAC_KEY');
+  });
+
   test('an unknown acme key is named with the known ones', () => {
     const file = yamlFile('acme: { server: x }\n');
     const error = configError(() => loadServerConfig(['--config', file], {}));
-    expect(error.message).toBe(`${file}: unknown setting "acme.server"; expected directory, email, renewBefore, checkInterval, retry`);
+    expect(error.message).toBe(`${file}: unknown setting "acme.server"; expected directory, email, renewBefore, checkInterval, retry, eabKid, eabHmacKey`);
   });
 });

@@ -1,5 +1,5 @@
 import type { IssuedCertificate } from '../../../src/certs/acme-issuer.js';
-import { AcmeManager, type AutoCertificateStore, type Timers } from '../../../src/certs/acme-manager.js';
+import { AcmeManager, memoryFailureLog, type AcmeFailureLog, type AutoCertificateStore, type Timers } from '../../../src/certs/acme-manager.js';
 
 const DAY = 24 * 60 * 60_000;
 const T0 = Date.UTC(2026, 0, 1);
@@ -56,11 +56,14 @@ interface Setup {
   domains: Map<string, string[]>;
   failWith: Map<string, string>;
   log: string[];
+  failures: AcmeFailureLog;
 }
 
-function setup(): Setup {
-  const timers = new ManualTimers();
-  const store = new FakeStore();
+/** A manager; `from` gives the state a previous one left (a restart: same store, same failure log, same clock). */
+function setup(from?: Setup): Setup {
+  const timers = from?.timers ?? new ManualTimers();
+  const store = from?.store ?? new FakeStore();
+  const failures = from?.failures ?? memoryFailureLog();
   const orders: string[] = [];
   const failWith = new Map<string, string>();
   const enabled = new Set<string>(['shop']);
@@ -77,6 +80,7 @@ function setup(): Setup {
       },
     },
     certificates: store,
+    failures,
     enabledApps: () => [...enabled],
     namesOf: (app) => domains.get(app) ?? [],
     renewBeforeMs: 30 * DAY,
@@ -86,7 +90,7 @@ function setup(): Setup {
     now: () => timers.now,
     timers,
   });
-  return { manager, timers, store, orders, enabled, domains, failWith, log };
+  return { manager, timers, store, orders, enabled, domains, failWith, log, failures };
 }
 
 describe('AcmeManager', () => {
@@ -169,6 +173,71 @@ describe('AcmeManager', () => {
     s.manager.stop();
   });
 
+  test('failures survive a restart: the last error is still shown, and the next order waits for the backoff they set', async () => {
+    const first = setup();
+    first.failWith.set('www.shop.example', 'Rate limit: too many failed authorizations recently');
+    first.manager.start();
+    await first.manager.settled();
+    first.timers.advance(60_000);
+    await first.manager.settled();
+    expect(first.orders).toHaveLength(2);
+    first.manager.stop();
+    // Restarted 10 s later: the second failure set a wait of 240 s.
+    first.timers.advance(10_000);
+    const second = setup(first);
+    second.failWith.set('www.shop.example', 'still failing');
+    second.manager.start();
+    await second.manager.settled();
+    expect(second.orders).toEqual([]);
+    expect(second.manager.status('www.shop.example')).toEqual({
+      state: 'failed',
+      lastError: 'Rate limit: too many failed authorizations recently',
+      lastErrorAt: T0 + 60_000,
+      nextAttemptAt: T0 + 60_000 + 240_000,
+      failures: 2,
+    });
+    second.timers.advance(230_000 - 1);
+    await second.manager.settled();
+    expect(second.orders).toEqual([]);
+    second.timers.advance(1);
+    await second.manager.settled();
+    expect(second.orders).toEqual(['www.shop.example']);
+    // The third failure in a row waits 16 minutes, and is kept too.
+    expect(second.failures.get('www.shop.example')).toEqual({
+      app: 'shop',
+      failures: 3,
+      lastError: 'still failing',
+      lastErrorAt: T0 + 300_000,
+      nextAttemptAt: T0 + 300_000 + 960_000,
+    });
+    second.manager.stop();
+    // A success clears what was kept; so does a name no longer wanted.
+    const third = setup(second);
+    third.timers.advance(960_000);
+    await third.manager.settled();
+    third.manager.start();
+    await third.manager.settled();
+    expect(third.orders).toEqual(['www.shop.example']);
+    expect(third.failures.get('www.shop.example')).toBeUndefined();
+    third.manager.stop();
+  });
+
+  test('a kept failure is dropped when its name is no longer wanted, or belongs to another app now', async () => {
+    const s = setup();
+    s.failures.put('gone.shop.example', { app: 'shop', failures: 1, lastError: 'x', lastErrorAt: T0, nextAttemptAt: T0 + 60_000 });
+    s.failures.put('www.shop.example', { app: 'blog', failures: 5, lastError: 'x', lastErrorAt: T0, nextAttemptAt: T0 + DAY });
+    s.domains.set('shop', ['www.shop.example', 'gone.shop.example']);
+    s.manager.start();
+    await s.manager.settled();
+    // www moved from blog to shop: ordered at once, as a new name.
+    expect(s.orders).toEqual(['www.shop.example']);
+    expect(s.failures.get('www.shop.example')).toBeUndefined();
+    s.domains.set('shop', ['www.shop.example']);
+    s.manager.reconcile();
+    expect(s.failures.get('gone.shop.example')).toBeUndefined();
+    s.manager.stop();
+  });
+
   test('a failing name holds up no other name', async () => {
     const s = setup();
     s.domains.set('shop', ['bad.shop.example', 'www.shop.example']);
@@ -224,6 +293,7 @@ describe('AcmeManager', () => {
         },
       },
       certificates: s.store,
+      failures: s.failures,
       enabledApps: () => [...s.enabled],
       namesOf: (app) => s.domains.get(app) ?? [],
       renewBeforeMs: 30 * DAY,
