@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { AccessBatcher, type AppTraffic } from '../../src/router/access.js';
 import { onMessages, sendMessage } from '../../src/router/channel.js';
-import { RouterInstance } from '../../src/router/instance.js';
+import { RouterInstance, type InstanceOptions } from '../../src/router/instance.js';
 import { RouterLink } from '../../src/router/link.js';
 import type { RouterReply, RouterRequest } from '../../src/router/messages.js';
 import type { RouteTarget } from '../../src/store/store.js';
@@ -168,25 +168,37 @@ describe('RouterInstance (what the router process and each worker hold)', () => 
   });
 });
 
+/** A router instance serving the app `shop` from a real upstream answering "hi", on a free port. */
+async function shopRouter(options: Partial<InstanceOptions> = {}): Promise<{ instance: RouterInstance; routerPort: number; close(): Promise<void> }> {
+  const upstream = http.createServer((_req, res) => res.end('hi'));
+  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+  const port = (upstream.address() as net.AddressInfo).port;
+  const instance = new RouterInstance({ domain: 'test.local', ...options });
+  await instance.apply({
+    type: 'state',
+    directory: { apps: ['shop'], domains: [], maintenance: [] },
+    routes: [{ app: 'shop', deployment: 1, targets: [target(port)] }],
+    certificates: [],
+    challenges: [],
+    followed: [],
+  });
+  await instance.listen(0, '127.0.0.1');
+  return {
+    instance,
+    routerPort: (instance.server.address() as net.AddressInfo).port,
+    close: async () => {
+      await instance.close();
+      await new Promise((resolve) => upstream.close(resolve));
+    },
+  };
+}
+
 describe('access lines through a real router', () => {
   test('an app nobody follows sends its latest `lines`; once followed, every line; the state carries who is followed', async () => {
-    const upstream = http.createServer((_req, res) => res.end('hi'));
-    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
-    const port = (upstream.address() as net.AddressInfo).port;
     const sent: AppTraffic[] = [];
     const access = new AccessBatcher((traffic) => sent.push(...traffic), false, 2, 60_000);
-    const instance = new RouterInstance({ domain: 'test.local', access });
+    const { instance, routerPort, close } = await shopRouter({ access });
     try {
-      await instance.apply({
-        type: 'state',
-        directory: { apps: ['shop'], domains: [], maintenance: [] },
-        routes: [{ app: 'shop', deployment: 1, targets: [target(port)] }],
-        certificates: [],
-        challenges: [],
-        followed: [],
-      });
-      await instance.listen(0, '127.0.0.1');
-      const routerPort = (instance.server.address() as net.AddressInfo).port;
       const get = (id: string): Promise<void> =>
         new Promise((resolve, reject) => {
           http
@@ -208,28 +220,14 @@ describe('access lines through a real router', () => {
       expect(sent.map((t) => t.lines.map((r) => r[8]))).toEqual([['b1', 'b2', 'b3']]);
     } finally {
       access.close();
-      await instance.close();
-      await new Promise((resolve) => upstream.close(resolve));
+      await close();
     }
   }, 20_000);
 });
 
 describe('Router.retire (handing the port over)', () => {
   test('a keep-alive client gets Connection: close on its next response, and retire ends once it has gone', async () => {
-    const upstream = http.createServer((_req, res) => res.end('hi'));
-    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
-    const port = (upstream.address() as net.AddressInfo).port;
-    const instance = new RouterInstance({ domain: 'test.local' });
-    await instance.apply({
-      type: 'state',
-      directory: { apps: ['shop'], domains: [], maintenance: [] },
-      routes: [{ app: 'shop', deployment: 1, targets: [target(port)] }],
-      certificates: [],
-      challenges: [],
-      followed: [],
-    });
-    await instance.listen(0, '127.0.0.1');
-    const routerPort = (instance.server.address() as net.AddressInfo).port;
+    const { instance, routerPort, close } = await shopRouter();
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
     const get = (): Promise<{ status: number; connection: string | undefined }> =>
       new Promise((resolve, reject) => {
@@ -250,8 +248,7 @@ describe('Router.retire (handing the port over)', () => {
       await expect(get()).rejects.toThrow(/ECONNREFUSED/);
     } finally {
       agent.destroy();
-      upstream.close();
-      await instance.close();
+      await close();
     }
   }, 15_000);
 });
