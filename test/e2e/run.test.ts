@@ -377,7 +377,10 @@ test('an attached one-off left by a server that crashed mid-run is removed when 
   expect(await attachedOneOffs()).toEqual([orphan]);
   await server.restart();
   await eventually('the orphaned one-off is removed', async () => (await attachedOneOffs()).length === 0);
-  expect(server.output()).toContain(`${APP}: removed ${orphan}, a one-off whose client left with the previous server`);
+  // The server logs the removal once the engine's answer is back: the line may follow the
+  // container's disappearance by a moment.
+  const said = `${APP}: removed ${orphan}, a one-off whose client left with the previous server`;
+  await eventually(`the server to log "${said}"`, async () => server.output().includes(said));
   const next = await slipway(['run', '-a', APP, '--', 'true']);
   expect(next.exitCode).toBe(0);
 }, 60_000);
