@@ -67,33 +67,23 @@ const directory: Kind<string> = {
   show: (value) => value,
 };
 
-const port: Kind<number> = {
-  parse(value, key) {
-    const n = toNumber(value);
-    if (!Number.isInteger(n) || n < 1 || n > 65535) throw new ConfigError(`"${key}" must be a port number from 1 to 65535, not "${String(value)}"`);
-    return n;
-  },
-  show: String,
-};
+/** A whole number from `min` to `max`, named `what` in the error ("a port number"). */
+function wholeNumber(min: number, max: number, what = 'a whole number'): Kind<number> {
+  return {
+    parse(value, key) {
+      const n = toNumber(value);
+      if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`"${key}" must be ${what} from ${min} to ${max}, not "${String(value)}"`);
+      return n;
+    },
+    show: String,
+  };
+}
 
-const count: Kind<number> = {
-  parse(value, key) {
-    const n = toNumber(value);
-    if (!Number.isInteger(n) || n < 0 || n > 64) throw new ConfigError(`"${key}" must be a whole number from 0 to 64, not "${String(value)}"`);
-    return n;
-  },
-  show: String,
-};
+const port = wholeNumber(1, 65535, 'a port number');
 
-const mebibytes: Kind<number> = {
-  parse(value, key) {
-    const n = toNumber(value);
-    if (!Number.isInteger(n) || n < 1 || n > 1024 * 1024)
-      throw new ConfigError(`"${key}" must be a whole number of MiB from 1 to 1048576, not "${String(value)}"`);
-    return n;
-  },
-  show: String,
-};
+const count = wholeNumber(0, 64);
+
+const mebibytes = wholeNumber(1, 1024 * 1024, 'a whole number of MiB');
 
 /** A directory that has a default elsewhere when unset. */
 const optionalDirectory: Kind<string | undefined> = {
@@ -166,14 +156,7 @@ const optionalBase64url: Kind<string | undefined> = {
 };
 
 /** A number of lines kept (access logs per app). */
-const lineCount: Kind<number> = {
-  parse(value, key) {
-    const n = toNumber(value);
-    if (!Number.isInteger(n) || n < 1 || n > 1_000_000) throw new ConfigError(`"${key}" must be a whole number from 1 to 1000000, not "${String(value)}"`);
-    return n;
-  },
-  show: String,
-};
+const lineCount = wholeNumber(1, 1_000_000);
 
 /** Seconds in the file, the environment and the help; milliseconds in the program. */
 const seconds: Kind<number> = {
