@@ -7,6 +7,7 @@
 import type net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { RouteTarget } from '../store/store.js';
+import { LineRing } from './line-ring.js';
 import type { Incoming } from './request-head.js';
 import type { Sink } from './response.js';
 
@@ -170,9 +171,11 @@ class AppWindow {
   durations: Record<string, number[]> = {};
   bytes = 0;
   retries = 0;
-  /** Filled up to the limit, then a ring: `next` is where the next line goes (the oldest). */
-  private lines: AccessRecord[] = [];
-  private next = 0;
+  readonly lines: LineRing;
+
+  constructor(app: string) {
+    this.lines = new LineRing(app);
+  }
 
   count(record: AccessRecord): void {
     const status = record[4];
@@ -182,21 +185,6 @@ class AppWindow {
     if (record[11] === 0) (this.durations[status] ??= []).push(record[5]);
     this.bytes += record[6];
     this.retries += record[10];
-  }
-
-  /** Keeps the line, dropping the oldest beyond `limit` (Infinity: keeps every one). */
-  keep(record: AccessRecord, limit: number): void {
-    if (this.lines.length < limit) {
-      // A ring that may grow again (its app is followed now) is put back in order first.
-      if (this.next !== 0) {
-        this.lines = this.ordered();
-        this.next = 0;
-      }
-      this.lines.push(record);
-      return;
-    }
-    this.lines[this.next] = record;
-    this.next = (this.next + 1) % this.lines.length;
   }
 
   /** The sums so far, started again from zero. */
@@ -210,20 +198,8 @@ class AppWindow {
     return sums;
   }
 
-  /** The lines kept, oldest first, at most the last `limit`; none are kept after. */
-  takeLines(limit: number): AccessRecord[] {
-    const lines = this.ordered();
-    this.lines = [];
-    this.next = 0;
-    return lines.length > limit ? lines.slice(lines.length - limit) : lines;
-  }
-
   get empty(): boolean {
     return this.requests === 0 && this.lines.length === 0;
-  }
-
-  private ordered(): AccessRecord[] {
-    return this.next === 0 ? this.lines : [...this.lines.slice(this.next), ...this.lines.slice(0, this.next)];
   }
 }
 
@@ -259,9 +235,9 @@ export class AccessBatcher implements AccessRecorder {
   add(record: AccessRecord): void {
     const app = record[1];
     let window = this.windows.get(app);
-    if (window === undefined) this.windows.set(app, (window = new AppWindow()));
+    if (window === undefined) this.windows.set(app, (window = new AppWindow(app)));
     window.count(record);
-    window.keep(record, this.followed.has(app) ? Infinity : this.lineLimit);
+    window.lines.push(record, this.followed.has(app) ? Infinity : this.lineLimit);
   }
 
   /** The apps whose every line is wanted (someone follows their access log), replacing the last set. */
@@ -279,7 +255,7 @@ export class AccessBatcher implements AccessRecorder {
     const traffic: AppTraffic[] = [];
     for (const [app, window] of this.windows) {
       const followed = this.followed.has(app);
-      const lines = allLines || followed ? window.takeLines(followed ? Infinity : this.lineLimit) : [];
+      const lines = allLines || followed ? window.lines.take(followed ? Infinity : this.lineLimit) : [];
       if (window.requests > 0 || lines.length > 0) traffic.push({ app, ...window.takeSums(), lines });
       if (window.empty) this.windows.delete(app);
     }

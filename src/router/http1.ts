@@ -220,7 +220,8 @@ export interface SimpleRequest {
   end: number;
 }
 
-const SIMPLE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'DELETE']);
+/** The methods the fast path takes, each to one string: a request's method is then no new string (access lines keep it). */
+const SIMPLE_METHODS = new Map(['GET', 'HEAD', 'OPTIONS', 'DELETE'].map((m) => [m, m]));
 const PRINTABLE_LINES = /^[\t\x20-\x7e]+(?:\r\n[\t\x20-\x7e]+)*$/;
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const VISIBLE = /^[\x21-\x7e]+$/;
@@ -240,10 +241,10 @@ export function parseSimpleRequest(buf: Buffer): SimpleRequest | null {
   const lines = text.split('\r\n');
   const requestLine = lines[0]!.split(' ');
   if (requestLine.length !== 3 || requestLine[2] !== 'HTTP/1.1') return null;
-  const method = requestLine[0]!;
+  const method = SIMPLE_METHODS.get(requestLine[0]!);
   const url = requestLine[1]!;
   // A TAB or other control character in the target: Node's parser answers 400, so it decides.
-  if (!SIMPLE_METHODS.has(method) || url.charCodeAt(0) !== 47 /* / */ || !VISIBLE.test(url)) return null;
+  if (method === undefined || url.charCodeAt(0) !== 47 /* / */ || !VISIBLE.test(url)) return null;
   const rawHeaders: string[] = [];
   let host: string | undefined;
   for (let i = 1; i < lines.length; i++) {
