@@ -6,12 +6,14 @@
 // handshakes per second (a Node client opening fresh connections, no session resumption).
 //
 // Usage: scripts/bench/router [--duration 5] [--connections 32]   (prints a table, then JSON)
-//        scripts/bench/router --metrics-compare [--rounds 2]: the same app and container through
-//        the router with access logs and metrics on (the default) and off (SLIPWAY_ROUTER_METRICS=false),
-//        the router restarted between them, alternating on/off rounds; prints the on/off ratios.
+//        scripts/bench/router --metrics-compare [--rounds 5]: the router with access logs and
+//        metrics on (the default) against off (SLIPWAY_ROUTER_METRICS=false), measured side by side
+//        with a second router that has them off, serving the same container at the same time (see
+//        compareMetrics); prints the on/off ratios, and each router's and the server's CPU per request.
 import { spawn } from 'node:child_process';
 import tls from 'node:tls';
-import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -23,7 +25,7 @@ const { values } = parseArgs({
     duration: { type: 'string', default: '5' },
     connections: { type: 'string', default: '32' },
     'metrics-compare': { type: 'boolean', default: false },
-    rounds: { type: 'string', default: '2' },
+    rounds: { type: 'string', default: '5' },
     // Another name lets a run go beside another helper's (the engine is shared).
     app: { type: 'string', default: 'bench-router' },
   },
@@ -44,7 +46,10 @@ http.createServer((req, res) => {
 `;
 
 function wrk(url, host) {
-  const out = sh('wrk', ['-t2', `-c${CONNECTIONS}`, `-d${DURATION}s`, '--latency', '-H', `Host: ${host}`, url]);
+  return parseWrk(sh('wrk', ['-t2', `-c${CONNECTIONS}`, `-d${DURATION}s`, '--latency', '-H', `Host: ${host}`, url]));
+}
+
+function parseWrk(out) {
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
   const unit = (v, u) => Number(v) * ({ us: 0.001, ms: 1, s: 1000 }[u] ?? NaN);
   const pct = (p) => {
@@ -53,7 +58,8 @@ function wrk(url, host) {
   };
   const errors = /Socket errors: (.*)/.exec(out)?.[1] ?? null;
   const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
-  return { rps: Math.round(rps), p50ms: pct(50), p99ms: pct(99), errors, non2xx };
+  const requests = Number(/(\d+) requests in/.exec(out)?.[1]);
+  return { rps: Math.round(rps), p50ms: pct(50), p99ms: pct(99), errors, non2xx, requests };
 }
 
 /** The one TLS 1.3 suite both servers are held to. */
@@ -166,30 +172,119 @@ async function restartRouter(slipway, metrics) {
   await new Promise((r) => setTimeout(r, 1000));
 }
 
-/** The same requests through the router with access logs and metrics on and off, alternating rounds. */
-async function compareMetrics(slipway) {
-  const url = `http://127.0.0.1:${slipway.routerPort}`;
-  const host = `${APP}.localhost`;
-  const runs = { on: { small: [], '1mb': [] }, off: { small: [], '1mb': [] } };
-  for (let round = 1; round <= Number(values.rounds); round++) {
-    for (const mode of ['off', 'on']) {
-      await restartRouter(slipway, mode === 'on');
-      for (const [size, pathname] of [
-        ['small', '/'],
-        ['1mb', '/1mb'],
-      ]) {
-        progress(`round ${round}, metrics ${mode}: wrk ${DURATION}s, ${CONNECTIONS} connections, ${size} response`);
-        wrk(`${url}${pathname}`, host);
-        runs[mode][size].push(wrk(`${url}${pathname}`, host));
-      }
+/** wrk in the background: resolves with its parsed result. */
+function wrkAsync(url, host, connections) {
+  return new Promise((resolve, reject) => {
+    const child = spawn('wrk', ['-t1', `-c${connections}`, `-d${DURATION}s`, '--latency', '-H', `Host: ${host}`, url], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.on('data', (c) => (out += c));
+    child.on('error', reject);
+    child.on('close', () => resolve(parseWrk(out)));
+  });
+}
+
+/** CPU time in µs that a process and its children (a router's workers) have used so far. */
+function cpuMicros(pid) {
+  let children = [];
+  try {
+    children = sh('pgrep', ['-P', String(pid)])
+      .split('\n')
+      .filter(Boolean)
+      .map(Number);
+  } catch {
+    // none
+  }
+  let ticks = 0;
+  for (const p of [pid, ...children]) {
+    try {
+      const fields = readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1].split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]); // utime, stime
+    } catch {
+      // gone
     }
   }
-  const mean = (list, key) => list.reduce((a, r) => a + r[key], 0) / list.length;
+  return ticks * (1e6 / CLOCK_TICKS);
+}
+const CLOCK_TICKS = Number(sh('getconf', ['CLK_TCK']).trim());
+
+const routerPid = (dataDir) => Number(readFileSync(path.join(dataDir, 'router.pid'), 'utf8').trim());
+const median = (values) => [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)];
+
+/**
+ * Access logs and metrics on against off, side by side: the router under test (the server's, on
+ * or off by round) and a second router with them off (on a copy of the routes) serve the same
+ * container at the same time, each to its own wrk with half the connections. Whatever else the
+ * machine does then falls on both alike. Each round measures the pair twice: with the router under
+ * test off (the control: how the two compare when they do the same work) and on; its on/off figure
+ * is the second ratio over the first.
+ */
+async function compareMetrics(slipway) {
+  const host = `${APP}.localhost`;
+  const half = Math.max(1, Math.floor(CONNECTIONS / 2));
+  const twinDir = mkdtempSync(path.join(os.tmpdir(), 'slipway-bench-twin-'));
+  const sqlite = createRequire(import.meta.url)('better-sqlite3');
+  const db = new sqlite(path.join(slipway.dataDir, 'slipway.db'), { readonly: true });
+  await db.backup(path.join(twinDir, 'slipway.db'));
+  db.close();
+  const twinPort = await freePort();
+  sh(process.execPath, [path.join(ROOT, 'dist/cli.js'), 'router', '--detach', '--data', twinDir, '--router-port', String(twinPort)], {
+    env: { ...process.env, SLIPWAY_ROUTER_METRICS: 'false' },
+  });
+  const rounds = [];
+  try {
+    for (let round = 1; round <= Number(values.rounds); round++) {
+      for (const mode of ['off', 'on']) {
+        await restartRouter(slipway, mode === 'on');
+        for (const [size, pathname] of [
+          ['small', '/'],
+          ['1mb', '/1mb'],
+        ]) {
+          progress(`round ${round}, metrics ${mode} beside a router with them off: wrk ${DURATION}s, ${half}+${half} connections, ${size} response`);
+          const pair = () =>
+            Promise.all([
+              wrkAsync(`http://127.0.0.1:${slipway.routerPort}${pathname}`, host, half),
+              wrkAsync(`http://127.0.0.1:${twinPort}${pathname}`, host, half),
+            ]);
+          await pair(); // warm-up of equal length
+          const pids = { tested: routerPid(slipway.dataDir), twin: routerPid(twinDir), server: slipway.child.pid };
+          const before = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuMicros(pid)]));
+          const [tested, twin] = await pair();
+          const cpu = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuMicros(pid) - before[k]]));
+          rounds.push({
+            round,
+            mode,
+            size,
+            tested,
+            twin,
+            cpuPerRequestUs: {
+              tested: cpu.tested / tested.requests,
+              twin: cpu.twin / twin.requests,
+              server: cpu.server / tested.requests,
+            },
+          });
+        }
+      }
+    }
+  } finally {
+    await stopRouter(twinDir);
+    rmSync(twinDir, { recursive: true, force: true });
+  }
+
   const rows = [];
   const summary = {};
   for (const size of ['small', '1mb']) {
-    const on = runs.on[size];
-    const off = runs.off[size];
+    const of = (mode) => rounds.filter((r) => r.size === size && r.mode === mode);
+    const [off, on] = [of('off'), of('on')];
+    // Per round: (on / twin) over (off / twin), paired within the round; CPU per request alike.
+    const paired = (value) => median(on.map((r, i) => value(r) / value(off[i])));
+    const cpuRatio = (r) => r.cpuPerRequestUs.tested / r.cpuPerRequestUs.twin;
+    const rps = paired((r) => r.tested.rps / r.twin.rps);
+    const p99 = paired((r) => r.tested.p99ms / r.twin.p99ms);
+    const cpu = paired(cpuRatio);
+    const serverCpu = (list) => median(list.map((r) => r.cpuPerRequestUs.server));
+    summary[size] = { rps, p99, routerCpu: cpu, serverCpuUs: { off: serverCpu(off), on: serverCpu(on) } };
     for (const [mode, list] of [
       ['off', off],
       ['on', on],
@@ -197,23 +292,30 @@ async function compareMetrics(slipway) {
       rows.push([
         size,
         `metrics ${mode}`,
-        Math.round(mean(list, 'rps')),
-        mean(list, 'p50ms').toFixed(2),
-        mean(list, 'p99ms').toFixed(2),
-        list.map((r) => r.rps).join(' / '),
+        list.map((r) => `${r.tested.rps}/${r.twin.rps}`).join(' '),
+        median(list.map((r) => r.tested.rps / r.twin.rps)).toFixed(3),
+        median(list.map((r) => r.tested.p99ms / r.twin.p99ms)).toFixed(3),
+        median(list.map(cpuRatio)).toFixed(3),
+        serverCpu(list).toFixed(1),
       ]);
     }
-    const ratio = { rps: mean(on, 'rps') / mean(off, 'rps'), p99: mean(on, 'p99ms') / mean(off, 'p99ms') };
-    summary[size] = ratio;
-    rows.push([size, 'on/off', ratio.rps.toFixed(3), (mean(on, 'p50ms') / mean(off, 'p50ms')).toFixed(3), ratio.p99.toFixed(3), '']);
+    rows.push([size, 'on/off', '', rps.toFixed(3), p99.toFixed(3), cpu.toFixed(3), '']);
   }
-  console.log(`\nAccess logs and metrics on vs off (same container, router restarted between modes, ${values.rounds} alternating rounds, means):\n`);
-  console.log(table(['response', 'router', 'req/s', 'p50 ms', 'p99 ms', 'req/s per round'], rows));
+  console.log(
+    `\nAccess logs and metrics on vs off, side by side with a router that has them off (${values.rounds} rounds of ${DURATION}s; ratios are medians over the rounds):\n`,
+  );
+  console.log(
+    table(
+      ['response', 'router under test', 'req/s per round (tested/twin)', 'req/s tested/twin', 'p99 tested/twin', 'router CPU µs/req', 'server CPU µs/req'],
+      rows,
+    ),
+  );
   // What the server received, as a check that the "on" runs really measured every request.
   const metrics = await slipway.api(`/api/apps/${APP}/metrics?since=1h`);
   const counted = metrics.minutes.reduce((a, m) => a + Object.values(m.requests).reduce((x, y) => x + y, 0), 0);
-  console.log(`\nRequests the server counted for ${APP} in the last hour: ${counted}`);
-  return { runs, summary, counted };
+  const sent = rounds.filter((r) => r.mode === 'on').reduce((a, r) => a + r.tested.requests, 0);
+  console.log(`\nRequests the server counted for ${APP} in the last hour: ${counted} (the measured "on" runs alone sent ${sent})`);
+  return { rounds, summary, counted };
 }
 
 function machineLine() {

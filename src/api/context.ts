@@ -46,7 +46,7 @@ export interface ApiDeps {
   /** Automatic certificates: each name's ACME state, and `reconcile` after certs:auto changes. */
   autoCerts: Pick<AcmeManager, 'namesOf' | 'status' | 'reconcile'>;
   /** The router's access lines, apps' per-minute metrics, the Prometheus registry. */
-  metrics: Pick<AppMetrics, 'accessLog' | 'prom' | 'series'>;
+  metrics: Pick<AppMetrics, 'accessLog' | 'accessLines' | 'prom' | 'series'>;
   ports: PortAllocator;
   appUrl(app: string): string;
   domain: string;

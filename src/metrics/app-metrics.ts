@@ -5,7 +5,7 @@
  */
 import { LABEL, labelOfName } from '../deploy/containers.js';
 import type { DeploymentEvent } from '../deploy/deployer.js';
-import type { AppTraffic } from '../router/access.js';
+import type { AccessRecord, AppTraffic } from '../router/access.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { MetricsStore } from '../store/metrics.js';
 import { AccessLog } from './access-log.js';
@@ -26,6 +26,8 @@ export interface AppMetricsDeps {
   accessLogLines: number;
   /** Told the apps whose access log someone follows, whenever that set changes. */
   followed?: (apps: string[]) => void;
+  /** Gets the routers' latest access lines in (they send those of apps nobody follows only every few seconds). */
+  sendLines?: () => Promise<void>;
   /** Hours of minutes kept in the database (0: none persisted). */
   historyHours: number;
   log(line: string): void;
@@ -75,6 +77,12 @@ export class AppMetrics {
     await this.sampling;
     // The minute so far, so a restart does not lose it.
     for (const { app, summary } of this.minutes.openSummaries()) this.persist(app, summary);
+  }
+
+  /** The app's latest `count` access lines, oldest first, with those the routers held until now. */
+  async accessLines(app: string, count: number): Promise<AccessRecord[]> {
+    await this.deps.sendLines?.();
+    return this.accessLog.tail(app, count);
   }
 
   /** What a router sent: each app's requests, summed, with their lines. */

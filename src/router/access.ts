@@ -44,6 +44,8 @@ export interface AccessRecorder {
   add(record: AccessRecord): void;
   /** The apps whose every line is wanted (someone follows their access log), replacing the last set. */
   follow(apps: readonly string[]): void;
+  /** Sends what it holds now: the sums and every app's lines. */
+  flush(): void;
 }
 
 /**
@@ -206,14 +208,17 @@ class AppWindow {
 /** How often sums (and the lines of followed apps) are sent. */
 const TICK_MS = 250;
 /**
- * Lines of apps nobody follows go every this many ticks (a second): the server keeps only an
- * app's latest lines, so a busy app sends at most that many a second instead of every request.
+ * Lines of apps nobody follows go every this many ticks (10 s), and whenever the server asks
+ * (`send-lines`: someone reads them). Between two sends the router keeps an app's latest
+ * `lineLimit` lines (all the server keeps), so a busy app costs the same whatever its rate: sent
+ * every second, 2 000 lines a second made the server parse and store as many, which took more CPU
+ * on this machine's two cores than the rest of the metrics together.
  */
-const LINE_TICKS = 4;
+const LINE_TICKS = 40;
 
 /**
  * Sums records per app and sends them on a timer: every tick the sums and the lines of followed
- * apps, every LINE_TICKS ticks the latest `lineLimit` lines of the others. `send` must not
+ * apps, every LINE_TICKS ticks (or on `flush`) the latest `lineLimit` lines of the others. `send` must not
  * throw; what it cannot deliver (no server connected) is dropped: the router serves on regardless.
  */
 export class AccessBatcher implements AccessRecorder {

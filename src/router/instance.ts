@@ -118,6 +118,9 @@ export class RouterInstance {
       case 'follow':
         this.follow(command.apps);
         return;
+      case 'send-lines':
+        this.options.access?.flush();
+        return;
     }
   }
 

@@ -106,6 +106,16 @@ export class RouterLink implements RouterHandle {
     await this.broadcast({ type: 'follow', apps });
   }
 
+  /**
+   * Asks every router for the access lines it holds: once this resolves they are in (each router
+   * sends them before it answers). A router that does not answer within `timeoutMs` is not waited for.
+   */
+  async sendLines(timeoutMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.broadcast({ type: 'send-lines' }), new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+    clearTimeout(timer);
+  }
+
   /** Closes the channel; the routers keep serving their last routes and reconnect to the next server. */
   async close(): Promise<void> {
     for (const connection of this.connections) connection.socket.destroy();

@@ -46,7 +46,12 @@ export type RouterCommand =
   /** The whole set of ACME challenges to answer: replaces the last. */
   | { type: 'challenges'; challenges: ChallengeMessage[] }
   /** The apps whose every access line is wanted (someone follows them): replaces the last set. */
-  | { type: 'follow'; apps: string[] };
+  | { type: 'follow'; apps: string[] }
+  /**
+   * Send every app's access lines now (someone reads them): the lines arrive before the answer.
+   * Lines of apps nobody follows otherwise go only every few seconds.
+   */
+  | { type: 'send-lines' };
 
 /** A command as sent: each is answered `done` or `failed` with its id. */
 export type RouterRequest = RouterCommand & { id: number };

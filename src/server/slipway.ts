@@ -67,6 +67,8 @@ export interface RunningSlipway {
 
 /** How long a starting server waits for its router to take the whole state before answering. */
 const ROUTER_SYNC_MS = 3000;
+/** How long a read of the access log waits for the routers to send the lines they hold. */
+const SEND_LINES_WAIT_MS = 1000;
 
 export interface SlipwayOptions {
   config: ServerConfig;
@@ -116,6 +118,7 @@ export async function startSlipway({ config, env, log, runtime = chooseRuntime(c
     phases: (app, id) => store.listPhases(app, id),
     accessLogLines: config.accessLogLines,
     followed: (apps) => void router.follow(apps),
+    sendLines: () => router.sendLines(SEND_LINES_WAIT_MS),
     historyHours: config.metricsHistoryHours,
     log,
   });

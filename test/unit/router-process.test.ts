@@ -131,6 +131,29 @@ describe('RouterLink (the server side of the channel)', () => {
     }
   });
 
+  test('sendLines resolves once every router sent its lines (they arrive first), or after the wait for one that does not answer', async () => {
+    const link = new RouterLink(path.join(dir, 'router.sock'), () => undefined);
+    const received: AppTraffic[] = [];
+    link.onRequests((traffic) => received.push(...traffic));
+    await link.listen();
+    const router = await fakeRouter(path.join(dir, 'router.sock'), false);
+    await until(() => router.got.length === 1); // the state
+    router.answerAll();
+    const asked = link.sendLines(30_000);
+    await until(() => router.got.length === 2);
+    expect(router.got[1]).toMatchObject({ type: 'send-lines' });
+    const traffic: AppTraffic = { app: 'shop', statuses: { 200: 1 }, durations: { 200: [1] }, bytes: 2, retries: 0, lines: [] };
+    sendMessage(router.socket, { type: 'requests', traffic: [traffic] });
+    sendMessage(router.socket, { type: 'done', id: router.got[1]!.id });
+    await asked;
+    expect(received).toEqual([traffic]);
+    // A router that does not answer: the reader gets what the server has after the wait.
+    await link.sendLines(200);
+    expect(router.got.at(-1)).toMatchObject({ type: 'send-lines' });
+    router.socket.destroy();
+    await link.close();
+  });
+
   test('with no router connected, changes resolve at once', async () => {
     const link = new RouterLink(path.join(dir, 'router.sock'), () => undefined);
     await link.listen();
@@ -210,7 +233,8 @@ describe('access lines through a real router', () => {
             .once('error', reject);
         });
       for (const id of ['a1', 'a2', 'a3', 'a4']) await get(id);
-      access.flush();
+      // What the server sends when someone reads the lines.
+      await instance.apply({ type: 'send-lines' });
       expect(sent.map((t) => [t.statuses, t.lines.map((r) => r[8])])).toEqual([[{ 200: 4 }, ['a3', 'a4']]]);
       sent.length = 0;
       await instance.apply({ type: 'follow', apps: ['shop'] });

@@ -28,13 +28,15 @@ export function logRoutes(ctx: RouteContext): void {
     const filter = { type: q.get('type') ?? undefined, ps: q.get('ps') ?? undefined };
     // The router's access lines are the app's too: type and name `router`.
     const withRouter = matchesFilter(ROUTER_SOURCE, filter);
-    // Followed from before the backlog is read, so no line falls in between (none is sent twice:
-    // those that came meanwhile wait until the backlog is out).
+    // The routers' latest lines in first; then followed from before the backlog is read, in the
+    // same turn, so no line falls in between and none is sent twice (those that come meanwhile
+    // wait until the backlog is out).
+    const routerLines = withRouter ? await ctx.metrics.accessLines(app, lines) : [];
     const early: LogRecord[] = [];
     let onRouterLine = (record: LogRecord): void => void early.push(record);
     const unfollow = withRouter && follow ? ctx.metrics.accessLog.follow(app, (r) => onRouterLine(accessLogRecord(r))) : undefined;
     res.on('close', () => unfollow?.());
-    const routerBacklog = withRouter ? ctx.metrics.accessLog.tail(app, lines).map(accessLogRecord) : [];
+    const routerBacklog = routerLines.map(accessLogRecord);
     const logs = await openAppLogs(ctx.runtime, { app, lines, follow, ...filter }, abort.signal);
     res.writeHead(200, { 'content-type': 'application/x-ndjson; charset=utf-8', 'cache-control': 'no-cache' });
     const send = (record: LogRecord): void => void res.write(`${JSON.stringify(record)}\n`);

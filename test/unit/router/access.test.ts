@@ -44,7 +44,7 @@ class CountingSink implements Sink {
 
 function recorder(keepQuery = false): AccessRecorder & { records: AccessRecord[] } {
   const records: AccessRecord[] = [];
-  return { records, keepQuery, add: (r) => records.push(r), follow: () => undefined };
+  return { records, keepQuery, add: (r) => records.push(r), follow: () => undefined, flush: () => undefined };
 }
 
 const target = (container: string) => ({ host: '127.0.0.1', port: 1, container });
@@ -115,7 +115,7 @@ const line = (app: string, status: number, ms: number, id: string, upgrade: 0 | 
   upgrade,
 ];
 
-test('AccessBatcher: sums every request per app; lines of apps nobody follows go once a second, the latest `limit` of them', () => {
+test('AccessBatcher: sums every request per app; lines of apps nobody follows go every 40 ticks (10 s), the latest `limit` of them', () => {
   const sent: AppTraffic[][] = [];
   const batcher = new AccessBatcher((traffic) => sent.push(traffic), false, 3, 60_000);
   for (let i = 1; i <= 5; i++) batcher.add(line('shop', 200, i, `s${i}`));
@@ -130,9 +130,9 @@ test('AccessBatcher: sums every request per app; lines of apps nobody follows go
   ]);
   batcher.add(line('shop', 200, 1, 's8'));
   batcher.tick();
-  batcher.tick(); // nothing new
+  for (let tick = 3; tick < 40; tick++) batcher.tick(); // nothing new
   expect(sent).toHaveLength(2);
-  batcher.tick(); // the fourth: lines too, oldest first, at most 3 per app
+  batcher.tick(); // the 40th: lines too, oldest first, at most 3 per app
   expect(sent).toHaveLength(3);
   expect(sent[2]!.map((t) => [t.app, t.statuses, t.lines.map((r) => r[8])])).toEqual([
     ['shop', {}, ['s6', 's7', 's8']],
