@@ -159,7 +159,7 @@ http {
       await new Promise((r) => setTimeout(r, 50));
     }
   }
-  return { port, httpsPort, stop: () => (child.kill('SIGQUIT'), rmSync(dir, { recursive: true, force: true })) };
+  return { port, httpsPort, pid: child.pid, stop: () => (child.kill('SIGQUIT'), rmSync(dir, { recursive: true, force: true })) };
 }
 
 /** Starts the router again, on the same data directory, port and routes, with metrics on or off. */
@@ -356,6 +356,8 @@ try {
     process.exitCode = 0;
   } else {
     const results = {};
+    // The proxy's processes, whose CPU time each run measures (the router's workers and nginx's are their children).
+    const proxyPid = { slipway: routerPid(slipway.dataDir), 'slipway-https': routerPid(slipway.dataDir), nginx: nginx.pid, 'nginx-https': nginx.pid };
     for (const [size, pathname] of [
       ['small', '/'],
       ['1mb', '/1mb'],
@@ -363,7 +365,11 @@ try {
       for (const [name, t] of Object.entries(targets)) {
         progress(`wrk ${DURATION}s, ${CONNECTIONS} connections: ${name}, ${size} response`);
         wrk(`${t.url}${pathname}`, t.host); // warm-up of equal length keeps runs comparable
-        results[`${name}/${size}`] = wrk(`${t.url}${pathname}`, t.host);
+        const pid = proxyPid[name];
+        const before = pid === undefined ? 0 : cpuMicros(pid);
+        const result = wrk(`${t.url}${pathname}`, t.host);
+        result.proxyCpuUs = pid === undefined ? null : (cpuMicros(pid) - before) / result.requests;
+        results[`${name}/${size}`] = result;
       }
     }
     const rows = [];
@@ -373,13 +379,31 @@ try {
       const d = results[`direct/${size}`];
       for (const name of ['direct', 'nginx', 'slipway', 'nginx-https', 'slipway-https']) {
         const r = results[`${name}/${size}`];
-        rows.push([size, name, r.rps, r.p50ms.toFixed(2), r.p99ms.toFixed(2), r.non2xx, r.errors ?? '']);
+        rows.push([size, name, r.rps, r.p50ms.toFixed(2), r.p99ms.toFixed(2), r.proxyCpuUs === null ? '' : r.proxyCpuUs.toFixed(1), r.non2xx, r.errors ?? '']);
       }
-      rows.push([size, 'slipway/nginx', (s.rps / n.rps).toFixed(2), (s.p50ms / n.p50ms).toFixed(2), (s.p99ms / n.p99ms).toFixed(2), '', '']);
-      rows.push([size, 'slipway/direct', (s.rps / d.rps).toFixed(2), (s.p50ms / d.p50ms).toFixed(2), (s.p99ms / d.p99ms).toFixed(2), '', '']);
+      rows.push([
+        size,
+        'slipway/nginx',
+        (s.rps / n.rps).toFixed(2),
+        (s.p50ms / n.p50ms).toFixed(2),
+        (s.p99ms / n.p99ms).toFixed(2),
+        (s.proxyCpuUs / n.proxyCpuUs).toFixed(2),
+        '',
+        '',
+      ]);
+      rows.push([size, 'slipway/direct', (s.rps / d.rps).toFixed(2), (s.p50ms / d.p50ms).toFixed(2), (s.p99ms / d.p99ms).toFixed(2), '', '', '']);
       const sh_ = results[`slipway-https/${size}`];
       const nh = results[`nginx-https/${size}`];
-      rows.push([size, 'https slipway/nginx', (sh_.rps / nh.rps).toFixed(2), (sh_.p50ms / nh.p50ms).toFixed(2), (sh_.p99ms / nh.p99ms).toFixed(2), '', '']);
+      rows.push([
+        size,
+        'https slipway/nginx',
+        (sh_.rps / nh.rps).toFixed(2),
+        (sh_.p50ms / nh.p50ms).toFixed(2),
+        (sh_.p99ms / nh.p99ms).toFixed(2),
+        (sh_.proxyCpuUs / nh.proxyCpuUs).toFixed(2),
+        '',
+        '',
+      ]);
     }
     for (const [name, port] of [
       ['nginx', nginx.httpsPort],
@@ -391,7 +415,7 @@ try {
     }
     const machine = machineLine();
     console.log(`Router benchmark, ${DURATION}s per run, ${CONNECTIONS} connections, wrk -t2, on ${machine}\n`);
-    console.log(table(['response', 'path', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx', 'socket errors'], rows));
+    console.log(table(['response', 'path', 'req/s', 'p50 ms', 'p99 ms', 'proxy CPU µs/req', 'non-2xx', 'socket errors'], rows));
     const hs = (name) => results[`${name}/handshakes`];
     console.log(
       `\n${table(
