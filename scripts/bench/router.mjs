@@ -373,37 +373,20 @@ try {
       }
     }
     const rows = [];
+    /** One row of a over b: throughput, p50, p99 and (when both were measured) the proxy's CPU per request. */
+    const ratio = (label, size, a, b) => {
+      const [x, y] = [results[`${a}/${size}`], results[`${b}/${size}`]];
+      const cpu = x.proxyCpuUs === null || y.proxyCpuUs === null ? '' : (x.proxyCpuUs / y.proxyCpuUs).toFixed(2);
+      return [size, label, (x.rps / y.rps).toFixed(2), (x.p50ms / y.p50ms).toFixed(2), (x.p99ms / y.p99ms).toFixed(2), cpu, '', ''];
+    };
     for (const size of ['small', '1mb']) {
-      const s = results[`slipway/${size}`];
-      const n = results[`nginx/${size}`];
-      const d = results[`direct/${size}`];
       for (const name of ['direct', 'nginx', 'slipway', 'nginx-https', 'slipway-https']) {
         const r = results[`${name}/${size}`];
         rows.push([size, name, r.rps, r.p50ms.toFixed(2), r.p99ms.toFixed(2), r.proxyCpuUs === null ? '' : r.proxyCpuUs.toFixed(1), r.non2xx, r.errors ?? '']);
       }
-      rows.push([
-        size,
-        'slipway/nginx',
-        (s.rps / n.rps).toFixed(2),
-        (s.p50ms / n.p50ms).toFixed(2),
-        (s.p99ms / n.p99ms).toFixed(2),
-        (s.proxyCpuUs / n.proxyCpuUs).toFixed(2),
-        '',
-        '',
-      ]);
-      rows.push([size, 'slipway/direct', (s.rps / d.rps).toFixed(2), (s.p50ms / d.p50ms).toFixed(2), (s.p99ms / d.p99ms).toFixed(2), '', '', '']);
-      const sh_ = results[`slipway-https/${size}`];
-      const nh = results[`nginx-https/${size}`];
-      rows.push([
-        size,
-        'https slipway/nginx',
-        (sh_.rps / nh.rps).toFixed(2),
-        (sh_.p50ms / nh.p50ms).toFixed(2),
-        (sh_.p99ms / nh.p99ms).toFixed(2),
-        (sh_.proxyCpuUs / nh.proxyCpuUs).toFixed(2),
-        '',
-        '',
-      ]);
+      rows.push(ratio('slipway/nginx', size, 'slipway', 'nginx'));
+      rows.push(ratio('slipway/direct', size, 'slipway', 'direct'));
+      rows.push(ratio('https slipway/nginx', size, 'slipway-https', 'nginx-https'));
     }
     for (const [name, port] of [
       ['nginx', nginx.httpsPort],
