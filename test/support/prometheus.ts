@@ -20,14 +20,15 @@ from prometheus_client.parser import text_string_to_metric_families
 out = []
 for family in text_string_to_metric_families(sys.stdin.read()):
     for s in family.samples:
-        out.append({"family": family.name, "type": family.type, "name": s.name, "labels": s.labels, "value": s.value})
+        # NaN (a gauge not measured yet) is no JSON: sent as a string, read back as NaN.
+        out.append({"family": family.name, "type": family.type, "name": s.name, "labels": s.labels, "value": s.value if s.value == s.value else "NaN"})
 print(json.dumps(out))
 `;
 
 export async function parsePrometheus(text: string): Promise<PromSample[]> {
   // Debian's interpreter, where the package is (a pyenv one on PATH would not have it).
   const { stdout } = await execa('/usr/bin/python3', ['-c', PARSE], { input: text });
-  return JSON.parse(stdout) as PromSample[];
+  return (JSON.parse(stdout) as (Omit<PromSample, 'value'> & { value: number | 'NaN' })[]).map((s) => ({ ...s, value: Number(s.value) }));
 }
 
 /** The value of the one sample with this name and these labels (among others), or undefined. */
