@@ -4,6 +4,9 @@
 // HTTPS rows: the same through Slipway's HTTPS port and through nginx terminating TLS with the
 // same certificate (ECDSA P-256) and the same TLS 1.3 cipher, keep-alive (wrk) and new TLS
 // handshakes per second (a Node client opening fresh connections, no session resumption).
+// node-floor rows: a bare Node socket server writing a canned response, plain and TLS: what any
+// Node program spends to read a request and write an answer here. Each row has the proxy's CPU
+// time per request (its processes' utime+stime from /proc over the measured run).
 //
 // Usage: scripts/bench/router [--duration 5] [--connections 32]   (prints a table, then JSON)
 //        scripts/bench/router --metrics-compare [--rounds 5]: the router with access logs and
@@ -102,6 +105,38 @@ async function handshakes(port, servername, seconds, concurrency = 8) {
     }),
   );
   return { perSecond: Math.round(count / ((Date.now() - started) / 1000)), errors, cipher };
+}
+
+/**
+ * The floor for any Node program answering HTTP and HTTPS here: a bare socket server (no HTTP
+ * parser, no proxying) that writes a canned response, small or 1 MB, for each request it reads.
+ * What the router spends above it is its own work; what this spends is Node's streams and TLS.
+ */
+async function startNodeFloor(certificate) {
+  const port = await freePort();
+  const httpsPort = await freePort();
+  const script = `
+const net = require('node:net'), tls = require('node:tls'), fs = require('node:fs');
+const answer = (size) => Buffer.concat([Buffer.from('HTTP/1.1 200 OK\\r\\ncontent-type: text/plain\\r\\ncontent-length: ' + size + '\\r\\n\\r\\n'), Buffer.alloc(size, 'x')]);
+const small = answer(5), big = answer(1024 * 1024);
+const serve = (socket) => {
+  socket.setNoDelay(true);
+  socket.on('error', () => {});
+  socket.on('data', (data) => socket.write(data.includes('GET /1mb') ? big : small));
+};
+net.createServer(serve).listen(${port}, '127.0.0.1');
+tls.createServer({ cert: fs.readFileSync(${JSON.stringify(certificate.cert)}), key: fs.readFileSync(${JSON.stringify(certificate.key)}) }, serve).listen(${httpsPort}, '127.0.0.1');
+`;
+  const child = spawn(process.execPath, [`--tls-cipher-list=${CIPHER}`, '-e', script], { stdio: 'ignore' });
+  for (let i = 0; i < 100; i++) {
+    try {
+      await fetch(`http://127.0.0.1:${port}/`);
+      break;
+    } catch {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  return { port, httpsPort, pid: child.pid, stop: () => child.kill() };
 }
 
 async function startNginx(upstreamPort, certificate) {
@@ -332,6 +367,7 @@ const slipway = await startSlipway({
   NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --tls-cipher-list=${CIPHER}`.trim(),
 });
 let nginx;
+let floor;
 try {
   progress(`Deploying ${APP} (Node web process on the stack image) to a fresh Slipway`);
   const repo = makeRepo({ Procfile: 'web: node server.js\n', 'server.js': SERVER_JS });
@@ -340,6 +376,7 @@ try {
   rmSync(repo, { recursive: true, force: true });
   const containerPort = Number(sh('docker', ['ps', '--filter', `label=slipway.app=${APP}`, '--format', '{{.Label "slipway.port"}}']).trim());
   nginx = await startNginx(containerPort, certificate);
+  floor = await startNodeFloor(certificate);
 
   const targets = {
     direct: { url: `http://127.0.0.1:${containerPort}`, host: 'direct' },
@@ -347,6 +384,8 @@ try {
     nginx: { url: `http://127.0.0.1:${nginx.port}`, host: 'nginx' },
     'slipway-https': { url: `https://127.0.0.1:${slipwayHttps}`, host: `${APP}.localhost` },
     'nginx-https': { url: `https://127.0.0.1:${nginx.httpsPort}`, host: `${APP}.localhost` },
+    'node-floor': { url: `http://127.0.0.1:${floor.port}`, host: 'floor' },
+    'node-floor-https': { url: `https://127.0.0.1:${floor.httpsPort}`, host: 'floor' },
   };
   if (values['metrics-compare']) {
     const compared = await compareMetrics(slipway);
@@ -357,7 +396,14 @@ try {
   } else {
     const results = {};
     // The proxy's processes, whose CPU time each run measures (the router's workers and nginx's are their children).
-    const proxyPid = { slipway: routerPid(slipway.dataDir), 'slipway-https': routerPid(slipway.dataDir), nginx: nginx.pid, 'nginx-https': nginx.pid };
+    const proxyPid = {
+      slipway: routerPid(slipway.dataDir),
+      'slipway-https': routerPid(slipway.dataDir),
+      nginx: nginx.pid,
+      'nginx-https': nginx.pid,
+      'node-floor': floor.pid,
+      'node-floor-https': floor.pid,
+    };
     for (const [size, pathname] of [
       ['small', '/'],
       ['1mb', '/1mb'],
@@ -380,7 +426,7 @@ try {
       return [size, label, (x.rps / y.rps).toFixed(2), (x.p50ms / y.p50ms).toFixed(2), (x.p99ms / y.p99ms).toFixed(2), cpu, '', ''];
     };
     for (const size of ['small', '1mb']) {
-      for (const name of ['direct', 'nginx', 'slipway', 'nginx-https', 'slipway-https']) {
+      for (const name of ['direct', 'nginx', 'slipway', 'nginx-https', 'slipway-https', 'node-floor', 'node-floor-https']) {
         const r = results[`${name}/${size}`];
         rows.push([size, name, r.rps, r.p50ms.toFixed(2), r.p99ms.toFixed(2), r.proxyCpuUs === null ? '' : r.proxyCpuUs.toFixed(1), r.non2xx, r.errors ?? '']);
       }
@@ -414,6 +460,7 @@ try {
   }
 } finally {
   nginx?.stop();
+  floor?.stop();
   await slipway.stop([APP]);
   rmSync(certificate.dir, { recursive: true, force: true });
 }
