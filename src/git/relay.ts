@@ -1,8 +1,8 @@
-import { rm } from 'node:fs/promises';
 import net from 'node:net';
 import type { Identity } from '../auth/tokens.js';
 import { DeployerClosedError, DeployRefused, type Deployer, type StartedDeployment } from '../deploy/deployer.js';
 import { detailLine, errorLine, isOwnLine } from '../deploy/log.js';
+import { closeSocketPath, listenOnSocketPath } from '../net/unix-socket.js';
 import type { Repos } from './repos.js';
 
 const ZERO_OID = /^0+$/;
@@ -58,18 +58,12 @@ export class HookRelay {
     this.server = net.createServer((socket) => this.accept(socket));
   }
 
-  async listen(): Promise<void> {
-    await rm(this.socketPath, { force: true });
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(this.socketPath, () => resolve());
-    });
+  listen(): Promise<void> {
+    return listenOnSocketPath(this.server, this.socketPath);
   }
 
-  async close(): Promise<void> {
-    for (const socket of this.sockets) socket.destroy();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-    await rm(this.socketPath, { force: true });
+  close(): Promise<void> {
+    return closeSocketPath(this.server, this.socketPath, this.sockets);
   }
 
   private accept(socket: net.Socket): void {

@@ -1,5 +1,5 @@
-import { rm } from 'node:fs/promises';
 import net from 'node:net';
+import { closeSocketPath, listenOnSocketPath } from '../net/unix-socket.js';
 import type { RouteTarget } from '../store/store.js';
 import { onMessages, sendMessage } from './channel.js';
 import type { Directory, RouterHandle } from './handle.js';
@@ -40,12 +40,8 @@ export class RouterLink implements RouterHandle {
     this.server = net.createServer((socket) => this.accept(socket));
   }
 
-  async listen(): Promise<void> {
-    await rm(this.socketPath, { force: true });
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(this.socketPath, () => resolve());
-    });
+  listen(): Promise<void> {
+    return listenOnSocketPath(this.server, this.socketPath);
   }
 
   /** Where the routers' requests go, summed per app with their lines (access logs, metrics). */
@@ -117,10 +113,12 @@ export class RouterLink implements RouterHandle {
   }
 
   /** Closes the channel; the routers keep serving their last routes and reconnect to the next server. */
-  async close(): Promise<void> {
-    for (const connection of this.connections) connection.socket.destroy();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-    await rm(this.socketPath, { force: true });
+  close(): Promise<void> {
+    return closeSocketPath(
+      this.server,
+      this.socketPath,
+      [...this.connections].map((connection) => connection.socket),
+    );
   }
 
   private accept(socket: net.Socket): void {
