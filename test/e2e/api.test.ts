@@ -1,15 +1,14 @@
-import { startServer, type TestServer } from '../support/server.js';
+import { ServerSuite, type TestServer } from '../support/server.js';
 
+const suite = new ServerSuite();
 let server: TestServer;
 
 beforeAll(async () => {
-  server = await startServer();
+  ({ server } = await suite.start());
   expect((await server.api('POST', '/api/apps', { name: 'api-app' })).status).toBe(201);
 }, 60_000);
 
-afterAll(async () => {
-  await server?.stop();
-}, 60_000);
+afterAll(() => suite.stop(), 60_000);
 
 test('health answers without a token; everything else needs one', async () => {
   expect((await fetch(`${server.url}/api/health`)).status).toBe(200);

@@ -1,19 +1,19 @@
 import { execa } from 'execa';
 import { existsSync, readFileSync } from 'node:fs';
-import { TestApp } from '../support/app.js';
-import { removeApp } from '../support/docker.js';
+import type { TestApp } from '../support/app.js';
 import { busyboxApp, WEB } from '../support/fixtures.js';
 import { getApp } from '../support/http.js';
-import { ROOT, startServer, type TestServer } from '../support/server.js';
+import { ROOT, ServerSuite, type TestServer } from '../support/server.js';
 
 /**
  * The Docker engine goes away and comes back. This test stops the machine's dockerd, so it
  * always starts it again (scripts/setup), even when an assertion fails.
  */
 
+const NAME = 'engine-app';
+const suite = new ServerSuite([NAME]);
 let server: TestServer;
 let app: TestApp;
-const NAME = 'engine-app';
 /** Where scripts/setup's dockerd (the default one) writes its process id. */
 const MAIN_DOCKERD_PIDFILE = '/var/run/docker.pid';
 
@@ -49,15 +49,13 @@ async function servesSoon(sha: string, attempts: number): Promise<boolean> {
 }
 
 beforeAll(async () => {
-  server = await startServer();
-  app = new TestApp(busyboxApp({ web: WEB }));
+  ({ server } = await suite.start());
+  app = suite.app(busyboxApp({ web: WEB }));
 }, 60_000);
 
 afterAll(async () => {
   await startEngine();
-  await server?.stop();
-  await removeApp(NAME);
-  app?.remove();
+  await suite.stop();
 }, 120_000);
 
 test('with the engine down a push is refused with a clear cause; when it is back, the app serves again and pushes deploy', async () => {

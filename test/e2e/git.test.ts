@@ -1,32 +1,27 @@
 import { TestApp } from '../support/app.js';
-import { appContainers, removeApp } from '../support/docker.js';
+import { appContainers } from '../support/docker.js';
 import { busyboxApp, WEB } from '../support/fixtures.js';
 import { getApp } from '../support/http.js';
-import { startServer, type TestServer } from '../support/server.js';
+import { ServerSuite, type TestServer } from '../support/server.js';
 import { execa } from 'execa';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 
-let server: TestServer;
-let app: TestApp;
 const NAME = 'git-app';
 const SHALLOW = 'shallow-app';
+const suite = new ServerSuite([NAME, 'master-app', SHALLOW]);
+let server: TestServer;
+let app: TestApp;
 
 beforeAll(async () => {
-  server = await startServer();
-  app = new TestApp(busyboxApp({ web: WEB }));
+  ({ server } = await suite.start());
+  app = suite.app(busyboxApp({ web: WEB }));
   await app.commit('first');
   const first = await app.push(server.remote(NAME));
   if (first.exitCode !== 0) throw new Error(`the first push failed:\n${first.output}`);
 }, 120_000);
 
-afterAll(async () => {
-  await server?.stop();
-  await removeApp(NAME);
-  await removeApp('master-app');
-  await removeApp(SHALLOW);
-  app?.remove();
-}, 60_000);
+afterAll(() => suite.stop(), 60_000);
 
 async function deploymentCount(): Promise<number> {
   const res = await server.api<unknown[]>('GET', `/api/apps/${NAME}/deployments`);

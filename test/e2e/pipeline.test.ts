@@ -2,25 +2,23 @@ import { jest } from '@jest/globals';
 import Docker from 'dockerode';
 import { execa } from 'execa';
 import http from 'node:http';
-import { TestApp } from '../support/app.js';
-import { appContainers, imageExists, removeApp } from '../support/docker.js';
+import type { TestApp } from '../support/app.js';
+import { appContainers, imageExists } from '../support/docker.js';
 import { busyboxApp, WEB } from '../support/fixtures.js';
 import { getApp, startGate } from '../support/http.js';
-import { startServer, type TestServer } from '../support/server.js';
+import { ServerSuite, type TestServer } from '../support/server.js';
 
 // Every test here pushes with real git and builds and boots real containers: each test and
 // hook gets up to 3 minutes (an explicit bound, so a slow machine is not a failure).
 jest.setTimeout(180_000);
 
+const suite = new ServerSuite();
 let server: TestServer;
-const apps: TestApp[] = [];
-const appNames: string[] = [];
 
+/** A working copy for the app `name`, whose containers and images the suite removes at the end. */
 function newApp(name: string, files: Record<string, string>): TestApp {
-  const app = new TestApp(files);
-  apps.push(app);
-  appNames.push(name);
-  return app;
+  suite.owns(name);
+  return suite.app(files);
 }
 
 interface DeploymentJson {
@@ -44,14 +42,10 @@ async function serverRef(name: string): Promise<string | undefined> {
 }
 
 beforeAll(async () => {
-  server = await startServer();
+  ({ server } = await suite.start());
 });
 
-afterAll(async () => {
-  await server?.stop();
-  for (const name of appNames) await removeApp(name);
-  for (const app of apps) app.remove();
-});
+afterAll(() => suite.stop());
 
 test('a push with web, worker and postdeploy builds, boots, runs the hook, then serves', async () => {
   const app = newApp(
@@ -350,8 +344,7 @@ test('two overlapping pushes to one app deploy one after the other', async () =>
   expect((await first.push(server.remote('queue-app'))).exitCode).toBe(0);
   const shaA = await first.commit('A', { Procfile: `web: ${WEB}\npostdeploy: sleep 2; echo first-hook-done\n` });
   // A second clone pushes a different commit (forced: its history is unrelated to what it saw) while A deploys.
-  const second = new TestApp(busyboxApp({ web: WEB, postdeploy: 'echo second-hook' }));
-  apps.push(second);
+  const second = suite.app(busyboxApp({ web: WEB, postdeploy: 'echo second-hook' }));
   const shaB = await second.commit('B');
 
   let resolveStarted!: () => void;

@@ -1,9 +1,8 @@
-import { TestApp } from '../support/app.js';
-import { removeApp } from '../support/docker.js';
+import type { TestApp } from '../support/app.js';
 import { busyboxApp, WEB } from '../support/fixtures.js';
 import { getApp } from '../support/http.js';
 import { steadyLoad, type Load } from '../support/load.js';
-import { startServer, type TestServer } from '../support/server.js';
+import { ServerSuite, type TestServer } from '../support/server.js';
 
 /**
  * The router is its own process: whatever happens to the server (SIGKILL, a graceful restart) or
@@ -14,15 +13,16 @@ describe.each([
   { workers: 0, label: 'one router process' },
   { workers: 2, label: 'two router processes' },
 ])('$label', ({ workers }) => {
-  let server: TestServer;
   const apps = [`rproc${workers}-a`, `rproc${workers}-b`];
+  const suite = new ServerSuite(apps);
+  let server: TestServer;
   const sources = new Map<string, TestApp>();
   const serving = new Map<string, string>();
 
   beforeAll(async () => {
-    server = await startServer({ env: { SLIPWAY_ROUTER_WORKERS: String(workers) } });
+    ({ server } = await suite.start({ env: { SLIPWAY_ROUTER_WORKERS: String(workers) } }));
     for (const app of apps) {
-      const source = new TestApp(busyboxApp({ web: WEB }));
+      const source = suite.app(busyboxApp({ web: WEB }));
       sources.set(app, source);
       serving.set(app, await source.commit(`first ${app}`));
       const pushed = await source.push(server.remote(app));
@@ -30,11 +30,7 @@ describe.each([
     }
   }, 120_000);
 
-  afterAll(async () => {
-    await server?.stop();
-    for (const app of apps) await removeApp(app);
-    for (const source of sources.values()) source.remove();
-  }, 60_000);
+  afterAll(() => suite.stop(), 60_000);
 
   /** Fresh connections (so that every router process answers some): each gets the app's current commit. */
   async function everyAppAnswers(): Promise<void> {

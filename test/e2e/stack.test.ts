@@ -5,25 +5,22 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { TestApp, type PushResult } from '../support/app.js';
-import { appContainers, removeApp } from '../support/docker.js';
+import { appContainers } from '../support/docker.js';
 import { getApp } from '../support/http.js';
-import { ROOT, startServer, type TestServer } from '../support/server.js';
+import { ROOT, ServerSuite, type TestServer } from '../support/server.js';
 
 // The server under test picks up SLIPWAY_STACK_IMAGE from the environment, as in production.
 const STACK_IMAGE = process.env.SLIPWAY_STACK_IMAGE ?? 'slipway/stack:trixie';
 const APPS = ['stack-hello', 'stack-engines', 'stack-sample', 'stack-yarn', 'stack-pnpm', 'stack-static', 'stack-spa', 'stack-python', 'stack-ruby'];
-
+const suite = new ServerSuite(APPS);
 let server: TestServer;
 
 beforeAll(async () => {
-  server = await startServer();
+  ({ server } = await suite.start());
   for (const name of APPS) expect((await server.api('POST', '/api/apps', { name })).status).toBe(201);
 }, 60_000);
 
-afterAll(async () => {
-  await server?.stop();
-  for (const name of APPS) await removeApp(name);
-}, 120_000);
+afterAll(() => suite.stop(), 120_000);
 
 function text(result: PushResult): string {
   return result.remote.join('\n');
