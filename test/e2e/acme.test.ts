@@ -7,16 +7,13 @@
 import { randomBytes } from 'node:crypto';
 import { statSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { TestApp } from '../support/app.js';
-import { cliRunner } from '../support/cli.js';
+import type { TestApp } from '../support/app.js';
 import { removeApp } from '../support/docker.js';
 import { busyboxApp, WEB } from '../support/fixtures.js';
 import { getApp } from '../support/http.js';
 import { preparePebble, type Pebble } from '../support/pebble.js';
-import { freePort, startServer, type TestServer } from '../support/server.js';
+import { ServerSuite, type CliRunner, type TestServer } from '../support/server.js';
 
 const APP = 'acme-app';
 const DOMAIN = 'www.acme-shop.example';
@@ -29,19 +26,19 @@ interface AutoDomain {
   nextAttemptAt: string | null;
 }
 
+const suite = new ServerSuite([APP]);
 let pebble: Pebble;
 let server: TestServer;
 let app: TestApp;
 let home: string;
 let httpsPort: number;
-let slipway: ReturnType<typeof cliRunner>;
+let slipway: CliRunner;
 
 beforeAll(async () => {
   await removeApp(APP);
   pebble = await preparePebble({ blocklist: [BLOCKED] });
-  httpsPort = await freePort();
-  server = await startServer({
-    args: ['--https-port', String(httpsPort)],
+  ({ server, home, slipway } = await suite.start({
+    https: true,
     env: {
       NODE_EXTRA_CA_CERTS: pebble.directoryCaFile,
       SLIPWAY_ACME_DIRECTORY: pebble.directory,
@@ -49,11 +46,10 @@ beforeAll(async () => {
       // A refused order is tried again only after the test is over.
       SLIPWAY_ACME_RETRY: '3600',
     },
-  });
+  }));
+  httpsPort = server.httpsPort!;
   await pebble.start(server.routerPort);
-  home = mkdtempSync(path.join(os.tmpdir(), 'slipway-acme-home-'));
-  slipway = cliRunner(server, home);
-  app = new TestApp(busyboxApp({ web: WEB }));
+  app = suite.app(busyboxApp({ web: WEB }));
   await app.commit('first');
   const pushed = await app.push(server.remote(APP));
   if (pushed.exitCode !== 0) throw new Error(`the push failed:\n${pushed.output}`);
@@ -61,11 +57,8 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  await server?.stop();
-  await removeApp(APP);
+  await suite.stop();
   await pebble?.stop();
-  app?.remove();
-  if (home) rmSync(home, { recursive: true, force: true });
 }, 60_000);
 
 async function autoState(): Promise<{ enabled: boolean; domains: AutoDomain[] }> {

@@ -1,16 +1,13 @@
 import { jest } from '@jest/globals';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync } from 'node:fs';
 import http from 'node:http';
-import os from 'node:os';
 import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { TestApp } from '../support/app.js';
+import type { TestApp } from '../support/app.js';
 import { launchBrowser } from '../support/browser.js';
-import { cliRunner } from '../support/cli.js';
-import { removeApp } from '../support/docker.js';
 import { busyboxApp, WEB } from '../support/fixtures.js';
 import { getApp, startGate, type Gate } from '../support/http.js';
-import { startServer, type TestServer } from '../support/server.js';
+import { ServerSuite, type CliRunner, type TestServer } from '../support/server.js';
 
 jest.setTimeout(120_000);
 
@@ -21,32 +18,27 @@ const UI_TIMEOUT = 30_000;
 /** A CGI script busybox's httpd runs: the app's 500s, for the metrics view. */
 const FAIL_CGI = '#!/bin/sh\necho "Status: 500 Internal Server Error"\necho "Content-Type: text/plain"\necho\necho failed\n';
 
+const suite = new ServerSuite([NAME]);
 let server: TestServer;
 let browser: Browser;
-let home: string;
 let app: TestApp;
-let slipway: ReturnType<typeof cliRunner>;
+let slipway: CliRunner;
 /** The logged-in browser the app tests share. */
 let context: BrowserContext;
 let page: Page;
 const commits: string[] = [];
 
 beforeAll(async () => {
-  server = await startServer();
+  ({ server, slipway } = await suite.start());
   browser = await launchBrowser();
-  home = mkdtempSync(path.join(os.tmpdir(), 'slipway-home-'));
-  slipway = cliRunner(server, home);
-  app = new TestApp(busyboxApp({ web: WEB, postdeploy: HOOK }, { 'cgi-bin/fail': FAIL_CGI }));
+  app = suite.app(busyboxApp({ web: WEB, postdeploy: HOOK }, { 'cgi-bin/fail': FAIL_CGI }));
   chmodSync(path.join(app.dir, 'cgi-bin/fail'), 0o755);
 }, 90_000);
 
 afterAll(async () => {
   await context?.close();
   await browser?.close();
-  await server?.stop();
-  await removeApp(NAME);
-  app?.remove();
-  rmSync(home, { recursive: true, force: true });
+  await suite.stop();
 }, 60_000);
 
 async function newPage(): Promise<{ context: BrowserContext; page: Page }> {

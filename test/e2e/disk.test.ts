@@ -3,12 +3,11 @@ import { execa } from 'execa';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { TestApp } from '../support/app.js';
-import { removeApp } from '../support/docker.js';
+import type { TestApp } from '../support/app.js';
 import { busyboxApp, WEB } from '../support/fixtures.js';
 import { getApp } from '../support/http.js';
 import { storageProblem } from '../../src/server/storage.js';
-import { startServer, type TestServer } from '../support/server.js';
+import { ServerSuite, type TestServer } from '../support/server.js';
 
 /**
  * The data directory on a disk of its own (a 64 MB tmpfs), filled up: pushes are refused with
@@ -16,25 +15,24 @@ import { startServer, type TestServer } from '../support/server.js';
  * on a mount of its own (a running server's open files keep its disk from being remounted).
  */
 
+const NAME = 'disk-app';
+const suite = new ServerSuite([NAME]);
 let mount: string;
 let server: TestServer;
 let app: TestApp;
-const NAME = 'disk-app';
 
 beforeAll(async () => {
   mount = mkdtempSync(path.join(os.tmpdir(), 'slipway-disk-'));
   await execa('mount', ['-t', 'tmpfs', '-o', 'size=64m', 'tmpfs', mount]);
-  server = await startServer({ args: ['--data', path.join(mount, 'data')], env: { SLIPWAY_MIN_FREE_MB: '16' } });
-  app = new TestApp(busyboxApp({ web: WEB }));
+  ({ server } = await suite.start({ args: ['--data', path.join(mount, 'data')], env: { SLIPWAY_MIN_FREE_MB: '16' } }));
+  app = suite.app(busyboxApp({ web: WEB }));
 }, 60_000);
 
 afterAll(async () => {
   await execa('mount', ['-o', 'remount,rw', mount], { reject: false });
-  await server?.stop();
+  await suite.stop();
   await execa('umount', [mount], { reject: false });
   rmSync(mount, { recursive: true, force: true });
-  await removeApp(NAME);
-  app?.remove();
 }, 60_000);
 
 test('a full disk refuses pushes with a clear message; nothing stored is lost, and pushes work once there is space', async () => {

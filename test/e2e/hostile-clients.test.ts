@@ -5,9 +5,10 @@
  */
 import net from 'node:net';
 import tls from 'node:tls';
-import { freePort, startServer, type TestServer } from '../support/server.js';
+import { ServerSuite, type TestServer } from '../support/server.js';
 import { TestCa } from '../support/test-ca.js';
 
+const suite = new ServerSuite();
 let server: TestServer;
 let ca: TestCa;
 let httpsPort: number;
@@ -15,15 +16,15 @@ let httpsPort: number;
 beforeAll(async () => {
   ca = new TestCa();
   const fallback = ca.issue(['*.localhost', 'hostile.localhost']);
-  httpsPort = await freePort();
-  server = await startServer({
-    args: ['--https-port', String(httpsPort)],
+  ({ server } = await suite.start({
+    https: true,
     env: { SLIPWAY_TLS_CERT: ca.file('default.pem', fallback.cert), SLIPWAY_TLS_KEY: ca.file('default.key', fallback.key) },
-  });
+  }));
+  httpsPort = server.httpsPort!;
 }, 60_000);
 
 afterAll(async () => {
-  await server?.stop();
+  await suite.stop();
   ca?.remove();
 }, 60_000);
 

@@ -5,17 +5,14 @@
  * no HTTPS request fails across a deploy and a failing hook. Real server, real Docker, real TLS
  * clients that trust only a CA made for this run.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import http2 from 'node:http2';
 import https from 'node:https';
-import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
-import { TestApp } from '../support/app.js';
-import { cliRunner } from '../support/cli.js';
-import { removeApp } from '../support/docker.js';
-import { freePort, startServer, type TestServer } from '../support/server.js';
+import type { TestApp } from '../support/app.js';
+import { ServerSuite, type CliRunner, type TestServer } from '../support/server.js';
 import { TestCa } from '../support/test-ca.js';
 
 const NAME = 'tls-shop';
@@ -68,12 +65,12 @@ server.on('upgrade', (req, socket) => {
 server.listen(Number(process.env.PORT));
 `;
 
+const suite = new ServerSuite([NAME]);
 let ca: TestCa;
 let server: TestServer;
 let app: TestApp;
 let httpsPort: number;
-let home: string;
-let cli: ReturnType<typeof cliRunner>;
+let cli: CliRunner;
 
 interface Reply {
   status: number;
@@ -153,15 +150,13 @@ beforeAll(async () => {
   ca = new TestCa();
   // Node's clients accept no wildcard right under a one-label domain: the app's name is listed too.
   const fallback = ca.issue(['*.localhost', `${NAME}.localhost`]);
-  httpsPort = await freePort();
   // Two router processes: every certificate change must reach the worker too.
-  server = await startServer({
-    args: ['--https-port', String(httpsPort)],
+  ({ server, slipway: cli } = await suite.start({
+    https: true,
     env: { SLIPWAY_ROUTER_WORKERS: '2', SLIPWAY_TLS_CERT: ca.file('default.pem', fallback.cert), SLIPWAY_TLS_KEY: ca.file('default.key', fallback.key) },
-  });
-  home = mkdtempSync(path.join(os.tmpdir(), 'slipway-home-'));
-  cli = cliRunner(server, home);
-  app = new TestApp({ 'server.js': SERVER_JS });
+  }));
+  httpsPort = server.httpsPort!;
+  app = suite.app({ 'server.js': SERVER_JS });
   await app.commit('one', { Procfile: 'web: RELEASE=one node server.js\n' });
   const pushed = await app.push(server.remote(NAME));
   if (pushed.exitCode !== 0) throw new Error(pushed.output);
@@ -169,11 +164,8 @@ beforeAll(async () => {
 }, 300_000);
 
 afterAll(async () => {
-  await server?.stop();
-  await removeApp(NAME);
-  app?.remove();
+  await suite.stop();
   ca?.remove();
-  if (home) rmSync(home, { recursive: true, force: true });
 }, 120_000);
 
 test('uploads that cannot be served are refused in one sentence: wrong key, expired, not yet valid, none of the app’s domains', async () => {

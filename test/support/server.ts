@@ -15,6 +15,8 @@ export interface TestServer {
   url: string;
   port: number;
   routerPort: number;
+  /** The router's HTTPS port, when started with `https: true`. */
+  httpsPort: number | undefined;
   token: string;
   dataDir: string;
   remote(app: string, token?: string): string;
@@ -121,6 +123,8 @@ export interface ServerOptions {
   env?: Record<string, string>;
   /** Added to `slipway server`'s arguments (`--data DIR` puts the data directory there). */
   args?: string[];
+  /** The router also serves HTTPS (`--https-port`), on a free port: `server.httpsPort`. */
+  https?: boolean;
 }
 
 /** Starts the real server (dist/cli.js) in its own process, on free ports and a fresh data dir. */
@@ -130,6 +134,8 @@ export async function startServer(options: ServerOptions = {}): Promise<TestServ
   const dataDir = given >= 0 && options.args![given + 1] ? options.args![given + 1]! : mkdtempSync(path.join(os.tmpdir(), 'slipway-test-'));
   const port = await freePort();
   const routerPort = await freePort();
+  const httpsPort = options.https ? await freePort() : undefined;
+  if (httpsPort !== undefined) options = { ...options, args: [...(options.args ?? []), '--https-port', String(httpsPort)] };
   const token = `test-token-${Math.random().toString(36).slice(2)}`;
   const url = `http://127.0.0.1:${port}`;
   let spawned = spawnServer(dataDir, port, routerPort, token, options);
@@ -140,6 +146,7 @@ export async function startServer(options: ServerOptions = {}): Promise<TestServ
     url,
     port,
     routerPort,
+    httpsPort,
     token,
     dataDir,
     remote: (app, t = token) => `http://git:${t}@127.0.0.1:${port}/${app}.git`,
