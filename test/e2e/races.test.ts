@@ -1,15 +1,11 @@
 import { jest } from '@jest/globals';
 import Docker from 'dockerode';
 import { execa } from 'execa';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { TestApp, type PushResult } from '../support/app.js';
-import { appContainers, removeApp } from '../support/docker.js';
-import { cliRunner } from '../support/cli.js';
+import type { PushResult, TestApp } from '../support/app.js';
+import { appContainers } from '../support/docker.js';
 import { busyboxApp, WEB } from '../support/fixtures.js';
 import { getApp, startGate, type Gate } from '../support/http.js';
-import { startServer, type TestServer } from '../support/server.js';
+import { ServerSuite, startServer, type CliRunner, type TestServer } from '../support/server.js';
 
 /**
  * Issue 20: what must hold at the switch, under concurrent pushes and operations, and when the
@@ -20,27 +16,24 @@ import { startServer, type TestServer } from '../support/server.js';
 jest.setTimeout(180_000);
 
 const docker = new Docker();
+const suite = new ServerSuite();
 let server: TestServer;
-const apps: TestApp[] = [];
-const names: string[] = [];
+let slipway: CliRunner;
 const gates: Gate[] = [];
 
 beforeAll(async () => {
-  server = await startServer();
+  ({ server, slipway } = await suite.start());
 }, 60_000);
 
 afterAll(async () => {
-  await server?.stop();
+  await suite.stop();
   for (const gate of gates) gate.close();
-  for (const name of names) await removeApp(name);
-  for (const app of apps) app.remove();
 }, 60_000);
 
+/** A working copy for the app `name` (on any of this file's servers), whose containers and images the suite removes at the end. */
 function newApp(name: string, files: Record<string, string>): TestApp {
-  names.push(name);
-  const app = new TestApp(files);
-  apps.push(app);
-  return app;
+  suite.owns(name);
+  return suite.app(files);
 }
 
 async function gate(): Promise<Gate> {
@@ -352,16 +345,10 @@ test('a response whose header lines end in a bare LF (busybox CGI) reaches the c
 });
 
 test('deployments:info without an id shows the latest and marks the phase it failed in; the deployments table marks rollbacks', async () => {
-  const home = mkdtempSync(path.join(os.tmpdir(), 'slipway-home-'));
-  try {
-    const slipway = cliRunner(server, home);
-    const info = await slipway(['deployments:info', '-a', 'dies-app']);
-    expect(info.exitCode).toBe(0);
-    expect(info.stdout).toContain('Deployment 2 of dies-app: crashed-error');
-    expect(info.stdout).toMatch(/\nboot\s+\S+\npostdeploy\s+\S+\nswitch\s+failed after \S+\n/);
-    const list = await slipway(['deployments', '-a', 'queue-app']);
-    expect(list.stdout).toMatch(/\n4\s+success\s+[0-9a-f]{7} rollback of 2\s/);
-  } finally {
-    rmSync(home, { recursive: true, force: true });
-  }
+  const info = await slipway(['deployments:info', '-a', 'dies-app']);
+  expect(info.exitCode).toBe(0);
+  expect(info.stdout).toContain('Deployment 2 of dies-app: crashed-error');
+  expect(info.stdout).toMatch(/\nboot\s+\S+\npostdeploy\s+\S+\nswitch\s+failed after \S+\n/);
+  const list = await slipway(['deployments', '-a', 'queue-app']);
+  expect(list.stdout).toMatch(/\n4\s+success\s+[0-9a-f]{7} rollback of 2\s/);
 });

@@ -1,13 +1,9 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { TestApp } from '../support/app.js';
-import { cliRunner } from '../support/cli.js';
+import type { TestApp } from '../support/app.js';
 import { clusterDocker, ensureCluster, startNode, stopNode, type TestCluster } from '../support/cluster.js';
 import { busyboxApp } from '../support/fixtures.js';
 import { getApp } from '../support/http.js';
 import { steadyLoad, type Tally } from '../support/load.js';
-import { startServer, type TestServer } from '../support/server.js';
+import { ServerSuite, type CliRunner, type TestServer } from '../support/server.js';
 
 /**
  * Slipway on a Docker Swarm (issue 18): the server runs here with DOCKER_HOST at the test
@@ -22,11 +18,12 @@ const WEB =
 const WORKER = 'echo "worker $CONTAINER up on $(hostname)"; exec sleep 1000';
 const HOOK = 'test -z "$FAIL_HOOK" && { test -z "$SLOW_HOOK" || sleep 120; } && echo "postdeploy saw GREETING=$GREETING"';
 
+/** No app names: the app's services and images are on the cluster's engines, removed below. */
+const suite = new ServerSuite();
 let cluster: TestCluster;
 let server: TestServer;
-let home: string;
 let app: TestApp;
-let slipway: ReturnType<typeof cliRunner>;
+let slipway: CliRunner;
 const commits: string[] = [];
 
 /** Services of this test's app, on the manager. */
@@ -96,27 +93,23 @@ async function answering(requests = 16, file = '/who.txt', host = `${NAME}.local
 beforeAll(async () => {
   cluster = await ensureCluster(3);
   await removeServices(); // left by a run that was killed
-  server = await startServer({
+  ({ server, slipway } = await suite.start({
     // Each node's engine as a task on that node reaches it: the test nodes share this machine's
     // filesystem, so each one's socket is named after it (a real node's is /var/run/docker.sock).
     env: { DOCKER_HOST: cluster.manager, SLIPWAY_NODE_DOCKER_HOST: cluster.hosts[cluster.nodes[0]!]!.replace(cluster.nodes[0]!, '{{.Node.Hostname}}') },
     args: ['--engine', 'swarm', '--registry', cluster.registry],
-  });
-  home = mkdtempSync(path.join(os.tmpdir(), 'slipway-home-'));
-  slipway = cliRunner(server, home);
-  app = new TestApp(busyboxApp({ web: WEB, worker: WORKER, postdeploy: HOOK }));
+  }));
+  app = suite.app(busyboxApp({ web: WEB, worker: WORKER, postdeploy: HOOK }));
 }, 600_000);
 
 afterAll(async () => {
-  await server?.stop();
+  await suite.stop();
   if (cluster) await removeServices();
   if (cluster) {
     // Swarm removes a service's containers some seconds after the service; an image in use stays.
     for (let i = 0; i < 60 && (await containers(`slipway.app=${NAME}`)).length > 0; i++) await sleep(500);
     await removeImages();
   }
-  app?.remove();
-  if (home) rmSync(home, { recursive: true, force: true });
 }, 120_000);
 
 test('a push with web=2 and a worker deploys over the nodes, in the same phases, and the router serves every web task', async () => {
