@@ -4,83 +4,37 @@
  * HTTP is not answered there. Real server, real git, real CLI.
  */
 import { execa } from 'execa';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import https from 'node:https';
-import os from 'node:os';
 import path from 'node:path';
-import { TestApp } from '../support/app.js';
-import { removeApp } from '../support/docker.js';
+import type { TestApp } from '../support/app.js';
 import { busyboxApp, WEB } from '../support/fixtures.js';
-import { CLI, freePort } from '../support/server.js';
+import { CLI, cliEnv, ServerSuite, type TestServer } from '../support/server.js';
 import { TestCa } from '../support/test-ca.js';
 
 const NAME = 'api-tls-app';
-const TOKEN = `test-token-${Math.random().toString(36).slice(2)}`;
 
+const suite = new ServerSuite([NAME]);
 let ca: TestCa;
-let dataDir: string;
+let server: TestServer;
 let home: string;
-let port: number;
-let child: ChildProcess;
-let output = '';
 let app: TestApp;
-
-function health(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    https.get({ host: 'localhost', port, path: '/api/health', ca: ca.cert, agent: false }, (res) => resolve(res.statusCode ?? 0)).on('error', reject);
-  });
-}
 
 beforeAll(async () => {
   ca = new TestCa();
   const own = ca.issue(['localhost']);
-  dataDir = mkdtempSync(path.join(os.tmpdir(), 'slipway-test-'));
-  home = mkdtempSync(path.join(os.tmpdir(), 'slipway-home-'));
-  port = await freePort();
-  const routerPort = await freePort();
-  child = spawn(CLI, ['server', '--data', dataDir, '--port', String(port), '--router-port', String(routerPort)], {
-    env: {
-      ...process.env,
-      SLIPWAY_ADMIN_TOKEN: TOKEN,
-      SLIPWAY_API_TLS: '1',
-      SLIPWAY_TLS_CERT: ca.file('own.pem', own.cert),
-      SLIPWAY_TLS_KEY: ca.file('own.key', own.key),
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
-  child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
-  for (let i = 0; ; i++) {
-    if (await health().catch(() => 0)) break;
-    if (i > 400 || child.exitCode !== null) throw new Error(`the server did not start:\n${output}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  app = new TestApp(busyboxApp({ web: WEB }));
+  ({ server, home } = await suite.start({ apiTls: { certFile: ca.file('own.pem', own.cert), keyFile: ca.file('own.key', own.key), ca: ca.cert } }));
+  app = suite.app(busyboxApp({ web: WEB }));
 }, 60_000);
 
 afterAll(async () => {
-  if (child && child.exitCode === null) {
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGTERM');
-    await exited;
-  }
-  try {
-    process.kill(Number(readFileSync(path.join(dataDir, 'router.pid'), 'utf8')), 'SIGTERM');
-  } catch {
-    // no router left
-  }
-  await removeApp(NAME);
-  app?.remove();
+  await suite.stop();
   ca?.remove();
-  rmSync(dataDir, { recursive: true, force: true });
-  rmSync(home, { recursive: true, force: true });
 }, 60_000);
 
 test('git pushes and the CLI works over TLS, trusting the private CA the usual way; plain HTTP gets no answer', async () => {
-  expect(output).toContain(`git and API on https://127.0.0.1:${port}`);
+  expect(server.output()).toContain(`git and API on https://127.0.0.1:${server.port}`);
   await app.commit('one');
-  const pushed = await execa('git', ['push', `https://git:${TOKEN}@localhost:${port}/${NAME}.git`, 'main'], {
+  expect(server.remote(NAME)).toBe(`https://git:${server.token}@localhost:${server.port}/${NAME}.git`);
+  const pushed = await execa('git', ['push', server.remote(NAME), 'main'], {
     cwd: app.dir,
     env: { GIT_SSL_CAINFO: path.join(ca.dir, 'ca.pem'), GIT_TERMINAL_PROMPT: '0' },
     reject: false,
@@ -90,7 +44,7 @@ test('git pushes and the CLI works over TLS, trusting the private CA the usual w
 
   const cli = (env: Record<string, string>) =>
     execa(process.execPath, [CLI, 'apps', '--json'], {
-      env: { HOME: home, PATH: process.env.PATH ?? '', SLIPWAY_URL: `https://localhost:${port}`, SLIPWAY_TOKEN: TOKEN, ...env },
+      env: { ...cliEnv(server, home), ...env },
       extendEnv: false,
       reject: false,
     });
@@ -100,5 +54,7 @@ test('git pushes and the CLI works over TLS, trusting the private CA the usual w
   // Without the CA the CLI refuses the certificate (it does not fall back to anything).
   expect((await cli({})).exitCode).not.toBe(0);
   // Plain HTTP on the TLS port is not served.
-  await expect(fetch(`http://127.0.0.1:${port}/api/health`)).rejects.toThrow();
+  await expect(fetch(`http://127.0.0.1:${server.port}/api/health`)).rejects.toThrow();
+  // The test side's API client trusts the private CA too.
+  expect((await server.api<{ name: string }[]>('GET', '/api/apps')).body.map((a) => a.name)).toContain(NAME);
 }, 180_000);

@@ -1,6 +1,7 @@
 import { execa } from 'execa';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import https from 'node:https';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -103,13 +104,38 @@ async function stopProcess(child: ChildProcess): Promise<void> {
   }
 }
 
-async function untilHealthy(url: string, spawned: Spawned): Promise<void> {
+interface Reply {
+  status: number;
+  text: string;
+}
+
+/**
+ * One request to the server. fetch() cannot be given a CA of its own, so a server whose API speaks
+ * TLS with a certificate from the test's private CA (`ca`) is asked through node:https instead.
+ */
+async function send(url: string, init: { method?: string; headers?: Record<string, string>; body?: string }, ca: string | undefined): Promise<Reply> {
+  if (ca === undefined) {
+    const res = await fetch(url, init);
+    return { status: res.status, text: await res.text() };
+  }
+  return new Promise((resolve, reject) => {
+    const req = https.request(url, { method: init.method ?? 'GET', headers: init.headers, ca, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString() }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(init.body);
+  });
+}
+
+async function untilHealthy(url: string, spawned: Spawned, ca: string | undefined): Promise<void> {
   const deadline = Date.now() + 20_000;
   for (;;) {
     if (spawned.child.exitCode !== null) throw new Error(`the server exited early:\n${spawned.output()}`);
     try {
-      const res = await fetch(`${url}/api/health`);
-      if (res.status === 200) return;
+      if ((await send(`${url}/api/health`, {}, ca)).status === 200) return;
     } catch {
       // not listening yet
     }
@@ -125,6 +151,11 @@ export interface ServerOptions {
   args?: string[];
   /** The router also serves HTTPS (`--https-port`), on a free port: `server.httpsPort`. */
   https?: boolean;
+  /**
+   * The API and git answer over HTTPS (SLIPWAY_API_TLS) with this certificate for localhost:
+   * `server.url` and `remote()` are https://localhost:PORT, and the test side trusts `ca` (PEM).
+   */
+  apiTls?: { certFile: string; keyFile: string; ca: string };
 }
 
 /** Starts the real server (dist/cli.js) in its own process, on free ports and a fresh data dir. */
@@ -137,10 +168,12 @@ export async function startServer(options: ServerOptions = {}): Promise<TestServ
   const httpsPort = options.https ? await freePort() : undefined;
   if (httpsPort !== undefined) options = { ...options, args: [...(options.args ?? []), '--https-port', String(httpsPort)] };
   const token = `test-token-${Math.random().toString(36).slice(2)}`;
-  const url = `http://127.0.0.1:${port}`;
+  const tls = options.apiTls;
+  if (tls !== undefined) options = { ...options, env: { SLIPWAY_API_TLS: '1', SLIPWAY_TLS_CERT: tls.certFile, SLIPWAY_TLS_KEY: tls.keyFile, ...options.env } };
+  const url = tls === undefined ? `http://127.0.0.1:${port}` : `https://localhost:${port}`;
   let spawned = spawnServer(dataDir, port, routerPort, token, options);
   let previousOutput = '';
-  await untilHealthy(url, spawned);
+  await untilHealthy(url, spawned, tls?.ca);
 
   return {
     url,
@@ -149,14 +182,18 @@ export async function startServer(options: ServerOptions = {}): Promise<TestServ
     httpsPort,
     token,
     dataDir,
-    remote: (app, t = token) => `http://git:${t}@127.0.0.1:${port}/${app}.git`,
+    remote: (app, t = token) => `${url.replace('://', `://git:${t}@`)}/${app}.git`,
     async api<T>(method: string, pathname: string, body?: unknown) {
-      const res = await fetch(`${url}${pathname}`, {
-        method,
-        headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-        body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
-      });
-      const text = await res.text();
+      const res = await send(
+        `${url}${pathname}`,
+        {
+          method,
+          headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+          body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+        },
+        tls?.ca,
+      );
+      const text = res.text;
       let parsed: unknown = text;
       try {
         parsed = JSON.parse(text);
@@ -187,7 +224,7 @@ export async function startServer(options: ServerOptions = {}): Promise<TestServ
       await stopProcess(spawned.child);
       previousOutput += spawned.output();
       spawned = spawnServer(dataDir, port, routerPort, token, options);
-      await untilHealthy(url, spawned);
+      await untilHealthy(url, spawned, tls?.ca);
     },
     stopServer: () => stopProcess(spawned.child),
     async stop() {
