@@ -341,7 +341,15 @@ async function compareMetrics(slipway) {
   );
   console.log(
     table(
-      ['response', 'router under test', 'req/s per round (tested/twin)', 'req/s tested/twin', 'p99 tested/twin', 'router CPU µs/req', 'server CPU µs/req'],
+      [
+        'response',
+        'router under test',
+        'req/s per round (tested/twin)',
+        'req/s tested/twin',
+        'p99 tested/twin',
+        'router CPU/req tested/twin',
+        'server CPU µs/req',
+      ],
       rows,
     ),
   );
