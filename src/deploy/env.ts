@@ -1,7 +1,9 @@
 /** The environment every container of a deployment gets: the app's variables plus Slipway's. */
 
+import { PLATFORM_ENV } from '../runtime/redact.js';
+
 /** Names Slipway sets itself; an app cannot override them. */
-export const RESERVED_ENV = ['PORT', 'APP', 'CONTAINER', 'CONTAINER_VERSION', 'SOURCE_VERSION', 'STACK', 'DYNO', 'CONTAINER_MEMORY'] as const;
+export const RESERVED_ENV = PLATFORM_ENV;
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 

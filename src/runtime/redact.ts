@@ -6,12 +6,22 @@
  */
 export const REDACTED = '<redacted>';
 
+/**
+ * Variables Slipway sets in every container itself (an app cannot set them): the app's and the
+ * container's names, the port, the commit, the stack. Not secrets, and the engine's errors name
+ * the container by them ("the container name /slipway-shop-1-web-1 is already in use"), so their
+ * values stay readable.
+ */
+export const PLATFORM_ENV = ['PORT', 'APP', 'CONTAINER', 'CONTAINER_VERSION', 'SOURCE_VERSION', 'STACK', 'DYNO', 'CONTAINER_MEMORY'] as const;
+const PLATFORM = new Set<string>(PLATFORM_ENV);
+
 /** Values this short are also ordinary words and numbers of the message (PORT=3000, DEBUG=1). */
 const MIN_VALUE_LENGTH = 4;
 
 export function redactEnv(text: string, env: Record<string, string>): string {
   let out = text;
   for (const [name, value] of Object.entries(env)) {
+    if (PLATFORM.has(name)) continue;
     const key = escapeRegExp(name);
     // `"NAME=…"` up to its closing quote (Go's escapes included), and a bare NAME=… up to a space.
     out = out.replace(new RegExp(`"${key}=(?:\\\\.|[^"\\\\])*"`, 'g'), `"${name}=${REDACTED}"`);

@@ -17,6 +17,13 @@ describe('redactEnv', () => {
     expect(redactEnv('nothing to hide here', env)).toBe('nothing to hide here');
   });
 
+  test("the values Slipway sets itself (the app's and the container's names, port, commit) stay readable; the app's own are removed", () => {
+    const message =
+      'Conflict. The container name "/slipway-hello-1-web-1" is already in use by container "61dc". You have to remove (or rename) that container; PORT=31000 SECRET_KEY=hello-world-key';
+    const env = { APP: 'hello', CONTAINER: 'web-1', DYNO: 'web.1', PORT: '31000', CONTAINER_VERSION: 'abc123def', SECRET_KEY: 'hello-world-key' };
+    expect(redactEnv(message, env)).toBe(message.replace('SECRET_KEY=hello-world-key', `SECRET_KEY=${REDACTED}`));
+  });
+
   test('a name is matched whole: NOT_TOKEN= is not TOKEN=', () => {
     expect(redactEnv('MY_K=abc K=abc', { K: 'abc' })).toBe(`MY_K=abc K=${REDACTED}`);
   });
