@@ -107,6 +107,18 @@ async function handshakes(port, servername, seconds, concurrency = 8) {
   return { perSecond: Math.round(count / ((Date.now() - started) / 1000)), errors, cipher };
 }
 
+/** Resolves once something answers HTTP on the port (5 s at most). */
+async function answering(port) {
+  for (let i = 0; i < 100; i++) {
+    try {
+      await fetch(`http://127.0.0.1:${port}/`);
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
+
 /**
  * The floor for any Node program answering HTTP and HTTPS here: a bare socket server (no HTTP
  * parser, no proxying) that writes a canned response, small or 1 MB, for each request it reads.
@@ -128,14 +140,7 @@ net.createServer(serve).listen(${port}, '127.0.0.1');
 tls.createServer({ cert: fs.readFileSync(${JSON.stringify(certificate.cert)}), key: fs.readFileSync(${JSON.stringify(certificate.key)}) }, serve).listen(${httpsPort}, '127.0.0.1');
 `;
   const child = spawn(process.execPath, [`--tls-cipher-list=${CIPHER}`, '-e', script], { stdio: 'ignore' });
-  for (let i = 0; i < 100; i++) {
-    try {
-      await fetch(`http://127.0.0.1:${port}/`);
-      break;
-    } catch {
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
+  await answering(port);
   return { port, httpsPort, pid: child.pid, stop: () => child.kill() };
 }
 
@@ -186,14 +191,7 @@ http {
 `,
   );
   const child = spawn('nginx', ['-p', dir, '-c', path.join(dir, 'nginx.conf'), '-g', 'daemon off;'], { stdio: 'ignore' });
-  for (let i = 0; i < 100; i++) {
-    try {
-      await fetch(`http://127.0.0.1:${port}/`);
-      break;
-    } catch {
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
+  await answering(port);
   return { port, httpsPort, pid: child.pid, stop: () => (child.kill('SIGQUIT'), rmSync(dir, { recursive: true, force: true })) };
 }
 
