@@ -20,7 +20,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { freePort, makeRepo, progress, push, sh, startSlipway, stopRouter, table, ROOT } from './lib/harness.mjs';
+import { freePort, makeRepo, progress, push, sh, startSlipway, stopRouter, table, withChildren, ROOT } from './lib/harness.mjs';
 import { selfSignedCertificate } from './lib/self-signed.mjs';
 
 const { values } = parseArgs({
@@ -220,17 +220,8 @@ function wrkAsync(url, host, connections) {
 
 /** CPU time in µs that a process and its children (a router's workers) have used so far. */
 function cpuMicros(pid) {
-  let children = [];
-  try {
-    children = sh('pgrep', ['-P', String(pid)])
-      .split('\n')
-      .filter(Boolean)
-      .map(Number);
-  } catch {
-    // none
-  }
   let ticks = 0;
-  for (const p of [pid, ...children]) {
+  for (const p of withChildren(pid)) {
     try {
       const fields = readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1].split(' ');
       ticks += Number(fields[11]) + Number(fields[12]); // utime, stime

@@ -53,10 +53,8 @@ export class RouterLink implements RouterHandle {
    * Resolves once a connected router has the whole state, or after `timeoutMs`: a server that
    * starts answers its API only then, so that a change it acknowledges is one the router has.
    */
-  async synced(timeoutMs: number): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([this.firstSync, new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
-    clearTimeout(timer);
+  synced(timeoutMs: number): Promise<void> {
+    return atMost(this.firstSync, timeoutMs);
   }
 
   /** How many router processes are connected. */
@@ -106,10 +104,8 @@ export class RouterLink implements RouterHandle {
    * Asks every router for the access lines it holds: once this resolves they are in (each router
    * sends them before it answers). A router that does not answer within `timeoutMs` is not waited for.
    */
-  async sendLines(timeoutMs: number): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([this.broadcast({ type: 'send-lines' }), new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
-    clearTimeout(timer);
+  sendLines(timeoutMs: number): Promise<void> {
+    return atMost(this.broadcast({ type: 'send-lines' }), timeoutMs);
   }
 
   /** Closes the channel; the routers keep serving their last routes and reconnect to the next server. */
@@ -167,4 +163,11 @@ export class RouterLink implements RouterHandle {
       sendMessage(connection.socket, { ...command, id } satisfies RouterRequest);
     });
   }
+}
+
+/** Resolves when `done` does, or after `timeoutMs`, whichever comes first. */
+async function atMost(done: Promise<unknown>, timeoutMs: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([done, new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+  clearTimeout(timer);
 }

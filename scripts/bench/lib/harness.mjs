@@ -92,23 +92,27 @@ export async function stopRouter(dataDir) {
   }
 }
 
+/** The process and its direct children (a router's workers, nginx's). */
+export function withChildren(pid) {
+  try {
+    return [
+      pid,
+      ...sh('pgrep', ['-P', String(pid)])
+        .split('\n')
+        .filter(Boolean)
+        .map(Number),
+    ];
+  } catch {
+    return [pid]; // no children
+  }
+}
+
 /**
  * Resident memory of a process and its children (the router's workers), in MB; with
  * `{ children: false }`, of the process alone (the server's children include its router).
  */
 export function rssMb(pid, { children = true } = {}) {
-  const pids = [pid];
-  if (children)
-    try {
-      pids.push(
-        ...sh('pgrep', ['-P', String(pid)])
-          .split('\n')
-          .filter(Boolean)
-          .map(Number),
-      );
-    } catch {
-      // no children
-    }
+  const pids = children ? withChildren(pid) : [pid];
   let kb = 0;
   for (const p of pids) {
     try {
