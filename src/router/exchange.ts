@@ -30,7 +30,7 @@ export interface ExchangeHost {
   /** A request to the target starts, or ends (counted for drain). */
   begin(target: RouteTarget): void;
   end(target: RouteTarget): void;
-  /** The target refused a connection: out of rotation until it listens again. */
+  /** The target refused a connection (or its host is unreachable): out of rotation until it listens again. */
   refused(target: RouteTarget): void;
   /** Sends the request again, to a target not in `refused`. */
   retry(
@@ -46,20 +46,28 @@ export interface ExchangeHost {
   crashed(error: unknown): void;
 }
 
+/** Errors of a connection that never reached the target: nothing was sent, the target is not there. */
+const UNREACHED = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN']);
+
+/** Whether the error says the target could not be reached at all (it is taken out of rotation). */
+export function unreached(code: string | undefined): boolean {
+  return code !== undefined && UNREACHED.has(code);
+}
+
 /**
- * Whether a failed exchange goes again: `elsewhere` when the target refused the connection (nothing
- * reached the app), or reset a fresh one before answering (its process is dying: a container being
- * stopped, a swarm node going down); `again` when a pooled connection was closed by the app just
- * as it was reused (nothing was read back, so the app did not answer it), else `no`. Only requests
- * nothing is lost by repeating (retryable), and at most MAX_ATTEMPTS in all.
+ * Whether a failed exchange goes again: `elsewhere` when the connection never reached the target
+ * (refused, or its host unreachable), or when the target closed or reset a fresh connection
+ * before answering (its process is dying: a container being stopped, a swarm node going down;
+ * nginx's `proxy_next_upstream error` does the same); `again` when a pooled connection was closed
+ * by the app just as it was reused (nothing was read back, so the app did not answer it), else
+ * `no`. Only requests nothing is lost by repeating (retryable), and at most MAX_ATTEMPTS in all.
  */
 export function retryDecision(code: string | undefined, reused: boolean, gotBytes: boolean, retryable: boolean, attempt: number): 'elsewhere' | 'again' | 'no' {
   if (!retryable || attempt >= MAX_ATTEMPTS) return 'no';
-  if (code === 'ECONNREFUSED') return 'elsewhere';
-  const closedUnanswered = !gotBytes && (code === 'ECONNRESET' || code === 'EPIPE');
-  if (reused && !gotBytes && (code === undefined || closedUnanswered)) return 'again';
-  if (closedUnanswered) return 'elsewhere';
-  return 'no';
+  if (unreached(code)) return 'elsewhere';
+  const closedUnanswered = !gotBytes && (code === undefined || code === 'ECONNRESET' || code === 'EPIPE');
+  if (!closedUnanswered) return 'no';
+  return reused ? 'again' : 'elsewhere';
 }
 
 const enum Body {
@@ -365,7 +373,7 @@ export class Exchange implements UpstreamUser, InFlight {
       return;
     }
     const code = error?.code;
-    if (code === 'ECONNREFUSED') this.host.refused(this.target);
+    if (unreached(code)) this.host.refused(this.target);
     const retry = retryDecision(code, reused, this.gotBytes, this.incoming.retryable, this.attempt);
     if (retry !== 'no') {
       // A second unanswered close in a row is no idle connection's: the target is dying (its
@@ -380,4 +388,7 @@ export class Exchange implements UpstreamUser, InFlight {
   }
 }
 
-class UpstreamTimeout extends Error {}
+/** The target did not answer in time: a 504, never retried (the app may still be working on it). */
+class UpstreamTimeout extends Error {
+  readonly code = 'ETIMEDOUT';
+}

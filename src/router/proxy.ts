@@ -10,7 +10,7 @@ import { ClientExchanges } from './client-exchanges.js';
 import { Exchange, type ExchangeHost } from './exchange.js';
 import { FastConnection, type FastPathHost } from './fast-path.js';
 import type { SimpleRequest } from './http1.js';
-import { httpsRedirect, maintenancePage, notFoundPage, notRunningPage, rawReply, twoHostsPage } from './pages.js';
+import { badGatewayPage, httpsRedirect, maintenancePage, notFoundPage, notRunningPage, rawReply, twoHostsPage } from './pages.js';
 import { hostOf, requestHead, type ClientRequestHead, type HeadOptions, type Incoming } from './request-head.js';
 import { RequestIds } from './request-id.js';
 import { KEEP_ALIVE_MS, RawResponse, type Sink } from './response.js';
@@ -492,7 +492,10 @@ export class Router {
     if (incoming.secure && incoming.responseHeaders === undefined && this.options.hsts?.(app)) incoming.responseHeaders = HSTS;
     const target = this.routes.pick(app, refused);
     if (!target) {
-      notRunningPage(res, app);
+      // A retry with every target in rotation tried: they closed on it, so the app could not be
+      // reached; with none in rotation (all refused), nothing runs.
+      if (attempt > 1 && this.routes.hasLive(app)) badGatewayPage(res, app);
+      else notRunningPage(res, app);
       return;
     }
     if (res instanceof MeteredSink) res.attempt(target);

@@ -66,6 +66,12 @@ export class RouteTable {
     return undefined;
   }
 
+  /** Whether the app's route has a target in rotation (not taken out), tried or not. */
+  hasLive(app: string): boolean {
+    const route = this.routes.get(app);
+    return route !== undefined && route.targets.some((target) => !this.down.has(targetKey(target)));
+  }
+
   markDown(key: string): void {
     this.down.add(key);
   }

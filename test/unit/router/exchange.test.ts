@@ -96,6 +96,43 @@ describe('failover', () => {
     expect(bodies).toEqual(['item=2']);
   });
 
+  test('a GET whose fresh connection the target closes unanswered goes to another target; a POST does not', async () => {
+    // A container being killed: its process read the request, then died without a byte back.
+    let closed = 0;
+    const dying = await upstream((req) => {
+      closed++;
+      req.socket.destroy();
+    });
+    const live = await textUpstream('live');
+    world.known.add('shop');
+    world.router.switchTo('shop', 1, [dying.target, live.target]);
+
+    const replies: [number, string][] = [];
+    for (let i = 0; i < 4; i++) {
+      const reply = await get('shop');
+      replies.push([reply.status, reply.text]);
+    }
+    expect(replies).toEqual([
+      [200, 'live'],
+      [200, 'live'],
+      [200, 'live'],
+      [200, 'live'],
+    ]);
+    expect(closed).toBeGreaterThan(0);
+    // It answered the connection, so it stays in rotation: the next request may find it well.
+    expect(world.router.table.isDown(targetKey(dying.target))).toBe(false);
+
+    // With no other target, one attempt and a 502 (not "not running": it is in rotation); a POST
+    // is never sent twice.
+    world.router.switchTo('shop', 2, [dying.target]);
+    for (const method of ['GET', 'POST']) {
+      const before = closed;
+      const reply = await send({ host: 'shop.test.local', method, path: '/orders', body: method === 'POST' ? 'item=1' : undefined });
+      expect([method, reply.status, closed - before]).toEqual([method, 502, 1]);
+      expect(reply.text).toContain('shop could not be reached.');
+    }
+  });
+
   test('a GET to an app whose only target refuses gets 503 after the retry finds nothing', async () => {
     const deadPort = await closedPort();
     world.known.add('shop');
@@ -346,14 +383,18 @@ describe('retryDecision (pure)', () => {
     for (const code of [undefined, 'ECONNRESET', 'EPIPE']) expect(retryDecision(code, true, false, true, 1)).toBe('again');
   });
 
-  test('a fresh connection the app reset before answering goes elsewhere: its process is dying', () => {
-    for (const code of ['ECONNRESET', 'EPIPE']) expect(retryDecision(code, false, false, true, 1)).toBe('elsewhere');
+  test('a fresh connection the app closed or reset before answering goes elsewhere: its process is dying', () => {
+    for (const code of [undefined, 'ECONNRESET', 'EPIPE']) expect(retryDecision(code, false, false, true, 1)).toBe('elsewhere');
+  });
+
+  test('a host that cannot be reached goes elsewhere, like a refusal', () => {
+    for (const code of ['EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN']) expect(retryDecision(code, false, false, true, 1)).toBe('elsewhere');
   });
 
   test('no retry once the app sent bytes, for other errors, for bodies, or after 4 attempts', () => {
     expect(retryDecision('ECONNRESET', true, true, true, 1)).toBe('no');
     expect(retryDecision('ECONNRESET', false, true, true, 1)).toBe('no');
-    expect(retryDecision(undefined, false, false, true, 1)).toBe('no');
+    expect(retryDecision(undefined, false, true, true, 1)).toBe('no');
     expect(retryDecision('ECONNRESET', false, false, false, 1)).toBe('no');
     expect(retryDecision('ETIMEDOUT', true, false, true, 1)).toBe('no');
     expect(retryDecision('ECONNREFUSED', false, false, false, 1)).toBe('no');
