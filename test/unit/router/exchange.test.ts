@@ -183,6 +183,28 @@ describe('upstream errors', () => {
     expect(timed.table.activeRequests([up.target])).toBe(0);
   });
 
+  test('a GET that times out on a reused connection is not sent again: one 504, the app saw it once', async () => {
+    const { router: timed, port } = await makeRouter({ upstreamTimeoutMs: 300 });
+    const seen: string[] = [];
+    const sockets = new Set<unknown>();
+    const up = await upstream((req, res) => {
+      seen.push(req.url ?? '');
+      sockets.add(req.socket);
+      if (req.url === '/fast') res.end('fast'); // and /slow never answers
+    });
+    world.known.add('slowpoke');
+    timed.switchTo('slowpoke', 1, [up.target]);
+
+    expect((await send({ host: 'slowpoke.test.local', port, path: '/fast' })).text).toBe('fast');
+    // The router's pooled connection from /fast carries /slow.
+    const reply = await send({ host: 'slowpoke.test.local', port, path: '/slow' });
+
+    expect(reply.status).toBe(504);
+    await sleep(400);
+    expect(seen).toEqual(['/fast', '/slow']);
+    expect(sockets.size).toBe(1);
+  });
+
   test('a client that gives up on a GET is not sent to the app a second time', async () => {
     const seen: string[] = [];
     const up = await upstream((req, res) => {
