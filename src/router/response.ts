@@ -5,6 +5,8 @@ import type { RouteTarget } from '../store/store.js';
 
 /** How long an idle client connection stays open (Keep-Alive: timeout=65). */
 export const KEEP_ALIVE_MS = 65_000;
+/** A response's last piece smaller than this goes out with its head in one write. */
+const ONE_WRITE_BELOW = 4096;
 
 export /** Where a response goes: Node's ServerResponse, or the fast path's RawResponse. */
 interface Sink {
@@ -84,10 +86,21 @@ export class RawResponse implements Sink {
   end(chunk?: Buffer | string): this {
     if (this.done) return this;
     const socket = this.socket;
+    const body = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    if (this.head !== '' && !this.chunked && (body === undefined || this.noBody || body.length < ONE_WRITE_BELOW)) {
+      // A small response whole, head and body in one string: one write, no writev of pieces.
+      socket.write(body === undefined || this.noBody ? this.head : this.head + body.toString('latin1'), 'latin1');
+      this.head = '';
+      return this.ended(socket);
+    }
     socket.cork();
-    this.send(socket, typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+    this.send(socket, body);
     if (this.chunked) socket.write('0\r\n\r\n', 'latin1');
     socket.uncork();
+    return this.ended(socket);
+  }
+
+  private ended(socket: net.Socket): this {
     this.done = true;
     if (this.closing) {
       socket.end();

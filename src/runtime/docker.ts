@@ -285,8 +285,7 @@ export class DockerRuntime implements Runtime {
     };
   }
 
-  /** Creates the container; its id. */
-  /** Creates the container; an engine error comes without the environment's values (redact.ts). */
+  /** Creates the container; its id. An engine error comes without the environment's values (redact.ts). */
   private async create(spec: ContainerSpec): Promise<string> {
     try {
       return (await this.engine((docker) => docker.createContainer(createOptions(spec)))).id;
