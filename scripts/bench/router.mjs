@@ -20,7 +20,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { freePort, makeRepo, progress, push, sh, startSlipway, stopRouter, table, withChildren, ROOT } from './lib/harness.mjs';
+import { cpuMicros, freePort, makeRepo, median, progress, push, sh, startSlipway, stopRouter, table, ROOT } from './lib/harness.mjs';
 import { selfSignedCertificate } from './lib/self-signed.mjs';
 
 const { values } = parseArgs({
@@ -219,22 +219,7 @@ function wrkAsync(url, host, connections) {
 }
 
 /** CPU time in µs that a process and its children (a router's workers) have used so far. */
-function cpuMicros(pid) {
-  let ticks = 0;
-  for (const p of withChildren(pid)) {
-    try {
-      const fields = readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1].split(' ');
-      ticks += Number(fields[11]) + Number(fields[12]); // utime, stime
-    } catch {
-      // gone
-    }
-  }
-  return ticks * (1e6 / CLOCK_TICKS);
-}
-const CLOCK_TICKS = Number(sh('getconf', ['CLK_TCK']).trim());
-
 const routerPid = (dataDir) => Number(readFileSync(path.join(dataDir, 'router.pid'), 'utf8').trim());
-const median = (values) => [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)];
 
 /**
  * Access logs and metrics on against off, side by side: the router under test (the server's, on

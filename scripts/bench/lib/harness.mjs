@@ -107,6 +107,25 @@ export function withChildren(pid) {
   }
 }
 
+/** CPU time (user + system) a process and its children (the router's workers, nginx's) have used, in µs. */
+export function cpuMicros(pid) {
+  let ticks = 0;
+  for (const p of withChildren(pid)) {
+    try {
+      const fields = readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1].split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]); // utime, stime
+    } catch {
+      // gone
+    }
+  }
+  return ticks * (1e6 / clockTicksPerSecond());
+}
+let clockTicks;
+const clockTicksPerSecond = () => (clockTicks ??= Number(sh('getconf', ['CLK_TCK']).trim()));
+
+/** The middle value (the lower of the two middle ones for an even count). */
+export const median = (values) => [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)];
+
 /**
  * Resident memory of a process and its children (the router's workers), in MB; with
  * `{ children: false }`, of the process alone (the server's children include its router).
