@@ -14,7 +14,7 @@ import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { cpuMicros, freePort, median, progress, sh, table, ROOT } from './lib/harness.mjs';
+import { cpuMicros, freePort, median, parseWrk, progress, sh, table, ROOT } from './lib/harness.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -34,41 +34,26 @@ const body = Buffer.from('ok\\n');
 require('node:http').createServer((req, res) => {
   res.writeHead(200, { 'content-type': 'text/plain', 'content-length': body.length });
   res.end(body);
-}).listen(Number(process.argv[1]), '127.0.0.1');
+}).listen(Number(process.argv[1]), '127.0.0.1', () => process.stdout.write('ready\\n'));
 `;
 
-/** Starts a child and resolves once it printed "ready" (or, for the app, once its port answers). */
-function start(args, waitFor) {
+/** Starts a node child and resolves once it prints "ready". */
+function start(args) {
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${args.join(' ')} did not start within 20 s`)), 20_000);
     child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code} before it was ready`)));
-    const ready = () => {
+    child.stdout.on('data', (data) => {
+      if (!String(data).includes('ready')) return;
       clearTimeout(timer);
       resolve(child);
-    };
-    if (waitFor === 'ready') child.stdout.on('data', (data) => String(data).includes('ready') && ready());
-    else waitFor().then(ready, reject);
+    });
   });
-}
-
-async function portAnswers(port) {
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    try {
-      sh('wrk', ['-t1', '-c1', '-d1s', `http://127.0.0.1:${port}/`]);
-      return;
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
 }
 
 function wrk(port, seconds) {
   const out = sh('wrk', ['-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '-H', 'Host: app.localhost', `http://127.0.0.1:${port}/`]);
-  const requests = Number(/(\d+) requests in/.exec(out)?.[1]);
-  const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
+  const { requests, non2xx } = parseWrk(out);
   if (!(requests > 0) || non2xx > 0) throw new Error(`wrk through the router got ${requests} requests, ${non2xx} not 2xx:\n${out}`);
   return requests;
 }
@@ -88,14 +73,14 @@ try {
   sh(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', path.join(ROOT, 'tsconfig.json')]);
 
   const appPort = await freePort();
-  children.push(await start(['-e', APP_JS, String(appPort)], () => portAnswers(appPort)));
+  children.push(await start(['-e', APP_JS, String(appPort)]));
   const routers = {};
   for (const [name, checkout] of [
     ['base', baseDir],
     ['this', ROOT],
   ]) {
     const port = await freePort();
-    const child = await start([path.join(ROOT, 'scripts/bench/lib/router-alone.mjs'), checkout, String(port), String(appPort)], 'ready');
+    const child = await start([path.join(ROOT, 'scripts/bench/lib/router-alone.mjs'), checkout, String(port), String(appPort)]);
     children.push(child);
     routers[name] = { port, pid: child.pid };
   }

@@ -20,7 +20,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { cpuMicros, freePort, makeRepo, median, progress, push, sh, startSlipway, stopRouter, table, ROOT } from './lib/harness.mjs';
+import { cpuMicros, freePort, makeRepo, median, parseWrk, progress, push, sh, startSlipway, stopRouter, table, ROOT } from './lib/harness.mjs';
 import { selfSignedCertificate } from './lib/self-signed.mjs';
 
 const { values } = parseArgs({
@@ -50,19 +50,6 @@ http.createServer((req, res) => {
 
 function wrk(url, host) {
   return parseWrk(sh('wrk', ['-t2', `-c${CONNECTIONS}`, `-d${DURATION}s`, '--latency', '-H', `Host: ${host}`, url]));
-}
-
-function parseWrk(out) {
-  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
-  const unit = (v, u) => Number(v) * ({ us: 0.001, ms: 1, s: 1000 }[u] ?? NaN);
-  const pct = (p) => {
-    const m = new RegExp(`^\\s+${p}%\\s+([\\d.]+)(us|ms|s)`, 'm').exec(out);
-    return m ? unit(m[1], m[2]) : NaN;
-  };
-  const errors = /Socket errors: (.*)/.exec(out)?.[1] ?? null;
-  const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
-  const requests = Number(/(\d+) requests in/.exec(out)?.[1]);
-  return { rps: Math.round(rps), p50ms: pct(50), p99ms: pct(99), errors, non2xx, requests };
 }
 
 /** The one TLS 1.3 suite both servers are held to. */

@@ -50,7 +50,7 @@ export interface ExchangeHost {
 const UNREACHED = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN']);
 
 /** Whether the error says the target could not be reached at all (it is taken out of rotation). */
-export function unreached(code: string | undefined): boolean {
+function unreached(code: string | undefined): boolean {
   return code !== undefined && UNREACHED.has(code);
 }
 

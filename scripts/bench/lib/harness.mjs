@@ -123,6 +123,20 @@ export function cpuMicros(pid) {
 let clockTicks;
 const clockTicksPerSecond = () => (clockTicks ??= Number(sh('getconf', ['CLK_TCK']).trim()));
 
+/** What wrk printed (with --latency for the percentiles): req/s, p50 and p99 in ms, errors, non-2xx, requests. */
+export function parseWrk(out) {
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
+  const unit = (v, u) => Number(v) * ({ us: 0.001, ms: 1, s: 1000 }[u] ?? NaN);
+  const pct = (p) => {
+    const m = new RegExp(`^\\s+${p}%\\s+([\\d.]+)(us|ms|s)`, 'm').exec(out);
+    return m ? unit(m[1], m[2]) : NaN;
+  };
+  const errors = /Socket errors: (.*)/.exec(out)?.[1] ?? null;
+  const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
+  const requests = Number(/(\d+) requests in/.exec(out)?.[1]);
+  return { rps: Math.round(rps), p50ms: pct(50), p99ms: pct(99), errors, non2xx, requests };
+}
+
 /** The middle value (the lower of the two middle ones for an even count). */
 export const median = (values) => [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)];
 
